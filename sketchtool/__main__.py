@@ -1,0 +1,5 @@
+"""`python -m sketchtool` runs the CLI."""
+
+from sketchtool.cli import main
+
+main()

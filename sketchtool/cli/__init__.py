@@ -1,0 +1,88 @@
+"""The `sketchtool` command: a click group whose commands live in sibling modules, one per area.
+
+Keep this import light: `sketchtool --help` must not import torch, cairosvg or svgelements.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from sketchtool import __version__
+from sketchtool.errors import SketchtoolError
+
+__all__ = ["main", "cli"]
+
+# each module defines click commands and a `COMMANDS` list of them
+COMMAND_MODULES = [
+    "sketchtool.cli.data",      # build-dataset, info, show
+    "sketchtool.cli.training",  # train, eval, curves
+    "sketchtool.cli.sampling",  # generate, complete, interpolate, analogy, reconstruct, models
+    "sketchtool.cli.plotting",  # plot
+    "sketchtool.cli.inkscape",  # inkscape install / uninstall
+]
+
+
+class _Group(click.Group):
+    """Turns every failure into one line on stderr and a non-zero exit; `--debug` shows tracebacks."""
+
+    def invoke(self, ctx: click.Context):
+        debug = bool(ctx.params.get("debug")) or os.environ.get("SKETCHTOOL_DEBUG") == "1"
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except SketchtoolError as e:
+            if debug:
+                raise
+            raise click.ClickException(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+        except (MemoryError, OSError) as e:
+            if debug:
+                raise
+            raise click.ClickException(f"{type(e).__name__}: {e}") from None
+        except Exception as e:  # a bug of ours: still one line, with the way to see more
+            if debug:
+                raise
+            click.echo(f"Error: internal error ({type(e).__name__}: {e}); rerun with --debug and report it", err=True)
+            ctx.exit(3)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="sketchtool")
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+def cli(debug: bool) -> None:
+    """Teach a model your own line drawings and get new ones back as clean vectors.
+
+    \b
+    Quick start (uses the embedded sheep model):
+      sketchtool generate --n 50 --out grid.svg
+    Your own drawings:
+      sketchtool build-dataset my_svgs/ -o my.npz
+      sketchtool train my.npz -o runs/my --preset small
+      sketchtool generate --model runs/my --n 20 --out mine.png
+    """
+
+
+for _name in COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(_name)
+    except ModuleNotFoundError as _e:  # an area not built yet
+        if _e.name != _name:
+            raise
+        continue
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
+
+
+def main() -> None:
+    cli(prog_name="sketchtool")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Atomic file writing: a crash or a full disk never leaves a half-written output behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Iterator, Sequence
+
+from sketchtool.errors import SketchtoolError
+
+__all__ = ["atomic_write", "check_output_path"]
+
+
+def check_output_path(out: str | os.PathLike, *, inputs: Sequence[str | os.PathLike] = (), force: bool = False) -> Path:
+    """Refuse to write over an input file, or over an existing file unless `force`."""
+    out = Path(out)
+    for src in inputs:
+        try:
+            if Path(src).exists() and out.exists() and os.path.samefile(src, out):
+                raise SketchtoolError(f"{out}: output would overwrite an input; choose another --out path")
+        except OSError:
+            continue
+    if out.exists() and not force:
+        raise SketchtoolError(f"{out} already exists; pass --force to overwrite it")
+    if out.exists() and out.is_dir():
+        raise SketchtoolError(f"{out} is a directory; give a file name")
+    if not out.parent.exists():
+        raise SketchtoolError(f"{out.parent}: folder does not exist; create it first")
+    return out
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
+    """Write to a temporary file beside `path`, then rename it over `path` in one step."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,154 @@
+"""Stroke-3 `.npz` files, byte-compatible with Google's sketch-rnn datasets, read without executing code.
+
+sketch-rnn and QuickDraw files store each split as a pickled object array. `np.load(allow_pickle=True)`
+would run any code such a file carries, so pickled members go through an unpickler that can build
+numpy arrays and nothing else.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from sketchtool.dataset import SPLITS, StrokeDataset
+from sketchtool.errors import SketchtoolError
+from sketchtool.fileio import atomic_write
+
+__all__ = ["load_dataset", "save_dataset", "save_drawings", "write_drawings", "MAX_MEMBER_BYTES"]
+
+MAX_MEMBER_BYTES = 4 << 30  # larger than any QuickDraw class file; stops zip bombs
+
+_ALLOWED_GLOBALS = {
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+}
+
+
+class _ArrayOnlyUnpickler(pickle.Unpickler):
+    """Admits the few callables that rebuild numpy arrays; anything else is refused."""
+
+    def find_class(self, module, name):
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        if name in ("ndarray", "dtype"):
+            return getattr(np, name)
+        try:
+            from numpy._core import multiarray
+        except ImportError:  # numpy < 2
+            from numpy.core import multiarray
+        return getattr(multiarray, name)
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise ValueError(f"member {info.filename} unpacks to {info.file_size} bytes")
+    with zf.open(info) as raw:
+        f = io.BufferedReader(raw)
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        if not dtype.hasobject:
+            count = int(np.prod(shape, dtype=np.int64))
+            data = f.read(count * dtype.itemsize)
+            if len(data) != count * dtype.itemsize:
+                raise ValueError(f"member {info.filename} is truncated")
+            order = "F" if fortran else "C"
+            return np.frombuffer(data, dtype=dtype).reshape(shape, order=order).copy()
+        array = _ArrayOnlyUnpickler(f, encoding="latin1").load()
+        if not isinstance(array, np.ndarray):
+            raise ValueError(f"member {info.filename} is not an array")
+        return array
+
+
+def _as_drawings(array: np.ndarray, key: str) -> list[np.ndarray]:
+    if array.dtype != object and array.ndim == 3:  # all drawings of equal length, saved as one block
+        array = list(array)
+    drawings = []
+    for i, d in enumerate(array):
+        d = np.asarray(d)
+        if d.ndim != 2 or d.shape[1] != 3 or d.dtype.kind not in "iuf":
+            raise ValueError(f"{key}[{i}] is not an (n, 3) numeric stroke-3 array")
+        if d.dtype.kind == "f" and not np.isfinite(d).all():
+            raise ValueError(f"{key}[{i}] holds NaN or infinite values")
+        drawings.append(d)
+    return drawings
+
+
+def load_dataset(path: str | os.PathLike) -> StrokeDataset:
+    """Read a sketch-rnn / QuickDraw / sketchtool `.npz`; never executes code from the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SketchtoolError(f"{path}: no such dataset file")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = {Path(i.filename).stem: i for i in zf.infolist() if i.filename.endswith(".npy")}
+            if not any(k in members for k in SPLITS):
+                raise SketchtoolError(
+                    f"{path}: not a stroke-3 dataset (no train/valid/test arrays); build one with `sketchtool build-dataset`"
+                )
+            arrays = {k: _read_member(zf, members[k]) for k in members}
+    except SketchtoolError:
+        raise
+    except pickle.UnpicklingError as e:
+        raise SketchtoolError(f"{path}: unsafe or corrupt dataset ({e}); not loaded", reason="unsafe") from None
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError, TypeError, AttributeError) as e:
+        raise SketchtoolError(f"{path}: unreadable dataset ({e})", reason="corrupt") from None
+    try:
+        splits = {k: _as_drawings(arrays[k], k) for k in SPLITS if k in arrays}
+    except ValueError as e:
+        raise SketchtoolError(f"{path}: invalid dataset: {e}", reason="corrupt") from None
+    labels = {k: arrays[f"{k}_labels"].astype(np.int64) for k in SPLITS if f"{k}_labels" in arrays}
+    class_names = [str(c) for c in arrays["class_names"]] if "class_names" in arrays else []
+    settings = {}
+    if "build_settings" in arrays:
+        try:
+            settings = json.loads(str(arrays["build_settings"]))
+        except json.JSONDecodeError:
+            settings = {}
+    for k, lab in labels.items():
+        if len(lab) != len(splits.get(k, [])) or (len(lab) and (lab.min() < 0 or lab.max() >= max(1, len(class_names)))):
+            raise SketchtoolError(f"{path}: labels of split {k!r} do not match its drawings", reason="corrupt")
+    return StrokeDataset(splits=splits, class_names=class_names, labels=labels, settings=settings)
+
+
+def _object_array(drawings: Sequence[np.ndarray]) -> np.ndarray:
+    out = np.empty(len(drawings), dtype=object)
+    for i, d in enumerate(drawings):  # item by item: equal shapes must not collapse into one 3-D block
+        out[i] = d
+    return out
+
+
+def save_dataset(path: str | os.PathLike, dataset: StrokeDataset) -> None:
+    """Write atomically in sketch-rnn's layout (train/valid/test object arrays) plus our extra keys."""
+    arrays = {k: _object_array(dataset.splits.get(k, [])) for k in SPLITS}
+    if dataset.class_names:
+        arrays["class_names"] = np.array(dataset.class_names, dtype=str)
+        for k in SPLITS:
+            arrays[f"{k}_labels"] = dataset.labels_of(k)
+    arrays["build_settings"] = np.array(json.dumps(dataset.settings, sort_keys=True))
+    with atomic_write(path) as f:
+        np.savez_compressed(f, **arrays)
+
+
+def save_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], settings: dict | None = None) -> None:
+    """Write drawings (stroke-3) as the `train` split of a dataset file, rounded to int16."""
+    rounded = [np.round(np.asarray(d, dtype=np.float64)).astype(np.int16) for d in drawings]
+    save_dataset(path, StrokeDataset(splits={"train": rounded, "valid": [], "test": []}, settings=settings or {}))
+
+
+def write_drawings(drawings: Sequence[np.ndarray], path: str | os.PathLike, options=None) -> None:
+    """Format-dispatch entry point (see `sketchtool.formats.WRITERS`)."""
+    save_drawings(path, drawings)

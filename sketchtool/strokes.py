@@ -1,0 +1,157 @@
+"""The data model: every drawing is either absolute polylines or a stroke-3 array; all conversions live here.
+
+- polylines: list of float (n, 2) arrays of absolute x, y (SVG convention: y grows downwards), in stroke order.
+- stroke-3: (n, 3) array of dx, dy, pen_lifted; row i's offset is from the previous point (the first row's
+  from the origin), pen_lifted=1 means the pen leaves the paper after this point (magenta's `lines_to_strokes`).
+- stroke-5: (max_len, 5) float array of dx, dy, p1 (pen down), p2 (pen up), p3 (end of drawing),
+  padded with (0, 0, 0, 0, 1) as in magenta's `to_big_strokes`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+__all__ = [
+    "polylines_to_stroke3",
+    "stroke3_to_polylines",
+    "stroke3_to_stroke5",
+    "stroke5_to_stroke3",
+    "stroke3_bounds",
+    "polylines_bounds",
+    "normalize_polylines",
+    "scale_factor",
+    "random_scale",
+    "augment_strokes",
+    "num_strokes",
+]
+
+
+def polylines_to_stroke3(polylines: Sequence[np.ndarray]) -> np.ndarray:
+    """Absolute polylines -> (n, 3) float64 stroke-3. A one-point polyline is a dot and is kept."""
+    rows = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polylines]
+    rows = [p for p in rows if len(p)]
+    if not rows:
+        return np.zeros((0, 3), dtype=np.float64)
+    points = np.concatenate(rows)
+    pen = np.zeros(len(points))
+    pen[np.cumsum([len(p) for p in rows]) - 1] = 1.0
+    offsets = np.diff(points, axis=0, prepend=np.zeros((1, 2)))
+    return np.column_stack([offsets, pen])
+
+
+def stroke3_to_polylines(stroke3: np.ndarray, origin: tuple[float, float] = (0.0, 0.0)) -> list[np.ndarray]:
+    """(n, 3) stroke-3 -> absolute float64 polylines, starting from `origin`. A trailing stroke without a
+    pen lift (a drawing cut short) is still returned."""
+    s = np.asarray(stroke3, dtype=np.float64).reshape(-1, 3)
+    if len(s) == 0:
+        return []
+    points = np.cumsum(s[:, :2], axis=0) + np.asarray(origin, dtype=np.float64)
+    ends = np.flatnonzero(s[:, 2] > 0.5) + 1
+    return [p for p in np.split(points, ends) if len(p)]
+
+
+def stroke3_to_stroke5(stroke3: np.ndarray, max_len: int) -> np.ndarray:
+    """(n, 3) stroke-3 -> (max_len, 5) float32 stroke-5 (magenta `to_big_strokes`); n must be <= max_len."""
+    s = np.asarray(stroke3, dtype=np.float32)
+    n = len(s)
+    if n > max_len:
+        raise ValueError(f"drawing has {n} points, more than max_len={max_len}")
+    out = np.zeros((max_len, 5), dtype=np.float32)
+    out[:n, :2] = s[:, :2]
+    out[:n, 3] = s[:, 2]
+    out[:n, 2] = 1.0 - s[:, 2]
+    out[n:, 4] = 1.0
+    return out
+
+
+def stroke5_to_stroke3(stroke5: np.ndarray) -> np.ndarray:
+    """(n, 5) stroke-5 -> stroke-3, cut at the first end-of-drawing state (magenta `to_normal_strokes`);
+    the last kept point always lifts the pen."""
+    s = np.asarray(stroke5, dtype=np.float64).reshape(-1, 5)
+    end = np.flatnonzero(s[:, 4] > 0.5)
+    n = int(end[0]) if len(end) else len(s)
+    out = np.column_stack([s[:n, :2], s[:n, 3]])
+    if n:
+        out[-1, 2] = 1.0
+    return out
+
+
+def polylines_bounds(polylines: Sequence[np.ndarray]) -> tuple[float, float, float, float]:
+    """(min_x, min_y, max_x, max_y) of all points; raises ValueError when there are none."""
+    points = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polylines if len(p)]
+    if not points:
+        raise ValueError("no points")
+    allp = np.concatenate(points)
+    (x0, y0), (x1, y1) = allp.min(axis=0), allp.max(axis=0)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def stroke3_bounds(stroke3: np.ndarray) -> tuple[float, float, float, float]:
+    """(min_x, min_y, max_x, max_y) of the absolute points of a stroke-3 drawing."""
+    return polylines_bounds(stroke3_to_polylines(stroke3))
+
+
+def normalize_polylines(polylines: Sequence[np.ndarray], size: float = 256.0) -> list[np.ndarray]:
+    """Scale uniformly so the longer side spans `size`, with the top-left of the bounds at the origin
+    (QuickDraw's convention); a single dot stays at the origin."""
+    x0, y0, x1, y1 = polylines_bounds(polylines)
+    extent = max(x1 - x0, y1 - y0)
+    k = size / extent if extent > 0 else 1.0
+    origin = np.array([x0, y0])
+    return [(np.asarray(p, dtype=np.float64) - origin) * k for p in polylines]
+
+
+def num_strokes(stroke3: np.ndarray) -> int:
+    """Number of pen-down strokes (a trailing unterminated stroke counts)."""
+    s = np.asarray(stroke3).reshape(-1, 3)
+    if len(s) == 0:
+        return 0
+    return int((s[:, 2] > 0.5).sum() + (s[-1, 2] <= 0.5))
+
+
+def scale_factor(drawings: Sequence[np.ndarray]) -> float:
+    """Standard deviation of all dx and dy values together (magenta's
+    `calculate_normalizing_scale_factor`); dividing offsets by it gives them unit variance."""
+    offsets = [np.asarray(d, dtype=np.float64)[:, :2].ravel() for d in drawings if len(d)]
+    if not offsets:
+        raise ValueError("no drawings to compute a scale factor from")
+    std = float(np.concatenate(offsets).std())
+    return std if std > 0 else 1.0
+
+
+def random_scale(stroke3: np.ndarray, factor: float, rng: np.random.Generator) -> np.ndarray:
+    """Scale x and y independently by 1 + U(-factor, factor) (magenta `random_scale`)."""
+    s = np.array(stroke3, dtype=np.float64)
+    s[:, 0] *= rng.uniform(1 - factor, 1 + factor)
+    s[:, 1] *= rng.uniform(1 - factor, 1 + factor)
+    return s
+
+
+def augment_strokes(stroke3: np.ndarray, prob: float, rng: np.random.Generator) -> np.ndarray:
+    """Drop interior points of straight-ish pen-down runs with probability `prob`, merging their offsets
+    into the next point (magenta `augment_strokes`), so the model sees the same shape at other samplings."""
+    s = np.asarray(stroke3, dtype=np.float64)
+    if prob <= 0 or len(s) < 3:
+        return s.copy()
+    result = []
+    prev = [0.0, 0.0, 1.0]
+    count = 0
+    stroke = [0.0, 0.0, 1.0]  # a dummy pen-up start, as the reference does
+    draws = rng.random(len(s))
+    for i in range(len(s)):
+        candidate = [s[i, 0], s[i, 1], s[i, 2]]
+        if candidate[2] == 1 or prev[2] == 1:
+            count = 0
+        else:
+            count += 1
+        check = candidate[2] == 0 and prev[2] == 0 and count > 2
+        if check and draws[i] < prob:
+            stroke[0] += candidate[0]
+            stroke[1] += candidate[1]
+        else:
+            stroke = list(candidate)
+            prev = stroke
+            result.append(stroke)
+    return np.array(result, dtype=np.float64).reshape(-1, 3)
