@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["SPLITS", "StrokeDataset"]
+__all__ = ["SPLITS", "StrokeDataset", "length_stats", "describe_dataset"]
 
 SPLITS = ("train", "valid", "test")
 
@@ -39,3 +39,32 @@ class StrokeDataset:
 
     def counts(self) -> dict[str, int]:
         return {name: len(self.splits[name]) for name in self.splits}
+
+
+def length_stats(values: Sequence[int]) -> dict[str, float]:
+    """count, min, median, mean, p95, max of per-drawing sizes (e.g. points); zeros when empty."""
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) == 0:
+        return {"count": 0, "min": 0, "median": 0, "mean": 0.0, "p95": 0, "max": 0}
+    return {"count": int(len(v)), "min": int(v.min()), "median": round(float(np.median(v)), 1), "mean": round(float(v.mean()), 2),
+            "p95": round(float(np.percentile(v, 95)), 1), "max": int(v.max())}
+
+
+def describe_dataset(ds: StrokeDataset) -> dict[str, Any]:
+    """What `sketchtool info` shows, JSON-able: split sizes, per-class counts, points and strokes per
+    drawing, the scale factor of train (all splits when train is empty), build settings."""
+    from sketchtool.strokes import num_strokes, scale_factor
+
+    names = ds.class_names or ["(single class)"]
+    classes = {split: {names[i]: int(c) for i, c in enumerate(np.bincount(ds.labels_of(split), minlength=len(names)))}
+               for split in ds.splits}
+    reference = ds.splits["train"] or [d for drawings in ds.splits.values() for d in drawings]
+    return {
+        "splits": ds.counts(),
+        "classes": classes,
+        "points": {k: length_stats([len(d) for d in v]) for k, v in ds.splits.items()},
+        "strokes": {k: length_stats([num_strokes(d) for d in v]) for k, v in ds.splits.items()},
+        "dtype": sorted({str(d.dtype) for drawings in ds.splits.values() for d in drawings}),
+        "scale_factor": round(scale_factor(reference), 4) if reference else None,
+        "settings": ds.settings,
+    }

@@ -1,16 +1,31 @@
-"""Placing drawings on a page: the page model every drawing writer (SVG, PNG, G-code, ...) consumes."""
+"""Placing drawings on a page: the page model every drawing writer (SVG, PNG, G-code, ...) consumes, the
+screen grid (`grid_page`, in px) and physical paper (`Paper`, presets, margins, fit/scale, grids in mm)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
 
-from sketchtool.strokes import stroke3_to_polylines
+from sketchtool.errors import SketchtoolError
+from sketchtool.strokes import polylines_bounds, stroke3_to_polylines
 
-__all__ = ["PageStroke", "Page", "grid_page"]
+__all__ = [
+    "PageStroke", "Page", "grid_page", "Paper", "PAPER_SIZES", "MM_PER_PX",
+    "parse_length", "parse_paper", "layout_on_paper", "fit_page_to_paper", "on_paper",
+]
+
+MM_PER_PX = 25.4 / 96  # one CSS pixel (SVG user unit) is 1/96 in
+PAPER_SIZES = {  # portrait width x height in mm
+    "a6": (105.0, 148.0), "a5": (148.0, 210.0), "a4": (210.0, 297.0), "a3": (297.0, 420.0),
+    "letter": (215.9, 279.4), "legal": (215.9, 355.6),
+}
+_UNITS_MM = {"mm": 1.0, "cm": 10.0, "in": 25.4, "px": MM_PER_PX}
+_LENGTH = re.compile(r"^\s*(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>mm|cm|in|px)?\s*$", re.IGNORECASE)
+_SIZE = re.compile(r"^\s*(?P<w>[\d.]+)\s*(?P<wu>mm|cm|in)?\s*x\s*(?P<h>[\d.]+)\s*(?P<hu>mm|cm|in)?\s*$", re.IGNORECASE)
 
 
 @dataclass
@@ -85,3 +100,116 @@ def grid_page(
                     page.strokes.append(PageStroke(points[start:], i, k, "generated"))
             seen += len(line)
     return page
+
+
+@dataclass(frozen=True)
+class Paper:
+    """A physical sheet in mm, after orientation; drawings stay `margin` mm away from every edge."""
+
+    width: float
+    height: float
+    margin: float = 10.0
+    name: str = ""
+
+    @property
+    def content(self) -> tuple[float, float]:
+        """Width and height of the drawable area inside the margins."""
+        return self.width - 2 * self.margin, self.height - 2 * self.margin
+
+
+def parse_length(text: str | float, *, what: str = "length") -> float:
+    """"10mm", "1.5cm", "0.5in", "20px" or a bare number (mm) -> mm."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    m = _LENGTH.match(text)
+    if not m:
+        raise SketchtoolError(f"{what} {text!r}: give a number with mm, cm, in or px (e.g. 10mm)")
+    return float(m.group("value")) * _UNITS_MM[(m.group("unit") or "mm").lower()]
+
+
+def parse_paper(spec: str = "A4", *, landscape: bool = False, margin: str | float = "10mm") -> Paper:
+    """A preset (A6-A3, letter, legal) or a custom "WxH" size ("200x150mm", "8.5x11in"; mm if no unit);
+    `landscape` puts the long side horizontal (presets are portrait otherwise, custom sizes as written).
+    Margins that leave no room are an error."""
+    key = spec.strip().lower()
+    if key in PAPER_SIZES:
+        width, height = PAPER_SIZES[key]
+        name = spec.strip().upper() if key.startswith("a") else key
+    else:
+        m = _SIZE.match(spec)
+        if not m:
+            raise SketchtoolError(f"paper {spec!r}: use one of {', '.join(PAPER_SIZES)} or WxH like 200x150mm or 8.5x11in")
+        unit = (m.group("hu") or m.group("wu") or "mm").lower()
+        width = float(m.group("w")) * _UNITS_MM[(m.group("wu") or unit).lower()]
+        height = float(m.group("h")) * _UNITS_MM[unit]
+        name = ""
+    if landscape != (width > height) and (landscape or key in PAPER_SIZES):
+        width, height = height, width
+    name = name or f"{width:g}x{height:g} mm"
+    paper = Paper(width, height, parse_length(margin, what="margin"), name)
+    if min(paper.content) <= 0:
+        raise SketchtoolError(f"margin {paper.margin:g} mm leaves no room on {name} paper; use a smaller --margin")
+    return paper
+
+
+def layout_on_paper(
+    drawings: Sequence[Sequence[np.ndarray]],
+    paper: Paper,
+    *,
+    cols: int | None = None,
+    scale: float | None = None,
+    gap: float = 5.0,
+) -> tuple[Page, float]:
+    """Place drawings (each a list of polylines in its own units) in a grid of equal cells centred in
+    the paper's margins, all at one common scale. `scale` None fits the grid into the margins; a number
+    is a factor on the natural size, reading one drawing unit as one CSS pixel (1/96 in), and a grid that
+    would not fit is an error, never clipped. Returns the page in mm and the mm per drawing unit used."""
+    drawings = [[np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in d if len(p)] for d in drawings]
+    drawings = [d for d in drawings if d]
+    if not drawings:
+        raise SketchtoolError("nothing to plot: every input drawing is empty")
+    n = len(drawings)
+    cols = max(1, min(cols or math.ceil(math.sqrt(n)), n))
+    rows = math.ceil(n / cols)
+    boxes = np.array([polylines_bounds(d) for d in drawings])  # (n, 4) x0, y0, x1, y1
+    cell = (boxes[:, 2:] - boxes[:, :2]).max(axis=0)  # (2,) largest width, height in drawing units
+    room = np.array(paper.content) - gap * np.array([cols - 1, rows - 1])
+    if scale is None:
+        with np.errstate(divide="ignore"):
+            k = float(np.min(np.where(cell > 0, room / (np.array([cols, rows]) * cell), np.inf)))
+        k = k if math.isfinite(k) else 1.0
+    else:
+        k = scale * MM_PER_PX
+        need = np.array([cols, rows]) * cell * k + gap * np.array([cols - 1, rows - 1])
+        if np.any(need > np.array(paper.content) + 1e-9):
+            raise SketchtoolError(
+                f"the layout needs {need[0]:.1f}x{need[1]:.1f} mm but {paper.name or 'the paper'} has "
+                f"{paper.content[0]:.1f}x{paper.content[1]:.1f} mm inside the margins; "
+                "use --fit, a smaller --scale, larger --paper or --landscape")
+    cell_mm = cell * k
+    grid = np.array([cols, rows]) * cell_mm + gap * np.array([cols - 1, rows - 1])
+    corner = np.array([paper.width, paper.height]) / 2 - grid / 2
+    page = Page(width=paper.width, height=paper.height, unit="mm")
+    for i, (d, box) in enumerate(zip(drawings, boxes)):
+        cell_centre = corner + np.array([i % cols, i // cols]) * (cell_mm + gap) + cell_mm / 2
+        centre = (box[:2] + box[2:]) / 2
+        page.strokes.extend(PageStroke((p - centre) * k + cell_centre, i, j) for j, p in enumerate(d))
+    return page, k
+
+
+def fit_page_to_paper(page: Page, paper: Paper) -> tuple[Page, float]:
+    """Scale a whole page (e.g. a px grid from `grid_page`) uniformly into the paper's margins, centred,
+    keeping its strokes' drawings and layers. Returns the page in mm and the mm per page unit."""
+    w, h = paper.content
+    k = min(w / page.width, h / page.height) if page.width > 0 and page.height > 0 else 1.0
+    offset = np.array([paper.width - page.width * k, paper.height - page.height * k]) / 2
+    strokes = [replace(s, points=np.asarray(s.points, dtype=np.float64) * k + offset) for s in page.strokes]
+    return Page(width=paper.width, height=paper.height, unit="mm", strokes=strokes), k
+
+
+def on_paper(page: Page, paper: str = "A4", margin: float = 10.0) -> Page:
+    """A page ready for a plotter: an mm page as it is; a px page (a command's grid) fitted into `paper`
+    with `margin` mm, turned landscape when the page is wider than tall."""
+    if page.unit == "mm":
+        return page
+    return fit_page_to_paper(page, parse_paper(paper, landscape=page.width > page.height, margin=margin))[0]

@@ -21,6 +21,7 @@ __all__ = [
     "stroke3_bounds",
     "polylines_bounds",
     "normalize_polylines",
+    "normalization_transform",
     "scale_factor",
     "random_scale",
     "augment_strokes",
@@ -93,13 +94,18 @@ def stroke3_bounds(stroke3: np.ndarray) -> tuple[float, float, float, float]:
     return polylines_bounds(stroke3_to_polylines(stroke3))
 
 
+def normalization_transform(polylines: Sequence[np.ndarray], size: float = 256.0) -> tuple[np.ndarray, float]:
+    """(origin, scale) that `normalize_polylines` applies: normalised = (p - origin) * scale, so
+    p = normalised / scale + origin maps a normalised drawing back to the source's coordinates."""
+    x0, y0, x1, y1 = polylines_bounds(polylines)
+    extent = max(x1 - x0, y1 - y0)
+    return np.array([x0, y0]), (size / extent if extent > 0 else 1.0)
+
+
 def normalize_polylines(polylines: Sequence[np.ndarray], size: float = 256.0) -> list[np.ndarray]:
     """Scale uniformly so the longer side spans `size`, with the top-left of the bounds at the origin
     (QuickDraw's convention); a single dot stays at the origin."""
-    x0, y0, x1, y1 = polylines_bounds(polylines)
-    extent = max(x1 - x0, y1 - y0)
-    k = size / extent if extent > 0 else 1.0
-    origin = np.array([x0, y0])
+    origin, k = normalization_transform(polylines, size)
     return [(np.asarray(p, dtype=np.float64) - origin) * k for p in polylines]
 
 

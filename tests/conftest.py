@@ -24,3 +24,23 @@ def sheep_path() -> Path:
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def tiny_model(sheep_path, tmp_path_factory) -> Path:
+    """A run directory of a tiny conditional Sketch-RNN trained by `sketchtool.train` for a few steps on short
+    aaron_sheep drawings (seconds on one thread): real weights and checkpoints, not a good model."""
+    from sketchtool.dataset import StrokeDataset
+    from sketchtool.formats.npz import load_dataset, save_dataset
+    from sketchtool.train import TrainOptions, resolve_hparams, train
+
+    folder = tmp_path_factory.mktemp("tiny")
+    sheep = load_dataset(sheep_path)
+    short = {split: [d for d in drawings if len(d) <= 64][:size]
+             for (split, drawings), size in zip(sheep.splits.items(), (400, 32, 32))}
+    save_dataset(folder / "short_sheep.npz", StrokeDataset(splits=short))
+    hps = resolve_hparams("sketch-rnn", overrides={
+        "max_seq_len": 64, "enc_rnn_size": 24, "dec_rnn_size": 48, "z_size": 8, "num_mixture": 3, "batch_size": 16,
+        "learning_rate": 0.003, "use_recurrent_dropout": False})
+    train(folder / "short_sheep.npz", folder / "run", hps=hps, options=TrainOptions(steps=30, save_every=30, threads=1))
+    return folder / "run"

@@ -13,7 +13,8 @@ import numpy as np
 
 from sketchtool.errors import SketchtoolError
 
-__all__ = ["OutputOptions", "WRITERS", "DRAWING_SUFFIXES", "write_drawings", "read_drawings", "parse_reference"]
+__all__ = ["OutputOptions", "WRITERS", "DRAWING_SUFFIXES", "write_drawings", "write_page", "read_drawings",
+           "parse_reference"]
 
 # suffix -> "module:function"; page writers take (page, path, options), ".npz" takes stroke-3 drawings
 WRITERS: dict[str, str] = {
@@ -42,6 +43,9 @@ class OutputOptions:
     dpi: float = 96.0
     given_points: Sequence[int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # format-specific (e.g. G-code profile)
+    profile: str | None = None  # G-code machine profile: built-in name or TOML path (None: grbl-servo)
+    paper: str = "A4"           # plotter outputs (G-code, HP-GL): paper a px page is fitted onto
+    optimize: bool = True       # plotter outputs: reorder/merge strokes to cut pen-up travel
 
 
 def _writer(path: Path):
@@ -68,6 +72,15 @@ def write_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], opti
         return
     page = grid_page(drawings, cols=options.cols, cell=options.cell, given_points=options.given_points)
     writer(page, path, options)
+
+
+def write_page(path: str | os.PathLike, page, options: OutputOptions | None = None):
+    """Write an already laid-out `sketchtool.layout.Page` in the format `path`'s extension names;
+    returns the writer's report (plotter writers: a `sketchtool.travel.TravelReport` or None)."""
+    path = Path(path)
+    if path.suffix.lower() == ".npz":
+        raise SketchtoolError(f"{path}: a laid-out page cannot be saved as .npz; choose .svg, .png, .gcode or .hpgl")
+    return _writer(path)(page, path, options or OutputOptions())
 
 
 def parse_reference(ref: str) -> tuple[Path, str | None, int | None]:

@@ -1,0 +1,394 @@
+"""SVG collections -> a sketch-rnn stroke-3 dataset (discover, read, normalise, simplify, dedupe, split), and
+`svg_to_stroke3`, the one SVG -> int16 stroke-3 conversion every command shares so inputs match training data."""
+
+from __future__ import annotations
+
+import functools
+import glob
+import hashlib
+import multiprocessing
+import os
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from sketchtool import __version__
+from sketchtool.dataset import SPLITS, StrokeDataset, length_stats
+from sketchtool.errors import SketchtoolError
+from sketchtool.strokes import normalization_transform, num_strokes, polylines_to_stroke3
+
+__all__ = [
+    "SVG_SUFFIXES",
+    "BuildOptions",
+    "NormalizedSvg",
+    "FileRecord",
+    "BuildReport",
+    "build_dataset",
+    "discover_svgs",
+    "parse_split",
+    "split_sizes",
+    "read_normalized_svg",
+    "svg_to_stroke3",
+]
+
+SVG_SUFFIXES = (".svg", ".svgz")
+ADAPTIVE_GROWTH = 1.25  # --adaptive multiplies epsilon by this until the drawing fits
+ADAPTIVE_MAX_STEPS = 30  # 1.25**30 ~ 800x the starting epsilon: past that only dots would remain
+INT16_MAX = 32767
+NOT_FAILURES = ("duplicate", "split-full")  # skipped on purpose, not because the file was unusable
+
+
+@dataclass
+class BuildOptions:
+    """How `build_dataset` turns SVG files into drawings; every field is stored in the dataset's settings.
+
+    `split` holds ratios (floats, normalised by their sum) or exact counts (ints) for train, valid, test;
+    `epsilon` is in the units of the `size` box (or SVG user units with `keep_units`); `workers=None`
+    uses all cores; `tolerance` is the curve-flattening tolerance handed to the SVG reader."""
+
+    epsilon: float = 2.0
+    size: float = 256.0
+    keep_units: bool = False
+    max_seq_len: int = 250
+    adaptive: bool = False
+    split: tuple[float | int, float | int, float | int] = (0.9, 0.05, 0.05)
+    seed: int = 0
+    labels: str = "none"  # "none" | "folder"
+    workers: int | None = None
+    strict: bool = False
+    tolerance: float | None = None
+
+    def validate(self) -> None:
+        if not self.epsilon >= 0:
+            raise SketchtoolError(f"--epsilon {self.epsilon}: must be >= 0")
+        if not self.size > 0:
+            raise SketchtoolError(f"--size {self.size}: must be > 0")
+        if self.max_seq_len < 1:
+            raise SketchtoolError(f"--max-seq-len {self.max_seq_len}: must be >= 1")
+        if self.labels not in ("none", "folder"):
+            raise SketchtoolError(f"--labels {self.labels!r}: use 'none' or 'folder'")
+        if self.workers is not None and self.workers < 1:
+            raise SketchtoolError(f"--workers {self.workers}: must be >= 1")
+        if len(self.split) != 3 or min(self.split) < 0 or sum(self.split) <= 0:
+            raise SketchtoolError(f"--split {self.split}: give three non-negative values for train, valid, test")
+
+
+@dataclass(frozen=True)
+class NormalizedSvg:
+    """One SVG as training data sees it. `stroke3` is (n, 3) int16 in normalised units (first row offset from
+    (0, 0), the top-left of the drawing's bounds); source = normalised / `scale` + `origin` maps it back to
+    the SVG's user units (see `to_source`). `epsilon` is the RDP epsilon actually used."""
+
+    stroke3: np.ndarray
+    origin: tuple[float, float]
+    scale: float
+    epsilon: float
+    text_elements: int = 0
+
+    def to_source(self, polylines: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Normalised absolute polylines (e.g. `stroke3_to_polylines(stroke3)`) -> the SVG's user units."""
+        origin = np.asarray(self.origin, dtype=np.float64)
+        return [np.asarray(p, dtype=np.float64) / self.scale + origin for p in polylines]
+
+
+@dataclass(slots=True)  # one per input file: a million-file build keeps a million of these
+class FileRecord:
+    """One input file's fate, as written to `--report` (strokes and points as kept in the dataset)."""
+
+    path: str
+    status: str  # "kept" | "skipped"
+    reason: str | None = None
+    strokes: int = 0
+    points: int = 0
+    split: str | None = None
+    epsilon: float | None = None
+    label: str | None = None
+    duplicate_of: str | None = None
+
+
+@dataclass
+class BuildReport:
+    """Every input file's record plus warnings; `summary()` is what the CLI prints."""
+
+    files: list[FileRecord] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    text_elements: int = 0
+
+    @property
+    def kept(self) -> list[FileRecord]:
+        return [r for r in self.files if r.status == "kept"]
+
+    def skipped_by_reason(self) -> dict[str, int]:
+        return dict(Counter(r.reason or "unknown" for r in self.files if r.status == "skipped").most_common())
+
+    def failures(self) -> int:
+        """Files skipped because they were unusable (not duplicates or left out by the split)."""
+        return sum(1 for r in self.files if r.status == "skipped" and r.reason not in NOT_FAILURES)
+
+    def summary(self) -> dict:
+        kept = self.kept
+        return {
+            "files": len(self.files),
+            "kept": len(kept),
+            "skipped": self.skipped_by_reason(),
+            "resimplified": sum(1 for r in kept if r.reason == "resimplified"),
+            "splits": {name: sum(1 for r in kept if r.split == name) for name in SPLITS},
+            "points": length_stats([r.points for r in kept]),
+            "strokes": length_stats([r.strokes for r in kept]),
+            "text_elements": self.text_elements,
+            "warnings": list(self.warnings),
+        }
+
+    def to_dict(self) -> dict:
+        """JSON-able: {"files": [{"path", "status", "reason", "strokes", "points", ...}], "summary": {...}}."""
+        return {"files": [asdict(r) for r in self.files], "summary": self.summary()}
+
+
+def parse_split(text: str) -> tuple[float | int, float | int, float | int]:
+    """"0.9,0.05,0.05" or "90%,5%,5%" -> ratios; "10000,600,500" (plain integers) -> exact counts."""
+    parts = [p.strip() for p in text.replace("/", ",").replace(":", ",").split(",")]
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        if all(p.isdigit() for p in parts):
+            values: tuple = tuple(int(p) for p in parts)
+        else:
+            values = tuple(float(p[:-1]) / 100 if p.endswith("%") else float(p) for p in parts)
+    except ValueError:
+        raise SketchtoolError(f"--split {text!r}: give train,valid,test as ratios (0.9,0.05,0.05 or 90%,5%,5%) "
+                              "or as counts (10000,600,500)") from None
+    if min(values) < 0 or sum(values) <= 0 or not all(np.isfinite(values)):
+        raise SketchtoolError(f"--split {text!r}: values must be non-negative and not all zero")
+    return values  # type: ignore[return-value]
+
+
+def split_sizes(n: int, split: Sequence[float | int]) -> tuple[tuple[int, int, int], str | None]:
+    """(train, valid, test) sizes for n drawings, and a warning when the request could not be met as asked.
+    Counts fill valid and test first; ratios too small to give valid/test one drawing put everything in train."""
+    if all(isinstance(v, (int, np.integer)) for v in split):
+        want_valid, want_test = min(int(split[1]), n), min(int(split[2]), max(n - int(split[1]), 0))
+        train = min(int(split[0]), n - want_valid - want_test)
+        sizes = (train, want_valid, want_test)
+        if sum(sizes) < sum(int(v) for v in split):
+            return sizes, f"--split asked for {sum(int(v) for v in split)} drawings but only {n} are usable"
+        if sum(sizes) < n:
+            return sizes, f"--split counts leave {n - sum(sizes)} usable drawings out of the dataset"
+        return sizes, None
+    total = float(sum(split))
+    valid, test = round(n * split[1] / total), round(n * split[2] / total)
+    if (split[1] > 0 and valid == 0) or (split[2] > 0 and test == 0):
+        return (n, 0, 0), (f"only {n} usable drawing(s): all went to train and valid/test are empty; "
+                           "add drawings to get held-out splits")
+    return (n - valid - test, valid, test), None
+
+
+def discover_svgs(sources: Sequence[str | os.PathLike]) -> list[Path]:
+    """Folders (recursively, sorted), files and glob patterns -> SVG paths in a deterministic order, each once.
+    A source that names nothing is an error (a typo should not silently build a smaller dataset)."""
+    found: list[Path] = []
+    seen: set[str] = set()
+    for source in sources:
+        text = os.fspath(source)
+        path = Path(text)
+        if path.is_dir():
+            candidates = _walk_svgs(path)
+        elif path.is_file():
+            candidates = [path]
+        elif glob.has_magic(text):
+            matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
+            candidates = [f for m in matches for f in (_walk_svgs(m) if m.is_dir() else [m]) if _is_svg_name(f)]
+            if not candidates:
+                raise SketchtoolError(f"{text}: the pattern matches no .svg or .svgz files")
+        else:
+            raise SketchtoolError(f"{text}: no such file or folder; check the path")
+        for candidate in candidates:
+            key = os.path.realpath(candidate)
+            if key not in seen:
+                seen.add(key)
+                found.append(candidate)
+    return found
+
+
+def read_normalized_svg(
+    path: str | os.PathLike | bytes,
+    *,
+    epsilon: float = 2.0,
+    size: float = 256.0,
+    keep_units: bool = False,
+    max_seq_len: int | None = None,
+    adaptive: bool = False,
+    tolerance: float | None = None,
+) -> NormalizedSvg:
+    """Read one SVG and normalise it exactly as `build_dataset` does: scale the longer side to `size`
+    (unless `keep_units`), top-left at the origin, RDP with `epsilon`, round absolute points to integers
+    (so offsets carry no accumulated rounding error), drop repeated points; a zero-length stroke stays a dot.
+    Raises SketchtoolError (reason "too-long" when it exceeds `max_seq_len`, even after `adaptive`)."""
+    from sketchtool.formats.svg_reader import read_svg
+
+    drawing = read_svg(path, tolerance=tolerance)
+    name = path if isinstance(path, (str, os.PathLike)) else "SVG data"
+    origin, scale = normalization_transform(drawing.polylines, size)
+    if keep_units:
+        scale = 1.0
+    normalized = [(np.asarray(p, dtype=np.float64) - origin) * scale for p in drawing.polylines]
+    stroke3, used = _fit_length(normalized, epsilon, max_seq_len, adaptive, name)
+    return NormalizedSvg(stroke3, (float(origin[0]), float(origin[1])), float(scale), used, drawing.text_elements)
+
+
+def svg_to_stroke3(path: str | os.PathLike | bytes, **options) -> np.ndarray:
+    """One SVG -> (n, 3) int16 stroke-3 normalised exactly as training data is (options as `read_normalized_svg`;
+    use that function when you also need the transform back to the SVG's coordinates)."""
+    return read_normalized_svg(path, **options).stroke3
+
+
+def build_dataset(
+    sources: Sequence[str | os.PathLike],
+    options: BuildOptions,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> tuple[StrokeDataset, BuildReport]:
+    """Build a dataset from SVG sources. Bad files are skipped with a reason in the report, never raised;
+    an empty dataset (report.kept == []) means nothing was usable. Raises only for bad sources or options.
+    `on_progress(done, total)` is called after each file."""
+    options.validate()
+    paths = [str(p) for p in discover_svgs(sources)]  # plain strings: the smallest per-file footprint
+    if not paths:
+        raise SketchtoolError(f"no .svg or .svgz files found in {', '.join(map(str, sources)) or '(no sources)'}")
+    report = BuildReport()
+    drawings: list[np.ndarray] = []
+    kept_records: list[FileRecord] = []
+    seen: dict[bytes, str] = {}
+    for done, (record, drawing, texts) in enumerate(_read_all(paths, options), start=1):
+        report.text_elements += texts
+        if drawing is not None:
+            drawing = drawing.astype(np.int16)  # the canonical dtype object: pickled output is byte-identical
+            digest = hashlib.blake2b(drawing.tobytes(), digest_size=16).digest()
+            if digest in seen:
+                record.status, record.reason, record.duplicate_of = "skipped", "duplicate", seen[digest]
+                record.strokes = record.points = 0
+            else:
+                seen[digest] = record.path
+                drawings.append(drawing)
+                kept_records.append(record)
+        report.files.append(record)
+        if on_progress:
+            on_progress(done, len(paths))
+    dataset = _split_dataset(drawings, kept_records, options, report)
+    return dataset, report
+
+
+def _is_svg_name(path: Path) -> bool:
+    return path.suffix.lower() in SVG_SUFFIXES
+
+
+def _walk_svgs(folder: Path) -> list[Path]:
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        found.extend(Path(root, f) for f in sorted(files) if _is_svg_name(Path(f)))
+    return found
+
+
+def _quantize(polylines: Sequence[np.ndarray], name) -> np.ndarray:
+    """Round absolute points to integers, drop points equal to their predecessor, -> int16 stroke-3."""
+    rounded = []
+    for p in polylines:
+        q = np.round(np.asarray(p, dtype=np.float64).reshape(-1, 2))
+        if len(q):
+            moved = np.ones(len(q), dtype=bool)
+            moved[1:] = np.any(q[1:] != q[:-1], axis=1)
+            rounded.append(q[moved])
+    stroke3 = polylines_to_stroke3(rounded)
+    if len(stroke3) == 0:
+        raise SketchtoolError(f"{name}: nothing left to draw after simplification", reason="empty")
+    if not np.isfinite(stroke3).all() or np.abs(stroke3[:, :2]).max() > INT16_MAX:
+        raise SketchtoolError(f"{name}: coordinates do not fit int16; drop --keep-units or use a smaller --size",
+                              reason="out-of-range")
+    return stroke3.astype(np.int16)
+
+
+def _fit_length(normalized, epsilon, max_seq_len, adaptive, name) -> tuple[np.ndarray, float]:
+    from sketchtool.simplify import simplify_polylines
+
+    used = float(epsilon)
+    for _ in range(ADAPTIVE_MAX_STEPS + 1):
+        stroke3 = _quantize(simplify_polylines(normalized, used), name)
+        if max_seq_len is None or len(stroke3) <= max_seq_len:
+            return stroke3, used
+        if not adaptive:
+            break
+        used = max(used, 0.5) * ADAPTIVE_GROWTH
+    how = f" even at epsilon {used:.3g}" if adaptive else ""
+    raise SketchtoolError(f"{name}: {len(stroke3)} points after simplification{how}, more than --max-seq-len "
+                          f"{max_seq_len}; raise --max-seq-len{'' if adaptive else ' or pass --adaptive'}",
+                          reason="too-long")
+
+
+def _read_one(path: str, options: BuildOptions) -> tuple[FileRecord, np.ndarray | None, int]:
+    """Worker: one file -> (record, int16 drawing or None, ignored <text> count). Never raises."""
+    record = FileRecord(path, "skipped")
+    if options.labels == "folder":
+        record.label = Path(path).resolve().parent.name
+    try:
+        result = read_normalized_svg(path, epsilon=options.epsilon, size=options.size, keep_units=options.keep_units,
+                                     max_seq_len=options.max_seq_len, adaptive=options.adaptive,
+                                     tolerance=options.tolerance)
+    except SketchtoolError as e:
+        record.reason = e.reason
+        return record, None, 0
+    except Exception as e:  # one bad file never stops a build (RecursionError, MemoryError included)
+        record.reason = f"error: {type(e).__name__}"
+        return record, None, 0
+    record.status = "kept"
+    record.reason = "resimplified" if result.epsilon != options.epsilon else None
+    record.epsilon = result.epsilon
+    record.strokes, record.points = num_strokes(result.stroke3), len(result.stroke3)
+    return record, result.stroke3, result.text_elements
+
+
+def _read_all(paths: list[str], options: BuildOptions) -> Iterator[tuple[FileRecord, np.ndarray | None, int]]:
+    """Results in input order; parallel when worth it. Files stream through `imap`, so only the kept
+    int16 arrays accumulate (in the caller)."""
+    reader = functools.partial(_read_one, options=options)
+    workers = options.workers or os.cpu_count() or 1
+    if workers <= 1 or len(paths) < 4 * workers:
+        yield from map(reader, paths)
+        return
+    # forkserver/spawn: forking a process that runs threads (tqdm, torch) can deadlock
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    chunk = max(1, min(64, len(paths) // (workers * 16)))
+    with multiprocessing.get_context(method).Pool(workers) as pool:
+        yield from pool.imap(reader, paths, chunksize=chunk)
+
+
+def _split_dataset(drawings: list[np.ndarray], records: list[FileRecord], options: BuildOptions,
+                   report: BuildReport) -> StrokeDataset:
+    """Deterministic shuffle with `seed`, then valid, test and train take their sizes in that order."""
+    sizes, warning = split_sizes(len(drawings), options.split)
+    if warning and drawings:
+        report.warnings.append(warning)
+    order = np.random.default_rng(options.seed).permutation(len(drawings))
+    bounds = np.cumsum([sizes[1], sizes[2], sizes[0]])
+    names = ("valid", "test", "train")
+    splits: dict[str, list[np.ndarray]] = {name: [] for name in SPLITS}
+    split_labels: dict[str, list[str]] = {name: [] for name in SPLITS}
+    for rank, index in enumerate(order):
+        record = records[index]
+        slot = int(np.searchsorted(bounds, rank, side="right"))
+        if slot >= len(names):
+            record.status, record.reason, record.strokes, record.points = "skipped", "split-full", 0, 0
+            continue
+        record.split = names[slot]
+        splits[record.split].append(drawings[index])
+        split_labels[record.split].append(record.label or "")
+    class_names = sorted({r.label for r in records if r.split and r.label is not None})
+    labels = {}
+    if options.labels == "folder":
+        lookup = {name: i for i, name in enumerate(class_names)}
+        labels = {k: np.array([lookup[v] for v in split_labels[k]], dtype=np.int64) for k in SPLITS}
+    settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(options).items() if k != "workers"}
+    settings.update(sketchtool_version=__version__, files=len(report.files))
+    return StrokeDataset(splits=splits, class_names=class_names if options.labels == "folder" else [],
+                         labels=labels, settings=settings)

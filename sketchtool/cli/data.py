@@ -1,0 +1,189 @@
+"""Dataset commands: `build-dataset` (SVG files -> stroke-3 .npz), `info` (what a dataset holds), `show` (a preview grid)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = ["COMMANDS"]
+
+
+def _format_stats(stats: dict) -> str:
+    if not stats.get("count"):
+        return "none"
+    return (f"min {stats['min']}, median {stats['median']:g}, mean {stats['mean']:g}, "
+            f"p95 {stats['p95']:g}, max {stats['max']}")
+
+
+def _progress_bar(total_hint: str):
+    """A tqdm bar on stderr (only on a terminal) driven by the library's on_progress(done, total) callback."""
+    from tqdm import tqdm
+
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            state["bar"] = tqdm(total=total, unit=total_hint, file=sys.stderr, disable=not sys.stderr.isatty(),
+                                dynamic_ncols=True, mininterval=0.5)
+        state["bar"].update(done - state["bar"].n)
+        if done == total:
+            state["bar"].close()
+
+    return update
+
+
+@click.command("build-dataset")
+@click.argument("sources", nargs=-1, required=True)
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Output dataset (.npz).")
+@click.option("--epsilon", default=2.0, show_default=True, type=float,
+              help="RDP simplification tolerance, in units of the --size box.")
+@click.option("--size", default=256.0, show_default=True, type=float, help="Scale each drawing's longer side to this.")
+@click.option("--keep-units", is_flag=True, help="Keep the SVG's own units instead of scaling to --size.")
+@click.option("--max-seq-len", default=250, show_default=True, type=int, help="Longest drawing kept, in points.")
+@click.option("--adaptive", is_flag=True,
+              help="Re-simplify drawings longer than --max-seq-len with a larger epsilon instead of dropping them.")
+@click.option("--split", "split_text", default="0.9,0.05,0.05", show_default=True,
+              help="train,valid,test as ratios (0.9,0.05,0.05 or 90%,5%,5%) or counts (10000,600,500).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the train/valid/test shuffle.")
+@click.option("--labels", type=click.Choice(["none", "folder"]), default="none", show_default=True,
+              help="'folder': each file's parent folder name is its class.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Parallel parsers [default: all cores].")
+@click.option("--tolerance", type=float, default=None,
+              help="Curve flattening tolerance in SVG user units [default: relative to each drawing's size].")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a JSON report listing every input file's status.")
+@click.option("--strict", is_flag=True, help="Fail (and write no dataset) if any file is unusable.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output (or report).")
+def build_dataset_command(sources, out, epsilon, size, keep_units, max_seq_len, adaptive, split_text, seed, labels,
+                          workers, tolerance, report_path, strict, force):
+    """Turn SVG files into a sketch-rnn stroke-3 dataset.
+
+    SOURCES are folders (searched recursively), .svg/.svgz files or glob patterns.
+    Document order is stroke order. Bad files are skipped with a reason.
+
+    \b
+    Examples:
+      sketchtool build-dataset drawings/ -o my.npz
+      sketchtool build-dataset 'icons/**/*.svg' -o icons.npz --labels folder --report report.json
+      sketchtool build-dataset kanji/ -o kanji.npz --split 10000,600,500 --epsilon 2 --max-seq-len 250
+    """
+    from sketchtool.build import BuildOptions, build_dataset, parse_split
+    from sketchtool.errors import SketchtoolError
+    from sketchtool.fileio import atomic_write, check_output_path
+    from sketchtool.formats.npz import save_dataset
+
+    if Path(out).suffix.lower() != ".npz":
+        raise SketchtoolError(f"{out}: the dataset must be an .npz file; give -o NAME.npz")
+    check_output_path(out, inputs=sources, force=force)
+    if report_path:
+        check_output_path(report_path, inputs=[*sources, out], force=force)
+    options = BuildOptions(epsilon=epsilon, size=size, keep_units=keep_units, max_seq_len=max_seq_len,
+                           adaptive=adaptive, split=parse_split(split_text), seed=seed, labels=labels,
+                           workers=workers, strict=strict, tolerance=tolerance)
+    dataset, report = build_dataset(sources, options, on_progress=_progress_bar("file"))
+    if report_path:
+        with atomic_write(report_path, "w") as f:
+            json.dump(report.to_dict(), f, indent=1)
+    summary = report.summary()
+    _echo_build_summary(summary)
+    if not summary["kept"]:
+        raise SketchtoolError(f"no usable drawings in {summary['files']} file(s); nothing written"
+                              f"{' (see ' + report_path + ')' if report_path else '; pass --report r.json for details'}")
+    if strict and report.failures():
+        raise SketchtoolError(f"--strict: {report.failures()} file(s) unusable; nothing written")
+    save_dataset(out, dataset)
+    click.echo(f"Wrote {out} ({Path(out).stat().st_size / 1e6:.2f} MB)" + (f"; report {report_path}" if report_path else ""))
+
+
+def _echo_build_summary(summary: dict) -> None:
+    skipped = sum(summary["skipped"].values())
+    reasons = ", ".join(f"{k} {v}" for k, v in summary["skipped"].items())
+    click.echo(f"Read {summary['files']} file(s): kept {summary['kept']}, skipped {skipped}"
+               + (f" ({reasons})" if reasons else ""))
+    if summary["resimplified"]:
+        click.echo(f"Re-simplified with a larger epsilon to fit --max-seq-len: {summary['resimplified']}")
+    if summary["text_elements"]:
+        click.echo(f"Ignored <text> elements: {summary['text_elements']}")
+    click.echo("Splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()))
+    click.echo(f"Points per drawing: {_format_stats(summary['points'])}")
+    click.echo(f"Strokes per drawing: {_format_stats(summary['strokes'])}")
+    for warning in summary["warnings"]:
+        click.echo(f"Warning: {warning}", err=True)
+
+
+@click.command("info")
+@click.argument("dataset", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+def info_command(dataset, as_json):
+    """Show what a stroke-3 dataset (.npz) holds: splits, classes, lengths, scale factor, build settings.
+
+    \b
+    Example:
+      sketchtool info kanji.npz
+    """
+    from sketchtool.dataset import describe_dataset
+    from sketchtool.formats.npz import load_dataset
+
+    info = {"path": dataset, **describe_dataset(load_dataset(dataset))}
+    if as_json:
+        click.echo(json.dumps(info, indent=1))
+        return
+    click.echo(f"{info['path']}: " + ", ".join(f"{k} {v}" for k, v in info["splits"].items())
+               + f" drawings ({', '.join(info['dtype']) or 'empty'})")
+    classes = next(iter(info["classes"].values()))
+    if len(classes) > 1:
+        click.echo(f"Classes ({len(classes)}):")
+        for name in classes:
+            click.echo(f"  {name}: " + ", ".join(f"{s} {c[name]}" for s, c in info["classes"].items()))
+    for split in info["points"]:
+        if info["points"][split]["count"]:
+            click.echo(f"{split}: points {_format_stats(info['points'][split])}; "
+                       f"strokes {_format_stats(info['strokes'][split])}")
+    click.echo(f"Scale factor (std of train offsets): {info['scale_factor']}")
+    if info["settings"]:
+        click.echo("Build settings: " + ", ".join(f"{k}={v}" for k, v in sorted(info["settings"].items())))
+
+
+@click.command("show")
+@click.argument("dataset", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Preview file (.svg or .png).")
+@click.option("--n", "count", default=100, show_default=True, type=click.IntRange(min=1), help="Drawings to show.")
+@click.option("--split", default="train", show_default=True, type=click.Choice(["train", "valid", "test"]))
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random pick.")
+@click.option("--cols", default=None, type=click.IntRange(min=1), help="Grid columns [default: square grid].")
+@click.option("--class", "class_name", default=None, help="Only drawings of this class.")
+@click.option("--colour-by-order", is_flag=True, help="Colour strokes by their order in the drawing.")
+def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_order):
+    """Draw a random grid of a dataset's drawings into an SVG or PNG file.
+
+    \b
+    Example:
+      sketchtool show kanji.npz -o preview.png --n 64 --split valid
+    """
+    import numpy as np
+
+    from sketchtool.errors import SketchtoolError
+    from sketchtool.fileio import check_output_path
+    from sketchtool.formats import OutputOptions, write_drawings
+    from sketchtool.formats.npz import load_dataset
+
+    check_output_path(out, inputs=[dataset], force=True)
+    ds = load_dataset(dataset)
+    indices = np.arange(len(ds.splits[split]))
+    if class_name is not None:
+        if class_name not in ds.class_names:
+            known = ", ".join(ds.class_names) or "none (single-class dataset)"
+            raise SketchtoolError(f"--class {class_name!r}: not in {dataset}; classes: {known}")
+        indices = np.flatnonzero(ds.labels_of(split) == ds.class_names.index(class_name))
+    if len(indices) == 0:
+        raise SketchtoolError(f"{dataset}: no drawings in split {split!r}" + (f" of class {class_name!r}" if class_name else "")
+                              + f"; splits: {', '.join(f'{k} {v}' for k, v in ds.counts().items())}")
+    picked = np.sort(np.random.default_rng(seed).choice(indices, size=min(count, len(indices)), replace=False))
+    drawings = [ds.splits[split][i] for i in picked]
+    write_drawings(out, drawings, OutputOptions(cols=cols, colour_by_order=colour_by_order))
+    click.echo(f"Wrote {out}: {len(drawings)} of {len(indices)} {split} drawings")
+
+COMMANDS = [build_dataset_command, info_command, show_command]

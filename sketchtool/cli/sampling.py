@@ -1,0 +1,333 @@
+"""Sampling commands: `generate`, `complete`, `interpolate`, `analogy`, `reconstruct` and `models` (the embedded
+models). Thin: options in, `sketchtool.sampling` does the work, a one-line summary out."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from sketchtool.errors import SketchtoolError
+
+__all__ = ["COMMANDS"]
+
+DEFAULT_TEMPERATURE = 0.4  # = sketchtool.sampling.DEFAULT_TEMPERATURE (not imported here: it imports torch)
+LARGE_N = 1000  # show a progress bar from this many drawings on, even when stderr is not a terminal
+
+
+def _sampling_options(command):
+    """--model, --seed, --temperature, --greedy, --class, --out and the output look, shared by every command."""
+    options = [
+        click.option("--model", "model_ref", default=None, metavar="MODEL",
+                     help="Run directory, checkpoint file or embedded model name [default: sheep]."),
+        click.option("--seed", type=int, default=None,
+                     help="Random seed; the same seed gives byte-identical output [default: random, printed]."),
+        click.option("--temperature", type=float, default=DEFAULT_TEMPERATURE, show_default=True,
+                     help="Randomness: lower is tidier, higher is wilder (must be > 0)."),
+        click.option("--greedy", is_flag=True, help="Always take the most likely next point (deterministic)."),
+        click.option("--class", "class_name", default=None, metavar="NAME",
+                     help="Class to draw (class-conditional models only)."),
+        click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
+                     help="Output file; its extension picks the format (.svg, .png, .npz, .gcode)."),
+        click.option("--cols", type=click.IntRange(min=1), default=None, help="Grid columns [default: about square]."),
+        click.option("--stroke-width", type=float, default=None, help="Stroke width in output units."),
+        click.option("--colour-by-order", is_flag=True, help="Colour strokes by their order (SVG/PNG)."),
+        click.option("--size", "png_width", type=click.IntRange(min=1), default=None, help="PNG width in pixels."),
+        click.option("--dpi", type=float, default=96.0, show_default=True, help="PNG resolution (without --size)."),
+        click.option("--force", is_flag=True, help="Overwrite an existing output file."),
+        click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="CPU threads; one step of a few drawings is too small to share, and extra threads "
+                          "spin-wait on a busy machine."),
+    ]
+    return functools.reduce(lambda f, option: option(f), reversed(options), command)
+
+
+class _Run:
+    """What every command does before and after sampling: check the output, load the model, write, report."""
+
+    def __init__(self, params: dict, inputs: tuple = ()):
+        import torch
+
+        from sketchtool.checkpoint import load_model
+        from sketchtool.fileio import check_output_path
+        from sketchtool.formats import WRITERS
+        from sketchtool.pretrained import resolve_model
+        from sketchtool.sampling import SampleOptions
+
+        torch.set_num_threads(params["threads"])
+        self.params = params
+        self.out = Path(params["out"])
+        if self.out.suffix.lower() not in WRITERS:
+            raise SketchtoolError(f"{self.out}: unknown output format {self.out.suffix or '(none)'!r}; "
+                                  f"use one of {', '.join(sorted(WRITERS))}")
+        check_output_path(self.out, inputs=[str(_reference_path(i)) for i in inputs], force=params["force"])
+        seed = params["seed"]
+        self.seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
+        self.options = SampleOptions(temperature=params["temperature"], greedy=params["greedy"], seed=self.seed,
+                                     class_name=params["class_name"])
+        self.options.validate()
+        self.model, self.info = load_model(resolve_model(params["model_ref"]))
+
+    def read(self, ref: str) -> list:
+        """Drawings of one input: an SVG normalised as the model's training data was, or an .npz reference."""
+        from sketchtool.formats import read_drawings
+
+        drawings = read_drawings(ref, **self.svg_options())
+        longest = max((len(d) for d in drawings), default=0)
+        if longest > self.model.hps.max_seq_len:
+            raise SketchtoolError(f"{ref}: a drawing of {longest} points is longer than the model's max_seq_len "
+                                  f"{self.model.hps.max_seq_len}; pick a shorter one")
+        return drawings
+
+    def read_one(self, ref: str):
+        drawings = self.read(ref)
+        if len(drawings) != 1:
+            raise SketchtoolError(f"{ref}: holds {len(drawings)} drawings; pick one with DATASET.npz:split:index")
+        return drawings[0]
+
+    def svg_options(self) -> dict:
+        """The build settings of the model's dataset (size, epsilon, ...; the reader's defaults, which
+        build-dataset also uses, when the checkpoint does not record them), re-simplifying to fit max_seq_len."""
+        settings = self.info.dataset.get("settings") or {}
+        keys = ("epsilon", "size", "keep_units", "tolerance")
+        options = {k: settings[k] for k in keys if settings.get(k) is not None}
+        return {**options, "max_seq_len": int(self.model.hps.max_seq_len), "adaptive": True}
+
+    def output_options(self, **fields):
+        from sketchtool.formats import OutputOptions
+
+        p = self.params
+        options = OutputOptions(cols=fields.pop("cols", p["cols"]), colour_by_order=p["colour_by_order"],
+                                png_width=p["png_width"], dpi=p["dpi"], **fields)
+        if p["stroke_width"] is not None:
+            options.stroke_width = p["stroke_width"]
+        return options
+
+    def write(self, drawings: list, **fields) -> None:
+        from sketchtool.formats import write_drawings
+
+        write_drawings(self.out, drawings, self.output_options(**fields))
+
+    def done(self, what: str) -> None:
+        how = "greedy" if self.options.greedy else f"temperature {self.options.temperature:g}"
+        click.echo(f"Wrote {what} to {self.out} (model {_model_name(self.params['model_ref'])}, "
+                   f"seed {self.seed}, {how})")
+
+
+def _reference_path(ref: str) -> Path:
+    from sketchtool.formats import parse_reference
+
+    return parse_reference(str(ref))[0]
+
+
+def _model_name(ref) -> str:
+    from sketchtool.pretrained import DEFAULT_MODEL
+
+    return str(ref) if ref else DEFAULT_MODEL
+
+
+def _progress_bar(total: int):
+    """on_progress(done, total) -> a tqdm bar on stderr, shown on a terminal or for large runs."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="drawing", file=sys.stderr, dynamic_ncols=True, mininterval=0.5,
+               disable=not (sys.stderr.isatty() or total >= LARGE_N))
+
+    def update(done: int, _total: int) -> None:
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def _with_inputs(inputs: list, outputs: list) -> tuple[list, list]:
+    """A grid row showing the input drawings (marked "given") before the model's drawings."""
+    return [*inputs, *outputs], [len(d) for d in inputs] + [0] * len(outputs)
+
+
+@click.command("generate")
+@click.option("--n", "n", type=int, default=16, show_default=True, help="Number of drawings.")
+@_sampling_options
+def generate_command(n, **params):
+    """Draw N new sketches from a model (the embedded sheep by default).
+
+    \b
+    Examples:
+      sketchtool generate --n 50 --out grid.svg
+      sketchtool generate --n 1000 --out sheep.npz --seed 1 --temperature 0.2
+      sketchtool generate --model runs/mine --n 20 --out mine.png --size 1200
+    """
+    from sketchtool.sampling import generate
+
+    run = _Run(params)
+    drawings = generate(run.model, run.info, n, run.options, on_progress=_progress_bar(n))
+    run.write(drawings)
+    run.done(f"{len(drawings)} drawings")
+
+
+@click.command("complete")
+@click.argument("input_ref", metavar="INPUT")
+@click.option("--n", "n", type=int, default=4, show_default=True, help="Number of different endings.")
+@click.option("--placement", type=click.Choice(["side", "overlay"]), default="side", show_default=True,
+              help="SVG input and output: endings side by side, or all on top of the input's position.")
+@_sampling_options
+def complete_command(input_ref, n, placement, **params):
+    """Finish a started drawing in N different ways.
+
+    INPUT is an SVG file (normalised as training data is) or DATASET.npz:split:index. For an SVG input and
+    .svg output the result keeps INPUT's viewBox, size and position (given part blue, new part orange), one
+    group per ending, so it can be laid over the original; other outputs use the usual grid.
+
+    \b
+    Examples:
+      sketchtool complete start.svg --n 4 --out endings.svg
+      sketchtool complete sheep.npz:test:3 --n 8 --out endings.png --seed 7
+    """
+    from sketchtool.sampling import complete
+
+    run = _Run(params, inputs=(input_ref,))
+    svg_input = _reference_path(input_ref).suffix.lower() in (".svg", ".svgz")
+    if svg_input and run.out.suffix.lower() == ".svg":
+        _complete_in_place(run, input_ref, n, placement)
+    else:
+        prefix = run.read_one(input_ref)
+        endings = complete(run.model, run.info, prefix, n, run.options, on_progress=_progress_bar(n))
+        run.write(endings, given_points=[len(prefix)] * len(endings))
+    run.done(f"{n} endings of {input_ref}")
+
+
+def _complete_in_place(run: _Run, input_ref: str, n: int, placement: str) -> None:
+    """Complete an SVG and write the endings in the SVG's own coordinates (the Inkscape contract)."""
+    from sketchtool.build import read_normalized_svg
+    from sketchtool.formats.completion_svg import write_completion_svg
+    from sketchtool.formats.svg_reader import read_svg
+    from sketchtool.sampling import complete
+    from sketchtool.strokes import stroke3_to_polylines
+
+    normalized = read_normalized_svg(input_ref, **run.svg_options())
+    frame = read_svg(input_ref)
+    prefix = normalized.stroke3.astype(float)
+    endings = complete(run.model, run.info, prefix, n, run.options, on_progress=_progress_bar(n))
+    end_point = tuple(prefix[:, :2].sum(axis=0))
+    given = normalized.to_source(stroke3_to_polylines(prefix))
+    variants = [normalized.to_source(stroke3_to_polylines(d[len(prefix):], origin=end_point)) for d in endings]
+    write_completion_svg(run.out, given, variants, viewbox=frame.viewbox, width=frame.width, height=frame.height,
+                         placement=placement, stroke_width=run.params["stroke_width"])
+
+
+@click.command("interpolate")
+@click.argument("refs", nargs=-1, required=True, metavar="A B [C ...]")
+@click.option("--steps", type=int, default=8, show_default=True, help="Drawings per pair, both ends included.")
+@click.option("--linear", is_flag=True, help="Interpolate linearly instead of spherically (slerp).")
+@click.option("--with-inputs", is_flag=True, help="Page outputs: start each row with its two inputs (blue).")
+@_sampling_options
+def interpolate_command(refs, steps, linear, with_inputs, **params):
+    """Morph between drawings through the model's latent space: one row per consecutive pair.
+
+    Each of A, B, ... is an SVG file or DATASET.npz:split:index. Needs a model with an encoder.
+
+    \b
+    Example:
+      sketchtool interpolate a.svg b.svg --steps 10 --out morph.svg
+    """
+    from sketchtool.sampling import interpolate, require_encoder
+
+    run = _Run(params, inputs=refs)
+    require_encoder(run.model, run.info)
+    drawings = [run.read_one(ref) for ref in refs]
+    total = (len(drawings) - 1) * max(steps, 0)
+    rows = interpolate(run.model, run.info, drawings, steps, run.options, method="linear" if linear else "slerp",
+                       on_progress=_progress_bar(total))
+    if with_inputs and run.out.suffix.lower() != ".npz":
+        cells, given = [], []
+        for i, row in enumerate(rows):
+            row_cells, row_given = _with_inputs(drawings[i:i + 2], row)
+            cells += row_cells
+            given += row_given
+        run.write(cells, cols=steps + 2, given_points=given)
+    else:
+        run.write([d for row in rows for d in row], cols=steps)
+    run.done(f"{len(rows)} row(s) of {steps}")
+
+
+@click.command("analogy")
+@click.argument("refs", nargs=3, metavar="A B C")
+@click.option("--n", "n", type=int, default=4, show_default=True, help="Number of samples.")
+@click.option("--with-inputs", is_flag=True, help="Page outputs: show A, B, C (blue) before the samples.")
+@_sampling_options
+def analogy_command(refs, n, with_inputs, **params):
+    """Decode z(A) - z(B) + z(C): "A is to B as ? is to C" (the paper's sketch drawing analogies).
+
+    \b
+    Example:
+      sketchtool analogy cat_head.svg pig_head.svg pig_body.svg --n 4 --out cat_body.svg
+    """
+    from sketchtool.sampling import analogy, require_encoder
+
+    run = _Run(params, inputs=refs)
+    require_encoder(run.model, run.info)
+    a, b, c = (run.read_one(ref) for ref in refs)
+    samples = analogy(run.model, run.info, a, b, c, n, run.options, on_progress=_progress_bar(n))
+    if with_inputs and run.out.suffix.lower() != ".npz":
+        cells, given = _with_inputs([a, b, c], samples)
+        run.write(cells, given_points=given)
+    else:
+        run.write(samples)
+    run.done(f"{len(samples)} analogies")
+
+
+@click.command("reconstruct")
+@click.argument("refs", nargs=-1, required=True, metavar="INPUT [INPUT ...]")
+@click.option("--n", "n", type=int, default=1, show_default=True, help="Reconstructions per input.")
+@click.option("--with-inputs", is_flag=True, help="Page outputs: start each row with its input (blue).")
+@_sampling_options
+def reconstruct_command(refs, n, with_inputs, **params):
+    """Encode drawings and decode them again, to see what a model has learned.
+
+    Each INPUT is an SVG file, DATASET.npz:split:index, or DATASET.npz:split for a whole split.
+
+    \b
+    Example:
+      sketchtool reconstruct sheep.npz:test:0 sheep.npz:test:1 --n 4 --with-inputs --out recon.png
+    """
+    from sketchtool.sampling import reconstruct, require_encoder
+
+    run = _Run(params, inputs=refs)
+    require_encoder(run.model, run.info)
+    drawings = [d for ref in refs for d in run.read(ref)]
+    rows = reconstruct(run.model, run.info, drawings, n, run.options, on_progress=_progress_bar(len(drawings) * n))
+    if with_inputs and run.out.suffix.lower() != ".npz":
+        cells, given = [], []
+        for drawing, row in zip(drawings, rows):
+            row_cells, row_given = _with_inputs([drawing], row)
+            cells += row_cells
+            given += row_given
+        run.write(cells, cols=n + 1, given_points=given)
+    else:
+        run.write([d for row in rows for d in row], cols=params["cols"] or (n if n > 1 else None))
+    run.done(f"{len(drawings) * n} reconstructions")
+
+
+@click.command("models")
+def models_command():
+    """List the embedded models: dataset, licence, file size, test loss."""
+    from sketchtool.pretrained import DEFAULT_MODEL, EMBEDDED, model_summary
+
+    for model in EMBEDDED.values():
+        default = " (default)" if model.name == DEFAULT_MODEL else ""
+        if not model.available:
+            click.echo(f"{model.name}{default}: not included in this installation")
+            continue
+        summary = model_summary(model)
+        click.echo(f"{model.name}{default}: {summary}")
+        click.echo(f"  data: {model.dataset}")
+        click.echo(f"  licence: {model.licence}")
+        click.echo(f"  card: {model.card_path}")
+
+
+COMMANDS = [generate_command, complete_command, interpolate_command, analogy_command, reconstruct_command,
+            models_command]

@@ -1,0 +1,110 @@
+"""Device, precision, CPU threads and DistributedDataParallel setup, decided once for a training run."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+from sketchtool.errors import SketchtoolError
+
+__all__ = ["resolve_device", "default_threads", "configure_threads", "autocast", "resolve_precision", "DistInfo",
+           "init_distributed", "cpu_has_bf16"]
+
+
+def default_threads() -> int:
+    """One thread on small hosts: PyTorch's OpenMP workers spin-wait, so 2 threads on a shared 2-core machine
+    ran 7x slower than 1 when another process held a core; half the cores (at most 8) elsewhere."""
+    cores = os.cpu_count() or 1
+    return 1 if cores <= 2 else min(8, cores // 2)
+
+
+def configure_threads(threads: int | None) -> int:
+    """Set torch's intra-op threads; OMP_WAIT_POLICY=PASSIVE (if unset) only helps when set before torch loads."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import torch
+
+    n = threads or default_threads()
+    if n < 1:
+        raise SketchtoolError(f"--threads {n}: must be at least 1")
+    torch.set_num_threads(n)
+    return n
+
+
+def resolve_device(name: str = "auto"):
+    """'auto' picks cuda, then mps, then cpu; asking for an absent accelerator is a clear error."""
+    import torch
+
+    name = (name or "auto").lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SketchtoolError(f"--device {name}: no CUDA GPU is available here; use --device cpu or auto")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise SketchtoolError("--device mps: Apple Metal is not available here; use --device cpu or auto")
+    if name not in ("cpu", "mps") and not name.startswith("cuda"):
+        raise SketchtoolError(f"--device {name}: use auto, cpu, cuda or mps")
+    return torch.device(name)
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU does bf16 matmuls natively (AVX-512 BF16 or AMX); elsewhere bf16 is emulated and slow."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device) -> str:
+    """'auto' -> 'bf16' on CUDA with bf16 support or a CPU with native bf16, else 'fp32'."""
+    import torch
+
+    if precision not in ("auto", "fp32", "bf16"):
+        raise SketchtoolError(f"--precision {precision}: use auto, fp32 or bf16")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
+
+
+def autocast(device, precision: str):
+    """Matmuls in bf16 under `precision == 'bf16'`; the models keep cell state and losses in fp32."""
+    import torch
+
+    if precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+@dataclass
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device) -> DistInfo:
+    """Under torchrun (WORLD_SIZE > 1) join the process group: nccl on CUDA, gloo on CPU."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    import torch
+    import torch.distributed as dist
+
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if device.type == "cuda":
+        torch.cuda.set_device(local)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return DistInfo(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local)

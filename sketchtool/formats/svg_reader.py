@@ -1,0 +1,455 @@
+"""SVG reading: bytes are checked and parsed safely (no entities, no file or network access, bounded size),
+svgelements resolves styles, transforms and `<use>`, and curves are flattened to absolute polylines in
+document order. See docs/svg-parsing.md for the parser choice and every limit."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+import zlib
+from dataclasses import dataclass
+from xml.etree import ElementTree as ET
+
+import numpy as np
+
+from sketchtool.errors import SketchtoolError
+
+__all__ = ["SvgDrawing", "read_svg", "REASONS", "DEFAULT_MAX_BYTES", "DEFAULT_MAX_POINTS", "RELATIVE_TOLERANCE"]
+
+# reason code -> what it means; every SketchtoolError raised here carries one of these
+REASONS = {
+    "unreadable": "the file could not be opened or read",
+    "too-large": "file, path data, element count, nesting or point count over the limits",
+    "gzip-bomb": ".svgz that decompresses past the byte limit",
+    "bad-gzip": "corrupt or truncated gzip data",
+    "malformed-xml": "not well-formed XML (truncated, mismatched tags, ...)",
+    "not-svg": "well-formed or binary content that is not an <svg> document",
+    "entity": "entity declarations that could expand, read files or reach the network",
+    "use-loop": "a <use> that (indirectly) references itself",
+    "use-unresolved": "a <use> whose target is missing or in another document",
+    "bad-coordinates": "NaN, infinite or absurdly large coordinates",
+    "invalid-svg": "path data, transforms or lengths that cannot be interpreted",
+    "empty": "nothing visible is drawn",
+}
+DEFAULT_MAX_BYTES = 16 * 2**20  # after gzip decompression too
+DEFAULT_MAX_POINTS = 200_000  # flattened points per file; path text is capped at 5 characters per point
+MAX_ELEMENTS = 200_000  # elements after <use> expansion
+MAX_DEPTH = 200  # svgelements recurses once per level
+MAX_COORDINATE = 1e9
+RELATIVE_TOLERANCE = 1 / 1000  # default flattening tolerance as a fraction of the drawing's larger side
+MAX_POINTS_PER_CURVE = 10_000
+MAX_ENTITY_VALUE = 256  # simple internal entities (Adobe Illustrator's namespace names) are allowed up to this
+MAX_ENTITY_EXPANSION = 2**20  # bytes all entity references may add
+
+SVG_NS = "http://www.w3.org/2000/svg"
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+NON_RENDERING = {"symbol", "marker", "mask", "clipPath", "pattern", "linearGradient", "radialGradient", "filter"}
+_ENTITY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
+_NUMBER_LIST = re.compile(r"[\s,]+")
+
+
+@dataclass
+class SvgDrawing:
+    """A parsed SVG: `polylines` are float64 (n, 2) absolute points in document order, in the root's user
+    (viewBox) coordinates with y down; a 1-point polyline is a dot. `viewbox` is (x, y, w, h); `width` and
+    `height` are the root's attributes as written (units kept) or None."""
+
+    polylines: list[np.ndarray]
+    viewbox: tuple[float, float, float, float]
+    width: str | None
+    height: str | None
+    text_elements: int = 0
+
+
+def read_svg(
+    source: str | os.PathLike | bytes,
+    *,
+    tolerance: float | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_points: int = DEFAULT_MAX_POINTS,
+) -> SvgDrawing:
+    """Read an .svg/.svgz file (or its bytes) into polylines, as a browser would draw its strokes and outlines.
+
+    `tolerance` is the largest distance, in user units, between a curve and its flattened polyline; None means
+    RELATIVE_TOLERANCE times the larger side of the drawing's bounding box. Unusable input raises
+    SketchtoolError whose `reason` is a key of REASONS.
+    """
+    from svgelements import SVG
+
+    name = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
+    if tolerance is not None and not (tolerance > 0 and math.isfinite(tolerance)):
+        raise SketchtoolError(f"{name}: flattening tolerance must be a positive number, got {tolerance}")
+    data = _read_bytes(source, name, max_bytes)
+    root = _parse_xml(data, name)
+    _check_structure(root, name, max_points)
+    width, height = root.get("width"), root.get("height")
+    viewbox = _prepare_root(root)
+    # svgelements maps the viewBox onto the viewport; the pre-transform undoes its translation (no scale is left
+    # once width/height are dropped), so coordinates stay in the root's user units
+    undo_viewbox = f"translate({viewbox[0]!r}, {viewbox[1]!r})" if viewbox else None
+    try:
+        svg = SVG.parse(io.BytesIO(ET.tostring(root)), reify=False, transform=undo_viewbox)
+        shapes, text_elements = _drawn_shapes(svg)
+        # flatten in each shape's own coordinates, then map points: svgelements distorts arcs under skew or
+        # non-uniform transforms, while an affine map of a polyline is exact
+        affines = [_affine(shape.transform) for shape in shapes]
+        pieces = [(shape.segments(transformed=False), affine) for shape, affine in zip(shapes, affines)
+                  if np.linalg.det(affine[:, :2]) != 0]  # a non-invertible transform disables rendering
+        extent = _check_coordinates(pieces, name)
+        if tolerance is None:
+            tolerance = max(extent[2] - extent[0], extent[3] - extent[1]) * RELATIVE_TOLERANCE or 1.0
+        polylines: list[np.ndarray] = []
+        for segments, affine in pieces:
+            polylines += _flatten(segments, affine, tolerance, max_points - sum(map(len, polylines)), name)
+    except (ValueError, TypeError, IndexError, AttributeError, ZeroDivisionError, OverflowError) as e:
+        # svgelements stops on some malformed values (e.g. "h." or a path without d) with internal errors
+        raise SketchtoolError(f"{name}: cannot interpret the drawing ({type(e).__name__}: {_one_line(e)}); "
+                              "check its path data and transforms", reason="invalid-svg") from None
+    if not polylines:
+        raise SketchtoolError(f"{name}: nothing visible is drawn (no stroked or filled shapes)", reason="empty")
+    if viewbox is None:
+        viewbox = _viewport_from_size(width, height, polylines)
+    return SvgDrawing(polylines, viewbox, width, height, text_elements)
+
+
+# --- bytes and XML -------------------------------------------------------------------------------------------
+
+
+def _read_bytes(source: str | os.PathLike | bytes, name: str, max_bytes: int) -> bytes:
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    else:
+        try:
+            with open(source, "rb") as f:
+                data = f.read(max_bytes + 1)
+        except OSError as e:
+            raise SketchtoolError(f"{name}: cannot read the file ({e.strerror or e})", reason="unreadable") from None
+    if len(data) > max_bytes:
+        raise SketchtoolError(f"{name}: file larger than {max_bytes} bytes; split or simplify it", reason="too-large")
+    if data[:2] == b"\x1f\x8b":
+        data = _gunzip(data, name, max_bytes)
+    return data
+
+
+def _gunzip(data: bytes, name: str, max_bytes: int) -> bytes:
+    """Decompress in bounded chunks, so a gzip bomb costs at most `max_bytes` of memory."""
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(data, max_bytes + 1)
+    except zlib.error as e:
+        raise SketchtoolError(f"{name}: corrupt gzip data ({_one_line(e)}); re-export the .svgz",
+                              reason="bad-gzip") from None
+    if len(out) > max_bytes:
+        raise SketchtoolError(f"{name}: decompresses to more than {max_bytes} bytes (gzip bomb?)", reason="gzip-bomb")
+    if not inflater.eof:
+        raise SketchtoolError(f"{name}: truncated gzip data; re-export the .svgz", reason="bad-gzip")
+    return out
+
+
+def _parse_xml(data: bytes, name: str) -> ET.Element:
+    """Parse with defusedxml: external, parameter and nested entities are refused, simple ones budgeted."""
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import DefusedXMLParser
+
+    class _Parser(DefusedXMLParser):
+        expansion = 0
+
+        def defused_entity_decl(self, entity, is_parameter, value, base, sysid, pubid, notation):
+            self.expansion += _entity_cost(data, entity, is_parameter, value, name)
+            if self.expansion > MAX_ENTITY_EXPANSION:
+                raise SketchtoolError(f"{name}: entity references would expand past {MAX_ENTITY_EXPANSION} "
+                                      "bytes (entity bomb?)", reason="entity")
+
+    parser = _Parser(target=ET.TreeBuilder())
+    try:
+        parser.feed(data)
+        root = parser.close()
+    except DefusedXmlException as e:
+        raise SketchtoolError(f"{name}: refused entity or external reference ({type(e).__name__}); "
+                              "SVG files must not declare entities", reason="entity") from None
+    except (ET.ParseError, LookupError) as e:  # LookupError: an unknown encoding in the XML declaration
+        if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+            raise SketchtoolError(f"{name}: not an SVG file (no XML markup)", reason="not-svg") from None
+        raise SketchtoolError(f"{name}: malformed XML ({_one_line(e)}); fix or re-export the file",
+                              reason="malformed-xml") from None
+    if root.tag not in ("svg", f"{{{SVG_NS}}}svg"):
+        raise SketchtoolError(f"{name}: root element is <{_local(root.tag)}>, not <svg>", reason="not-svg")
+    return root
+
+
+def _entity_cost(data: bytes, entity: str, is_parameter: bool, value: str | None, name: str) -> int:
+    """Bytes a simple internal entity adds to the document: its length times the references to it. Called at
+    the declaration, before any reference is expanded; the references are counted in the raw bytes, so only
+    ASCII names in an ASCII-compatible encoding qualify."""
+    simple = (not is_parameter and value is not None and len(value) <= MAX_ENTITY_VALUE
+              and "&" not in value and "%" not in value and _ENTITY_NAME.match(entity)
+              and not data.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" not in data[:4])
+    if not simple:
+        raise SketchtoolError(f"{name}: entity {entity!r} is external, parametric, nested or too long; "
+                              "SVG files must not need it", reason="entity")
+    return data.count(b"&" + entity.encode() + b";") * len(value.encode())
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())[:200]
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+
+
+# --- structure: <use> graph, size limits, what svgelements gets wrong ----------------------------------------
+
+
+def _check_structure(root: ET.Element, name: str, max_points: int) -> None:
+    """Refuse `<use>` loops, dangling `<use>`, deep nesting and element or path-data explosions before
+    svgelements (which recurses per level and would expand a `<use>` bomb) sees the document."""
+    ids = {el.get("id"): el for el in root.iter() if el.get("id") is not None}
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+
+    def expanded(el: ET.Element, depth: int) -> int:
+        key = id(el)
+        if key in sizes:
+            return sizes[key]
+        if key in visiting:
+            raise SketchtoolError(f"{name}: <use> references loop back to id {el.get('id')!r}", reason="use-loop")
+        if depth > MAX_DEPTH:
+            raise SketchtoolError(f"{name}: elements nested deeper than {MAX_DEPTH}", reason="too-large")
+        visiting.add(key)
+        total = 1 + sum(expanded(child, depth + 1) for child in el)
+        if _local(el.tag) == "use":
+            total += expanded(_use_target(el, ids, name), depth + 1)
+        visiting.discard(key)
+        if total > MAX_ELEMENTS:
+            raise SketchtoolError(f"{name}: more than {MAX_ELEMENTS} elements once <use> is expanded",
+                                  reason="too-large")
+        sizes[key] = total
+        return total
+
+    expanded(root, 0)
+    path_text = sum(len(el.get("d", "")) + len(el.get("points", "")) for el in root.iter())
+    if path_text > 5 * max_points:
+        raise SketchtoolError(f"{name}: {path_text} characters of path data, over the limit of {5 * max_points}",
+                              reason="too-large")
+
+
+def _use_target(use: ET.Element, ids: dict, name: str) -> ET.Element:
+    href = use.get("href", use.get(XLINK_HREF, "")).strip()  # svgelements prefers href, like SVG 2
+    target = ids.get(href[1:]) if href.startswith("#") else None
+    if target is None:
+        raise SketchtoolError(f"{name}: <use> references {href or 'nothing'!r}, which is not an element of "
+                              "this file", reason="use-unresolved")
+    return target
+
+
+def _prepare_root(root: ET.Element) -> tuple[float, float, float, float] | None:
+    """Adjust the tree where svgelements differs from a browser; return the root viewBox (None if absent).
+
+    - width/height are dropped when a viewBox exists, so coordinates come out in viewBox units, not pixels;
+    - non-rendering containers (symbol, marker, mask, ...) are wrapped in <defs>: svgelements draws them inline;
+    - <style> sheets move to the front: svgelements applies a sheet only to elements after it;
+    - a <path> without `d` gets an empty one (svgelements fails on it, browsers skip it).
+    """
+    viewbox = _parse_viewbox(root.get("viewBox"))
+    if viewbox is None:
+        root.attrib.pop("viewBox", None)
+    else:
+        for attr in ("width", "height", "preserveAspectRatio"):
+            root.attrib.pop(attr, None)
+    parents = [(parent, child) for parent in root.iter() for child in parent]
+    for _, child in parents:
+        if _local(child.tag) == "path" and child.get("d") is None:
+            child.set("d", "")  # a path without data draws nothing; svgelements would stop on it
+    styles = [(parent, child) for parent, child in parents if _local(child.tag) == "style"]
+    for parent, child in styles:
+        parent.remove(child)
+    for index, (_, style) in enumerate(styles):
+        root.insert(index, style)
+    for parent, child in parents:
+        if _local(child.tag) in NON_RENDERING and _local(parent.tag) != "defs":
+            wrapper = ET.Element(f"{{{SVG_NS}}}defs")
+            parent.insert(list(parent).index(child), wrapper)
+            parent.remove(child)
+            wrapper.append(child)
+    return viewbox
+
+
+def _parse_viewbox(text: str | None) -> tuple[float, float, float, float] | None:
+    try:
+        x, y, w, h = (float(v) for v in _NUMBER_LIST.split((text or "").strip()))
+    except ValueError:
+        return None
+    if not all(map(math.isfinite, (x, y, w, h))) or w <= 0 or h <= 0:
+        return None
+    return x, y, w, h
+
+
+def _viewport_from_size(width: str | None, height: str | None, polylines) -> tuple[float, float, float, float]:
+    """No viewBox: user units are px, so (0, 0, width, height) in px; the drawing's extent where unknown."""
+    from svgelements import Length
+
+    def px(text: str | None, fallback: float) -> float:
+        try:
+            value = Length(text).value(ppi=96)
+        except (ValueError, TypeError):
+            return fallback
+        return float(value) if isinstance(value, (int, float)) and value > 0 else fallback
+
+    points = np.concatenate(polylines)
+    return 0.0, 0.0, px(width, float(points[:, 0].max())), px(height, float(points[:, 1].max()))
+
+
+# --- shapes and flattening -----------------------------------------------------------------------------------
+
+
+def _drawn_shapes(svg) -> tuple[list, int]:
+    """Shapes in document order that paint something, and the number of <text> elements."""
+    from svgelements import Shape, Text
+
+    shapes, texts = [], 0
+    for element in svg.elements():
+        if isinstance(element, Text):
+            texts += element.values.get("tag") == "text"
+        elif isinstance(element, Shape) and _is_painted(element):
+            shapes.append(element)
+    return shapes, texts
+
+
+def _is_painted(shape) -> bool:
+    """Hidden (visibility) or neither stroked nor filled -> not drawn; svgelements keeps both kinds."""
+    if str(shape.values.get("visibility", "visible")).strip().lower() in ("hidden", "collapse"):
+        return False
+    stroke_width = shape.stroke_width if shape.stroke_width is not None else 1.0
+    stroked = not _no_paint(shape.stroke) and stroke_width > 0
+    return stroked or not _no_paint(shape.fill)
+
+
+def _no_paint(colour) -> bool:
+    return colour is None or colour.value is None or colour.alpha == 0
+
+
+def _affine(matrix) -> np.ndarray:
+    """svgelements Matrix -> (2, 3) array [[a, c, e], [b, d, f]]: x' = a x + c y + e, y' = b x + d y + f."""
+    return np.array([[matrix.a, matrix.c, matrix.e], [matrix.b, matrix.d, matrix.f]], dtype=np.float64)
+
+
+def _apply(affine: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    return xy @ affine[:, :2].T + affine[:, 2]
+
+
+def _check_coordinates(pieces, name: str) -> tuple[float, float, float, float]:
+    """Every control point, mapped to user units (curves lie in their hull, arcs in the square around their
+    centre), must be finite and sane; returns the (min x, min y, max x, max y) extent they span."""
+    from svgelements import Arc
+
+    mapped = []
+    for segments, affine in pieces:
+        points = []
+        for seg in segments:
+            points.extend(p for p in (seg.start, seg.end, getattr(seg, "control1", None),
+                                      getattr(seg, "control2", None), getattr(seg, "control", None)) if p is not None)
+            if isinstance(seg, Arc):
+                r = max(abs(seg.rx), abs(seg.ry))
+                points.extend(seg.center + corner for corner in ((r, r), (r, -r), (-r, r), (-r, -r)))
+        if points:
+            with np.errstate(all="ignore"):
+                mapped.append(_apply(affine, np.array([(p.x, p.y) for p in points], dtype=np.float64)))
+    if not mapped:
+        return 0.0, 0.0, 0.0, 0.0
+    xy = np.concatenate(mapped)
+    if not np.isfinite(xy).all() or np.abs(xy).max() > MAX_COORDINATE:
+        raise SketchtoolError(f"{name}: NaN, infinite or absurd (> {MAX_COORDINATE:g}) coordinates; "
+                              "fix the path data or transforms", reason="bad-coordinates")
+    return (*xy.min(axis=0), *xy.max(axis=0))
+
+
+def _flatten(segments, affine: np.ndarray, tolerance: float, budget: int, name: str) -> list[np.ndarray]:
+    """svgelements segments (local coordinates) -> one user-unit polyline per subpath. A subpath that stays
+    within `tolerance` of its start (icon sets draw dots as `M12 8h.01` or zero-length lines) is a 1-point
+    dot; a bare moveto draws nothing. More than `budget` points raise before they are computed."""
+    from svgelements import Close, Line, Move
+
+    stretch = np.linalg.norm(affine[:, :2], 2)  # the most the transform lengthens any distance
+    local_tolerance = tolerance / stretch if stretch > 0 else tolerance
+    polylines: list[np.ndarray] = []
+    current: list[np.ndarray] = []  # (k, 2) local-coordinate pieces of the open subpath
+    for seg in segments:
+        if isinstance(seg, Move):
+            _finish(current, affine, tolerance, polylines)
+            current = [np.array([[seg.end.x, seg.end.y]])]
+            continue
+        if not current:
+            current = [np.array([[seg.start.x, seg.start.y]])]
+        if isinstance(seg, (Line, Close)):
+            current.append(np.array([[seg.end.x, seg.end.y]]))
+            budget -= 1
+        else:
+            n = _curve_point_count(seg, local_tolerance)
+            budget -= n
+            if budget < 0:
+                break
+            current.append(_curve_points(seg, n))
+        if isinstance(seg, Close):
+            _finish(current, affine, tolerance, polylines)
+            current = []
+    if budget < 0:
+        raise SketchtoolError(f"{name}: more points than the limit once curves are flattened; simplify the "
+                              "drawing, raise the tolerance or the point limit", reason="too-large")
+    _finish(current, affine, tolerance, polylines)
+    return polylines
+
+
+def _finish(pieces: list[np.ndarray], affine: np.ndarray, tolerance: float, polylines: list[np.ndarray]) -> None:
+    if len(pieces) < 2:
+        return
+    xy = _apply(affine, np.concatenate(pieces))
+    if np.hypot(*(xy - xy[0]).T).max() <= tolerance:
+        polylines.append(xy[:1])
+        return
+    scale = 1e-9 * (1.0 + np.abs(xy).max())
+    keep = np.ones(len(xy), dtype=bool)
+    keep[1:] = np.hypot(*np.diff(xy, axis=0).T) > scale  # repeats (a curve ending where Z closes) carry no shape
+    xy = xy[keep]
+    if np.hypot(*(xy[-1] - xy[0])) <= scale:
+        xy[-1] = xy[0]  # closed loops end exactly where they start
+    polylines.append(xy)
+
+
+def _curve_point_count(seg, tolerance: float) -> int:
+    """Points for a quadratic, cubic or arc segment so that every chord stays within `tolerance` of the curve
+    (second-derivative bound for Béziers, sagitta of the larger radius for arcs)."""
+    from svgelements import Arc, CubicBezier
+
+    if isinstance(seg, Arc):
+        radius = max(abs(seg.rx), abs(seg.ry))
+        step = 2 * math.acos(max(-1.0, 1 - tolerance / radius)) if radius > 0 else math.pi
+        n = abs(seg.sweep) / step
+    elif isinstance(seg, CubicBezier):
+        p0, p1, p2, p3 = seg.start, seg.control1, seg.control2, seg.end
+        n = math.sqrt(3 * max(abs(p0 - 2 * p1 + p2), abs(p1 - 2 * p2 + p3)) / (4 * tolerance))
+    else:  # QuadraticBezier
+        n = math.sqrt(abs(seg.start - 2 * seg.control + seg.end) / (4 * tolerance))
+    return min(MAX_POINTS_PER_CURVE, max(1, math.ceil(n)))
+
+
+def _curve_points(seg, n: int) -> np.ndarray:
+    """(n, 2) points after the start of a curve segment, evenly spaced in its parameter."""
+    from svgelements import Arc, CubicBezier
+
+    t = np.linspace(0.0, 1.0, n + 1)[1:]
+    if isinstance(seg, Arc):
+        return np.asarray(seg.npoint(t), dtype=np.float64)
+    controls = (seg.start, seg.control1, seg.control2, seg.end) if isinstance(seg, CubicBezier) else (
+        seg.start, seg.control, seg.end)
+    return _bezier(np.array([(p.x, p.y) for p in controls], dtype=np.float64), t)
+
+
+def _bezier(controls: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Bernstein form of a degree len(controls) - 1 Bézier at parameters t -> (len(t), 2)."""
+    degree = len(controls) - 1
+    t = t[:, None]
+    weights = [math.comb(degree, k) * t**k * (1 - t) ** (degree - k) for k in range(degree + 1)]
+    return sum(w * c for w, c in zip(weights, controls))

@@ -1,0 +1,201 @@
+"""Recurrent cells of magenta/models/sketch_rnn/rnn.py: LSTM, layer-normalised LSTM and HyperLSTM
+(arXiv 1609.09106), with recurrent dropout without memory loss (arXiv 1603.05118: dropout on the
+candidate g only), plus the loops that run them.
+
+Speed: each cell splits its work into `project_inputs` (the input matmul of all time steps at once) and
+`step` (the recurrent part), and `final_hidden` runs only the true length of each sequence.
+Weights are stored as magenta lays them out: `x @ W_xh`, `h @ W_hh`, gates in the order i, j, f, o.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["LSTMCell", "LayerNormLSTMCell", "HyperLSTMCell", "CELLS", "make_cell", "unroll", "zero_state", "final_hidden"]
+
+FORGET_BIAS = 1.0  # magenta adds 1.0 to the forget gate
+LN_EPSILON = 1e-3  # magenta's layer_norm epsilon
+
+
+def _glorot_(w: Tensor) -> Tensor:
+    limit = math.sqrt(6.0 / (w.shape[0] + w.shape[1]))
+    return nn.init.uniform_(w, -limit, limit)
+
+
+def _ortho_blocks_(w: Tensor) -> Tensor:
+    """magenta `lstm_ortho_initializer`: each of the 4 gate blocks is an orthogonal matrix."""
+    n = w.shape[1] // 4
+    with torch.no_grad():
+        for k in range(4):
+            nn.init.orthogonal_(w[:, k * n:(k + 1) * n])
+    return w
+
+
+def _layer_norm_all(gates: Tensor, gamma: Tensor, beta: Tensor) -> Tensor:
+    """Normalise each of the 4 gate blocks on its own (magenta `layer_norm_all`), one gain/bias per unit."""
+    shape = gates.shape
+    blocks = gates.reshape(*shape[:-1], 4, shape[-1] // 4)
+    return F.layer_norm(blocks, blocks.shape[-1:], eps=LN_EPSILON).reshape(shape) * gamma + beta
+
+
+class LSTMCell(nn.Module):
+    """magenta `LSTMCell`: c' = c·σ(f+1) + σ(i)·drop(tanh j), h' = tanh(c')·σ(o). State (h, c)."""
+
+    def __init__(self, input_size: int, num_units: int, *, use_recurrent_dropout: bool = False,
+                 dropout_keep_prob: float = 0.9):
+        super().__init__()
+        self.num_units = num_units
+        self.use_recurrent_dropout = use_recurrent_dropout
+        self.dropout_keep_prob = dropout_keep_prob
+        self.W_xh = nn.Parameter(_glorot_(torch.empty(input_size, 4 * num_units)))
+        self.W_hh = nn.Parameter(_ortho_blocks_(torch.empty(num_units, 4 * num_units)))
+        self.bias = nn.Parameter(torch.zeros(4 * num_units))
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        return (self.num_units, self.num_units)
+
+    def project_inputs(self, x: Tensor) -> Tensor:
+        """(..., input_size) -> (..., 4H): x·W_xh + b for all time steps in one matmul."""
+        return torch.matmul(x, self.W_xh) + self.bias
+
+    def _candidate(self, j: Tensor) -> Tensor:
+        g = torch.tanh(j)
+        if self.training and self.use_recurrent_dropout:
+            g = F.dropout(g, p=1.0 - self.dropout_keep_prob, training=True)
+        return g
+
+    def step(self, xw: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        h, c = state
+        gates = torch.addmm(xw, h, self.W_hh)  # (B, 4H)
+        i, j, f, o = gates.chunk(4, dim=-1)
+        new_c = c * torch.sigmoid(f + FORGET_BIAS) + torch.sigmoid(i) * self._candidate(j)
+        new_h = torch.tanh(new_c) * torch.sigmoid(o)
+        return new_h, (new_h, new_c)
+
+
+class LayerNormLSTMCell(LSTMCell):
+    """magenta `LayerNormLSTMCell`: no bias; layer norm on each gate block and on c before the output tanh."""
+
+    def __init__(self, input_size: int, num_units: int, **kwargs):
+        super().__init__(input_size, num_units, **kwargs)
+        del self.bias
+        self.ln_all_gamma = nn.Parameter(torch.ones(4 * num_units))
+        self.ln_all_beta = nn.Parameter(torch.zeros(4 * num_units))
+        self.ln_c_gamma = nn.Parameter(torch.ones(num_units))
+        self.ln_c_beta = nn.Parameter(torch.zeros(num_units))
+
+    def project_inputs(self, x: Tensor) -> Tensor:
+        return torch.matmul(x, self.W_xh)
+
+    def step(self, xw: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        h, c = state
+        gates = _layer_norm_all(torch.addmm(xw, h, self.W_hh), self.ln_all_gamma, self.ln_all_beta)
+        i, j, f, o = gates.chunk(4, dim=-1)
+        new_c = c * torch.sigmoid(f + FORGET_BIAS) + torch.sigmoid(i) * self._candidate(j)
+        c_norm = F.layer_norm(new_c, new_c.shape[-1:], self.ln_c_gamma, self.ln_c_beta, eps=LN_EPSILON)
+        new_h = torch.tanh(c_norm) * torch.sigmoid(o)
+        return new_h, (new_h, new_c)
+
+
+class HyperLSTMCell(LSTMCell):
+    """magenta `HyperLSTMCell`: a small LSTM reading [x; h] emits, per gate, a scale for the x·W_xh and
+    h·W_hh blocks and a bias for the h block (`hyper_norm`), then layer norm as in LayerNormLSTMCell.
+    State (h, c, hyper_h, hyper_c)."""
+
+    def __init__(self, input_size: int, num_units: int, *, hyper_num_units: int = 256, hyper_embedding_size: int = 32,
+                 hyper_use_recurrent_dropout: bool = False, use_layer_norm: bool = True, **kwargs):
+        super().__init__(input_size, num_units, **kwargs)
+        self.input_size = input_size
+        self.use_layer_norm = use_layer_norm
+        self.hyper = LSTMCell(input_size + num_units, hyper_num_units, use_recurrent_dropout=hyper_use_recurrent_dropout,
+                              dropout_keep_prob=self.dropout_keep_prob)
+        emb, init_gamma = hyper_embedding_size, 0.10  # recurrent batch norm init (arXiv 1603.09025)
+        # gates 0-3 scale x·W_xh blocks (i, j, f, o), gates 4-7 the h·W_hh blocks, which also get a bias
+        self.zw_weight = nn.Parameter(torch.zeros(8, hyper_num_units, emb))
+        self.zw_bias = nn.Parameter(torch.ones(8, emb))
+        self.alpha_weight = nn.Parameter(torch.full((8, emb, num_units), init_gamma / emb))
+        self.zb_weight = nn.Parameter(torch.randn(4, hyper_num_units, emb) * 0.01)
+        self.beta_weight = nn.Parameter(torch.zeros(4, emb, num_units))
+        self.ln_all_gamma = nn.Parameter(torch.ones(4 * num_units))
+        self.ln_all_beta = nn.Parameter(torch.zeros(4 * num_units))
+        self.ln_c_gamma = nn.Parameter(torch.ones(num_units))
+        self.ln_c_beta = nn.Parameter(torch.zeros(num_units))
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        return (self.num_units, self.num_units, self.hyper.num_units, self.hyper.num_units)
+
+    def project_inputs(self, x: Tensor) -> Tensor:
+        """(..., I) -> (..., 4H + 4H_hyper): the main x·W_xh and the x part of the hyper LSTM's input."""
+        hyper_x = torch.matmul(x, self.hyper.W_xh[: self.input_size]) + self.hyper.bias
+        return torch.cat([torch.matmul(x, self.W_xh), hyper_x], dim=-1)
+
+    def step(self, xw: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        h, c, hyper_h, hyper_c = state
+        n = self.num_units
+        x_gates, hyper_xw = xw[:, : 4 * n], xw[:, 4 * n:]
+        hyper_xw = torch.addmm(hyper_xw, h, self.hyper.W_xh[self.input_size:])
+        hyper_out, (hyper_h, hyper_c) = self.hyper.step(hyper_xw, (hyper_h, hyper_c))
+        zw = torch.einsum("bk,gke->bge", hyper_out, self.zw_weight) + self.zw_bias  # (B, 8, E)
+        alpha = torch.einsum("bge,gen->bgn", zw, self.alpha_weight)  # (B, 8, H)
+        zb = torch.einsum("bk,gke->bge", hyper_out, self.zb_weight)  # (B, 4, E)
+        beta = torch.einsum("bge,gen->bgn", zb, self.beta_weight)  # (B, 4, H)
+        xg = x_gates.reshape(-1, 4, n) * alpha[:, :4]
+        hg = torch.matmul(h, self.W_hh).reshape(-1, 4, n) * alpha[:, 4:] + beta
+        gates = (xg + hg + self.bias.reshape(4, n)).reshape(-1, 4 * n)
+        if self.use_layer_norm:
+            gates = _layer_norm_all(gates, self.ln_all_gamma, self.ln_all_beta)
+        i, j, f, o = gates.chunk(4, dim=-1)
+        new_c = c * torch.sigmoid(f + FORGET_BIAS) + torch.sigmoid(i) * self._candidate(j)
+        c_norm = F.layer_norm(new_c, new_c.shape[-1:], self.ln_c_gamma, self.ln_c_beta, eps=LN_EPSILON)
+        new_h = torch.tanh(c_norm) * torch.sigmoid(o)
+        return new_h, (new_h, new_c, hyper_h, hyper_c)
+
+
+CELLS = {"lstm": LSTMCell, "layer_norm": LayerNormLSTMCell, "hyper": HyperLSTMCell}
+
+
+def make_cell(kind: str, input_size: int, num_units: int, **kwargs) -> LSTMCell:
+    """Cell by magenta's `dec_model` / `enc_model` name; hyper-only kwargs are dropped for the others."""
+    if kind != "hyper":
+        kwargs = {k: v for k, v in kwargs.items() if not k.startswith("hyper_")}
+    return CELLS[kind](input_size, num_units, **kwargs)
+
+
+def unroll(cell: LSTMCell, xw: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Run every time step: xw (B, T, P) from `project_inputs` -> outputs (B, T, H), final state."""
+    outputs = []
+    for xw_t in xw.unbind(1):  # one backward for all steps; indexing xw[:, t] costs a full-size zero fill each
+        h, state = cell.step(xw_t, state)
+        outputs.append(h)
+    return torch.stack(outputs, dim=1), state
+
+
+def zero_state(cell: LSTMCell, batch: int, like: Tensor) -> tuple[Tensor, ...]:
+    return tuple(like.new_zeros(batch, size) for size in cell.state_sizes)
+
+
+def final_hidden(cell: LSTMCell, xw: Tensor, lengths: Tensor) -> Tensor:
+    """h after each sequence's own last step (like dynamic_rnn with sequence_length), computing only the
+    true lengths: rows are sorted longest first and the batch shrinks as sequences end. (B, H)."""
+    batch = xw.shape[0]
+    order = torch.argsort(lengths, descending=True, stable=True)
+    xw = xw[order]
+    lens = lengths[order].tolist()
+    active = [sum(1 for n in lens if n > t) for t in range(lens[0] if lens else 0)]
+    state = zero_state(cell, batch, xw)
+    pieces, n_prev = [], batch
+    for xw_t, n in zip(xw.unbind(1), active):
+        if n < n_prev:  # rows n..n_prev ended at this step
+            pieces.append(state[0][n:n_prev])
+            state = tuple(s[:n] for s in state)
+        _, state = cell.step(xw_t[:n], state)
+        n_prev = n
+    pieces.append(state[0][:n_prev])
+    h_sorted = torch.cat(pieces[::-1], dim=0)
+    return h_sorted[torch.argsort(order)]

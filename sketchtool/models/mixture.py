@@ -1,0 +1,84 @@
+"""Sketch-RNN's output head (arXiv 1704.03477 §3.2, magenta model.py `get_mixture_coef`/`get_lossfunc`):
+a bivariate-Gaussian mixture over (Δx, Δy) and a softmax over the 3 pen states, its loss and its sampler.
+
+Output layout per step (6M+3 values): pen logits (3), then π, μx, μy, σ̂x, σ̂y, ρ̂ (M each), as magenta.
+Sampling temperature τ follows the paper: π and pen logits are divided by τ and σ² is scaled by τ
+(σ by √τ); magenta's sampler scales σ by τ instead, a known deviation from its own paper.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = ["MixtureParams", "split_output", "bivariate_normal_pdf", "offset_nll", "pen_cross_entropy", "sample_mixture",
+           "NLL_EPSILON"]
+
+NLL_EPSILON = 1e-6  # magenta: -log(Σ π N + 1e-6)
+
+
+@dataclass
+class MixtureParams:
+    """All (..., M) except `pen_logits` (..., 3); sigma = exp(σ̂), rho = tanh(ρ̂) already applied."""
+
+    pen_logits: Tensor
+    pi_logits: Tensor
+    mu1: Tensor
+    mu2: Tensor
+    sigma1: Tensor
+    sigma2: Tensor
+    rho: Tensor
+
+
+def split_output(y: Tensor, num_mixture: int) -> MixtureParams:
+    """(..., 6M+3) raw decoder output -> MixtureParams."""
+    if y.shape[-1] != 6 * num_mixture + 3:
+        raise ValueError(f"expected {6 * num_mixture + 3} outputs, got {y.shape[-1]}")
+    pen_logits = y[..., :3]
+    pi, mu1, mu2, sigma1_hat, sigma2_hat, rho_hat = y[..., 3:].chunk(6, dim=-1)
+    return MixtureParams(pen_logits, pi, mu1, mu2, torch.exp(sigma1_hat), torch.exp(sigma2_hat), torch.tanh(rho_hat))
+
+
+def bivariate_normal_pdf(x1: Tensor, x2: Tensor, p: MixtureParams) -> Tensor:
+    """N(x1, x2 | μ, σ, ρ) per component, computed as magenta's `tf_2d_normal` does. x1, x2: (...,) -> (..., M)."""
+    norm1 = x1.unsqueeze(-1) - p.mu1
+    norm2 = x2.unsqueeze(-1) - p.mu2
+    s1s2 = p.sigma1 * p.sigma2
+    z = (norm1 / p.sigma1) ** 2 + (norm2 / p.sigma2) ** 2 - 2 * p.rho * norm1 * norm2 / s1s2
+    neg_rho = 1 - p.rho**2
+    return torch.exp(-z / (2 * neg_rho)) / (2 * math.pi * s1s2 * torch.sqrt(neg_rho))
+
+
+def offset_nll(p: MixtureParams, dx: Tensor, dy: Tensor) -> Tensor:
+    """-log(Σ_k π_k N_k(dx, dy) + 1e-6), magenta's L_s term before masking. (...,)."""
+    pi = torch.softmax(p.pi_logits, dim=-1)
+    return -torch.log((pi * bivariate_normal_pdf(dx, dy, p)).sum(-1) + NLL_EPSILON)
+
+
+def pen_cross_entropy(p: MixtureParams, pen: Tensor) -> Tensor:
+    """Softmax cross-entropy of the pen logits against one-hot (p1, p2, p3) targets (..., 3). (...,)."""
+    return -(pen * torch.log_softmax(p.pen_logits, dim=-1)).sum(-1)
+
+
+def sample_mixture(p: MixtureParams, *, temperature: float = 1.0, greedy: bool = False,
+                   generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """One draw per row from (B, M) params -> offsets (B, 2) and pen state index (B,) in {0, 1, 2}.
+    Greedy: the most likely component's mean and the most likely pen state (magenta `greedy_mode`)."""
+    tau = max(float(temperature), 1e-4)
+    if greedy:
+        k = p.pi_logits.argmax(-1, keepdim=True)
+        pen_state = p.pen_logits.argmax(-1)
+    else:
+        k = torch.multinomial(torch.softmax(p.pi_logits / tau, -1), 1, generator=generator)
+        pen_state = torch.multinomial(torch.softmax(p.pen_logits / tau, -1), 1, generator=generator).squeeze(-1)
+    mu1, mu2, s1, s2, rho = (t.gather(-1, k).squeeze(-1) for t in (p.mu1, p.mu2, p.sigma1, p.sigma2, p.rho))
+    if greedy:
+        return torch.stack([mu1, mu2], -1), pen_state
+    s1, s2 = s1 * math.sqrt(tau), s2 * math.sqrt(tau)
+    e = torch.randn(mu1.shape[0], 2, generator=generator, device=mu1.device, dtype=mu1.dtype)
+    x = mu1 + s1 * e[:, 0]
+    y = mu2 + s2 * (rho * e[:, 0] + torch.sqrt(1 - rho**2) * e[:, 1])
+    return torch.stack([x, y], -1), pen_state

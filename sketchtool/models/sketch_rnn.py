@@ -1,0 +1,284 @@
+"""Sketch-RNN (Ha & Eck, arXiv 1704.03477 §3), following magenta/models/sketch_rnn/model.py: hyper-parameter
+names and defaults, initialisations and loss are the reference's.
+
+Deliberate deviations: the encoder runs only each drawing's true length (the reference's dynamic_rnn does the
+same; the popular PyTorch port reads the padding); an optional class embedding conditions the decoder when the
+dataset has several classes; sampling temperature scales σ² by τ as the paper says (see models/mixture.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sketchtool.errors import SketchtoolError
+from sketchtool.models.base import SketchModel
+from sketchtool.models.cells import CELLS, final_hidden, make_cell, unroll
+from sketchtool.models.mixture import offset_nll, pen_cross_entropy, sample_mixture, split_output
+from sketchtool.strokes import stroke5_to_stroke3
+
+__all__ = ["SketchRNNHParams", "SketchRNN"]
+
+
+@dataclass
+class SketchRNNHParams:
+    """magenta `get_default_hparams()` names and defaults, plus sketchtool's class conditioning and the
+    HyperLSTM sizes that magenta fixes in `HyperLSTMCell`."""
+
+    data_set: list = field(default_factory=lambda: ["aaron_sheep.npz"])  # informative; the CLI names the data
+    num_steps: int = 10000000
+    save_every: int = 500
+    max_seq_len: int = 250
+    dec_rnn_size: int = 512
+    dec_model: str = "lstm"
+    enc_rnn_size: int = 256
+    enc_model: str = "lstm"
+    z_size: int = 128
+    kl_weight: float = 0.5
+    kl_weight_start: float = 0.01
+    kl_tolerance: float = 0.2
+    batch_size: int = 100
+    grad_clip: float = 1.0
+    num_mixture: int = 20
+    learning_rate: float = 0.001
+    decay_rate: float = 0.9999
+    kl_decay_rate: float = 0.99995
+    min_learning_rate: float = 0.00001
+    use_recurrent_dropout: bool = True
+    recurrent_dropout_prob: float = 0.90
+    use_input_dropout: bool = False
+    input_dropout_prob: float = 0.90
+    use_output_dropout: bool = False
+    output_dropout_prob: float = 0.90
+    random_scale_factor: float = 0.15
+    augment_stroke_prob: float = 0.10
+    conditional: bool = True
+    class_conditional: bool = True  # sketchtool: decoder sees a class embedding when there are several classes
+    class_embedding_size: int = 32
+    hyper_num_units: int = 256
+    hyper_embedding_size: int = 32
+    hyper_use_recurrent_dropout: bool = False
+
+    def validate(self) -> None:
+        for name in ("dec_model", "enc_model"):
+            if getattr(self, name) not in CELLS:
+                raise SketchtoolError(f"hparam {name}={getattr(self, name)!r}: use one of {', '.join(CELLS)}")
+        for name in ("max_seq_len", "dec_rnn_size", "enc_rnn_size", "z_size", "batch_size", "num_mixture"):
+            if getattr(self, name) < 1:
+                raise SketchtoolError(f"hparam {name}={getattr(self, name)}: must be at least 1")
+
+
+def _reverse_within_length(x: Tensor, lengths: Tensor) -> Tensor:
+    """Reverse each row's first `length` steps, leaving padding in place (tf.reverse_sequence). (B, T, C)."""
+    steps = torch.arange(x.shape[1], device=x.device)[None, :]
+    lengths = lengths.to(x.device)[:, None]
+    index = torch.where(steps < lengths, lengths - 1 - steps, steps)
+    return x.gather(1, index[..., None].expand_as(x))
+
+
+class SketchRNN(SketchModel):
+    """Bidirectional-LSTM encoder -> z -> autoregressive decoder with a GMM + pen-state head."""
+
+    name: ClassVar[str] = "sketch-rnn"
+    output_kind: ClassVar[str] = "strokes"
+    HParams: ClassVar[type] = SketchRNNHParams
+
+    def __init__(self, hps: SketchRNNHParams, num_classes: int = 1):
+        super().__init__(hps, num_classes)
+        dropout = dict(use_recurrent_dropout=hps.use_recurrent_dropout, dropout_keep_prob=hps.recurrent_dropout_prob)
+        hyper = dict(hyper_num_units=hps.hyper_num_units, hyper_embedding_size=hps.hyper_embedding_size,
+                     hyper_use_recurrent_dropout=hps.hyper_use_recurrent_dropout)
+        self.use_classes = hps.class_conditional and num_classes > 1
+        cond_size = 0
+        if hps.conditional:
+            self.enc_fw = make_cell(hps.enc_model, 5, hps.enc_rnn_size, **dropout, **hyper)
+            self.enc_bw = make_cell(hps.enc_model, 5, hps.enc_rnn_size, **dropout, **hyper)
+            self.enc_mu = self._gaussian_linear(2 * hps.enc_rnn_size, hps.z_size)
+            self.enc_presig = self._gaussian_linear(2 * hps.enc_rnn_size, hps.z_size)
+            cond_size += hps.z_size
+        if self.use_classes:
+            self.class_embedding = nn.Embedding(num_classes, hps.class_embedding_size)
+            cond_size += hps.class_embedding_size
+        self.cond_size = cond_size
+        self.dec = make_cell(hps.dec_model, 5 + cond_size, hps.dec_rnn_size, **dropout, **hyper)
+        if cond_size:
+            self.dec_init = self._gaussian_linear(cond_size, sum(self.dec.state_sizes))
+        self.output = nn.Linear(hps.dec_rnn_size, 6 * hps.num_mixture + 3)
+        nn.init.xavier_uniform_(self.output.weight)
+        nn.init.zeros_(self.output.bias)
+
+    @staticmethod
+    def _gaussian_linear(n_in: int, n_out: int) -> nn.Linear:
+        """magenta `super_linear(init_w='gaussian', weight_start=0.001)`: tiny weights, zero bias."""
+        layer = nn.Linear(n_in, n_out)
+        nn.init.normal_(layer.weight, std=0.001)
+        nn.init.zeros_(layer.bias)
+        return layer
+
+    # --- encoder (paper §3.1) ---------------------------------------------------------------------------
+    def _encode_params(self, strokes5: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """strokes5 (B, T, 5) without the start token, lengths (B,) -> mu, sigma_hat (B, z_size)."""
+        h_fw = final_hidden(self.enc_fw, self.enc_fw.project_inputs(strokes5), lengths)
+        reversed_x = _reverse_within_length(strokes5, lengths)
+        h_bw = final_hidden(self.enc_bw, self.enc_bw.project_inputs(reversed_x), lengths)
+        last_h = torch.cat([h_fw, h_bw], dim=-1).float()  # (B, 2 * enc_rnn_size)
+        return self.enc_mu(last_h), self.enc_presig(last_h)
+
+    def encode(self, strokes5: Tensor, lengths: Tensor, *, generator: torch.Generator | None = None,
+               deterministic: bool = True) -> Tensor:
+        """Latent codes (B, z_size) float32 of normalised stroke-5 drawings (B, T, 5) (no start token; e.g.
+        `batching.stroke5_batch(...).strokes5[:, 1:]`): mu, or a sample mu + σ·ε when not deterministic."""
+        if not self.hps.conditional:
+            return super().encode(strokes5, lengths)
+        with torch.no_grad():
+            mu, sigma_hat = self._encode_params(strokes5, lengths)
+            if deterministic:
+                return mu
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            return mu + torch.exp(sigma_hat / 2) * eps
+
+    # --- decoder (paper §3.2) ---------------------------------------------------------------------------
+    def _condition(self, z: Tensor | None, labels: Tensor | None, batch: int, device) -> Tensor | None:
+        """[z; class embedding] as present, (B, cond_size), or None for an unconditional single-class model."""
+        parts = [] if z is None else [z]
+        if self.use_classes:
+            if labels is None:
+                raise SketchtoolError("this model is class-conditional: give the class to draw")
+            parts.append(self.class_embedding(labels.to(device)))
+        return torch.cat(parts, dim=-1) if parts else None
+
+    def _initial_state(self, cond: Tensor | None, batch: int, like: Tensor) -> tuple[Tensor, ...]:
+        """tanh(W [z; c] + b) split into the cell's state parts (zeros without a condition)."""
+        if cond is None:
+            return tuple(like.new_zeros(batch, n) for n in self.dec.state_sizes)
+        return tuple(torch.tanh(self.dec_init(cond)).split(list(self.dec.state_sizes), dim=-1))
+
+    def _decode(self, inputs: Tensor, cond: Tensor | None, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple]:
+        """inputs (B, T, 5) -> raw head output (B, T, 6M+3) float32 and the final state."""
+        if cond is not None:
+            inputs = torch.cat([inputs, cond[:, None, :].expand(-1, inputs.shape[1], -1)], dim=-1)
+        if self.training and self.hps.use_input_dropout:
+            inputs = F.dropout(inputs, p=1 - self.hps.input_dropout_prob)
+        outputs, state = unroll(self.dec, self.dec.project_inputs(inputs), state)  # (B, T, H)
+        if self.training and self.hps.use_output_dropout:
+            outputs = F.dropout(outputs, p=1 - self.hps.output_dropout_prob)
+        return self.output(outputs).float(), state
+
+    # --- loss (paper §3.3, magenta `get_lossfunc`) ------------------------------------------------------
+    def loss(self, batch, kl_weight: float | None = None) -> dict[str, Tensor]:
+        """batch: a `StrokeBatch`. L_R = (masked offset NLL + pen cross-entropy) averaged over B·max_seq_len
+        (pen term masked after the end too in eval mode, as magenta's eval model does); L_KL averaged over
+        B·z_size; loss = L_R + kl_weight·max(L_KL, kl_tolerance)."""
+        hps = self.hps
+        x = batch.strokes5  # (B, T+1, 5)
+        target, dec_in = x[:, 1:], x[:, :-1]
+        mu = sigma_hat = None
+        z = None
+        if hps.conditional:
+            mu, sigma_hat = (t.float() for t in self._encode_params(target, batch.lengths))
+            z = mu + torch.exp(sigma_hat / 2) * torch.randn_like(mu)
+        cond = self._condition(z, batch.labels, x.shape[0], x.device)
+        y, _ = self._decode(dec_in, cond, self._initial_state(cond, x.shape[0], x))
+        with torch.autocast(x.device.type, enabled=False):
+            p = split_output(y, hps.num_mixture)
+            target = target.float()
+            mask = 1.0 - target[..., 4]
+            l_s = offset_nll(p, target[..., 0], target[..., 1]) * mask
+            l_p = pen_cross_entropy(p, target[..., 2:5])
+            if not self.training:
+                l_p = l_p * mask
+            l_r = (l_s + l_p).mean()
+            if mu is None:
+                l_kl = torch.zeros((), device=x.device)
+            else:
+                l_kl = -0.5 * torch.mean(1 + sigma_hat - mu**2 - torch.exp(sigma_hat))
+            weight = hps.kl_weight if kl_weight is None else kl_weight
+            total = l_r + weight * torch.clamp(l_kl, min=hps.kl_tolerance)
+        return {"loss": total, "L_R": l_r, "L_KL": l_kl, "L_s": l_s.mean(), "L_p": l_p.mean()}
+
+    # --- sampling (paper §3.4) --------------------------------------------------------------------------
+    def sample(self, n: int, *, temperature: float = 1.0, greedy: bool = False, z: Tensor | None = None,
+               labels: Tensor | None = None, prefix: list[np.ndarray] | None = None, max_len: int | None = None,
+               generator: torch.Generator | None = None,
+               on_progress: Callable[[int, int], None] | None = None) -> list[np.ndarray]:
+        """n drawings advanced together; returns n float64 stroke-3 arrays in normalised units (multiply
+        offsets by the scale factor). `z` (n, z_size) decodes given latents, else z ~ N(0, I) from `generator`
+        (conditional models); `labels` (n,) picks classes (random when omitted); `prefix` (n normalised stroke-3
+        starts) is fed first and is included at the start of each returned drawing. Each drawing stops at its
+        end-of-drawing state or after `max_len` points (default max_seq_len)."""
+        device = self.output.weight.device
+        max_len = int(max_len or self.hps.max_seq_len)
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                cond = self._sample_condition(n, z, labels, generator, device)
+                forced = self._prefix_rows(n, prefix, max_len, device)
+                rows = self._sample_loop(n, cond, forced, max_len, temperature, greedy, generator, on_progress)
+        finally:
+            self.train(was_training)
+        return [stroke5_to_stroke3(r) for r in rows.cpu().numpy()]
+
+    def _sample_condition(self, n: int, z, labels, generator, device) -> Tensor | None:
+        if self.hps.conditional:
+            if z is None:
+                z = torch.randn(n, self.hps.z_size, generator=generator, device=device)
+            z = torch.as_tensor(z, dtype=torch.float32, device=device)
+            if z.shape != (n, self.hps.z_size):
+                raise SketchtoolError(f"z must have shape ({n}, {self.hps.z_size}), got {tuple(z.shape)}")
+        else:
+            z = None
+        if self.use_classes and labels is None:
+            labels = torch.randint(self.num_classes, (n,), generator=generator, device=device)
+        if labels is not None:
+            labels = torch.as_tensor(labels, dtype=torch.int64, device=device)
+            if labels.shape != (n,) or (labels < 0).any() or (labels >= self.num_classes).any():
+                raise SketchtoolError(f"labels must be {n} class indices in 0..{self.num_classes - 1}")
+        return self._condition(z, labels, n, device)
+
+    @staticmethod
+    def _prefix_rows(n: int, prefix, max_len: int, device) -> tuple[Tensor, Tensor]:
+        """Prefix drawings as stroke-5 rows (n, max_len, 5) and their lengths (n,)."""
+        rows = torch.zeros(n, max_len, 5, device=device)
+        lengths = torch.zeros(n, dtype=torch.int64, device=device)
+        if prefix is None:
+            return rows, lengths
+        if len(prefix) != n:
+            raise SketchtoolError(f"prefix must hold {n} drawings, got {len(prefix)}")
+        for i, p in enumerate(prefix):
+            p = torch.as_tensor(np.asarray(p, dtype=np.float32).reshape(-1, 3)[:max_len], device=device)
+            k = len(p)
+            rows[i, :k, :2] = p[:, :2]
+            rows[i, :k, 2] = 1 - p[:, 2]
+            rows[i, :k, 3] = p[:, 2]
+            lengths[i] = k
+        return rows, lengths
+
+    def _sample_loop(self, n, cond, forced, max_len, temperature, greedy, generator, on_progress) -> Tensor:
+        forced_rows, forced_len = forced
+        device = forced_rows.device
+        prev = torch.tensor([[0, 0, 1, 0, 0]], dtype=torch.float32, device=device).expand(n, 5)
+        state = self._initial_state(cond, n, prev)
+        out = torch.zeros(n, max_len, 5, device=device)
+        out[:, :, 4] = 1.0  # rows never reached read as end-of-drawing
+        done = torch.zeros(n, dtype=torch.bool, device=device)
+        for t in range(max_len):
+            y, state = self._decode(prev[:, None, :], cond, state)
+            offsets, pen_state = sample_mixture(split_output(y[:, 0], self.hps.num_mixture), temperature=temperature,
+                                                greedy=greedy, generator=generator)
+            step = torch.cat([offsets, F.one_hot(pen_state, 3).float()], dim=-1)  # (n, 5)
+            is_forced = t < forced_len
+            step = torch.where(is_forced[:, None], forced_rows[:, t], step)
+            out[~done, t] = step[~done]
+            done |= ~is_forced & (pen_state == 2)
+            prev = step
+            if on_progress is not None:
+                on_progress(t + 1, max_len)
+            if bool(done.all()):
+                break
+        return out

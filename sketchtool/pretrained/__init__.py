@@ -1,0 +1,96 @@
+"""Embedded models shipped inside the package (no download at run time): name -> checkpoint file + model card,
+and `resolve_model`, which turns a `--model` value (run dir, checkpoint file or embedded name) into a path."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sketchtool.errors import SketchtoolError
+
+__all__ = ["EmbeddedModel", "EMBEDDED", "DEFAULT_MODEL", "PRETRAINED_DIR", "embedded_models", "resolve_model",
+           "model_summary"]
+
+PRETRAINED_DIR = Path(__file__).resolve().parent
+DEFAULT_MODEL = "sheep"
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """One shipped model: `file` (checkpoint) and `card` (Markdown model card) live in this folder."""
+
+    name: str
+    dataset: str
+    licence: str
+    file: str
+    card: str
+
+    @property
+    def path(self) -> Path:
+        return PRETRAINED_DIR / self.file
+
+    @property
+    def card_path(self) -> Path:
+        return PRETRAINED_DIR / self.card
+
+    @property
+    def available(self) -> bool:
+        return self.path.is_file()
+
+
+EMBEDDED: dict[str, EmbeddedModel] = {
+    "sheep": EmbeddedModel(
+        name="sheep",
+        dataset="aaron_sheep (The Sheep Market, Aaron Koblin; via hardmaru/sketch-rnn-datasets)",
+        licence="CC BY-NC 4.0 (data); the weights inherit it: non-commercial use only",
+        file="sheep.pt",
+        card="sheep.md",
+    ),
+    "kanji": EmbeddedModel(
+        name="kanji",
+        dataset="KanjiVG stroke-order SVGs (PyPI `kanjivg`), built with examples/kanji/",
+        licence="CC BY-SA 3.0 (data: KanjiVG, Ulrich Apel); the weights are shared alike",
+        file="kanji.pt",
+        card="kanji.md",
+    ),
+}
+
+
+def embedded_models() -> list[EmbeddedModel]:
+    """The registered models whose checkpoint file is present in this installation, default first."""
+    ordered = sorted(EMBEDDED.values(), key=lambda m: m.name != DEFAULT_MODEL)
+    return [m for m in ordered if m.available]
+
+
+def resolve_model(ref: str | os.PathLike | None = None) -> Path:
+    """`--model` value -> path of a run directory or checkpoint file. An existing path wins over an embedded
+    name (so `./sheep` is always your own run); None means the embedded default."""
+    ref = DEFAULT_MODEL if ref is None or str(ref) == "" else ref
+    path = Path(ref)
+    if path.exists():
+        return path
+    name = str(ref)
+    if name in EMBEDDED:
+        model = EMBEDDED[name]
+        if not model.available:
+            raise SketchtoolError(f"embedded model {name!r} is not included in this installation; "
+                                  f"train one with `sketchtool train` and pass --model RUN_DIR")
+        return model.path
+    shipped = ", ".join(m.name for m in embedded_models()) or "none"
+    raise SketchtoolError(f"--model {name}: no such run directory or checkpoint file, and no embedded model of that "
+                          f"name (embedded: {shipped})")
+
+
+def model_summary(model: EmbeddedModel) -> str:
+    """One line for `sketchtool models`: architecture, file size, training steps and test losses (read from the
+    checkpoint, which imports torch)."""
+    from sketchtool.checkpoint import read_checkpoint
+
+    payload = read_checkpoint(model.path)
+    hps = payload.get("hparams", {})
+    size = model.path.stat().st_size / 1e6
+    test = payload.get("metrics", {}).get("test", {})
+    losses = ", ".join(f"{k} {test[k]:.3f}" for k in ("L_R", "L_KL") if k in test) or "not recorded"
+    shape = f"{hps.get('dec_model', '?')} decoder {hps.get('dec_rnn_size', '?')}, z {hps.get('z_size', '?')}"
+    return f"{payload.get('model')} ({shape}), {size:.1f} MB, {payload.get('step', 0)} steps, test {losses}"

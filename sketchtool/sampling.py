@@ -1,0 +1,241 @@
+"""Sampling from a trained model: generate, complete, interpolate, analogy, reconstruct.
+
+Plain, batched, seeded functions over stroke-3 drawings in dataset units (what `build-dataset` writes and
+`read_drawings` returns): inputs are divided by the model's scale factor, the model's batched `sample` runs
+in chunks (so N = 10,000 needs bounded memory), and results are multiplied back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from sketchtool.batching import OFFSET_LIMIT, stroke5_batch
+from sketchtool.errors import SketchtoolError
+
+__all__ = [
+    "DEFAULT_TEMPERATURE",
+    "DEFAULT_CHUNK",
+    "SampleOptions",
+    "make_generator",
+    "encode",
+    "require_encoder",
+    "generate",
+    "complete",
+    "interpolate",
+    "analogy",
+    "reconstruct",
+    "slerp",
+    "lerp",
+]
+
+DEFAULT_TEMPERATURE = 0.4
+DEFAULT_CHUNK = 1000  # drawings decoded together: large enough to amortise each step, small enough for RAM
+ProgressFn = Callable[[int, int], None]  # (drawings done, total)
+
+
+@dataclass
+class SampleOptions:
+    """How drawings are decoded. `seed` None draws a fresh seed (not reproducible); `class_name` picks the class
+    of a class-conditional model (None: a random class per drawing); `chunk_size` drawings advance together."""
+
+    temperature: float = DEFAULT_TEMPERATURE
+    greedy: bool = False
+    seed: int | None = None
+    class_name: str | None = None
+    chunk_size: int = DEFAULT_CHUNK
+
+    def validate(self) -> None:
+        if not (self.temperature > 0 and math.isfinite(self.temperature)):
+            raise SketchtoolError(f"--temperature {self.temperature}: must be a number > 0 (0.1-1 is typical)")
+        if self.chunk_size < 1:
+            raise SketchtoolError(f"chunk size {self.chunk_size}: must be >= 1")
+
+
+def make_generator(seed: int | None, device: str | torch.device = "cpu") -> torch.Generator:
+    """A private torch RNG (the global one is never touched), seeded from `seed` or from fresh entropy."""
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(int(seed))
+    return generator
+
+
+def encode(model, info, drawings: Sequence[np.ndarray], *, chunk_size: int = DEFAULT_CHUNK) -> torch.Tensor:
+    """Latent means (B, z_size) float32 of stroke-3 drawings in dataset units; a clear error for a model
+    without an encoder or a drawing longer than the model's max_seq_len."""
+    require_encoder(model, info)
+    max_len = int(model.hps.max_seq_len)
+    normalised = _to_model_units(drawings, info.scale_factor, max_len)
+    device = _device_of(model)
+    parts = []
+    for start in range(0, len(normalised), chunk_size):
+        batch = stroke5_batch(normalised[start:start + chunk_size], max_len).to(device)
+        parts.append(model.encode(batch.strokes5[:, 1:], batch.lengths, deterministic=True))
+    return torch.cat(parts)
+
+
+def require_encoder(model, info) -> None:
+    """Refuse, with the reason, a model that cannot encode drawings (checked before reading any input)."""
+    if not model.conditional:
+        raise SketchtoolError(f"model {info.path} has no encoder (trained with conditional=False), so it cannot "
+                              "encode drawings; interpolate, analogy and reconstruct need a conditional model")
+
+
+def generate(model, info, n: int, options: SampleOptions, on_progress: ProgressFn | None = None) -> list[np.ndarray]:
+    """n new drawings (stroke-3, dataset units): z ~ N(0, I) for a conditional model, the decoder alone otherwise."""
+    _check_count(n, "--n")
+    return _decode(model, info, n, options, on_progress=on_progress)
+
+
+def complete(model, info, prefix: np.ndarray, n: int, options: SampleOptions,
+             on_progress: ProgressFn | None = None) -> list[np.ndarray]:
+    """n different endings of the drawing start `prefix` (stroke-3, dataset units): each returned drawing is
+    `prefix` itself followed by the model's continuation (rows from len(prefix) on), which may be empty."""
+    _check_count(n, "--n")
+    prefix = np.asarray(prefix, dtype=np.float64).reshape(-1, 3)
+    if len(prefix) == 0:
+        raise SketchtoolError("the drawing to complete is empty; give a drawing with at least one stroke")
+    max_len = int(model.hps.max_seq_len)
+    start = _to_model_units([prefix], info.scale_factor, max_len)[0]
+    # room for a full drawing after the given start, as long as the model would draw one
+    full = _decode(model, info, n, options, prefix=[start] * n, max_len=len(prefix) + max_len, on_progress=on_progress)
+    return [np.concatenate([prefix, d[len(prefix):]]) for d in full]
+
+
+def interpolate(model, info, drawings: Sequence[np.ndarray], steps: int, options: SampleOptions, *,
+                method: str = "slerp", on_progress: ProgressFn | None = None) -> list[list[np.ndarray]]:
+    """One row of `steps` drawings per consecutive pair of `drawings`, decoded from latents interpolated from
+    z(A) to z(B) (spherically by default, "linear" on request; t = 0 and 1 included)."""
+    if len(drawings) < 2:
+        raise SketchtoolError("interpolate needs at least two drawings (A B [C ...])")
+    if steps < 2:
+        raise SketchtoolError(f"--steps {steps}: must be at least 2 (the two ends)")
+    mix = {"slerp": slerp, "linear": lerp}.get(method)
+    if mix is None:
+        raise SketchtoolError(f"interpolation method {method!r}: use 'slerp' or 'linear'")
+    z = encode(model, info, drawings, chunk_size=options.chunk_size).cpu().numpy()
+    ts = np.linspace(0.0, 1.0, steps)
+    path = np.stack([mix(z[i], z[i + 1], t) for i in range(len(z) - 1) for t in ts])  # (pairs * steps, z_size)
+    flat = _decode(model, info, len(path), options, z=path, on_progress=on_progress)
+    return [flat[i:i + steps] for i in range(0, len(flat), steps)]
+
+
+def analogy(model, info, a: np.ndarray, b: np.ndarray, c: np.ndarray, n: int, options: SampleOptions,
+            on_progress: ProgressFn | None = None) -> list[np.ndarray]:
+    """n decodings of z(A) - z(B) + z(C), the paper's "sketch drawing analogies" (A is to B as ? is to C)."""
+    _check_count(n, "--n")
+    za, zb, zc = encode(model, info, [a, b, c]).cpu().numpy()
+    target = np.repeat((za - zb + zc)[None], n, axis=0)
+    return _decode(model, info, n, options, z=target, on_progress=on_progress)
+
+
+def reconstruct(model, info, drawings: Sequence[np.ndarray], n: int, options: SampleOptions,
+                on_progress: ProgressFn | None = None) -> list[list[np.ndarray]]:
+    """n decodings of each drawing's latent mean (conditional reconstruction): one list per input drawing."""
+    _check_count(n, "--n")
+    if not len(drawings):
+        raise SketchtoolError("nothing to reconstruct: no input drawings")
+    z = encode(model, info, drawings, chunk_size=options.chunk_size).cpu().numpy()
+    flat = _decode(model, info, len(z) * n, options, z=np.repeat(z, n, axis=0), on_progress=on_progress)
+    return [flat[i:i + n] for i in range(0, len(flat), n)]
+
+
+def slerp(z0: np.ndarray, z1: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation (magenta sketch_rnn `slerp`): follows the great circle between the two codes,
+    which keeps intermediate codes at a typical norm under a Gaussian prior; linear when they are parallel."""
+    z0, z1 = np.asarray(z0, dtype=np.float64), np.asarray(z1, dtype=np.float64)
+    norms = np.linalg.norm(z0) * np.linalg.norm(z1)
+    if norms == 0:
+        return lerp(z0, z1, t)
+    omega = np.arccos(np.clip(np.dot(z0, z1) / norms, -1.0, 1.0))
+    if np.sin(omega) < 1e-8:
+        return lerp(z0, z1, t)
+    return (np.sin((1.0 - t) * omega) * z0 + np.sin(t * omega) * z1) / np.sin(omega)
+
+
+def lerp(z0: np.ndarray, z1: np.ndarray, t: float) -> np.ndarray:
+    """Linear interpolation between two codes."""
+    return (1.0 - t) * np.asarray(z0, dtype=np.float64) + t * np.asarray(z1, dtype=np.float64)
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+def _check_count(n: int, what: str) -> None:
+    if n < 1:
+        raise SketchtoolError(f"{what} {n}: must be at least 1")
+
+
+def _device_of(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _to_model_units(drawings: Sequence[np.ndarray], scale_factor: float, max_len: int) -> list[np.ndarray]:
+    """Dataset units -> the model's (offsets clamped as in training, divided by the scale factor), float32."""
+    out = []
+    for i, d in enumerate(drawings):
+        s = np.array(d, dtype=np.float32).reshape(-1, 3)
+        if len(s) == 0:
+            raise SketchtoolError(f"input drawing {i + 1} is empty")
+        if len(s) > max_len:
+            raise SketchtoolError(f"input drawing {i + 1} has {len(s)} points, more than the model's max_seq_len "
+                                  f"{max_len}; simplify it (a larger --epsilon) or draw it with fewer points")
+        s[:, :2] = np.clip(s[:, :2], -OFFSET_LIMIT, OFFSET_LIMIT) / scale_factor
+        out.append(s)
+    return out
+
+
+def _labels(model, info, options: SampleOptions, n: int) -> torch.Tensor | None:
+    """Class indices for `--class`, or None (the model then picks a random class per drawing, if it has classes)."""
+    if options.class_name is None:
+        return None
+    if not getattr(model, "use_classes", model.num_classes > 1):
+        raise SketchtoolError(f"--class {options.class_name}: model {info.path} was not trained with classes; "
+                              "drop --class or train on a dataset built with --labels folder")
+    if options.class_name not in info.class_names:
+        known = ", ".join(info.class_names)
+        raise SketchtoolError(f"--class {options.class_name}: not a class of this model; use one of {known}")
+    return torch.full((n,), info.class_names.index(options.class_name), dtype=torch.int64)
+
+
+def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None = None,
+            prefix: list[np.ndarray] | None = None, max_len: int | None = None,
+            on_progress: ProgressFn | None = None) -> list[np.ndarray]:
+    """Run the model's batched sampler over n drawings, `options.chunk_size` at a time, one generator for all
+    chunks (so a seed fixes the whole output); results scaled back to dataset units (float64)."""
+    options.validate()
+    if getattr(model, "output_kind", "strokes") != "strokes":
+        raise SketchtoolError(f"model {info.path} draws {model.output_kind}, not strokes; these commands need strokes")
+    device = _device_of(model)
+    generator = make_generator(options.seed, device)
+    labels = _labels(model, info, options, n)
+    z_all = None if z is None else torch.as_tensor(np.asarray(z), dtype=torch.float32, device=device)
+    out: list[np.ndarray] = []
+    for start in range(0, n, options.chunk_size):
+        stop = min(n, start + options.chunk_size)
+        step_progress = None
+        if on_progress is not None:
+            def step_progress(t: int, total: int, start=start, stop=stop) -> None:
+                on_progress(start + (stop - start) * t // total, n)
+        drawings = model.sample(
+            stop - start,
+            temperature=options.temperature,
+            greedy=options.greedy,
+            z=None if z_all is None else z_all[start:stop],
+            labels=None if labels is None else labels[start:stop].to(device),
+            prefix=None if prefix is None else prefix[start:stop],
+            max_len=max_len,
+            generator=generator,
+            on_progress=step_progress,
+        )
+        for d in drawings:
+            d = np.array(d, dtype=np.float64).reshape(-1, 3)
+            d[:, :2] *= info.scale_factor
+            out.append(d)
+        if on_progress is not None:
+            on_progress(stop, n)
+    return out

@@ -1,0 +1,249 @@
+"""build_dataset / svg_to_stroke3: SVG files become normalised int16 stroke-3 drawings, deduplicated and split."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sketchtool.build import (
+    BuildOptions,
+    build_dataset,
+    discover_svgs,
+    parse_split,
+    read_normalized_svg,
+    split_sizes,
+    svg_to_stroke3,
+)
+from sketchtool.errors import SketchtoolError
+from sketchtool.strokes import stroke3_to_polylines
+
+KANJIVG = Path(__file__).parent / "fixtures" / "svg" / "kanjivg"
+
+# a corner from (10,10) over (60,10) to (60,60), then a zero-length <line> at (80,80): bounds 70 wide
+CORNER_AND_DOT = """<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100">
+<path d="M10 10 L60 10 L60 60" stroke="black" fill="none"/>
+<line x1="80" y1="80" x2="80" y2="80" stroke="black" stroke-linecap="round"/></svg>"""
+
+
+def svg(body: str, view: str = "0 0 100 100") -> str:
+    return f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="{view}">{body}</svg>'
+
+
+def line(x1, y1, x2, y2) -> str:
+    return f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="black"/>'
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def zigzag(teeth: int) -> str:
+    points = " ".join(f"{i * 100 / teeth:.3f},{0 if i % 2 else 100}" for i in range(teeth + 1))
+    return svg(f'<polyline points="{points}" stroke="black" fill="none"/>')
+
+
+def distinct_drawings(folder: Path, n: int, prefix: str = "d", start: int = 0) -> list[Path]:
+    """n drawings that differ after normalisation (a corner whose second leg grows)."""
+    return [write(folder, f"{prefix}{i:03d}.svg", svg(line(0, 0, 100, 0) + line(100, 0, 100, 5 + start + i)))
+            for i in range(n)]
+
+
+def test_svg_to_stroke3_normalises_to_the_size_box_and_keeps_the_dot(tmp_path):
+    s3 = svg_to_stroke3(write(tmp_path, "c.svg", CORNER_AND_DOT))
+    # scale 256/70: 50 units -> 182.86 -> 183; the dot sits at the far corner (256, 256)
+    np.testing.assert_array_equal(s3, [[0, 0, 0], [183, 0, 0], [0, 183, 1], [73, 73, 1]])
+    assert s3.dtype == np.int16
+
+
+def test_transform_maps_the_normalised_drawing_back_to_svg_units(tmp_path):
+    result = read_normalized_svg(write(tmp_path, "c.svg", CORNER_AND_DOT))
+    assert result.origin == (10.0, 10.0) and result.scale == pytest.approx(256 / 70)
+    back = result.to_source(stroke3_to_polylines(result.stroke3))
+    np.testing.assert_allclose(back[0], [[10, 10], [60, 10], [60, 60]], atol=0.5 / result.scale)
+    np.testing.assert_allclose(back[1], [[80, 80]], atol=0.5 / result.scale)
+
+
+def test_keep_units_keeps_svg_user_units(tmp_path):
+    s3 = svg_to_stroke3(write(tmp_path, "c.svg", CORNER_AND_DOT), keep_units=True)
+    np.testing.assert_array_equal(s3, [[0, 0, 0], [50, 0, 0], [0, 50, 1], [20, 20, 1]])
+
+
+def test_document_order_is_stroke_order(tmp_path):
+    # the bottom stroke comes first in the file, so it must come first in the drawing
+    s3 = svg_to_stroke3(write(tmp_path, "o.svg", svg(line(0, 100, 100, 100) + line(0, 0, 100, 0))))
+    first, second = stroke3_to_polylines(s3)
+    assert first[0, 1] == 256 and second[0, 1] == 0
+
+
+def test_epsilon_simplifies_and_zero_keeps_every_flattened_point(tmp_path):
+    path = write(tmp_path, "circle.svg", svg('<circle cx="50" cy="50" r="40" stroke="black" fill="none"/>'))
+    coarse, fine, exact = (len(svg_to_stroke3(path, epsilon=e)) for e in (8.0, 2.0, 0.0))
+    assert 4 <= coarse < fine < exact
+
+
+def test_too_long_drawings_are_refused_or_resimplified(tmp_path):
+    path = write(tmp_path, "zz.svg", zigzag(60))  # 61 sharp corners: RDP cannot drop any at epsilon 2
+    with pytest.raises(SketchtoolError, match="more than --max-seq-len 40") as e:
+        svg_to_stroke3(path, max_seq_len=40)
+    assert e.value.reason == "too-long"
+    result = read_normalized_svg(path, max_seq_len=40, adaptive=True)
+    assert len(result.stroke3) <= 40 and result.epsilon > 2.0
+
+
+def test_bad_svg_is_an_error_with_a_reason(tmp_path):
+    with pytest.raises(SketchtoolError) as e:
+        svg_to_stroke3(write(tmp_path, "bad.svg", "<svg><path d='M0 0 L"))
+    assert e.value.reason == "malformed-xml"
+
+
+def test_build_skips_bad_files_with_reasons_and_keeps_the_rest(tmp_path):
+    distinct_drawings(tmp_path, 3)
+    write(tmp_path, "truncated.svg", CORNER_AND_DOT[:60])
+    write(tmp_path, "text.svg", "just some notes")
+    write(tmp_path, "empty.svg", svg('<rect width="10" height="10" stroke="none" fill="none"/>'))
+    write(tmp_path, "long.svg", zigzag(300))
+    write(tmp_path, "notes.txt", "not an svg name: never read")
+    dataset, report = build_dataset([tmp_path], BuildOptions(workers=1))
+    reasons = {Path(r.path).name: r.reason for r in report.files if r.status == "skipped"}
+    assert reasons == {"truncated.svg": "malformed-xml", "text.svg": "not-svg", "empty.svg": "empty",
+                       "long.svg": "too-long"}
+    assert len(report.kept) == 3 and sum(dataset.counts().values()) == 3
+    assert report.failures() == 4
+
+
+def test_identical_drawings_are_deduplicated_before_splitting(tmp_path):
+    distinct_drawings(tmp_path, 30)
+    # the same corner shifted and scaled normalises to the same drawing, so it is a duplicate too
+    write(tmp_path, "zz_copy.svg", svg(line(10, 10, 60, 10) + line(60, 10, 60, 12.5), view="0 0 300 300"))
+    dataset, report = build_dataset([tmp_path], BuildOptions(workers=1, split=(0.6, 0.2, 0.2)))
+    duplicates = [r for r in report.files if r.reason == "duplicate"]
+    assert [(Path(r.path).name, Path(r.duplicate_of).name) for r in duplicates] == [("zz_copy.svg", "d000.svg")]
+    seen = [d.tobytes() for name in dataset.splits for d in dataset.splits[name]]
+    assert len(seen) == len(set(seen)) == 30
+
+
+def test_split_is_deterministic_for_a_seed_and_disjoint(tmp_path):
+    distinct_drawings(tmp_path, 40)
+
+    def split_of(seed):
+        _, report = build_dataset([tmp_path], BuildOptions(workers=1, seed=seed, split=(0.5, 0.25, 0.25)))
+        return {r.path: r.split for r in report.files}
+
+    first = split_of(1)
+    assert split_of(1) == first
+    assert split_of(2) != first
+    assert sorted(first.values()).count("valid") == 10 and sorted(first.values()).count("test") == 10
+
+
+def test_split_counts_leave_the_rest_out_and_say_so(tmp_path):
+    distinct_drawings(tmp_path, 12)
+    dataset, report = build_dataset([tmp_path], BuildOptions(workers=1, split=(5, 2, 1)))
+    assert dataset.counts() == {"train": 5, "valid": 2, "test": 1}
+    assert sum(r.reason == "split-full" for r in report.files) == 4
+    assert report.failures() == 0 and "leave 4" in report.warnings[0]
+
+
+def test_a_single_file_goes_to_train_with_a_warning(tmp_path):
+    dataset, report = build_dataset([write(tmp_path, "one.svg", CORNER_AND_DOT)], BuildOptions(workers=1))
+    assert dataset.counts() == {"train": 1, "valid": 0, "test": 0}
+    assert "all went to train" in report.warnings[0]
+
+
+def test_folder_labels_become_classes(tmp_path):
+    distinct_drawings(tmp_path / "cats", 4, "c")
+    distinct_drawings(tmp_path / "dogs" / "big", 3, "d", start=50)
+    write(tmp_path / "dogs" / "big", "wide.svg", svg(line(0, 0, 100, 0) + line(100, 0, 0, 50)))
+    dataset, report = build_dataset([tmp_path], BuildOptions(workers=1, labels="folder", split=(1.0, 0.0, 0.0)))
+    assert dataset.class_names == ["big", "cats"]
+    assert sorted(dataset.labels_of("train").tolist()) == [0, 0, 0, 0, 1, 1, 1, 1]
+    assert {r.label for r in report.files} == {"big", "cats"}
+
+
+def test_two_workers_build_the_same_dataset_as_one(tmp_path):
+    distinct_drawings(tmp_path, 12)
+    write(tmp_path, "bad.svg", "<svg")
+    one, report_one = build_dataset([tmp_path], BuildOptions(workers=1))
+    two, report_two = build_dataset([tmp_path], BuildOptions(workers=2))
+    assert report_one.to_dict() == report_two.to_dict()
+    for name in one.splits:
+        assert [d.tobytes() for d in one.splits[name]] == [d.tobytes() for d in two.splits[name]]
+
+
+def test_progress_reports_every_file(tmp_path):
+    distinct_drawings(tmp_path, 3)
+    calls = []
+    build_dataset([tmp_path], BuildOptions(workers=1), on_progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_report_lists_every_file_with_the_audit_fields(tmp_path):
+    distinct_drawings(tmp_path, 2)
+    write(tmp_path, "bad.svg", "<svg")
+    _, report = build_dataset([tmp_path], BuildOptions(workers=1))
+    data = json.loads(json.dumps(report.to_dict()))
+    assert [Path(f["path"]).name for f in data["files"]] == ["bad.svg", "d000.svg", "d001.svg"]
+    for f in data["files"]:
+        assert {"path", "status", "reason", "strokes", "points"} <= f.keys()
+    assert data["files"][1]["status"] == "kept" and data["files"][1]["strokes"] == 2
+    assert data["files"][1]["points"] == 4  # two 2-point <line> strokes
+    assert data["summary"]["kept"] == 2
+
+
+def test_settings_record_how_the_dataset_was_built(tmp_path):
+    distinct_drawings(tmp_path, 2)
+    dataset, _ = build_dataset([tmp_path], BuildOptions(workers=1, epsilon=1.5, split=(8, 1, 1)))
+    assert dataset.settings["epsilon"] == 1.5 and dataset.settings["split"] == [8, 1, 1]
+    assert dataset.settings["files"] == 2 and "workers" not in dataset.settings
+
+
+def test_discovery_walks_folders_globs_and_files_once_each(tmp_path):
+    a = write(tmp_path / "x", "a.svg", CORNER_AND_DOT)
+    b = write(tmp_path / "x" / "y", "b.SVGZ", "")
+    write(tmp_path / "x", "c.png", "")
+    found = discover_svgs([tmp_path / "x", str(tmp_path / "**" / "*.svg"), a])
+    assert found == [a, b]
+    with pytest.raises(SketchtoolError, match="no such file or folder"):
+        discover_svgs([tmp_path / "absent"])
+    with pytest.raises(SketchtoolError, match="matches no"):
+        discover_svgs([str(tmp_path / "*.nothing")])
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("0.9,0.05,0.05", (0.9, 0.05, 0.05)),
+    ("90%,5%,5%", (0.9, 0.05, 0.05)),
+    ("10000/600/500", (10000, 600, 500)),
+])
+def test_parse_split_reads_ratios_and_counts(text, expected):
+    assert parse_split(text) == pytest.approx(expected)
+    assert type(parse_split(text)[0]) is type(expected[0])
+
+
+@pytest.mark.parametrize("text", ["0.9,0.1", "a,b,c", "-1,1,1", "0,0,0"])
+def test_parse_split_refuses_nonsense(text):
+    with pytest.raises(SketchtoolError, match="--split"):
+        parse_split(text)
+
+
+def test_split_sizes():
+    assert split_sizes(100, (0.9, 0.05, 0.05)) == ((90, 5, 5), None)
+    assert split_sizes(10, (0.9, 0.05, 0.05))[0] == (10, 0, 0)
+    assert split_sizes(10, (8, 1, 1)) == ((8, 1, 1), None)
+    sizes, warning = split_sizes(5, (8, 2, 2))
+    assert sizes == (1, 2, 2) and "only 5" in warning
+
+
+def test_kanjivg_strokes_follow_the_files_path_elements(tmp_path):
+    files = sorted(KANJIVG.glob("*.svg"))
+    dataset, report = build_dataset(files, BuildOptions(workers=1, split=(1.0, 0.0, 0.0)))
+    for record in report.files:
+        text = Path(record.path).read_text(encoding="utf-8")
+        assert record.status == "kept"
+        assert record.strokes == len(re.findall(r"<path ", text))  # one stroke per <path>, none lost or merged
+    assert report.text_elements == sum(Path(r.path).read_text(encoding="utf-8").count("<text") for r in report.files)

@@ -1,0 +1,179 @@
+"""`build-dataset`, `info`, `show` from the command line: real files in, readable output or a one-line error out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from sketchtool.cli import cli
+from sketchtool.formats.npz import load_dataset, save_dataset
+from sketchtool.dataset import StrokeDataset
+
+SVG_FIXTURES = Path(__file__).parent / "fixtures" / "svg"
+NS = "{http://www.w3.org/2000/svg}"
+
+
+def run(*args):
+    try:
+        runner = CliRunner(mix_stderr=False)  # click 8.1
+    except TypeError:
+        runner = CliRunner()  # click >= 8.2 keeps stderr apart on its own
+    return runner.invoke(cli, [str(a) for a in args])
+
+
+def one_line_error(result) -> str:
+    """The error is one line (after any warnings), with a non-zero exit and no traceback."""
+    assert result.exit_code != 0, result.stdout
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1 and result.stderr.strip().endswith(errors[0]), result.stderr
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def fixture_build(tmp_path_factory):
+    """One build over every committed SVG fixture: real KanjiVG/lucide/feather files, constructs and hostile ones."""
+    out = tmp_path_factory.mktemp("build")
+    result = run("build-dataset", SVG_FIXTURES, "-o", out / "all.npz", "--report", out / "report.json", "--workers", 1)
+    return result, out / "all.npz", json.loads((out / "report.json").read_text())
+
+
+def test_build_over_real_and_hostile_fixtures_keeps_the_good_and_names_each_bad(fixture_build):
+    result, out, report = fixture_build
+    assert result.exit_code == 0, result.stderr
+    assert "Read " in result.stdout and "Wrote " in result.stdout
+    by_name = {Path(f["path"]).relative_to(SVG_FIXTURES).as_posix(): f for f in report["files"]}
+    hostile = {k: v for k, v in by_name.items() if k.startswith("hostile/")}
+    assert hostile and all(f["status"] == "skipped" and f["reason"] for f in hostile.values())
+    assert by_name["hostile/billion_laughs.svg"]["reason"] == "entity"
+    assert by_name["hostile/gzip_bomb.svgz"]["reason"] == "gzip-bomb"
+    assert all(f["status"] == "kept" for k, f in by_name.items() if k.startswith("kanjivg/"))
+    ds = load_dataset(out)
+    assert sum(ds.counts().values()) == report["summary"]["kept"]
+
+
+def test_xxe_never_leaks_into_the_dataset(fixture_build):
+    _, out, report = fixture_build
+    for f in report["files"]:
+        if "xxe" in f["path"]:
+            assert f["status"] == "skipped" and f["reason"] == "entity"
+    assert b"root:" not in out.read_bytes()
+
+
+def test_existing_output_is_refused_without_force(tmp_path):
+    src = SVG_FIXTURES / "kanjivg" / "04e00.svg"
+    out = tmp_path / "one.npz"
+    assert run("build-dataset", src, "-o", out).exit_code == 0
+    before = out.read_bytes()
+    assert "--force" in one_line_error(run("build-dataset", src, "-o", out))
+    assert out.read_bytes() == before
+    assert run("build-dataset", src, "-o", out, "--force").exit_code == 0
+
+
+def test_single_file_builds_with_a_warning(tmp_path):
+    result = run("build-dataset", SVG_FIXTURES / "kanjivg" / "04e00.svg", "-o", tmp_path / "one.npz")
+    assert result.exit_code == 0
+    assert "all went to train" in result.stderr
+    assert load_dataset(tmp_path / "one.npz").counts() == {"train": 1, "valid": 0, "test": 0}
+
+
+def test_nothing_usable_exits_non_zero_but_still_writes_the_report(tmp_path):
+    report = tmp_path / "r.json"
+    result = run("build-dataset", SVG_FIXTURES / "hostile", "-o", tmp_path / "x.npz", "--report", report)
+    assert "no usable drawings" in one_line_error(result)
+    assert not (tmp_path / "x.npz").exists()
+    assert json.loads(report.read_text())["summary"]["kept"] == 0
+
+
+def test_strict_fails_when_any_file_is_unusable(tmp_path):
+    result = run("build-dataset", SVG_FIXTURES / "kanjivg", SVG_FIXTURES / "hostile" / "truncated.svg",
+                 "-o", tmp_path / "x.npz", "--strict")
+    assert "--strict" in one_line_error(result)
+    assert not (tmp_path / "x.npz").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-o", "{tmp}/x.svg"], "must be an .npz"),
+    (["-o", "{tmp}/x.npz", "--split", "1,2"], "--split"),
+    (["-o", "{tmp}/x.npz", "--epsilon", "-1"], "--epsilon"),
+    (["-o", "{tmp}/missing/x.npz"], "folder does not exist"),
+])
+def test_bad_options_are_one_line_errors(tmp_path, args, message):
+    args = [a.format(tmp=tmp_path) for a in args]
+    assert message in one_line_error(run("build-dataset", SVG_FIXTURES / "kanjivg", *args))
+
+
+def test_missing_source_is_a_one_line_error(tmp_path):
+    assert "no such file or folder" in one_line_error(run("build-dataset", tmp_path / "nope", "-o", tmp_path / "x.npz"))
+
+
+def test_output_never_overwrites_an_input(tmp_path):
+    src = tmp_path / "a.npz"
+    src.write_bytes((SVG_FIXTURES / "kanjivg" / "04e00.svg").read_bytes())
+    assert "overwrite an input" in one_line_error(run("build-dataset", src, "-o", src, "--force"))
+
+
+def test_info_describes_the_sheep_set(sheep_path):
+    result = run("info", sheep_path)
+    assert result.exit_code == 0
+    assert "train 7400, valid 300, test 300" in result.stdout
+    assert "Scale factor" in result.stdout
+    data = json.loads(run("info", sheep_path, "--json").stdout)
+    assert data["points"]["train"]["max"] == 250 and data["scale_factor"] > 1
+
+
+def test_info_shows_classes_and_build_settings(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for k, name in enumerate(["04e00", "04e8c", "04eba"]):
+        (tmp_path / "ab"[k % 2] / f"{name}.svg").write_bytes((SVG_FIXTURES / "kanjivg" / f"{name}.svg").read_bytes())
+    out = tmp_path / "c.npz"
+    assert run("build-dataset", tmp_path, "-o", out, "--labels", "folder", "--epsilon", "1.5").exit_code == 0
+    result = run("info", out)
+    assert "Classes (2):" in result.stdout and "  a: train 2" in result.stdout
+    assert "epsilon=1.5" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["info", "show"])
+def test_bad_datasets_are_one_line_errors(tmp_path, command):
+    extra = ["-o", tmp_path / "p.svg"] if command == "show" else []
+    assert "no such dataset" in one_line_error(run(command, tmp_path / "none.npz", *extra))
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"PK\x03\x04 not really a zip")
+    assert "unreadable dataset" in one_line_error(run(command, garbage, *extra))
+    hostile = SVG_FIXTURES / "hostile" / "truncated.svg"
+    assert "Error" in one_line_error(run(command, hostile, *extra))
+
+
+def test_show_draws_a_grid_of_n_drawings_reproducibly(sheep_path, tmp_path):
+    out = tmp_path / "p.svg"
+    result = run("show", sheep_path, "-o", out, "--n", 12, "--split", "valid", "--cols", 4, "--seed", 3)
+    assert result.exit_code == 0 and "12 of 300 valid" in result.stdout
+    root = ElementTree.parse(out).getroot()
+    assert len(root.findall(f"{NS}g")) == 12 and root.get("viewBox") == "0 0 512 384"
+    first = out.read_bytes()
+    assert run("show", sheep_path, "-o", out, "--n", 12, "--split", "valid", "--cols", 4, "--seed", 3).exit_code == 0
+    assert out.read_bytes() == first
+    assert run("show", sheep_path, "-o", out, "--n", 12, "--split", "valid", "--cols", 4, "--seed", 4).exit_code == 0
+    assert out.read_bytes() != first
+
+
+def test_show_writes_png(sheep_path, tmp_path):
+    out = tmp_path / "p.png"
+    assert run("show", sheep_path, "-o", out, "--n", 4).exit_code == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_show_refuses_empty_splits_unknown_classes_and_formats(tmp_path):
+    path = tmp_path / "tiny.npz"
+    save_dataset(path, StrokeDataset(splits={"train": [np.array([[1, 2, 1]], dtype=np.int16)]}))
+    assert "no drawings in split 'test'" in one_line_error(run("show", path, "-o", tmp_path / "p.svg", "--split", "test"))
+    assert "--class 'cat'" in one_line_error(run("show", path, "-o", tmp_path / "p.svg", "--class", "cat"))
+    assert "unknown output format" in one_line_error(run("show", path, "-o", tmp_path / "p.jpg"))
+    assert "overwrite an input" in one_line_error(run("show", path, "-o", path))

@@ -1,0 +1,177 @@
+"""The sampling commands end to end on a tiny real model: every command writes a file that parses back with
+the expected counts, the same seed gives the same bytes, `complete` keeps the SVG's frame (the Inkscape
+contract), and bad input is one line on stderr with a non-zero exit."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from sketchtool.cli import cli
+from sketchtool.formats.npz import load_dataset
+from sketchtool.formats.svg_reader import read_svg
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def fixtures(fixtures_dir) -> Path:
+    return fixtures_dir / "sampling"
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def ok(*args: str):
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def drawing_groups(path: Path) -> list[ET.Element]:
+    return [g for g in ET.parse(path).getroot().iter(f"{SVG}g") if g.get("id", "").startswith("drawing-")]
+
+
+def test_generate_svg_npz_png_parse_back(tiny_model, tmp_path):
+    ok("generate", "--model", tiny_model, "--n", 6, "--seed", 1, "--out", tmp_path / "g.npz")
+    drawings = load_dataset(tmp_path / "g.npz").splits["train"]
+    assert len(drawings) == 6
+    ok("generate", "--model", tiny_model, "--n", 6, "--seed", 1, "--out", tmp_path / "g.svg", "--cols", 3)
+    groups = drawing_groups(tmp_path / "g.svg")
+    assert len(groups) == sum(len(d) > 0 for d in drawings)
+    assert len(read_svg(tmp_path / "g.svg").polylines) >= len(groups)
+    assert ET.parse(tmp_path / "g.svg").getroot().get("width") == "384"  # 3 columns of 128 px
+    ok("generate", "--model", tiny_model, "--n", 6, "--seed", 1, "--out", tmp_path / "g.png", "--size", 300)
+    with Image.open(tmp_path / "g.png") as image:
+        assert image.format == "PNG" and image.width == 300
+
+
+def test_same_seed_gives_the_same_bytes(tiny_model, tmp_path):
+    for name in ("a.svg", "b.svg", "c.svg"):
+        seed = 7 if name != "c.svg" else 8
+        ok("generate", "--model", tiny_model, "--n", 5, "--seed", seed, "--out", tmp_path / name)
+    assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
+    assert (tmp_path / "a.svg").read_bytes() != (tmp_path / "c.svg").read_bytes()
+
+
+def test_the_seed_used_is_printed_so_a_run_can_be_repeated(tiny_model, tmp_path):
+    result = ok("generate", "--model", tiny_model, "--n", 2, "--out", tmp_path / "a.svg")
+    seed = re.search(r"seed (\d+)", result.output).group(1)
+    ok("generate", "--model", tiny_model, "--n", 2, "--seed", seed, "--out", tmp_path / "b.svg")
+    assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
+
+
+def _numbers(d: str) -> np.ndarray:
+    return np.array([float(v) for v in re.findall(r"-?\d+\.?\d*", d)]).reshape(-1, 2)
+
+
+@pytest.mark.parametrize("placement", ["side", "overlay"])
+def test_complete_svg_keeps_the_input_frame(tiny_model, fixtures, tmp_path, placement):
+    out = tmp_path / "done.svg"
+    ok("complete", fixtures / "sheep_start.svg", "--model", tiny_model, "--n", 3, "--seed", 0,
+       "--placement", placement, "--out", out)
+    root = ET.parse(out).getroot()
+    source = ET.parse(fixtures / "sheep_start.svg").getroot()
+    assert [root.get(k) for k in ("viewBox", "width", "height")] == ["0 0 200 150", "200mm", "150mm"]
+    variants = [g for g in root.iter(f"{SVG}g") if g.get("class") == "sketchtool-variant"]
+    assert [g.get("id") for g in variants] == ["variant-0", "variant-1", "variant-2"]
+    shifts = [float(re.search(r"translate\(([-\d.]+),0\)", g.get("transform", "translate(0,0)")).group(1))
+              for g in variants]
+    if placement == "side":
+        assert shifts[0] == 0 and 0 < shifts[1] and np.isclose(shifts[2], 2 * shifts[1])
+    else:
+        assert shifts == [0, 0, 0]
+    given = [p for p in variants[0] if p.get("class") == "given"]
+    original = np.concatenate([_numbers(p.get("d")) for p in source.iter(f"{SVG}path")])
+    ours = np.concatenate([_numbers(p.get("d")) for p in given])
+    # the given part is the input after the training data's simplification: same place, same scale
+    assert np.allclose(ours.min(axis=0), original.min(axis=0), atol=0.5)
+    assert np.allclose(ours.max(axis=0), original.max(axis=0), atol=0.5)
+    assert all({p.get("class") for p in g} <= {"given", "generated"} for g in variants)
+
+
+def test_complete_dataset_reference_to_png_and_npz(tiny_model, sheep_path, tmp_path):
+    ok("complete", f"{sheep_path}:test:4", "--model", tiny_model, "--n", 2, "--seed", 0, "--out", tmp_path / "c.png")
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ok("complete", f"{sheep_path}:test:4", "--model", tiny_model, "--n", 2, "--seed", 0, "--out", tmp_path / "c.npz")
+    start = load_dataset(sheep_path).splits["test"][4]
+    endings = load_dataset(tmp_path / "c.npz").splits["train"]
+    assert len(endings) == 2 and all(np.array_equal(e[:len(start)], start) for e in endings)
+
+
+def test_interpolate_analogy_reconstruct(tiny_model, fixtures, sheep_path, tmp_path):
+    a, b = fixtures / "sheep_a.svg", fixtures / "sheep_b.svg"
+    ok("interpolate", a, b, f"{sheep_path}:test:6", "--model", tiny_model, "--steps", 4, "--out", tmp_path / "i.npz")
+    assert len(load_dataset(tmp_path / "i.npz").splits["train"]) == 8
+    ok("interpolate", a, b, "--model", tiny_model, "--steps", 3, "--linear", "--with-inputs", "--out", tmp_path / "i.svg")
+    classes = [p.get("class") for p in ET.parse(tmp_path / "i.svg").getroot().iter(f"{SVG}path")]
+    assert "given" in classes and "generated" in classes
+    ok("analogy", a, b, f"{sheep_path}:test:6", "--model", tiny_model, "--n", 3, "--out", tmp_path / "a.npz")
+    assert len(load_dataset(tmp_path / "a.npz").splits["train"]) == 3
+    ok("reconstruct", a, f"{sheep_path}:test:6", "--model", tiny_model, "--n", 2, "--with-inputs",
+       "--out", tmp_path / "r.svg")
+    assert len(drawing_groups(tmp_path / "r.svg")) <= 6
+
+
+@pytest.fixture(scope="module")
+def unconditional_model(tmp_path_factory) -> Path:
+    from sketchtool.checkpoint import save_checkpoint
+    from sketchtool.models.sketch_rnn import SketchRNN, SketchRNNHParams
+
+    path = tmp_path_factory.mktemp("uncond") / "decoder_only.pt"
+    model = SketchRNN(SketchRNNHParams(max_seq_len=64, dec_rnn_size=8, num_mixture=1, conditional=False))
+    save_checkpoint(path, model, scale_factor=10.0, class_names=[], step=0)
+    return path
+
+
+@pytest.fixture(scope="module")
+def broken_files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("broken")
+    (folder / "garbage.pt").write_bytes(b"not a checkpoint at all")
+    (folder / "exists.svg").write_text("<svg/>")
+    return {"garbage": folder / "garbage.pt", "exists": folder / "exists.svg"}
+
+
+ERRORS = [  # (arguments, fragment of the one-line message); {tiny}, {uncond}, {fx}, {tmp}, {garbage}, {exists}
+    (["generate", "--n", "0", "--out", "{tmp}/x.svg"], "--n 0"),
+    (["generate", "--n", "2", "--temperature", "0", "--out", "{tmp}/x.svg"], "--temperature"),
+    (["generate", "--n", "2", "--temperature", "-1", "--out", "{tmp}/x.svg"], "--temperature"),
+    (["generate", "--n", "2", "--out", "{tmp}/x.pdf"], "unknown output format '.pdf'; use one of"),
+    (["generate", "--n", "2", "--out", "{tmp}/x"], "unknown output format"),
+    (["generate", "--n", "2", "--out", "{exists}"], "already exists"),
+    (["generate", "--n", "2", "--out", "{tmp}/missing/x.svg"], "does not exist"),
+    (["generate", "--n", "2", "--class", "cat", "--out", "{tmp}/x.svg"], "not trained with classes"),
+    (["generate", "--model", "{garbage}", "--n", "2", "--out", "{tmp}/x.svg"], "not a readable sketchtool checkpoint"),
+    (["generate", "--model", "no_such_model", "--n", "2", "--out", "{tmp}/x.svg"], "no embedded model of that name"),
+    (["complete", "{fx}/../svg/hostile/empty.svg", "--out", "{tmp}/x.svg"], "empty.svg"),
+    (["complete", "{fx}/../svg/hostile/billion_laughs.svg", "--out", "{tmp}/x.svg"], "billion_laughs.svg"),
+    (["complete", "{fx}/sheep_start.svg", "--out", "{fx}/sheep_start.svg", "--force"], "overwrite an input"),
+    (["complete", "{fx}/no_such.svg", "--out", "{tmp}/x.svg"], "No such file"),
+    (["interpolate", "{fx}/sheep_a.svg", "--out", "{tmp}/x.svg"], "at least two"),
+    (["interpolate", "{fx}/sheep_a.svg", "{fx}/sheep_b.svg", "--model", "{uncond}", "--out", "{tmp}/x.svg"],
+     "no encoder"),
+    (["reconstruct", "{fx}/sheep_a.svg", "--model", "{uncond}", "--out", "{tmp}/x.svg"], "no encoder"),
+]
+
+
+@pytest.mark.parametrize("args, message", ERRORS, ids=[f"{a[0]}-{m[:24]}" for a, m in ERRORS])
+def test_bad_input_is_one_clear_line(tiny_model, unconditional_model, broken_files, fixtures, tmp_path, args,
+                                     message):
+    names = {"tiny": tiny_model, "uncond": unconditional_model, "fx": fixtures, "tmp": tmp_path,
+             "garbage": broken_files["garbage"], "exists": broken_files["exists"]}
+    args = [a.format(**names) for a in args]
+    if "--model" not in args:
+        args += ["--model", str(tiny_model)]
+    result = run(*args)
+    assert result.exit_code != 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    assert message in lines[0]
+    assert "Traceback" not in result.output

@@ -1,0 +1,114 @@
+"""Paper presets, lengths, orientation, margins, fit/scale grids in mm, and the px grid other commands use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sketchtool.errors import SketchtoolError
+from sketchtool.layout import (
+    MM_PER_PX, Page, PageStroke, fit_page_to_paper, grid_page, layout_on_paper, on_paper, parse_length, parse_paper,
+)
+
+
+def test_presets_are_portrait_unless_landscape():
+    assert (parse_paper("A4").width, parse_paper("A4").height) == (210, 297)
+    assert (parse_paper("a3", landscape=True).width, parse_paper("a3", landscape=True).height) == (420, 297)
+    assert parse_paper("A6").width == 105 and parse_paper("letter").height == pytest.approx(279.4)
+    assert parse_paper("Legal").height == pytest.approx(355.6)
+
+
+def test_custom_sizes_keep_their_orientation_and_units():
+    assert (parse_paper("200x150").width, parse_paper("200x150").height) == (200, 150)
+    inches = parse_paper("8.5x11in")
+    assert (inches.width, inches.height) == pytest.approx((215.9, 279.4))
+    assert parse_paper("100x200mm", landscape=True).width == 200
+    assert parse_paper("10x20cm").height == 200
+
+
+def test_lengths_accept_mm_cm_in_px_and_bare_mm():
+    assert parse_length("10mm") == 10 and parse_length("1.5cm") == 15 and parse_length("0.5in") == 12.7
+    assert parse_length("96px") == pytest.approx(25.4) and parse_length("7") == 7 and parse_length(3.0) == 3
+
+
+@pytest.mark.parametrize("spec, margin, message", [
+    ("A9", "10mm", "paper 'A9'"), ("A4", "2 furlongs", "margin '2 furlongs'"), ("A6", "60mm", "leaves no room"),
+])
+def test_bad_paper_or_margin_is_one_clear_error(spec, margin, message):
+    with pytest.raises(SketchtoolError, match=message):
+        parse_paper(spec, margin=margin)
+
+
+def _square(size: float, x: float = 0.0, y: float = 0.0) -> list[np.ndarray]:
+    return [np.array([[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]])]
+
+
+def test_fit_fills_the_margins_and_centres_a_single_drawing():
+    paper = parse_paper("A4", margin="10mm")
+    page, k = layout_on_paper([_square(50, 300, 400)], paper)
+    pts = page.strokes[0].points
+    assert page.unit == "mm" and (page.width, page.height) == (210, 297)
+    assert k == pytest.approx(190 / 50)
+    np.testing.assert_allclose(pts.min(axis=0), [10, (297 - 190) / 2])
+    np.testing.assert_allclose(pts.max(axis=0), [200, (297 + 190) / 2])
+
+
+def test_scale_one_is_natural_size_at_96_px_per_inch():
+    page, k = layout_on_paper([_square(96)], parse_paper("A4"), scale=1)
+    extent = np.ptp(page.strokes[0].points, axis=0)
+    np.testing.assert_allclose(extent, [25.4, 25.4])
+    assert k == pytest.approx(MM_PER_PX)
+
+
+def test_a_layout_that_does_not_fit_is_an_error_not_clipped():
+    with pytest.raises(SketchtoolError, match=r"needs 254.0x254.0 mm but A4 has 190.0x277.0 mm"):
+        layout_on_paper([_square(960)], parse_paper("A4"), scale=1)
+
+
+def test_grid_keeps_relative_sizes_and_fills_cells_in_reading_order():
+    page, _ = layout_on_paper([_square(10), _square(20), _square(20)], parse_paper("A4", landscape=True), cols=2)
+    sizes = [np.ptp(s.points, axis=0)[0] for s in page.strokes]
+    assert sizes[1] == pytest.approx(2 * sizes[0]) and sizes[2] == pytest.approx(sizes[1])
+    centres = [(s.points.min(axis=0) + s.points.max(axis=0)) / 2 for s in page.strokes]
+    assert centres[0][0] < centres[1][0] and centres[0][1] == pytest.approx(centres[1][1])
+    assert centres[2][1] > centres[0][1]  # second row
+    assert [s.drawing for s in page.strokes] == [0, 1, 2]
+
+
+def test_empty_input_is_refused():
+    with pytest.raises(SketchtoolError, match="nothing to plot"):
+        layout_on_paper([[], [np.zeros((0, 2))]], parse_paper("A4"))
+
+
+polyline = st.lists(st.tuples(st.floats(-1e4, 1e4), st.floats(-1e4, 1e4)), min_size=1, max_size=6).map(np.array)
+
+
+@settings(max_examples=60, deadline=None)
+@given(drawings=st.lists(st.lists(polyline, min_size=1, max_size=3), min_size=1, max_size=7),
+       paper=st.sampled_from(["A6", "A4", "letter", "300x100mm"]), landscape=st.booleans(),
+       margin=st.floats(0, 20), cols=st.none() | st.integers(1, 8))
+def test_every_point_lands_inside_the_margins(drawings, paper, landscape, margin, cols):
+    sheet = parse_paper(paper, landscape=landscape, margin=margin)
+    page, k = layout_on_paper(drawings, sheet, cols=cols)
+    pts = np.concatenate([s.points for s in page.strokes])
+    assert k > 0 and np.isfinite(pts).all()
+    assert (pts >= margin - 1e-6).all()
+    assert (pts <= np.array([sheet.width, sheet.height]) - margin + 1e-6).all()
+
+
+def test_px_grid_fitted_to_paper_keeps_drawings_and_layers():
+    px = grid_page([np.array([[0, 0, 0], [10, 10, 1]])] * 2, cols=2, given_points=[1, 1])
+    page, k = fit_page_to_paper(px, parse_paper("A4", landscape=True))
+    assert [(s.drawing, s.layer) for s in page.strokes] == [(s.drawing, s.layer) for s in px.strokes]
+    assert k == pytest.approx(min(277 / px.width, 190 / px.height))
+    assert on_paper(page) is page  # already physical
+    assert on_paper(px).width == 297  # a wide px grid goes landscape
+
+
+def test_grid_page_keeps_its_px_behaviour():
+    page = grid_page([np.array([[0, 0, 0], [10, 0, 1]]), np.array([[0, 0, 0], [0, 5, 1]])], cols=2, cell=100)
+    assert (page.width, page.height, page.unit) == (200, 100, "px")
+    assert isinstance(page, Page) and all(isinstance(s, PageStroke) for s in page.strokes)
+    np.testing.assert_allclose(page.strokes[0].points[:, 1], [50, 50])

@@ -1,0 +1,89 @@
+"""The embedded models: `--model` resolution, what ships (size budget, model cards, loadable weights) and the
+default working with no --model at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from sketchtool import pretrained
+from sketchtool.cli import cli
+from sketchtool.errors import SketchtoolError
+from sketchtool.pretrained import DEFAULT_MODEL, EMBEDDED, EmbeddedModel, embedded_models, resolve_model
+
+SHIPPED = embedded_models()
+MAX_TOTAL_BYTES = 10 * 1024 * 1024
+
+
+def test_default_model_is_shipped():
+    assert EMBEDDED[DEFAULT_MODEL].available, f"sketchtool/pretrained/{EMBEDDED[DEFAULT_MODEL].file} is missing"
+    assert resolve_model(None) == EMBEDDED[DEFAULT_MODEL].path
+
+
+def test_embedded_models_fit_the_size_budget():
+    assert sum(m.path.stat().st_size for m in SHIPPED) <= MAX_TOTAL_BYTES
+
+
+def test_an_existing_path_wins_over_an_embedded_name(tmp_path, monkeypatch):
+    (tmp_path / DEFAULT_MODEL).mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert resolve_model(DEFAULT_MODEL) == Path(DEFAULT_MODEL)
+    assert resolve_model(tmp_path) == tmp_path
+
+
+def test_unknown_names_list_the_embedded_models():
+    with pytest.raises(SketchtoolError, match=r"no embedded model of that name \(embedded: "):
+        resolve_model("no-such-model")
+
+
+def test_a_registered_model_missing_from_the_installation_is_a_clear_error(monkeypatch):
+    ghost = EmbeddedModel("ghost", "none", "none", "ghost.pt", "ghost.md")
+    monkeypatch.setitem(pretrained.EMBEDDED, "ghost", ghost)
+    with pytest.raises(SketchtoolError, match="'ghost' is not included in this installation"):
+        resolve_model("ghost")
+    assert ghost not in embedded_models()
+
+
+@pytest.mark.parametrize("model", SHIPPED, ids=[m.name for m in SHIPPED])
+def test_shipped_model_loads_and_has_a_card(model):
+    from sketchtool.checkpoint import load_model, read_checkpoint
+
+    net, info = load_model(model.path)
+    assert net.conditional, "embedded models need an encoder (interpolate, analogy, reconstruct)"
+    assert "training" not in read_checkpoint(model.path), "ship inference-only exports"
+    card = model.card_path.read_text()
+    assert model.licence.split(" (")[0] in card  # e.g. "CC BY-NC 4.0"
+    assert "L_R" in card and "L_KL" in card and str(info.step) in card.replace(",", "")
+    assert {"L_R", "L_KL"} <= set(info.metrics.get("test", {}))
+
+
+@pytest.mark.parametrize("model", SHIPPED, ids=[m.name for m in SHIPPED])
+def test_shipped_model_draws_drawings_that_end(model, tmp_path):
+    """A trained model stops most drawings on its own, with several strokes each; an untrained one does not."""
+    from sketchtool.checkpoint import load_model
+    from sketchtool.sampling import SampleOptions, generate
+    from sketchtool.strokes import num_strokes
+
+    net, info = load_model(model.path)
+    drawings = generate(net, info, 20, SampleOptions(seed=0))
+    assert np.mean([len(d) < net.hps.max_seq_len for d in drawings]) >= 0.8
+    assert np.median([num_strokes(d) for d in drawings]) >= 2
+
+
+def test_generate_works_with_no_model_argument(tmp_path):
+    result = CliRunner().invoke(cli, ["generate", "--n", "3", "--seed", "0", "--out", str(tmp_path / "g.svg")])
+    assert result.exit_code == 0, result.output
+    assert f"model {DEFAULT_MODEL}" in result.output
+    assert (tmp_path / "g.svg").read_text().count('<g id="drawing-') >= 1
+
+
+def test_models_lists_every_registered_model():
+    result = CliRunner().invoke(cli, ["models"])
+    assert result.exit_code == 0, result.output
+    for name in EMBEDDED:
+        assert name in result.output
+    for model in SHIPPED:
+        assert "test L_R" in result.output and model.licence in result.output

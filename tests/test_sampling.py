@@ -1,0 +1,172 @@
+"""sketchtool.sampling on a tiny real model: counts, seeds, units, chunking, the latent-space identities
+(interpolation ends, analogy with A = B), and clear errors for what a model cannot do."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from sketchtool.checkpoint import ModelInfo, load_model
+from sketchtool.errors import SketchtoolError
+from sketchtool.formats.npz import load_dataset
+from sketchtool.models.sketch_rnn import SketchRNN, SketchRNNHParams
+from sketchtool.sampling import (SampleOptions, analogy, complete, encode, generate, interpolate, lerp,
+                                 make_generator, reconstruct, slerp)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model):
+    return load_model(tiny_model)
+
+
+@pytest.fixture(scope="module")
+def sheep_test(sheep_path):
+    """Short real drawings (they fit the tiny model's max_seq_len of 64)."""
+    return [d for d in load_dataset(sheep_path).splits["test"] if len(d) <= 60][:4]
+
+
+def _fresh_model(**hps) -> tuple[SketchRNN, ModelInfo]:
+    """An untrained model with real weights, for behaviours that do not depend on training."""
+    torch.manual_seed(0)
+    params = SketchRNNHParams(max_seq_len=20, enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=2,
+                              **{k: v for k, v in hps.items() if k != "classes"})
+    classes = hps.get("classes", [])
+    model = SketchRNN(params, num_classes=max(1, len(classes))).eval()
+    return model, ModelInfo("sketch-rnn", {}, 10.0, classes, 0, {}, {}, "fresh")
+
+
+def _same(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    return len(a) == len(b) and all(x.shape == y.shape and np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_generate_returns_n_stroke3_drawings(tiny):
+    model, info = tiny
+    drawings = generate(model, info, 7, SampleOptions(seed=1))
+    assert len(drawings) == 7
+    for d in drawings:
+        assert d.ndim == 2 and d.shape[1] == 3 and len(d) <= model.hps.max_seq_len
+        assert set(np.unique(d[:, 2])) <= {0.0, 1.0}
+
+
+def test_same_seed_same_drawings_other_seed_others(tiny):
+    model, info = tiny
+    first = generate(model, info, 5, SampleOptions(seed=3))
+    assert _same(first, generate(model, info, 5, SampleOptions(seed=3)))
+    assert not _same(first, generate(model, info, 5, SampleOptions(seed=4)))
+
+
+def test_generate_is_the_model_sampler_in_dataset_units(tiny):
+    model, info = tiny
+    ours = generate(model, info, 4, SampleOptions(seed=9, temperature=0.7))
+    raw = model.sample(4, temperature=0.7, generator=make_generator(9))
+    assert all(np.allclose(d[:, :2], r[:, :2] * info.scale_factor) and np.array_equal(d[:, 2], r[:, 2])
+               for d, r in zip(ours, raw))
+
+
+def test_chunks_cover_every_drawing_and_report_progress(tiny):
+    model, info = tiny
+    calls = []
+    drawings = generate(model, info, 7, SampleOptions(seed=2, chunk_size=3), on_progress=lambda d, t: calls.append((d, t)))
+    assert len(drawings) == 7
+    assert calls[-1] == (7, 7)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_complete_keeps_the_given_start(tiny, sheep_test):
+    model, info = tiny
+    start = sheep_test[0][:20].astype(np.float64)
+    start[-1, 2] = 1
+    endings = complete(model, info, start, 3, SampleOptions(seed=0))
+    assert len(endings) == 3
+    for d in endings:
+        np.testing.assert_array_equal(d[:20], start)
+    assert not _same(endings[:1], endings[1:2])
+
+
+def test_reconstruct_greedy_ignores_the_seed(tiny, sheep_test):
+    model, info = tiny
+    rows = reconstruct(model, info, sheep_test[:2], 2, SampleOptions(seed=1, greedy=True))
+    assert [len(r) for r in rows] == [2, 2]
+    again = reconstruct(model, info, sheep_test[:2], 2, SampleOptions(seed=2, greedy=True))
+    assert _same(rows[0], again[0]) and _same(rows[0][:1], rows[0][1:])
+
+
+def test_interpolation_rows_start_and_end_at_the_inputs(tiny, sheep_test):
+    model, info = tiny
+    options = SampleOptions(seed=0, greedy=True)
+    rows = interpolate(model, info, sheep_test[:3], 4, options)
+    assert [len(r) for r in rows] == [4, 4]
+    ends = reconstruct(model, info, sheep_test[:3], 1, options)
+    assert np.allclose(rows[0][0], ends[0][0], atol=1e-3) and np.allclose(rows[0][-1], ends[1][0], atol=1e-3)
+    assert np.allclose(rows[1][-1], ends[2][0], atol=1e-3)
+
+
+def test_analogy_with_a_equal_b_decodes_c(tiny, sheep_test):
+    model, info = tiny
+    a, c = sheep_test[0], sheep_test[1]
+    options = SampleOptions(seed=0, greedy=True)
+    samples = analogy(model, info, a, a, c, 2, options)
+    assert np.allclose(samples[0], reconstruct(model, info, [c], 1, options)[0][0], atol=1e-3)
+
+
+def test_encode_is_the_latent_mean(tiny, sheep_test):
+    model, info = tiny
+    z = encode(model, info, sheep_test[:2])
+    assert z.shape == (2, model.hps.z_size)
+    assert torch.allclose(z[1], encode(model, info, sheep_test[1:2])[0], atol=1e-5)
+
+
+def test_class_picks_the_label(tiny):
+    model, info = _fresh_model(classes=["cat", "pig"])
+    ours = generate(model, info, 3, SampleOptions(seed=5, class_name="pig"))
+    raw = model.sample(3, temperature=0.4, labels=torch.ones(3, dtype=torch.int64), generator=make_generator(5))
+    assert all(np.allclose(d[:, :2], r[:, :2] * info.scale_factor) for d, r in zip(ours, raw))
+    with pytest.raises(SketchtoolError, match="use one of cat, pig"):
+        generate(model, info, 1, SampleOptions(class_name="dog"))
+    with pytest.raises(SketchtoolError, match="not trained with classes"):
+        generate(*tiny, 1, SampleOptions(class_name="pig"))
+
+
+def test_unconditional_model_cannot_encode_but_generates_and_completes(sheep_test):
+    model, info = _fresh_model(conditional=False)
+    assert len(generate(model, info, 2, SampleOptions(seed=0))) == 2
+    assert len(complete(model, info, sheep_test[0][:5], 2, SampleOptions(seed=0))) == 2
+    for call in (lambda: interpolate(model, info, sheep_test[:2], 3, SampleOptions()),
+                 lambda: analogy(model, info, *sheep_test[:3], 1, SampleOptions()),
+                 lambda: reconstruct(model, info, sheep_test[:1], 1, SampleOptions())):
+        with pytest.raises(SketchtoolError, match="no encoder"):
+            call()
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m, i, d: generate(m, i, 0, SampleOptions()), "--n 0"),
+    (lambda m, i, d: generate(m, i, 2, SampleOptions(temperature=0)), "--temperature"),
+    (lambda m, i, d: generate(m, i, 2, SampleOptions(temperature=float("nan"))), "--temperature"),
+    (lambda m, i, d: complete(m, i, np.zeros((0, 3)), 2, SampleOptions()), "empty"),
+    (lambda m, i, d: reconstruct(m, i, [np.ones((65, 3))], 1, SampleOptions()), "max_seq_len 64"),
+    (lambda m, i, d: interpolate(m, i, d[:1], 3, SampleOptions()), "at least two"),
+    (lambda m, i, d: interpolate(m, i, d[:2], 1, SampleOptions()), "--steps 1"),
+    (lambda m, i, d: interpolate(m, i, d[:2], 3, SampleOptions(), method="cubic"), "slerp"),
+])
+def test_invalid_requests_are_clear_errors(tiny, sheep_test, call, message):
+    with pytest.raises(SketchtoolError, match=message):
+        call(*tiny, sheep_test)
+
+
+codes = arrays(np.float64, 6, elements=st.floats(-3, 3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(codes, codes, st.floats(0, 1))
+def test_slerp_meets_both_ends_and_stays_between_the_norms(z0, z1, t):
+    assert np.allclose(slerp(z0, z1, 0.0), z0) and np.allclose(slerp(z0, z1, 1.0), z1)
+    n0, n1 = np.linalg.norm(z0), np.linalg.norm(z1)
+    if n0 > 1e-3 and n1 > 1e-3 and np.dot(z0, z1) / (n0 * n1) > -0.99:
+        # on the great circle between two codes of equal norm the norm never changes
+        a, b = z0 / n0, z1 / n1
+        assert np.isclose(np.linalg.norm(slerp(a, b, t)), 1.0, atol=1e-6)
+    assert np.allclose(lerp(z0, z1, t), z0 + t * (z1 - z0))

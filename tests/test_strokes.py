@@ -1,0 +1,162 @@
+"""The data model: polylines <-> stroke-3 <-> stroke-5, normalisation and the scale factor, checked by property."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from sketchtool.strokes import (
+    augment_strokes,
+    normalization_transform,
+    normalize_polylines,
+    num_strokes,
+    polylines_bounds,
+    polylines_to_stroke3,
+    random_scale,
+    scale_factor,
+    stroke3_bounds,
+    stroke3_to_polylines,
+    stroke3_to_stroke5,
+    stroke5_to_stroke3,
+)
+
+coordinate = st.integers(min_value=-1000, max_value=1000)
+polyline = arrays(np.int64, st.tuples(st.integers(1, 12), st.just(2)), elements=coordinate)
+drawing = st.lists(polyline, min_size=1, max_size=8)
+
+
+def _stroke3(polylines) -> np.ndarray:
+    return polylines_to_stroke3(polylines)
+
+
+@given(drawing)
+def test_polylines_survive_a_stroke3_round_trip(polylines):
+    back = stroke3_to_polylines(_stroke3(polylines))
+    assert len(back) == len(polylines)
+    for a, b in zip(polylines, back):
+        np.testing.assert_array_equal(a, b)
+
+
+@given(drawing)
+def test_stroke3_lifts_the_pen_exactly_at_each_stroke_end(polylines):
+    s3 = _stroke3(polylines)
+    assert len(s3) == sum(len(p) for p in polylines)
+    ends = np.cumsum([len(p) for p in polylines]) - 1
+    np.testing.assert_array_equal(np.flatnonzero(s3[:, 2]), ends)
+    assert num_strokes(s3) == len(polylines)
+
+
+@given(drawing, st.tuples(st.floats(-50, 50), st.floats(-50, 50)))
+def test_stroke3_to_polylines_starts_from_the_given_origin(polylines, origin):
+    shifted = stroke3_to_polylines(_stroke3(polylines), origin=origin)
+    np.testing.assert_allclose(shifted[0][0], polylines[0][0] + np.array(origin))
+
+
+@given(drawing, st.integers(0, 5))
+def test_stroke5_round_trip_keeps_stroke3(polylines, padding):
+    s3 = _stroke3(polylines)
+    s5 = stroke3_to_stroke5(s3, len(s3) + padding)
+    assert s5.shape == (len(s3) + padding, 5)
+    np.testing.assert_array_equal(s5[:, 2:].sum(axis=1), 1)  # exactly one pen state per row
+    np.testing.assert_array_equal(s5[len(s3):, 4], 1)
+    np.testing.assert_allclose(stroke5_to_stroke3(s5), s3)
+
+
+def test_stroke5_refuses_a_drawing_longer_than_max_len():
+    with pytest.raises(ValueError, match="more than max_len"):
+        stroke3_to_stroke5(np.zeros((5, 3)), 4)
+
+
+def test_stroke5_to_stroke3_always_lifts_the_pen_at_the_end():
+    s5 = np.array([[1, 1, 1, 0, 0], [2, 2, 1, 0, 0], [0, 0, 0, 0, 1]], dtype=np.float32)
+    np.testing.assert_array_equal(stroke5_to_stroke3(s5), [[1, 1, 0], [2, 2, 1]])
+
+
+def test_a_dot_is_a_one_point_stroke_and_survives():
+    s3 = _stroke3([np.array([[3, 4]]), np.array([[0, 0], [5, 0]])])
+    np.testing.assert_array_equal(s3, [[3, 4, 1], [-3, -4, 0], [5, 0, 1]])
+    assert [len(p) for p in stroke3_to_polylines(s3)] == [1, 2]
+
+
+def test_a_trailing_stroke_without_pen_lift_is_kept():
+    s3 = np.array([[1, 1, 1], [2, 0, 0], [2, 0, 0]])
+    assert [len(p) for p in stroke3_to_polylines(s3)] == [1, 2]
+    assert num_strokes(s3) == 2
+
+
+def test_empty_inputs_give_empty_outputs():
+    assert polylines_to_stroke3([]).shape == (0, 3)
+    assert stroke3_to_polylines(np.zeros((0, 3))) == []
+    assert num_strokes(np.zeros((0, 3))) == 0
+    with pytest.raises(ValueError):
+        polylines_bounds([])
+
+
+@given(drawing, st.floats(1, 1000))
+def test_normalisation_puts_the_longer_side_at_size_and_the_top_left_at_the_origin(polylines, size):
+    x0, y0, x1, y1 = polylines_bounds(normalize_polylines(polylines, size))
+    assert x0 == pytest.approx(0, abs=1e-9) and y0 == pytest.approx(0, abs=1e-9)
+    extent = max(x1, y1)
+    src = polylines_bounds(polylines)
+    if max(src[2] - src[0], src[3] - src[1]) > 0:
+        assert extent == pytest.approx(size)
+    else:
+        assert extent == 0  # a single dot stays a dot at the origin
+
+
+@given(drawing, st.floats(1, 1000))
+def test_normalization_transform_maps_back_to_the_source(polylines, size):
+    origin, scale = normalization_transform(polylines, size)
+    back = [p / scale + origin for p in normalize_polylines(polylines, size)]
+    for a, b in zip(polylines, back):
+        np.testing.assert_allclose(a, b, atol=1e-6 * max(1.0, np.abs(a).max()))
+
+
+@given(drawing)
+def test_stroke3_bounds_match_polyline_bounds(polylines):
+    assert stroke3_bounds(_stroke3(polylines)) == pytest.approx(polylines_bounds(polylines))
+
+
+@given(st.lists(drawing, min_size=1, max_size=4), st.floats(0.1, 100))
+def test_scale_factor_scales_linearly_and_is_the_offset_std(drawings, k):
+    s3s = [_stroke3(d) for d in drawings]
+    offsets = np.concatenate([s[:, :2].ravel() for s in s3s])
+    expected = offsets.std() if offsets.std() > 0 else 1.0
+    assert scale_factor(s3s) == pytest.approx(expected)
+    if offsets.std() > 0:
+        scaled = [np.column_stack([s[:, :2] * k, s[:, 2]]) for s in s3s]
+        assert scale_factor(scaled) == pytest.approx(k * expected, rel=1e-6)
+
+
+def test_scale_factor_of_the_real_sheep_set_is_stable(sheep_path):
+    from sketchtool.formats.npz import load_dataset
+
+    train = load_dataset(sheep_path).splits["train"]
+    factor = scale_factor(train)
+    normalised = [np.column_stack([d[:, :2] / factor, d[:, 2]]) for d in train]
+    assert 5 < factor < 100
+    assert scale_factor(normalised) == pytest.approx(1.0)
+
+
+@settings(max_examples=50)
+@given(drawing, st.floats(0, 0.5), st.integers(0, 2**32 - 1))
+def test_random_scale_keeps_pen_states_and_stays_within_the_factor(polylines, factor, seed):
+    s3 = _stroke3(polylines).astype(np.float64)
+    out = random_scale(s3, factor, np.random.default_rng(seed))
+    np.testing.assert_array_equal(out[:, 2], s3[:, 2])
+    nonzero = s3[:, :2] != 0
+    ratios = out[:, :2][nonzero] / s3[:, :2][nonzero]
+    assert np.all((ratios >= 1 - factor - 1e-9) & (ratios <= 1 + factor + 1e-9))
+
+
+@settings(max_examples=50)
+@given(drawing, st.floats(0, 1), st.integers(0, 2**32 - 1))
+def test_augment_strokes_keeps_the_end_point_of_every_stroke(polylines, prob, seed):
+    s3 = _stroke3(polylines).astype(np.float64)
+    out = augment_strokes(s3, prob, np.random.default_rng(seed))
+    assert len(out) <= len(s3)
+    # dropping a point merges its offset into the next one, so every stroke still ends where it did
+    original_ends = [p[-1] for p in stroke3_to_polylines(s3)]
+    augmented_ends = [p[-1] for p in stroke3_to_polylines(out)]
+    np.testing.assert_allclose(augmented_ends, original_ends)
