@@ -8,8 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from sketchtool import __version__
 from sketchtool.errors import SketchtoolError
@@ -35,6 +35,9 @@ PLUGIN_FILES = (
 )
 INSTALL_FOLDER = "sketchtool"  # created inside the extensions folder; Inkscape scans subfolders
 ENV_FILE = "sketchtool_env.json"  # read by the script: how to start sketchtool; also marks the folder as ours
+# where the official installers put Inkscape when it is not on PATH
+INKSCAPE_LOCATIONS = ("/Applications/Inkscape.app/Contents/MacOS/inkscape",
+                      r"C:\Program Files\Inkscape\bin\inkscape.exe")
 
 
 def user_extensions_dir(
@@ -43,13 +46,15 @@ def user_extensions_dir(
     """The folder where Inkscape looks for the user's extensions.
 
     In order: `$INKSCAPE_PROFILE_DIR/extensions` (Inkscape's own override), what the installed
-    `inkscape --user-data-directory` reports, then the platform's default profile location.
+    `inkscape --user-data-directory` reports (`inkscape`: its path, "auto" to look on PATH and in the
+    installers' default places, None not to ask), then the platform's default profile location.
     """
     env = os.environ if env is None else env
     platform = sys.platform if platform is None else platform
     if env.get("INKSCAPE_PROFILE_DIR"):
         return Path(env["INKSCAPE_PROFILE_DIR"]) / "extensions"
-    inkscape = shutil.which("inkscape") if inkscape == "auto" else inkscape
+    if inkscape == "auto":
+        inkscape = shutil.which("inkscape") or next((p for p in INKSCAPE_LOCATIONS if Path(p).is_file()), None)
     if inkscape:
         reported = _ask_inkscape(inkscape)
         if reported is not None:
@@ -82,6 +87,8 @@ def install_extension(dest: str | os.PathLike | None = None, python: str | None 
         record = {"command": [str(Path(python).absolute()), "-m", "sketchtool"], "version": __version__}
         with atomic_write(target / ENV_FILE, "w") as f:
             json.dump(record, f, indent=2)
+        for name in (*PLUGIN_FILES, ENV_FILE):
+            (target / name).chmod(0o644)  # temporary files are private; Inkscape may run as another user
     except OSError as e:
         raise SketchtoolError(f"{target}: cannot install the Inkscape extension there ({e.strerror}); "
                               "pass --dest with a writable extensions folder") from None
@@ -101,19 +108,22 @@ def uninstall_extension(dest: str | os.PathLike | None = None) -> Path | None:
     try:
         shutil.rmtree(target)
     except OSError as e:
-        raise SketchtoolError(f"{target}: cannot remove the Inkscape extension ({e.strerror}); remove it by hand") from None
+        raise SketchtoolError(f"{target}: cannot remove the Inkscape extension ({e.strerror}); "
+                              "remove it by hand") from None
     return target
 
 
 def _refuse_foreign_folder(target: Path) -> None:
     if target.exists() and not (target / ENV_FILE).is_file():
-        raise SketchtoolError(f"{target} exists but was not installed by sketchtool; move it away or pass another --dest")
+        raise SketchtoolError(f"{target} exists but was not installed by sketchtool; "
+                              "move it away or pass another --dest")
 
 
 def _ask_inkscape(inkscape: str) -> Path | None:
     """`inkscape --user-data-directory` (fast: it answers without starting the GUI); None if it fails."""
     try:
-        done = subprocess.run([inkscape, "--user-data-directory"], capture_output=True, text=True, timeout=60)
+        done = subprocess.run([inkscape, "--user-data-directory"], check=False, capture_output=True, text=True,
+                              timeout=60)
     except (OSError, subprocess.SubprocessError):
         return None
     lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]

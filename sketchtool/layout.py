@@ -173,25 +173,28 @@ def layout_on_paper(
     rows = math.ceil(n / cols)
     boxes = np.array([polylines_bounds(d) for d in drawings])  # (n, 4) x0, y0, x1, y1
     cell = (boxes[:, 2:] - boxes[:, :2]).max(axis=0)  # (2,) largest width, height in drawing units
-    room = np.array(paper.content) - gap * np.array([cols - 1, rows - 1])
+    counts = np.array([cols, rows])
+    # many cells: gaps shrink to a tenth of the paper's share per cell, so they never eat the page
+    gaps = np.minimum(gap, 0.1 * np.array(paper.content) / counts)  # (2,) mm between cells, per axis
+    room = np.array(paper.content) - gaps * (counts - 1)
     if scale is None:
         with np.errstate(divide="ignore"):
-            k = float(np.min(np.where(cell > 0, room / (np.array([cols, rows]) * cell), np.inf)))
+            k = float(np.min(np.where(cell > 0, room / (counts * cell), np.inf)))
         k = k if math.isfinite(k) else 1.0
     else:
         k = scale * MM_PER_PX
-        need = np.array([cols, rows]) * cell * k + gap * np.array([cols - 1, rows - 1])
+        need = counts * cell * k + gaps * (counts - 1)
         if np.any(need > np.array(paper.content) + 1e-9):
             raise SketchtoolError(
                 f"the layout needs {need[0]:.1f}x{need[1]:.1f} mm but {paper.name or 'the paper'} has "
                 f"{paper.content[0]:.1f}x{paper.content[1]:.1f} mm inside the margins; "
                 "use --fit, a smaller --scale, larger --paper or --landscape")
     cell_mm = cell * k
-    grid = np.array([cols, rows]) * cell_mm + gap * np.array([cols - 1, rows - 1])
+    grid = counts * cell_mm + gaps * (counts - 1)
     corner = np.array([paper.width, paper.height]) / 2 - grid / 2
     page = Page(width=paper.width, height=paper.height, unit="mm")
     for i, (d, box) in enumerate(zip(drawings, boxes)):
-        cell_centre = corner + np.array([i % cols, i // cols]) * (cell_mm + gap) + cell_mm / 2
+        cell_centre = corner + np.array([i % cols, i // cols]) * (cell_mm + gaps) + cell_mm / 2
         centre = (box[:2] + box[2:]) / 2
         page.strokes.extend(PageStroke((p - centre) * k + cell_centre, i, j) for j, p in enumerate(d))
     return page, k

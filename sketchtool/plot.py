@@ -13,7 +13,13 @@ import numpy as np
 
 from sketchtool.errors import SketchtoolError
 from sketchtool.formats import OutputOptions, parse_reference, read_drawings, write_page
-from sketchtool.layout import MM_PER_PX, Paper, layout_on_paper, parse_length, parse_paper
+from sketchtool.layout import (
+    MM_PER_PX,
+    Paper,
+    layout_on_paper,
+    parse_length,
+    parse_paper,
+)
 from sketchtool.strokes import stroke3_to_polylines
 from sketchtool.travel import TravelReport
 

@@ -16,13 +16,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - 3.10
     import tomli as tomllib
 
-__all__ = ["Profile", "ORIGINS", "DEFAULT_PROFILE", "builtin_profiles", "load_profile"]
+__all__ = ["Profile", "ORIGINS", "DEFAULT_PROFILE", "FEED_WORD", "builtin_profiles", "load_profile"]
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 DEFAULT_PROFILE = "grbl-servo"
 ORIGINS = ("bottom-left", "top-left", "bottom-right", "top-right")
 # an X or Y word in a user line would move the machine where our bed check cannot see
 _AXIS_WORD = re.compile(r"(?<![A-Z])[XY]\s*[-+.\d]", re.IGNORECASE)
+_FEED_MOVE = re.compile(r"(?<![A-Z])G0*[123](?!\d)", re.IGNORECASE)  # G1-G3 need a feed rate
+FEED_WORD = re.compile(r"(?<![A-Z])F\s*[+.\d]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,10 @@ def _validate(p: Profile, source: str) -> None:
     if p.dwell_unit not in ("s", "ms"):
         problems.append('dwell_unit must be "s" or "ms"')
     for line in (*p.pen_up, *p.pen_down, *p.header, *p.footer):
-        if _AXIS_WORD.search(line.split(";")[0]):
+        code = line.split(";")[0]
+        if _AXIS_WORD.search(code):
             problems.append(f"line {line!r} moves X or Y, which the bed check cannot follow; remove it")
+        if _FEED_MOVE.search(code) and not FEED_WORD.search(code):
+            problems.append(f"line {line!r} is a feed move without F (an error before any F); add one, e.g. F300")
     if problems:
         raise SketchtoolError(f"{source}: invalid profile: {problems[0]}")

@@ -284,7 +284,7 @@ class _Loop:
             terms = self.net(batch, kl_weight=kl_weight_at(hps, step))
         if not torch.isfinite(terms["loss"]):
             raise SketchtoolError(
-                f"training diverged at step {step + 1} (loss is {float(terms['loss'])}); stopped, the last good "
+                f"training diverged at step {step + 1} (loss is {float(terms['loss'].detach())}); stopped, the last good "
                 f"checkpoint is {self.run_dir / 'latest.pt'}; lower learning_rate or grad_clip and --resume")
         self.optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()

@@ -16,7 +16,12 @@ import pytest
 
 from sketchtool.errors import SketchtoolError
 from sketchtool.formats import OutputOptions, write_drawings, write_page
-from sketchtool.formats.gcode import machine_page, page_to_gcode, to_machine, write_gcode
+from sketchtool.formats.gcode import (
+    machine_page,
+    page_to_gcode,
+    to_machine,
+    write_gcode,
+)
 from sketchtool.formats.hpgl import UNITS_PER_MM, page_to_hpgl
 from sketchtool.layout import Page, PageStroke, grid_page
 from sketchtool.profiles import Profile, builtin_profiles, load_profile
@@ -250,6 +255,7 @@ def test_user_profile_inherits_from_a_builtin_and_overrides(tmp_path: Path):
     ('base = "nope"', "base = 'nope' is not a built-in"),
     ('pen = "z"\nz_up = 0\nz_down = 1', "z_up must be above z_down"),
     ('draw_feed = [', "not valid TOML"),
+    ('pen_down = ["G1 Z0"]', "feed move without F"),
 ])
 def test_bad_user_profiles_are_refused_with_the_reason(tmp_path: Path, body: str, message: str):
     toml = tmp_path / "bad.toml"
@@ -261,3 +267,15 @@ def test_bad_user_profiles_are_refused_with_the_reason(tmp_path: Path, body: str
 def test_unknown_profile_name_lists_the_builtins():
     with pytest.raises(SketchtoolError, match="grbl-servo, grbl-z, marlin-z, rs274"):
         load_profile("makerbot")
+
+
+@needs_rs274
+def test_a_pen_line_with_its_own_feed_makes_the_next_draw_move_restate_f(tmp_path: Path):
+    toml = tmp_path / "slow_plunge.toml"
+    toml.write_text('base = "rs274"\npen = "command"\npen_up = ["G0 Z3"]\npen_down = ["G1 Z-0.5 F200"]\n')
+    out = tmp_path / "plunge.ngc"
+    write_gcode(sample_page(), out, load_profile(toml))
+    run_rs274(out)
+    code = out.read_text().splitlines()
+    after_plunge = [code[i + 1] for i, line in enumerate(code) if line == "G1 Z-0.5 F200" and code[i + 1].startswith("G1")]
+    assert after_plunge and all(line.endswith(" F1500") for line in after_plunge)

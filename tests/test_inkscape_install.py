@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PLUGINS = ROOT / "plugins" / "inkscape"
 INX_FILES = sorted(PLUGINS.glob("*.inx"))
 SYSTEM_RNG = Path("/usr/share/inkscape/extensions/inkscape.extension.rng")
+NEEDS_INKEX = "needs inkex: pip install --no-deps inkex==1.4.1 && pip install cssselect tinycss2"
 
 
 def test_shipped_plugin_is_identical_to_plugins_folder():
@@ -43,9 +44,10 @@ def test_install_copies_plugin_and_records_this_python(tmp_path):
     assert target == tmp_path / "sketchtool"
     for name in PLUGIN_FILES:
         assert (target / name).read_bytes() == (PLUGINS / name).read_bytes()
+        assert (target / name).stat().st_mode & 0o777 == 0o644  # readable when Inkscape runs as another user
     record = json.loads((target / ENV_FILE).read_text())
     assert record["command"] == [str(Path(sys.executable).absolute()), "-m", "sketchtool"]
-    done = subprocess.run([*record["command"], "--version"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([*record["command"], "--version"], check=False, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "sketchtool" in done.stdout
 
 
@@ -93,7 +95,8 @@ def test_extensions_dir_platform_defaults_without_inkscape(platform, env, expect
 @pytest.mark.skipif(shutil.which("inkscape") is None, reason="needs inkscape on PATH (apt-get install inkscape)")
 def test_extensions_dir_asks_the_installed_inkscape(tmp_path, monkeypatch):
     monkeypatch.setenv("INKSCAPE_PROFILE_DIR", str(tmp_path))  # Inkscape itself honours it too
-    reported = subprocess.run(["inkscape", "--user-data-directory"], capture_output=True, text=True, timeout=60)
+    reported = subprocess.run(["inkscape", "--user-data-directory"], check=True, capture_output=True, text=True,
+                              timeout=60)
     assert Path(reported.stdout.strip()) == tmp_path
     env = {"HOME": "/nonexistent"}
     assert user_extensions_dir(env, "linux", inkscape=shutil.which("inkscape")) == tmp_path / "extensions"
@@ -133,7 +136,7 @@ def _relax_ng():
 
     if SYSTEM_RNG.is_file():
         return etree.RelaxNG(etree.parse(str(SYSTEM_RNG)))
-    inkex = pytest.importorskip("inkex", reason="needs Inkscape's schema or inkex (pip install --no-deps inkex)")
+    inkex = pytest.importorskip("inkex", reason=NEEDS_INKEX)
     shipped = Path(inkex.__file__).parent / "tester" / "inkscape.extension.rng"
     if not shipped.is_file():
         pytest.skip("no inkscape.extension.rng: install Inkscape or inkex>=1.2")
@@ -153,7 +156,7 @@ def test_inx_validates_against_inkscape_schema(inx):
 def test_inx_passes_inkex_checks(inx, monkeypatch):
     """inkex's own checks (class found, schema), plus the per-file param check inkex skips for a
     `multi_inx` script: every .inx param exists in the script with the same type and default."""
-    pytest.importorskip("inkex", reason="needs inkex (pip install --no-deps inkex==1.4.1 and its requirements)")
+    pytest.importorskip("inkex", reason=NEEDS_INKEX)
     from inkex.inx import InxFile
     from inkex.tester.inx import InxMixin
 

@@ -25,6 +25,7 @@ DOCS = ROOT / "tests" / "fixtures" / "inkscape"
 INKSCAPE_PYTHON = Path("/usr/bin/python3")
 INKSCAPE_EXTENSIONS = Path("/usr/share/inkscape/extensions")
 ABORT_STATUS = 251  # inkex.AbortExtension: Inkscape shows the message and keeps the document as it was
+NEEDS_INKEX = "needs inkex: pip install --no-deps inkex==1.4.1 && pip install cssselect tinycss2"
 
 # (document, selected ids) -> the selection's polylines in document (root user) units, worked out by hand
 SELECTIONS = {
@@ -39,11 +40,12 @@ SELECTIONS = {
 STROKES = {"nested": ("#1a5fb4", 3.0), "mm": ("#000000", 0.5), "group": ("#c01c28", 3.0)}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bundled_inkex_works() -> bool:
     if not (INKSCAPE_PYTHON.is_file() and (INKSCAPE_EXTENSIONS / "inkex").is_dir()):
         return False
-    probe = subprocess.run([str(INKSCAPE_PYTHON), "-c", "import inkex"], env=_env("inkscape"), capture_output=True)
+    probe = subprocess.run([str(INKSCAPE_PYTHON), "-c", "import inkex"], check=False, env=_env("inkscape"),
+                           capture_output=True)
     return probe.returncode == 0
 
 
@@ -61,7 +63,7 @@ def _python(interpreter: str) -> str:
                         "python3-cssselect for /usr/bin/python3")
         return str(INKSCAPE_PYTHON)
     if importlib.util.find_spec("inkex") is None:
-        pytest.skip("needs inkex: pip install --no-deps inkex==1.4.1 cssselect pyserial pyparsing scour tinycss2")
+        pytest.skip(NEEDS_INKEX)
     return sys.executable
 
 
@@ -89,7 +91,7 @@ def run_effect(script: Path, interpreter: str, document: Path, ids=(), **params)
     copy = script.parent.with_name(f"ink_ext_{document.stem}")
     shutil.copyfile(document, copy)
     args = [f"--id={i}" for i in ids] + [f"--{k}={v}" for k, v in params.items()]
-    return subprocess.run([_python(interpreter), str(script), *args, str(copy)], env=_env(interpreter),
+    return subprocess.run([_python(interpreter), str(script), *args, str(copy)], check=False, env=_env(interpreter),
                           cwd=script.parent, capture_output=True, timeout=600)
 
 
@@ -105,10 +107,11 @@ def assert_aborted(done: subprocess.CompletedProcess, *phrases: str) -> None:
 
 def test_selection_is_exported_in_document_coordinates():
     """The temporary SVG handed to sketchtool holds the selection exactly where the document draws it."""
-    pytest.importorskip("inkex", reason="needs inkex (pip install --no-deps inkex==1.4.1 and its requirements)")
+    pytest.importorskip("inkex", reason=NEEDS_INKEX)
     from sketchtool.formats.svg_reader import read_svg
 
-    spec = importlib.util.spec_from_file_location("sketchtool_inkscape", ROOT / "plugins/inkscape/sketchtool_inkscape.py")
+    script = ROOT / "plugins" / "inkscape" / "sketchtool_inkscape.py"
+    spec = importlib.util.spec_from_file_location("sketchtool_inkscape", script)
     plugin = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(plugin)
     for name, ids, expected in SELECTIONS.values():
@@ -274,9 +277,9 @@ def test_interpolate_row_under_the_two_drawings(script, preferred_interpreter, s
     group, _ = inserted(done.stdout, "Sketchtool interpolation")
     assert 0 < len([g for g in group if g.tag == "{http://www.w3.org/2000/svg}g"]) <= 4
     points = np.concatenate([document_points(p) for p in group.iter("{http://www.w3.org/2000/svg}path")])
-    # the pair spans x 20..190, y -5..40 in the document, the larger drawing is 64.1 wide: a row of cells that
-    # size starts 6.4 under the pair
-    assert points[:, 1].min() >= 40 + 6.4 and points[:, 1].max() <= 40 + 6.5 + 64.1, points
+    # the pair spans x 20..190, y -5..55 (the sheep's leg) in the document, the larger drawing is 64.1 wide:
+    # a row of cells that size starts 6.4 under the pair
+    assert points[:, 1].min() >= 55 + 6.4 and points[:, 1].max() <= 55 + 6.5 + 64.1, points
     assert points[:, 0].min() >= 20 - 1e-6, points
 
 
@@ -311,7 +314,7 @@ def test_all_three_effects_in_real_inkscape(tmp_path, sampling_model):
     # without --with-gui Inkscape registers no extension actions (and still exits 0): judge the file only
     env = {**os.environ, "INKSCAPE_PROFILE_DIR": str(profile)}
     subprocess.run(["timeout", "500", "xvfb-run", "-a", "inkscape", "--with-gui", "--batch-process",
-                    f"--actions={actions}", str(document)], env=env, capture_output=True, timeout=560)
+                    f"--actions={actions}", str(document)], check=False, env=env, capture_output=True, timeout=560)
     assert out.is_file(), "Inkscape saved nothing"
     from lxml import etree
 

@@ -9,7 +9,15 @@ from hypothesis import strategies as st
 
 from sketchtool.errors import SketchtoolError
 from sketchtool.layout import (
-    MM_PER_PX, Page, PageStroke, fit_page_to_paper, grid_page, layout_on_paper, on_paper, parse_length, parse_paper,
+    MM_PER_PX,
+    Page,
+    PageStroke,
+    fit_page_to_paper,
+    grid_page,
+    layout_on_paper,
+    on_paper,
+    parse_length,
+    parse_paper,
 )
 
 
@@ -112,3 +120,13 @@ def test_grid_page_keeps_its_px_behaviour():
     assert (page.width, page.height, page.unit) == (200, 100, "px")
     assert isinstance(page, Page) and all(isinstance(s, PageStroke) for s in page.strokes)
     np.testing.assert_allclose(page.strokes[0].points[:, 1], [50, 50])
+
+
+def test_hundreds_of_drawings_shrink_the_gaps_instead_of_the_page():
+    drawings = [_square(10 + i % 7) for i in range(900)]  # 30x30 cells: 29 gaps of 5 mm would exceed A6
+    paper = parse_paper("A6")
+    page, k = layout_on_paper(drawings, paper)
+    pts = np.concatenate([s.points for s in page.strokes])
+    assert k > 0 and (pts >= 10 - 1e-9).all() and (pts <= np.array([95, 138]) + 1e-9).all()
+    widths = [np.ptp(s.points[:, 0]) for s in page.strokes]
+    assert min(widths) > 1.0  # drawings still get most of the paper

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from sketchtool.batching import stroke5_batch
+from sketchtool.batching import StrokeBatch, stroke5_batch
 from sketchtool.errors import SketchtoolError
 from sketchtool.models import available_models, get_model_class
 from sketchtool.models.base import hparams_from_dict, parse_hparams
@@ -27,6 +27,11 @@ def _drawings(n=4, seed=0):
         pen[-1] = 1
         out.append(np.column_stack([rng.normal(size=(length, 2)), pen]))
     return out
+
+
+def _batch(labels=None):
+    b = stroke5_batch(_drawings(), 12, labels=labels)
+    return StrokeBatch(b.strokes5.double(), b.lengths, b.labels)
 
 
 def _model(**kw):
@@ -58,7 +63,7 @@ def _independent_loss(model, batch, z, training):
 @pytest.mark.parametrize("dec_model", ["lstm", "layer_norm", "hyper"])
 def test_loss_terms_match_an_independent_computation(dec_model):
     model = _model(dec_model=dec_model, use_recurrent_dropout=False, conditional=False)
-    batch = stroke5_batch(_drawings(), 12)
+    batch = _batch()
     for training in (True, False):
         model.train(training)
         terms = model.loss(batch)
@@ -71,7 +76,7 @@ def test_loss_terms_match_an_independent_computation(dec_model):
 
 def test_kl_is_the_mean_over_batch_and_latent_dimensions_with_a_floor():
     model = _model(use_recurrent_dropout=False).eval()
-    batch = stroke5_batch(_drawings(), 12)
+    batch = _batch()
     mu, sigma_hat = model._encode_params(batch.strokes5[:, 1:].double(), batch.lengths)
     want = -0.5 * torch.mean(1 + sigma_hat - mu**2 - torch.exp(sigma_hat))
     terms = model.loss(batch, kl_weight=0.3)
@@ -82,12 +87,12 @@ def test_kl_is_the_mean_over_batch_and_latent_dimensions_with_a_floor():
 def test_encoder_ignores_padding():
     model = _model().eval()
     drawings = _drawings()
-    short = stroke5_batch(drawings, 12)
+    short = _batch()
     garbage = short.strokes5.clone()
     for i, d in enumerate(drawings):  # overwrite every padding row with noise
-        garbage[i, 1 + len(d):] = torch.randn(13 - 1 - len(d), 5)
-    z1 = model.encode(short.strokes5[:, 1:].double(), short.lengths)
-    z2 = model.encode(garbage[:, 1:].double(), short.lengths)
+        garbage[i, 1 + len(d):] = torch.randn(13 - 1 - len(d), 5, dtype=torch.float64)
+    z1 = model.encode(short.strokes5[:, 1:], short.lengths)
+    z2 = model.encode(garbage[:, 1:], short.lengths)
     assert z1.shape == (4, 4)
     torch.testing.assert_close(z1, z2)
 
@@ -98,9 +103,10 @@ def test_sampling_is_batched_reproducible_and_ends_at_end_of_drawing():
     out2 = model.sample(5, temperature=0.5, generator=torch.Generator().manual_seed(3))
     assert len(out1) == 5
     for a, b in zip(out1, out2):
-        assert a.shape[1] == 3 and 0 < len(a) <= 12
+        assert a.shape[1] == 3 and len(a) <= 12  # an untrained model may end at once: an empty drawing
         np.testing.assert_array_equal(a, b)
-        assert a[-1, 2] == 1.0
+        assert len(a) == 0 or a[-1, 2] == 1.0
+    assert sum(len(a) for a in out1) > 0
     assert model.training  # sampling restores the mode it found
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from test_gcode import RS274, needs_rs274, pen_down_paths, run_rs274
 
 from sketchtool.cli import cli
 from sketchtool.profiles import load_profile
-from test_gcode import RS274, needs_rs274, pen_down_paths, run_rs274
 
 SVG = Path(__file__).parent / "fixtures" / "svg"
 
@@ -22,7 +22,7 @@ def _plot(*args: str):
 
 def _xy(text: str) -> np.ndarray:
     """X, Y of every move but the last (the return to park)."""
-    return np.array([(float(x), float(y)) for x, y in re.findall(r"^G[01] X(\S+) Y(\S+)", text, flags=re.M)][:-1])
+    return np.array([(float(x), float(y)) for x, y in re.findall(r"^G[01] X(\S+) Y(\S+)", text, flags=re.MULTILINE)][:-1])
 
 
 def test_svg_at_scale_one_keeps_its_physical_size(tmp_path: Path):

@@ -172,6 +172,12 @@ def test_hidden_elements_are_skipped():
     assert kept == [1, 7, 9, 19]
 
 
+def test_css_selectors_that_decide_visibility():
+    # a, b: "A, B" lists; c: #id; e: tag.class; f: !important; 8: one of several classes; 10: a class rule beats
+    # the presentation attribute stroke="none"; 11: !important in a style attribute
+    assert [p[0, 1] for p in read("constructs/css.svg").polylines] == [10, 12]
+
+
 def test_style_sheet_after_the_elements_still_applies():
     assert [p.tolist() for p in read("constructs/style_after.svg").polylines] == [[[2, 2], [9, 2]]]
 

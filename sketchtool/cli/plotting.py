@@ -50,7 +50,8 @@ def plot(inputs, out, paper, landscape, margin, fit, scale, cols, profile, optim
     from sketchtool.errors import SketchtoolError
     from sketchtool.fileio import check_output_path
     from sketchtool.formats import parse_reference
-    from sketchtool.plot import PlotOptions, plot as plot_drawings
+    from sketchtool.plot import PlotOptions
+    from sketchtool.plot import plot as plot_drawings
 
     if fit and scale is not None:
         raise SketchtoolError("--fit and --scale exclude each other; give one")

@@ -11,7 +11,7 @@ import numpy as np
 from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import atomic_write
 from sketchtool.layout import Page, on_paper, parse_paper
-from sketchtool.profiles import Profile, load_profile
+from sketchtool.profiles import FEED_WORD, Profile, load_profile
 from sketchtool.travel import TravelReport, optimize_page, travel_lengths
 
 __all__ = ["to_machine", "park_on_page", "machine_page", "page_to_gcode", "write_gcode", "write_page"]
@@ -111,18 +111,25 @@ def _program(lines: list[np.ndarray], profile: Profile) -> Iterator[str]:
             words += f" F{_num(rate)}"
         return words
 
+    def pen(down: bool) -> list[str]:
+        nonlocal feed
+        commands = list(_pen(profile, down=down))
+        if any(FEED_WORD.search(c) for c in commands):  # e.g. "G1 Z0 F300": our modal F is gone
+            feed = None
+        return commands
+
     travel = (lambda x, y: move("G1", x, y, profile.travel_feed)) if profile.travel_feed > 0 else (
         lambda x, y: move("G0", x, y, None))
     yield "G21"
     yield "G90"
     yield from profile.header
-    yield from _pen(profile, down=False)
+    yield from pen(down=False)
     for xy in lines:
         yield travel(*xy[0])
-        yield from _pen(profile, down=True)
+        yield from pen(down=True)
         for x, y in xy[1:]:
             yield move("G1", x, y, profile.draw_feed)
-        yield from _pen(profile, down=False)
+        yield from pen(down=False)
     yield travel(*profile.park)
     yield from profile.footer
 

@@ -48,6 +48,7 @@ XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 NON_RENDERING = {"symbol", "marker", "mask", "clipPath", "pattern", "linearGradient", "radialGradient", "filter"}
 _ENTITY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
 _NUMBER_LIST = re.compile(r"[\s,]+")
+_IMPORTANT = re.compile(r"\s*!\s*important", re.IGNORECASE)
 
 
 @dataclass
@@ -76,8 +77,6 @@ def read_svg(
     RELATIVE_TOLERANCE times the larger side of the drawing's bounding box. Unusable input raises
     SketchtoolError whose `reason` is a key of REASONS.
     """
-    from svgelements import SVG
-
     name = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
     if tolerance is not None and not (tolerance > 0 and math.isfinite(tolerance)):
         raise SketchtoolError(f"{name}: flattening tolerance must be a positive number, got {tolerance}")
@@ -86,25 +85,11 @@ def read_svg(
     _check_structure(root, name, max_points)
     width, height = root.get("width"), root.get("height")
     viewbox = _prepare_root(root)
-    # svgelements maps the viewBox onto the viewport; the pre-transform undoes its translation (no scale is left
-    # once width/height are dropped), so coordinates stay in the root's user units
-    undo_viewbox = f"translate({viewbox[0]!r}, {viewbox[1]!r})" if viewbox else None
     try:
-        svg = SVG.parse(io.BytesIO(ET.tostring(root)), reify=False, transform=undo_viewbox)
-        shapes, text_elements = _drawn_shapes(svg)
-        # flatten in each shape's own coordinates, then map points: svgelements distorts arcs under skew or
-        # non-uniform transforms, while an affine map of a polyline is exact
-        affines = [_affine(shape.transform) for shape in shapes]
-        pieces = [(shape.segments(transformed=False), affine) for shape, affine in zip(shapes, affines)
-                  if np.linalg.det(affine[:, :2]) != 0]  # a non-invertible transform disables rendering
-        extent = _check_coordinates(pieces, name)
-        if tolerance is None:
-            tolerance = max(extent[2] - extent[0], extent[3] - extent[1]) * RELATIVE_TOLERANCE or 1.0
-        polylines: list[np.ndarray] = []
-        for segments, affine in pieces:
-            polylines += _flatten(segments, affine, tolerance, max_points - sum(map(len, polylines)), name)
+        with np.errstate(all="ignore"):  # overflow becomes inf, which the coordinate check refuses
+            polylines, text_elements = _trace(root, viewbox, tolerance, max_points, name)
     except (ValueError, TypeError, IndexError, AttributeError, ZeroDivisionError, OverflowError) as e:
-        # svgelements stops on some malformed values (e.g. "h." or a path without d) with internal errors
+        # svgelements stops on some malformed values (e.g. "h." path data) with internal errors
         raise SketchtoolError(f"{name}: cannot interpret the drawing ({type(e).__name__}: {_one_line(e)}); "
                               "check its path data and transforms", reason="invalid-svg") from None
     if not polylines:
@@ -250,7 +235,8 @@ def _prepare_root(root: ET.Element) -> tuple[float, float, float, float] | None:
 
     - width/height are dropped when a viewBox exists, so coordinates come out in viewBox units, not pixels;
     - non-rendering containers (symbol, marker, mask, ...) are wrapped in <defs>: svgelements draws them inline;
-    - <style> sheets move to the front: svgelements applies a sheet only to elements after it;
+    - <style> sheets move to the front: svgelements applies a sheet only to elements after it; `!important`
+      is dropped (svgelements would read "none !important" as a colour);
     - a <path> without `d` gets an empty one (svgelements fails on it, browsers skip it).
     """
     viewbox = _parse_viewbox(root.get("viewBox"))
@@ -263,8 +249,12 @@ def _prepare_root(root: ET.Element) -> tuple[float, float, float, float] | None:
     for _, child in parents:
         if _local(child.tag) == "path" and child.get("d") is None:
             child.set("d", "")  # a path without data draws nothing; svgelements would stop on it
+    for _, child in parents:
+        if child.get("style"):
+            child.set("style", _IMPORTANT.sub("", child.get("style")))
     styles = [(parent, child) for parent, child in parents if _local(child.tag) == "style"]
     for parent, child in styles:
+        child.text = _IMPORTANT.sub("", child.text or "")
         parent.remove(child)
     for index, (_, style) in enumerate(styles):
         root.insert(index, style)
@@ -305,6 +295,28 @@ def _viewport_from_size(width: str | None, height: str | None, polylines) -> tup
 # --- shapes and flattening -----------------------------------------------------------------------------------
 
 
+def _trace(root: ET.Element, viewbox, tolerance: float | None, max_points: int, name: str) -> tuple[list, int]:
+    """The prepared tree -> (polylines in root user units, <text> count), through svgelements."""
+    from svgelements import SVG
+
+    # svgelements maps the viewBox onto the viewport; the pre-transform undoes its translation (no scale is left
+    # once width/height are dropped), so coordinates stay in the root's user units
+    undo_viewbox = f"translate({viewbox[0]!r}, {viewbox[1]!r})" if viewbox else None
+    svg = SVG.parse(io.BytesIO(ET.tostring(root)), reify=False, transform=undo_viewbox)
+    shapes, text_elements = _drawn_shapes(svg)
+    # flatten in each shape's own coordinates, then map the points: svgelements distorts arcs under skew or
+    # non-uniform transforms, while an affine map of a polyline is exact
+    pieces = [(shape.segments(transformed=False), affine) for shape in shapes
+              if _invertible(affine := _affine(shape.transform))]
+    extent = _check_coordinates(pieces, name)
+    if tolerance is None:
+        tolerance = max(extent[2] - extent[0], extent[3] - extent[1]) * RELATIVE_TOLERANCE or 1.0
+    polylines: list[np.ndarray] = []
+    for segments, affine in pieces:
+        polylines += _flatten(segments, affine, tolerance, max_points - sum(map(len, polylines)), name)
+    return polylines, text_elements
+
+
 def _drawn_shapes(svg) -> tuple[list, int]:
     """Shapes in document order that paint something, and the number of <text> elements."""
     from svgelements import Shape, Text
@@ -334,6 +346,19 @@ def _no_paint(colour) -> bool:
 def _affine(matrix) -> np.ndarray:
     """svgelements Matrix -> (2, 3) array [[a, c, e], [b, d, f]]: x' = a x + c y + e, y' = b x + d y + f."""
     return np.array([[matrix.a, matrix.c, matrix.e], [matrix.b, matrix.d, matrix.f]], dtype=np.float64)
+
+
+def _invertible(affine: np.ndarray) -> bool:
+    """A transform that squashes the plane to a line or point disables rendering (SVG 1.1, 7.5)."""
+    (a, c, _), (b, d, _) = affine
+    return a * d - b * c != 0
+
+
+def _stretch(affine: np.ndarray) -> float:
+    """Largest singular value of the linear part: the most the transform lengthens any distance."""
+    (a, c, _), (b, d, _) = affine
+    frobenius, det = a * a + b * b + c * c + d * d, a * d - b * c
+    return math.sqrt((frobenius + math.sqrt(max(0.0, frobenius * frobenius - 4 * det * det))) / 2)
 
 
 def _apply(affine: np.ndarray, xy: np.ndarray) -> np.ndarray:
@@ -372,8 +397,7 @@ def _flatten(segments, affine: np.ndarray, tolerance: float, budget: int, name: 
     dot; a bare moveto draws nothing. More than `budget` points raise before they are computed."""
     from svgelements import Close, Line, Move
 
-    stretch = np.linalg.norm(affine[:, :2], 2)  # the most the transform lengthens any distance
-    local_tolerance = tolerance / stretch if stretch > 0 else tolerance
+    local_tolerance = tolerance / _stretch(affine)
     polylines: list[np.ndarray] = []
     current: list[np.ndarray] = []  # (k, 2) local-coordinate pieces of the open subpath
     for seg in segments:

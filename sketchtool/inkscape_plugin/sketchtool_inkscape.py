@@ -214,7 +214,7 @@ class Sketchtool(inkex.EffectExtension):
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "SKETCHTOOL_DEBUG")}
         env["PYTHONWARNINGS"] = "ignore"
         try:
-            done = subprocess.run(command + args, capture_output=True, text=True, env=env, cwd=str(tmp),
+            done = subprocess.run(command + args, check=False, capture_output=True, text=True, env=env, cwd=str(tmp),
                                   stdin=subprocess.DEVNULL, creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
         except OSError as e:
             raise AbortExtension(f"Cannot start sketchtool ({command[0]}: {e.strerror}); "
@@ -297,7 +297,7 @@ def _failure_message(stderr, python):
         return (f"sketchtool is not installed for {python}; run `sketchtool inkscape install` again from the "
                 "environment where it is installed")
     last = lines[-1] if lines else "sketchtool failed without a message"
-    return "sketchtool: " + (last[len("Error: "):] if last.startswith("Error: ") else last)
+    return "sketchtool: " + last.removeprefix("Error: ")
 
 
 if __name__ == "__main__":

@@ -73,6 +73,11 @@ class SketchRNNHParams:
                 raise SketchtoolError(f"hparam {name}={getattr(self, name)}: must be at least 1")
 
 
+def _at_least_fp32(t: Tensor) -> Tensor:
+    """Undo autocast's bf16/fp16 for losses and heads; float64 (tests) stays float64."""
+    return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
+
+
 def _reverse_within_length(x: Tensor, lengths: Tensor) -> Tensor:
     """Reverse each row's first `length` steps, leaving padding in place (tf.reverse_sequence). (B, T, C)."""
     steps = torch.arange(x.shape[1], device=x.device)[None, :]
@@ -126,7 +131,7 @@ class SketchRNN(SketchModel):
         h_fw = final_hidden(self.enc_fw, self.enc_fw.project_inputs(strokes5), lengths)
         reversed_x = _reverse_within_length(strokes5, lengths)
         h_bw = final_hidden(self.enc_bw, self.enc_bw.project_inputs(reversed_x), lengths)
-        last_h = torch.cat([h_fw, h_bw], dim=-1).float()  # (B, 2 * enc_rnn_size)
+        last_h = _at_least_fp32(torch.cat([h_fw, h_bw], dim=-1))  # (B, 2 * enc_rnn_size)
         return self.enc_mu(last_h), self.enc_presig(last_h)
 
     def encode(self, strokes5: Tensor, lengths: Tensor, *, generator: torch.Generator | None = None,
@@ -135,8 +140,9 @@ class SketchRNN(SketchModel):
         `batching.stroke5_batch(...).strokes5[:, 1:]`): mu, or a sample mu + σ·ε when not deterministic."""
         if not self.hps.conditional:
             return super().encode(strokes5, lengths)
+        weight = self.output.weight
         with torch.no_grad():
-            mu, sigma_hat = self._encode_params(strokes5, lengths)
+            mu, sigma_hat = self._encode_params(strokes5.to(weight.device, weight.dtype), lengths.to(weight.device))
             if deterministic:
                 return mu
             eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
@@ -167,7 +173,7 @@ class SketchRNN(SketchModel):
         outputs, state = unroll(self.dec, self.dec.project_inputs(inputs), state)  # (B, T, H)
         if self.training and self.hps.use_output_dropout:
             outputs = F.dropout(outputs, p=1 - self.hps.output_dropout_prob)
-        return self.output(outputs).float(), state
+        return _at_least_fp32(self.output(outputs)), state
 
     # --- loss (paper §3.3, magenta `get_lossfunc`) ------------------------------------------------------
     def loss(self, batch, kl_weight: float | None = None) -> dict[str, Tensor]:
@@ -180,13 +186,12 @@ class SketchRNN(SketchModel):
         mu = sigma_hat = None
         z = None
         if hps.conditional:
-            mu, sigma_hat = (t.float() for t in self._encode_params(target, batch.lengths))
+            mu, sigma_hat = (_at_least_fp32(t) for t in self._encode_params(target, batch.lengths))
             z = mu + torch.exp(sigma_hat / 2) * torch.randn_like(mu)
         cond = self._condition(z, batch.labels, x.shape[0], x.device)
         y, _ = self._decode(dec_in, cond, self._initial_state(cond, x.shape[0], x))
         with torch.autocast(x.device.type, enabled=False):
             p = split_output(y, hps.num_mixture)
-            target = target.float()
             mask = 1.0 - target[..., 4]
             l_s = offset_nll(p, target[..., 0], target[..., 1]) * mask
             l_p = pen_cross_entropy(p, target[..., 2:5])
