@@ -8,6 +8,7 @@ import glob
 import hashlib
 import multiprocessing
 import os
+import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -356,11 +357,18 @@ def _read_all(paths: list[str], options: BuildOptions) -> Iterator[tuple[FileRec
     if workers <= 1 or len(paths) < 4 * workers:
         yield from map(reader, paths)
         return
-    # forkserver/spawn: forking a process that runs threads (tqdm, torch) can deadlock
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     chunk = max(1, min(64, len(paths) // (workers * 16)))
-    with multiprocessing.get_context(method).Pool(workers) as pool:
+    with multiprocessing.get_context(_start_method()).Pool(workers) as pool:
         yield from pool.imap(reader, paths, chunksize=chunk)
+
+
+def _start_method() -> str:
+    """fork where safe: it starts at once and needs no `if __name__ == "__main__"` guard in a user's script;
+    forking a process that already runs threads can deadlock, so then a clean forkserver (or spawn)."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
 
 
 def _split_dataset(drawings: list[np.ndarray], records: list[FileRecord], options: BuildOptions,

@@ -96,7 +96,9 @@ def generate(model, info, n: int, options: SampleOptions, on_progress: ProgressF
 def complete(model, info, prefix: np.ndarray, n: int, options: SampleOptions,
              on_progress: ProgressFn | None = None) -> list[np.ndarray]:
     """n different endings of the drawing start `prefix` (stroke-3, dataset units): each returned drawing is
-    `prefix` itself followed by the model's continuation (rows from len(prefix) on), which may be empty."""
+    `prefix` itself followed by the model's continuation (rows from len(prefix) on), which may be empty.
+    A conditional model draws z ~ N(0, I) per ending (encoding the start instead would describe a drawing
+    that stops where the start stops)."""
     _check_count(n, "--n")
     prefix = np.asarray(prefix, dtype=np.float64).reshape(-1, 3)
     if len(prefix) == 0:

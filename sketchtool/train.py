@@ -127,7 +127,9 @@ def _load_data(path: Path, hps, seed: int, *, scale_factor: float | None = None)
 
 
 def _evaluate_source(model, source, device, precision: str, kl_weight: float) -> dict[str, float]:
-    """Average loss terms over every drawing of `source` (weighted by batch size), model in eval mode."""
+    """Average loss terms over every drawing of `source` (weighted by batch size), model in eval mode.
+    Callers pass kl_weight_start: magenta's eval model never receives the annealed weight, so its reported
+    valid/test cost (and best-checkpoint choice) is L_R + kl_weight_start·max(L_KL, kl_tolerance)."""
     import torch
 
     from sketchtool.device import autocast
@@ -294,7 +296,7 @@ class _Loop:
         return {k: float(v.detach()) for k, v in terms.items()}
 
     def validate(self) -> dict[str, float]:
-        metrics = _evaluate_source(self.model, self.data.valid, self.device, self.precision, self.hps.kl_weight)
+        metrics = _evaluate_source(self.model, self.data.valid, self.device, self.precision, self.hps.kl_weight_start)
         self.last_metrics = metrics
         self.log({"step": self.step, "split": "valid", **metrics, "time": time.time()})
         if metrics and metrics["loss"] < self.best_valid:
@@ -313,7 +315,8 @@ class _Loop:
                 if self.options.max_minutes and time.monotonic() - started > 60 * self.options.max_minutes:
                     stopped = "time"
                     break
-                window.append(self.train_step())
+                terms = self.train_step()
+                window.append(terms)
                 rate = (self.step - start_step) / max(time.monotonic() - started, 1e-9)
                 if self.step % self.options.log_every == 0:
                     mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
@@ -322,7 +325,8 @@ class _Loop:
                     window = []
                 valid = self.validate() if self.step % self.save_every == 0 else None
                 if on_progress is not None:
-                    on_progress({"step": self.step, "total": self.steps, "steps_per_s": rate, "valid": valid})
+                    on_progress({"step": self.step, "total": self.steps, "steps_per_s": rate, "train": terms,
+                                 "valid": valid})
         except KeyboardInterrupt:
             if self.step > start_step:
                 self.save("latest.pt")
@@ -334,7 +338,7 @@ class _Loop:
 
 def evaluate(run: str | os.PathLike, *, split: str = "test", dataset: str | os.PathLike | None = None,
              device: str = "cpu", precision: str = "fp32") -> dict[str, float]:
-    """Loss terms (L_R, L_KL, loss with the final kl_weight, ...) of a trained model on a split of its dataset
+    """Loss terms (L_R, L_KL, loss as magenta's eval cost, ...) of a trained model on a split of its dataset
     (or `dataset`), using the model's stored scale factor and max_seq_len."""
     from sketchtool.checkpoint import load_model
     from sketchtool.device import resolve_device
@@ -351,7 +355,7 @@ def evaluate(run: str | os.PathLike, *, split: str = "test", dataset: str | os.P
     if not len(source):
         raise SketchtoolError(f"{path}: split {split!r} has no drawings of at most {model.hps.max_seq_len} points")
     source.max_seq_len = model.hps.max_seq_len
-    metrics = _evaluate_source(model, source, dev, precision, model.hps.kl_weight)
+    metrics = _evaluate_source(model, source, dev, precision, model.hps.kl_weight_start)
     return {**metrics, "drawings": len(source)}
 
 

@@ -68,6 +68,13 @@ def test_the_seed_used_is_printed_so_a_run_can_be_repeated(tiny_model, tmp_path)
     assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
 
 
+def test_progress_bar_only_for_large_runs_off_a_terminal(tiny_model, tmp_path):
+    small = ok("generate", "--model", tiny_model, "--n", 3, "--seed", 0, "--out", tmp_path / "s.npz")
+    assert small.stderr == ""
+    large = ok("generate", "--model", tiny_model, "--n", 1000, "--seed", 0, "--out", tmp_path / "l.npz")
+    assert "1000/1000" in large.stderr and "Wrote 1000 drawings" in large.stdout
+
+
 def _numbers(d: str) -> np.ndarray:
     return np.array([float(v) for v in re.findall(r"-?\d+\.?\d*", d)]).reshape(-1, 2)
 

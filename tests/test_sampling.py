@@ -95,6 +95,22 @@ def test_reconstruct_greedy_ignores_the_seed(tiny, sheep_test):
     assert _same(rows[0], again[0]) and _same(rows[0][:1], rows[0][1:])
 
 
+def test_a_batch_decodes_each_drawing_as_it_would_alone():
+    """Greedy decoding has no randomness, so batching (and dropping finished rows from the batch) must not
+    change a drawing. Scaled weights make an untrained decoder end its drawings at different steps."""
+    model, _ = _fresh_model()
+    with torch.no_grad():
+        model.dec.W_hh *= 5
+        model.dec.W_xh *= 5
+        model.output.weight[:3] *= 10
+        model.output.bias[2] = -2.0  # the end-of-drawing logit
+    z = torch.randn(8, model.hps.z_size, generator=make_generator(0))
+    together = model.sample(8, z=z, greedy=True)
+    alone = [model.sample(1, z=z[i:i + 1], greedy=True)[0] for i in range(8)]
+    assert len({len(d) for d in together}) > 2, "drawings of different lengths exercise the shrinking batch"
+    assert all(a.shape == b.shape and np.allclose(a, b, atol=1e-4) for a, b in zip(together, alone))
+
+
 def test_interpolation_rows_start_and_end_at_the_inputs(tiny, sheep_test):
     model, info = tiny
     options = SampleOptions(seed=0, greedy=True)

@@ -6,6 +6,7 @@ import gzip
 import math
 import re
 import sys
+import time
 import tracemalloc
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -332,6 +333,14 @@ def test_no_file_or_network_access_from_inside_an_svg(relative):
     assert _Audit.events == []
 
 
+def test_billion_laughs_is_refused_at_the_declaration():
+    start = time.perf_counter()
+    with pytest.raises(SketchtoolError, match="lol1") as info:  # the first nested entity, before any expansion
+        read("hostile/billion_laughs.svg")
+    assert info.value.reason == "entity"
+    assert time.perf_counter() - start < 5  # a hang guard, not a speed target: expanded it would be 3 GB
+
+
 def test_gzip_bomb_is_stopped_with_bounded_memory():
     tracemalloc.start()
     try:
@@ -386,6 +395,14 @@ def test_size_limits():
     with pytest.raises(SketchtoolError) as info:
         read("kanjivg/0611b.svg", max_bytes=1000)
     assert info.value.reason == "too-large"
+    style_bomb = ('<svg xmlns="http://www.w3.org/2000/svg"><style>*{stroke:red;' + "a:b;" * 2**14 + "}</style>"
+                  + '<path d="M1 1 L2 2"/>' * 5000 + "</svg>").encode()  # svgelements re-reads the sheet per element
+    path_bomb = ('<svg xmlns="http://www.w3.org/2000/svg"><defs><path id="p" stroke="red" d="M0 0' + " L1 1" * 2000
+                 + '"/></defs>' + '<use href="#p"/>' * 200 + "</svg>").encode()
+    for bomb in (style_bomb, path_bomb):
+        with pytest.raises(SketchtoolError, match="once <use> is expanded") as info:
+            read_svg(bomb)
+        assert info.value.reason == "too-large"
     big_circle = b'<svg xmlns="http://www.w3.org/2000/svg"><circle r="1e6" stroke="black"/></svg>'
     with pytest.raises(SketchtoolError) as info:
         read_svg(big_circle, tolerance=1e-3, max_points=1000)

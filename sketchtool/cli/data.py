@@ -18,7 +18,7 @@ def _format_stats(stats: dict) -> str:
             f"p95 {stats['p95']:g}, max {stats['max']}")
 
 
-def _progress_bar(total_hint: str):
+def _progress_bar(unit: str):
     """A tqdm bar on stderr (only on a terminal) driven by the library's on_progress(done, total) callback."""
     from tqdm import tqdm
 
@@ -26,7 +26,7 @@ def _progress_bar(total_hint: str):
 
     def update(done: int, total: int) -> None:
         if "bar" not in state:
-            state["bar"] = tqdm(total=total, unit=total_hint, file=sys.stderr, disable=not sys.stderr.isatty(),
+            state["bar"] = tqdm(total=total, unit=unit, file=sys.stderr, disable=not sys.stderr.isatty(),
                                 dynamic_ncols=True, mininterval=0.5)
         state["bar"].update(done - state["bar"].n)
         if done == total:
@@ -68,7 +68,7 @@ def build_dataset_command(sources, out, epsilon, size, keep_units, max_seq_len, 
     Examples:
       sketchtool build-dataset drawings/ -o my.npz
       sketchtool build-dataset 'icons/**/*.svg' -o icons.npz --labels folder --report report.json
-      sketchtool build-dataset kanji/ -o kanji.npz --split 10000,600,500 --epsilon 2 --max-seq-len 250
+      sketchtool build-dataset kanji/ -o kanji.npz --split 10000,600,500 --max-seq-len 100 --adaptive
     """
     from sketchtool.build import BuildOptions, build_dataset, parse_split
     from sketchtool.errors import SketchtoolError

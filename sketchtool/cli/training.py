@@ -42,13 +42,17 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
     options = TrainOptions(steps=steps, save_every=save_every, device=device, precision=precision, threads=threads,
                            seed=seed, max_minutes=minutes)
     bar = tqdm(unit="step", dynamic_ncols=True, disable=None)
+    last_valid: dict[str, str] = {}
 
     def progress(info):
-        bar.total = info["total"]
-        bar.n = info["step"]
+        if bar.total != info["total"]:
+            bar.reset(total=info["total"])
+            bar.update(info["step"] - 1)
         if info["valid"]:
-            bar.set_postfix({k: f"{info['valid'][k]:.3f}" for k in ("loss", "L_R", "L_KL")})
-        bar.refresh()
+            last_valid["valid"] = f"{info['valid']['loss']:.3f}"
+        terms = {k: f"{info['train'][k]:.3f}" for k in ("loss", "L_R", "L_KL")}
+        bar.set_postfix({**terms, **last_valid}, refresh=False)
+        bar.update(1)
 
     try:
         result = train(dataset, run_dir, model=model, hps=hps, options=options, resume=resume, on_progress=progress)

@@ -8,45 +8,23 @@ import io
 import math
 import os
 import re
-import zlib
 from dataclasses import dataclass
 from xml.etree import ElementTree as ET
 
 import numpy as np
 
 from sketchtool.errors import SketchtoolError
+from sketchtool.formats.svg_safety import (DEFAULT_MAX_BYTES, REASONS, SVG_NS, check_structure, local_name,
+                                           one_line, parse_svg_xml, read_limited_bytes)
 
 __all__ = ["SvgDrawing", "read_svg", "REASONS", "DEFAULT_MAX_BYTES", "DEFAULT_MAX_POINTS", "RELATIVE_TOLERANCE"]
 
-# reason code -> what it means; every SketchtoolError raised here carries one of these
-REASONS = {
-    "unreadable": "the file could not be opened or read",
-    "too-large": "file, path data, element count, nesting or point count over the limits",
-    "gzip-bomb": ".svgz that decompresses past the byte limit",
-    "bad-gzip": "corrupt or truncated gzip data",
-    "malformed-xml": "not well-formed XML (truncated, mismatched tags, ...)",
-    "not-svg": "well-formed or binary content that is not an <svg> document",
-    "entity": "entity declarations that could expand, read files or reach the network",
-    "use-loop": "a <use> that (indirectly) references itself",
-    "use-unresolved": "a <use> whose target is missing or in another document",
-    "bad-coordinates": "NaN, infinite or absurdly large coordinates",
-    "invalid-svg": "path data, transforms or lengths that cannot be interpreted",
-    "empty": "nothing visible is drawn",
-}
-DEFAULT_MAX_BYTES = 16 * 2**20  # after gzip decompression too
 DEFAULT_MAX_POINTS = 200_000  # flattened points per file; path text is capped at 5 characters per point
-MAX_ELEMENTS = 200_000  # elements after <use> expansion
-MAX_DEPTH = 200  # svgelements recurses once per level
 MAX_COORDINATE = 1e9
 RELATIVE_TOLERANCE = 1 / 1000  # default flattening tolerance as a fraction of the drawing's larger side
 MAX_POINTS_PER_CURVE = 10_000
-MAX_ENTITY_VALUE = 256  # simple internal entities (Adobe Illustrator's namespace names) are allowed up to this
-MAX_ENTITY_EXPANSION = 2**20  # bytes all entity references may add
 
-SVG_NS = "http://www.w3.org/2000/svg"
-XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
 NON_RENDERING = {"symbol", "marker", "mask", "clipPath", "pattern", "linearGradient", "radialGradient", "filter"}
-_ENTITY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
 _NUMBER_LIST = re.compile(r"[\s,]+")
 _IMPORTANT = re.compile(r"\s*!\s*important", re.IGNORECASE)
 
@@ -80,9 +58,9 @@ def read_svg(
     name = "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
     if tolerance is not None and not (tolerance > 0 and math.isfinite(tolerance)):
         raise SketchtoolError(f"{name}: flattening tolerance must be a positive number, got {tolerance}")
-    data = _read_bytes(source, name, max_bytes)
-    root = _parse_xml(data, name)
-    _check_structure(root, name, max_points)
+    data = read_limited_bytes(source, name, max_bytes)
+    root = parse_svg_xml(data, name)
+    check_structure(root, name, max_points)
     width, height = root.get("width"), root.get("height")
     viewbox = _prepare_root(root)
     try:
@@ -90,7 +68,7 @@ def read_svg(
             polylines, text_elements = _trace(root, viewbox, tolerance, max_points, name)
     except (ValueError, TypeError, IndexError, AttributeError, ZeroDivisionError, OverflowError) as e:
         # svgelements stops on some malformed values (e.g. "h." path data) with internal errors
-        raise SketchtoolError(f"{name}: cannot interpret the drawing ({type(e).__name__}: {_one_line(e)}); "
+        raise SketchtoolError(f"{name}: cannot interpret the drawing ({type(e).__name__}: {one_line(e)}); "
                               "check its path data and transforms", reason="invalid-svg") from None
     if not polylines:
         raise SketchtoolError(f"{name}: nothing visible is drawn (no stroked or filled shapes)", reason="empty")
@@ -99,135 +77,7 @@ def read_svg(
     return SvgDrawing(polylines, viewbox, width, height, text_elements)
 
 
-# --- bytes and XML -------------------------------------------------------------------------------------------
-
-
-def _read_bytes(source: str | os.PathLike | bytes, name: str, max_bytes: int) -> bytes:
-    if isinstance(source, (bytes, bytearray)):
-        data = bytes(source)
-    else:
-        try:
-            with open(source, "rb") as f:
-                data = f.read(max_bytes + 1)
-        except OSError as e:
-            raise SketchtoolError(f"{name}: cannot read the file ({e.strerror or e})", reason="unreadable") from None
-    if len(data) > max_bytes:
-        raise SketchtoolError(f"{name}: file larger than {max_bytes} bytes; split or simplify it", reason="too-large")
-    if data[:2] == b"\x1f\x8b":
-        data = _gunzip(data, name, max_bytes)
-    return data
-
-
-def _gunzip(data: bytes, name: str, max_bytes: int) -> bytes:
-    """Decompress in bounded chunks, so a gzip bomb costs at most `max_bytes` of memory."""
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        out = inflater.decompress(data, max_bytes + 1)
-    except zlib.error as e:
-        raise SketchtoolError(f"{name}: corrupt gzip data ({_one_line(e)}); re-export the .svgz",
-                              reason="bad-gzip") from None
-    if len(out) > max_bytes:
-        raise SketchtoolError(f"{name}: decompresses to more than {max_bytes} bytes (gzip bomb?)", reason="gzip-bomb")
-    if not inflater.eof:
-        raise SketchtoolError(f"{name}: truncated gzip data; re-export the .svgz", reason="bad-gzip")
-    return out
-
-
-def _parse_xml(data: bytes, name: str) -> ET.Element:
-    """Parse with defusedxml: external, parameter and nested entities are refused, simple ones budgeted."""
-    from defusedxml import DefusedXmlException
-    from defusedxml.ElementTree import DefusedXMLParser
-
-    class _Parser(DefusedXMLParser):
-        expansion = 0
-
-        def defused_entity_decl(self, entity, is_parameter, value, base, sysid, pubid, notation):
-            self.expansion += _entity_cost(data, entity, is_parameter, value, name)
-            if self.expansion > MAX_ENTITY_EXPANSION:
-                raise SketchtoolError(f"{name}: entity references would expand past {MAX_ENTITY_EXPANSION} "
-                                      "bytes (entity bomb?)", reason="entity")
-
-    parser = _Parser(target=ET.TreeBuilder())
-    try:
-        parser.feed(data)
-        root = parser.close()
-    except DefusedXmlException as e:
-        raise SketchtoolError(f"{name}: refused entity or external reference ({type(e).__name__}); "
-                              "SVG files must not declare entities", reason="entity") from None
-    except (ET.ParseError, LookupError) as e:  # LookupError: an unknown encoding in the XML declaration
-        if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-            raise SketchtoolError(f"{name}: not an SVG file (no XML markup)", reason="not-svg") from None
-        raise SketchtoolError(f"{name}: malformed XML ({_one_line(e)}); fix or re-export the file",
-                              reason="malformed-xml") from None
-    if root.tag not in ("svg", f"{{{SVG_NS}}}svg"):
-        raise SketchtoolError(f"{name}: root element is <{_local(root.tag)}>, not <svg>", reason="not-svg")
-    return root
-
-
-def _entity_cost(data: bytes, entity: str, is_parameter: bool, value: str | None, name: str) -> int:
-    """Bytes a simple internal entity adds to the document: its length times the references to it. Called at
-    the declaration, before any reference is expanded; the references are counted in the raw bytes, so only
-    ASCII names in an ASCII-compatible encoding qualify."""
-    simple = (not is_parameter and value is not None and len(value) <= MAX_ENTITY_VALUE
-              and "&" not in value and "%" not in value and _ENTITY_NAME.match(entity)
-              and not data.startswith((b"\xff\xfe", b"\xfe\xff")) and b"\x00" not in data[:4])
-    if not simple:
-        raise SketchtoolError(f"{name}: entity {entity!r} is external, parametric, nested or too long; "
-                              "SVG files must not need it", reason="entity")
-    return data.count(b"&" + entity.encode() + b";") * len(value.encode())
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())[:200]
-
-
-def _local(tag: str) -> str:
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
-
-
-# --- structure: <use> graph, size limits, what svgelements gets wrong ----------------------------------------
-
-
-def _check_structure(root: ET.Element, name: str, max_points: int) -> None:
-    """Refuse `<use>` loops, dangling `<use>`, deep nesting and element or path-data explosions before
-    svgelements (which recurses per level and would expand a `<use>` bomb) sees the document."""
-    ids = {el.get("id"): el for el in root.iter() if el.get("id") is not None}
-    sizes: dict[int, int] = {}
-    visiting: set[int] = set()
-
-    def expanded(el: ET.Element, depth: int) -> int:
-        key = id(el)
-        if key in sizes:
-            return sizes[key]
-        if key in visiting:
-            raise SketchtoolError(f"{name}: <use> references loop back to id {el.get('id')!r}", reason="use-loop")
-        if depth > MAX_DEPTH:
-            raise SketchtoolError(f"{name}: elements nested deeper than {MAX_DEPTH}", reason="too-large")
-        visiting.add(key)
-        total = 1 + sum(expanded(child, depth + 1) for child in el)
-        if _local(el.tag) == "use":
-            total += expanded(_use_target(el, ids, name), depth + 1)
-        visiting.discard(key)
-        if total > MAX_ELEMENTS:
-            raise SketchtoolError(f"{name}: more than {MAX_ELEMENTS} elements once <use> is expanded",
-                                  reason="too-large")
-        sizes[key] = total
-        return total
-
-    expanded(root, 0)
-    path_text = sum(len(el.get("d", "")) + len(el.get("points", "")) for el in root.iter())
-    if path_text > 5 * max_points:
-        raise SketchtoolError(f"{name}: {path_text} characters of path data, over the limit of {5 * max_points}",
-                              reason="too-large")
-
-
-def _use_target(use: ET.Element, ids: dict, name: str) -> ET.Element:
-    href = use.get("href", use.get(XLINK_HREF, "")).strip()  # svgelements prefers href, like SVG 2
-    target = ids.get(href[1:]) if href.startswith("#") else None
-    if target is None:
-        raise SketchtoolError(f"{name}: <use> references {href or 'nothing'!r}, which is not an element of "
-                              "this file", reason="use-unresolved")
-    return target
+# --- adjusting the tree for svgelements ----------------------------------------------------------------------
 
 
 def _prepare_root(root: ET.Element) -> tuple[float, float, float, float] | None:
@@ -245,26 +95,29 @@ def _prepare_root(root: ET.Element) -> tuple[float, float, float, float] | None:
     else:
         for attr in ("width", "height", "preserveAspectRatio"):
             root.attrib.pop(attr, None)
-    parents = [(parent, child) for parent in root.iter() for child in parent]
-    for _, child in parents:
-        if _local(child.tag) == "path" and child.get("d") is None:
-            child.set("d", "")  # a path without data draws nothing; svgelements would stop on it
-    for _, child in parents:
-        if child.get("style"):
-            child.set("style", _IMPORTANT.sub("", child.get("style")))
-    styles = [(parent, child) for parent, child in parents if _local(child.tag) == "style"]
-    for parent, child in styles:
-        child.text = _IMPORTANT.sub("", child.text or "")
-        parent.remove(child)
-    for index, (_, style) in enumerate(styles):
-        root.insert(index, style)
-    for parent, child in parents:
-        if _local(child.tag) in NON_RENDERING and _local(parent.tag) != "defs":
-            wrapper = ET.Element(f"{{{SVG_NS}}}defs")
-            parent.insert(list(parent).index(child), wrapper)
-            parent.remove(child)
-            wrapper.append(child)
+    elements = list(root.iter())
+    for el in elements:
+        if el.get("style"):
+            el.set("style", _IMPORTANT.sub("", el.get("style")))
+        if local_name(el.tag) == "path" and el.get("d") is None:
+            el.set("d", "")  # a path without data draws nothing; svgelements would stop on it
+    styles = [el for el in elements if local_name(el.tag) == "style"]
+    for el in styles:
+        el.text = _IMPORTANT.sub("", el.text or "")
+    for parent in elements:  # children lists are rebuilt in one go: repeated remove/insert would be quadratic
+        if any(local_name(child.tag) in NON_RENDERING or local_name(child.tag) == "style" for child in parent):
+            keep = [child for child in parent if local_name(child.tag) != "style"]
+            parent[:] = keep if local_name(parent.tag) == "defs" else [_in_defs(child) for child in keep]
+    root[:0] = styles
     return viewbox
+
+
+def _in_defs(element: ET.Element) -> ET.Element:
+    if local_name(element.tag) not in NON_RENDERING:
+        return element
+    wrapper = ET.Element(f"{{{SVG_NS}}}defs")
+    wrapper.append(element)
+    return wrapper
 
 
 def _parse_viewbox(text: str | None) -> tuple[float, float, float, float] | None:
@@ -312,8 +165,11 @@ def _trace(root: ET.Element, viewbox, tolerance: float | None, max_points: int, 
     if tolerance is None:
         tolerance = max(extent[2] - extent[0], extent[3] - extent[1]) * RELATIVE_TOLERANCE or 1.0
     polylines: list[np.ndarray] = []
+    budget = max_points
     for segments, affine in pieces:
-        polylines += _flatten(segments, affine, tolerance, max_points - sum(map(len, polylines)), name)
+        lines = _flatten(segments, affine, tolerance, budget, name)
+        budget -= sum(map(len, lines))
+        polylines += lines
     return polylines, text_elements
 
 
@@ -380,8 +236,7 @@ def _check_coordinates(pieces, name: str) -> tuple[float, float, float, float]:
                 r = max(abs(seg.rx), abs(seg.ry))
                 points.extend(seg.center + corner for corner in ((r, r), (r, -r), (-r, r), (-r, -r)))
         if points:
-            with np.errstate(all="ignore"):
-                mapped.append(_apply(affine, np.array([(p.x, p.y) for p in points], dtype=np.float64)))
+            mapped.append(_apply(affine, np.array([(p.x, p.y) for p in points], dtype=np.float64)))
     if not mapped:
         return 0.0, 0.0, 0.0, 0.0
     xy = np.concatenate(mapped)

@@ -264,26 +264,43 @@ class SketchRNN(SketchModel):
             lengths[i] = k
         return rows, lengths
 
+    def _step_projection(self, cond: Tensor | None, n: int, like: Tensor) -> tuple[Tensor, Tensor]:
+        """The decoder input [S; cond] projected in two parts, since `project_inputs` is affine: W_S (5, P) for
+        the stroke and cond·W_cond + b (n, P), constant through a drawing, so it is computed once, not per step."""
+        cond_size = 0 if cond is None else cond.shape[-1]
+        bias = self.dec.project_inputs(like.new_zeros(1, 5 + cond_size))  # (1, P)
+        eye = torch.cat([torch.eye(5, device=like.device), like.new_zeros(5, cond_size)], dim=-1)
+        w_stroke = self.dec.project_inputs(eye) - bias  # (5, P)
+        if cond is None:
+            return w_stroke, bias.expand(n, -1)
+        return w_stroke, self.dec.project_inputs(torch.cat([like.new_zeros(n, 5), cond], dim=-1))  # (n, P)
+
     def _sample_loop(self, n, cond, forced, max_len, temperature, greedy, generator, on_progress) -> Tensor:
         forced_rows, forced_len = forced
         device = forced_rows.device
         prev = torch.tensor([[0, 0, 1, 0, 0]], dtype=torch.float32, device=device).expand(n, 5)
         state = self._initial_state(cond, n, prev)
+        w_stroke, cond_xw = self._step_projection(cond, n, prev)
         out = torch.zeros(n, max_len, 5, device=device)
         out[:, :, 4] = 1.0  # rows never reached read as end-of-drawing
-        done = torch.zeros(n, dtype=torch.bool, device=device)
+        # finished drawings leave the batch, so the work follows the drawings' own lengths, not the longest one's
+        active = torch.arange(n, device=device)
         for t in range(max_len):
-            y, state = self._decode(prev[:, None, :], cond, state)
-            offsets, pen_state = sample_mixture(split_output(y[:, 0], self.hps.num_mixture), temperature=temperature,
+            h, state = self.dec.step(torch.addmm(cond_xw, prev, w_stroke), state)  # (active, H)
+            y = _at_least_fp32(self.output(h))  # (active, 6M+3)
+            offsets, pen_state = sample_mixture(split_output(y, self.hps.num_mixture), temperature=temperature,
                                                 greedy=greedy, generator=generator)
-            step = torch.cat([offsets, F.one_hot(pen_state, 3).float()], dim=-1)  # (n, 5)
-            is_forced = t < forced_len
-            step = torch.where(is_forced[:, None], forced_rows[:, t], step)
-            out[~done, t] = step[~done]
-            done |= ~is_forced & (pen_state == 2)
-            prev = step
+            step = torch.cat([offsets, F.one_hot(pen_state, 3).float()], dim=-1)  # (active, 5)
+            is_forced = t < forced_len[active]
+            step = torch.where(is_forced[:, None], forced_rows[active, t], step)
+            out[active, t] = step
+            going = is_forced | (pen_state != 2)
             if on_progress is not None:
                 on_progress(t + 1, max_len)
-            if bool(done.all()):
+            if not bool(going.any()):
                 break
+            if not bool(going.all()):
+                active, step, cond_xw = active[going], step[going], cond_xw[going]
+                state = tuple(part[going] for part in state)
+            prev = step
         return out
