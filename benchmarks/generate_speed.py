@@ -57,7 +57,6 @@ def time_batched_vs_single(model_ref: str, n: int, single: int, threads: int) ->
     start = time.perf_counter()
     one_by_one = [d for i in range(single) for d in generate(model, info, 1, SampleOptions(seed=100 + i))]
     t_single = time.perf_counter() - start
-    points = lambda ds: sum(len(d) for d in ds) / len(ds)  # noqa: E731 - mean points per drawing
     return {
         "n": n,
         "batched_s": round(t_batched, 2),
@@ -67,11 +66,15 @@ def time_batched_vs_single(model_ref: str, n: int, single: int, threads: int) ->
         "single_per_s": round(single / t_single, 2),
         "single_extrapolated_s": round(t_single * n / single, 1),
         "speedup": round((t_single / single) / (t_batched / n), 1),
-        "mean_points_batched": round(points(batched), 1),
-        "mean_points_single": round(points(one_by_one), 1),
+        "mean_points_batched": round(_mean_points(batched), 1),
+        "mean_points_single": round(_mean_points(one_by_one), 1),
         "hparams": {k: info.hparams.get(k) for k in ("dec_model", "dec_rnn_size", "enc_rnn_size", "z_size",
                                                       "num_mixture", "max_seq_len")},
     }
+
+
+def _mean_points(drawings: list) -> float:
+    return sum(len(d) for d in drawings) / len(drawings)
 
 
 def machine() -> dict:
@@ -91,7 +94,8 @@ def main() -> None:
     args = parser.parse_args()
     result = {"machine": machine()}
     walls, cpus = time_cli(args.model, args.repeats)
-    result["cli_generate_50"] = {"median_wall_s": round(statistics.median(walls), 2), "min_wall_s": round(min(walls), 2),
+    result["cli_generate_50"] = {"median_wall_s": round(statistics.median(walls), 2),
+                                 "min_wall_s": round(min(walls), 2),
                                  "median_cpu_s": round(statistics.median(cpus), 2),
                                  "wall_runs": [round(t, 2) for t in walls]}
     result["sampling"] = time_batched_vs_single(args.model, args.n, args.single, args.threads)

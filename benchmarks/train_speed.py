@@ -5,7 +5,8 @@ same run that computes like the reference trainers (all 250 steps of every seque
 
     OMP_NUM_THREADS=1 python benchmarks/train_speed.py --steps 3 [--device cuda] [--threads 1] [--json out.json]
 
-Each configuration runs in its own process so peak memory (RSS, or CUDA max allocated) is its own.
+Each configuration runs in its own process so peak memory (RSS, or CUDA max allocated) is its own. On a shared
+host, CPU seconds per step (one thread) say more than wall-clock seconds; both are reported.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def naive_loss(model, batch):
 
     x = batch.strokes5
     b = x.shape[0]
-    zeros = lambda n: (x.new_zeros(b, n), x.new_zeros(b, n))  # noqa: E731
+    zeros = lambda n: (x.new_zeros(b, n), x.new_zeros(b, n))
     _, (h_fw, _) = run(model.enc_fw, x[:, 1:], zeros(model.hps.enc_rnn_size))
     _, (h_bw, _) = run(model.enc_bw, x[:, 1:].flip(1), zeros(model.hps.enc_rnn_size))
     last = torch.cat([h_fw, h_bw], -1)
@@ -81,10 +82,10 @@ def run_one(impl: str, cell: str, precision: str, steps: int, data: Path, device
                          batch_size=hps.batch_size, random_scale_factor=0.15, augment_stroke_prob=0.1)
     model = SketchRNN(hps).to(dev).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    times = []
+    times, cpu_times = [], []
     for step in range(steps + 1):  # the first step warms up allocators and kernels
         batch = source.random_batch().to(dev)
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         with autocast(dev, precision):
             loss = naive_loss(model, batch) if impl == "naive" else model.loss(batch)["loss"]
         optimizer.zero_grad()
@@ -95,11 +96,13 @@ def run_one(impl: str, cell: str, precision: str, steps: int, data: Path, device
             torch.cuda.synchronize()
         if step:
             times.append(time.perf_counter() - start)
+            cpu_times.append(time.process_time() - cpu_start)
     peak = (torch.cuda.max_memory_allocated() / 2**20 if dev.type == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     sec = float(np.median(times))
     return {"impl": impl, "cell": cell, "precision": precision, "device": device, "threads": threads,
-            "s_per_step": sec, "steps_per_s": 1 / sec, "peak_mib": peak, "steps": steps}
+            "s_per_step": sec, "steps_per_s": 1 / sec, "cpu_s_per_step": float(np.median(cpu_times)),
+            "peak_mib": peak, "steps": steps, "load_average": os.getloadavg()[0]}
 
 
 def main() -> None:
@@ -123,11 +126,13 @@ def main() -> None:
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
         r = results[-1]
-        print(f"{r['impl']:5s} {r['cell']:10s} {r['precision']:4s}  {r['s_per_step']:7.2f} s/step  "
-              f"{r['steps_per_s']:6.3f} steps/s  peak {r['peak_mib']:7.0f} MiB", flush=True)
-    base = results[0]["s_per_step"]
+        print(f"{r['impl']:5s} {r['cell']:10s} {r['precision']:4s}  {r['s_per_step']:7.2f} s/step wall  "
+              f"{r['cpu_s_per_step']:7.2f} s/step CPU  peak {r['peak_mib']:7.0f} MiB  load {r['load_average']:.1f}",
+              flush=True)
+    base, base_cpu = results[0]["s_per_step"], results[0]["cpu_s_per_step"]
     for r in results[1:]:
-        print(f"speed-up {r['cell']}/{r['precision']} vs naive lstm fp32: {base / r['s_per_step']:.2f}x")
+        print(f"speed-up {r['cell']}/{r['precision']} vs naive lstm fp32: {base / r['s_per_step']:.2f}x wall, "
+              f"{base_cpu / r['cpu_s_per_step']:.2f}x CPU time")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -5,15 +5,15 @@ to stroke-5 with a start token. Conversions come from `sketchtool.strokes`."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 
 from sketchtool.strokes import augment_strokes, random_scale, stroke3_to_stroke5
 
-__all__ = ["StrokeBatch", "OFFSET_LIMIT", "prepare_drawings", "stroke5_batch", "BatchSource"]
+__all__ = ["OFFSET_LIMIT", "BatchSource", "StrokeBatch", "prepare_drawings", "stroke5_batch"]
 
 OFFSET_LIMIT = 1000.0  # magenta DataLoader `limit`
 START_TOKEN = np.array([0, 0, 1, 0, 0], dtype=np.float32)
@@ -28,7 +28,7 @@ class StrokeBatch:
     lengths: torch.Tensor
     labels: torch.Tensor
 
-    def to(self, device) -> "StrokeBatch":
+    def to(self, device) -> StrokeBatch:
         return StrokeBatch(self.strokes5.to(device), self.lengths.to(device), self.labels.to(device))
 
     def __len__(self) -> int:

@@ -48,7 +48,8 @@ class BuildOptions:
 
     `split` holds ratios (floats, normalised by their sum) or exact counts (ints) for train, valid, test;
     `epsilon` is in the units of the `size` box (or SVG user units with `keep_units`); `workers=None`
-    uses all cores; `tolerance` is the curve-flattening tolerance handed to the SVG reader."""
+    uses all cores; `tolerance` is the curve-flattening tolerance handed to the SVG reader; `strict` asks the
+    caller to treat any unusable file (`BuildReport.failures()`) as fatal."""
 
     epsilon: float = 2.0
     size: float = 256.0
@@ -81,13 +82,17 @@ class BuildOptions:
 class NormalizedSvg:
     """One SVG as training data sees it. `stroke3` is (n, 3) int16 in normalised units (first row offset from
     (0, 0), the top-left of the drawing's bounds); source = normalised / `scale` + `origin` maps it back to
-    the SVG's user units (see `to_source`). `epsilon` is the RDP epsilon actually used."""
+    the SVG's user units (see `to_source`). `epsilon` is the RDP epsilon actually used; `viewbox`, `width`,
+    `height` are the SVG's own frame (as `SvgDrawing` has them), for writing results back into it."""
 
     stroke3: np.ndarray
     origin: tuple[float, float]
     scale: float
     epsilon: float
     text_elements: int = 0
+    viewbox: tuple[float, float, float, float] | None = None
+    width: str | None = None
+    height: str | None = None
 
     def to_source(self, polylines: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Normalised absolute polylines (e.g. `stroke3_to_polylines(stroke3)`) -> the SVG's user units."""
@@ -236,7 +241,8 @@ def read_normalized_svg(
         scale = 1.0
     normalized = [(np.asarray(p, dtype=np.float64) - origin) * scale for p in drawing.polylines]
     stroke3, used = _fit_length(normalized, epsilon, max_seq_len, adaptive, name)
-    return NormalizedSvg(stroke3, (float(origin[0]), float(origin[1])), float(scale), used, drawing.text_elements)
+    return NormalizedSvg(stroke3, (float(origin[0]), float(origin[1])), float(scale), used, drawing.text_elements,
+                         drawing.viewbox, drawing.width, drawing.height)
 
 
 def svg_to_stroke3(path: str | os.PathLike | bytes, **options) -> np.ndarray:
@@ -353,13 +359,20 @@ def _read_all(paths: list[str], options: BuildOptions) -> Iterator[tuple[FileRec
     """Results in input order; parallel when worth it. Files stream through `imap`, so only the kept
     int16 arrays accumulate (in the caller)."""
     reader = functools.partial(_read_one, options=options)
-    workers = options.workers or os.cpu_count() or 1
+    workers = options.workers or _usable_cores()
     if workers <= 1 or len(paths) < 4 * workers:
         yield from map(reader, paths)
         return
     chunk = max(1, min(64, len(paths) // (workers * 16)))
     with multiprocessing.get_context(_start_method()).Pool(workers) as pool:
         yield from pool.imap(reader, paths, chunksize=chunk)
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (a container or `taskset` can allow fewer than the machine has)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def _start_method() -> str:

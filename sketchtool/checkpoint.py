@@ -16,12 +16,12 @@ from sketchtool.fileio import atomic_write
 __all__ = [
     "FORMAT",
     "ModelInfo",
-    "save_checkpoint",
+    "build_model",
+    "export_model",
+    "load_model",
     "read_checkpoint",
     "resolve_checkpoint",
-    "build_model",
-    "load_model",
-    "export_model",
+    "save_checkpoint",
 ]
 
 FORMAT = "sketchtool-checkpoint"

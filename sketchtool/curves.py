@@ -9,7 +9,7 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import atomic_write, check_output_path
 from sketchtool.train import read_metrics
 
-__all__ = ["plot_curves", "TERMS"]
+__all__ = ["TERMS", "plot_curves"]
 
 TERMS = ("loss", "L_R", "L_KL")
 

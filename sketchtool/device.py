@@ -8,8 +8,16 @@ from dataclasses import dataclass
 
 from sketchtool.errors import SketchtoolError
 
-__all__ = ["resolve_device", "default_threads", "configure_threads", "autocast", "resolve_precision", "DistInfo",
-           "init_distributed", "cpu_has_bf16"]
+__all__ = [
+    "DistInfo",
+    "autocast",
+    "configure_threads",
+    "cpu_has_bf16",
+    "default_threads",
+    "init_distributed",
+    "resolve_device",
+    "resolve_precision",
+]
 
 
 def default_threads() -> int:

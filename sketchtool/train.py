@@ -9,16 +9,26 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from sketchtool.errors import SketchtoolError
 
-__all__ = ["PRESETS", "TrainOptions", "TrainResult", "resolve_hparams", "train", "evaluate", "read_metrics",
-           "learning_rate_at", "kl_weight_at"]
+__all__ = [
+    "PRESETS",
+    "TrainOptions",
+    "TrainResult",
+    "evaluate",
+    "kl_weight_at",
+    "learning_rate_at",
+    "read_metrics",
+    "resolve_hparams",
+    "train",
+]
 
 # `reference` is magenta's defaults; `small` learns recognisable sheep on one CPU thread within about an hour
 PRESETS: dict[str, dict[str, Any]] = {
@@ -163,7 +173,12 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, model: str 
           options: TrainOptions | None = None, resume: bool = False, on_progress: ProgressFn | None = None) -> TrainResult:
     """Train `model` on `dataset` into `run_dir` (latest.pt, best.pt, metrics.jsonl, run.json); `--resume`
     continues bit-for-bit from latest.pt. On Ctrl-C the current step is saved before KeyboardInterrupt rises."""
-    from sketchtool.device import configure_threads, init_distributed, resolve_device, resolve_precision
+    from sketchtool.device import (
+        configure_threads,
+        init_distributed,
+        resolve_device,
+        resolve_precision,
+    )
 
     options = options or TrainOptions()
     run_dir, dataset = Path(run_dir), Path(dataset)

@@ -65,6 +65,7 @@ def test_svg_to_stroke3_normalises_to_the_size_box_and_keeps_the_dot(tmp_path):
 def test_transform_maps_the_normalised_drawing_back_to_svg_units(tmp_path):
     result = read_normalized_svg(write(tmp_path, "c.svg", CORNER_AND_DOT))
     assert result.origin == (10.0, 10.0) and result.scale == pytest.approx(256 / 70)
+    assert result.viewbox == (0, 0, 100, 100) and result.width is None
     back = result.to_source(stroke3_to_polylines(result.stroke3))
     np.testing.assert_allclose(back[0], [[10, 10], [60, 10], [60, 60]], atol=0.5 / result.scale)
     np.testing.assert_allclose(back[1], [[80, 80]], atol=0.5 / result.scale)
@@ -95,6 +96,24 @@ def test_too_long_drawings_are_refused_or_resimplified(tmp_path):
     assert e.value.reason == "too-long"
     result = read_normalized_svg(path, max_seq_len=40, adaptive=True)
     assert len(result.stroke3) <= 40 and result.epsilon > 2.0
+
+
+def test_adaptive_build_reports_which_drawings_were_resimplified(tmp_path):
+    write(tmp_path, "zz.svg", zigzag(60))
+    distinct_drawings(tmp_path, 1)
+    _, report = build_dataset([tmp_path], BuildOptions(workers=1, max_seq_len=40, adaptive=True))
+    by_name = {Path(r.path).name: r for r in report.files}
+    assert by_name["zz.svg"].reason == "resimplified" and by_name["zz.svg"].epsilon > 2.0
+    assert by_name["d000.svg"].reason is None and by_name["d000.svg"].epsilon == 2.0
+    assert report.summary()["resimplified"] == 1
+
+
+def test_coordinates_beyond_int16_are_refused_in_kept_units(tmp_path):
+    path = write(tmp_path, "huge.svg", svg(line(0, 0, 50000, 0), view="0 0 50000 100"))
+    assert len(svg_to_stroke3(path)) == 2  # fine once normalised
+    with pytest.raises(SketchtoolError, match="int16") as e:
+        svg_to_stroke3(path, keep_units=True)
+    assert e.value.reason == "out-of-range"
 
 
 def test_bad_svg_is_an_error_with_a_reason(tmp_path):

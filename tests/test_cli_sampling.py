@@ -51,6 +51,9 @@ def test_generate_svg_npz_png_parse_back(tiny_model, tmp_path):
     ok("generate", "--model", tiny_model, "--n", 6, "--seed", 1, "--out", tmp_path / "g.png", "--size", 300)
     with Image.open(tmp_path / "g.png") as image:
         assert image.format == "PNG" and image.width == 300
+    ok("generate", "--model", tiny_model, "--n", 6, "--seed", 1, "--out", tmp_path / "g.gcode")
+    gcode = (tmp_path / "g.gcode").read_text()
+    assert "G21" in gcode and "G1 " in gcode
 
 
 def test_same_seed_gives_the_same_bytes(tiny_model, tmp_path):
@@ -117,7 +120,8 @@ def test_interpolate_analogy_reconstruct(tiny_model, fixtures, sheep_path, tmp_p
     a, b = fixtures / "sheep_a.svg", fixtures / "sheep_b.svg"
     ok("interpolate", a, b, f"{sheep_path}:test:6", "--model", tiny_model, "--steps", 4, "--out", tmp_path / "i.npz")
     assert len(load_dataset(tmp_path / "i.npz").splits["train"]) == 8
-    ok("interpolate", a, b, "--model", tiny_model, "--steps", 3, "--linear", "--with-inputs", "--out", tmp_path / "i.svg")
+    ok("interpolate", a, b, "--model", tiny_model, "--steps", 3, "--linear", "--with-inputs",
+       "--out", tmp_path / "i.svg")
     classes = [p.get("class") for p in ET.parse(tmp_path / "i.svg").getroot().iter(f"{SVG}path")]
     assert "given" in classes and "generated" in classes
     ok("analogy", a, b, f"{sheep_path}:test:6", "--model", tiny_model, "--n", 3, "--out", tmp_path / "a.npz")

@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from sketchtool.models.cells import (HyperLSTMCell, LayerNormLSTMCell, LSTMCell, final_hidden, make_cell, unroll,
-                                     zero_state)
+from sketchtool.models.cells import (
+    HyperLSTMCell,
+    LayerNormLSTMCell,
+    LSTMCell,
+    final_hidden,
+    make_cell,
+    unroll,
+    zero_state,
+)
 
 
 def sigmoid(x):
@@ -43,17 +50,19 @@ def numpy_layer_norm_lstm(cell, x, h, c):
 def numpy_hyper_lstm(cell, x, h, c, hh, hc):
     p = {k: v.detach().double().numpy() for k, v in cell.named_parameters()}
     n = h.shape[-1]
-    hyper = {"W_xh": p["hyper.W_xh"], "W_hh": p["hyper.W_hh"], "bias": p["hyper.bias"]}
-    hg = np.concatenate([x, h], -1) @ hyper["W_xh"] + hh @ hyper["W_hh"] + hyper["bias"]
+    hyper_w_xh = np.concatenate([p["hyper.W_xh"], p["W_hyper_h"]])  # magenta's one matrix over [x; h]
+    hg = np.concatenate([x, h], -1) @ hyper_w_xh + hh @ p["hyper.W_hh"] + p["hyper.bias"]
     i, j, f, o = np.split(hg, 4, axis=-1)
     new_hc = hc * sigmoid(f + 1.0) + sigmoid(i) * np.tanh(j)
     new_hh = np.tanh(new_hc) * sigmoid(o)
 
     def hyper_norm(layer, g, with_bias):  # magenta HyperLSTMCell.hyper_norm, one gate at a time
-        zw = new_hh @ p["zw_weight"][g] + p["zw_bias"][g]
+        e = p["alpha_weight"].shape[1]
+        zw = new_hh @ p["zw_weight"][:, g * e:(g + 1) * e] + p["zw_bias"][g * e:(g + 1) * e]
         out = (zw @ p["alpha_weight"][g]) * layer
         if with_bias:
-            out = out + (new_hh @ p["zb_weight"][g - 4]) @ p["beta_weight"][g - 4]
+            k = g - 4
+            out = out + (new_hh @ p["zb_weight"][:, k * e:(k + 1) * e]) @ p["beta_weight"][k]
         return out
 
     xs = np.split(x @ p["W_xh"], 4, -1)
@@ -102,7 +111,7 @@ def test_initialisation_follows_magenta():
         torch.testing.assert_close(block.T @ block, torch.eye(16), atol=1e-5, rtol=0)
     assert torch.count_nonzero(cell.bias) == 0
     hyper = HyperLSTMCell(5, 16, hyper_num_units=8, hyper_embedding_size=4)
-    assert torch.all(hyper.zw_bias == 1.0) and torch.all(hyper.zw_weight == 0)
+    assert torch.all(hyper.zw_bias == 1.0) and torch.all(hyper.zw_weight == 0) and torch.all(hyper.beta_weight == 0)
     torch.testing.assert_close(hyper.alpha_weight, torch.full_like(hyper.alpha_weight, 0.1 / 4))
 
 

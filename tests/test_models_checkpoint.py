@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from sketchtool.checkpoint import export_model, load_model, read_checkpoint, save_checkpoint
+from sketchtool.checkpoint import (
+    export_model,
+    load_model,
+    read_checkpoint,
+    save_checkpoint,
+)
 from sketchtool.errors import SketchtoolError
 from sketchtool.models.sketch_rnn import SketchRNN, SketchRNNHParams
 

@@ -8,7 +8,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sketchtool.models.mixture import (NLL_EPSILON, offset_nll, pen_cross_entropy, sample_mixture, split_output)
+from sketchtool.models.mixture import (
+    NLL_EPSILON,
+    offset_nll,
+    pen_cross_entropy,
+    sample_mixture,
+    split_output,
+)
 
 
 def _params(seed: int, batch: int = 6, m: int = 4):

@@ -14,8 +14,8 @@ from sketchtool.models.base import hparams_from_dict, parse_hparams
 from sketchtool.models.mixture import split_output
 from sketchtool.models.sketch_rnn import SketchRNN, SketchRNNHParams
 
-TINY = dict(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=3, max_seq_len=12, batch_size=4,
-            hyper_num_units=8, hyper_embedding_size=4)
+TINY = {"enc_rnn_size": 8, "dec_rnn_size": 16, "z_size": 4, "num_mixture": 3, "max_seq_len": 12, "batch_size": 4,
+        "hyper_num_units": 8, "hyper_embedding_size": 4}
 
 
 def _drawings(n=4, seed=0):

@@ -14,8 +14,18 @@ from sketchtool.checkpoint import ModelInfo, load_model
 from sketchtool.errors import SketchtoolError
 from sketchtool.formats.npz import load_dataset
 from sketchtool.models.sketch_rnn import SketchRNN, SketchRNNHParams
-from sketchtool.sampling import (SampleOptions, analogy, complete, encode, generate, interpolate, lerp,
-                                 make_generator, reconstruct, slerp)
+from sketchtool.sampling import (
+    SampleOptions,
+    analogy,
+    complete,
+    encode,
+    generate,
+    interpolate,
+    lerp,
+    make_generator,
+    reconstruct,
+    slerp,
+)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +80,8 @@ def test_generate_is_the_model_sampler_in_dataset_units(tiny):
 def test_chunks_cover_every_drawing_and_report_progress(tiny):
     model, info = tiny
     calls = []
-    drawings = generate(model, info, 7, SampleOptions(seed=2, chunk_size=3), on_progress=lambda d, t: calls.append((d, t)))
+    drawings = generate(model, info, 7, SampleOptions(seed=2, chunk_size=3),
+                        on_progress=lambda done, total: calls.append((done, total)))
     assert len(drawings) == 7
     assert calls[-1] == (7, 7)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
@@ -109,6 +120,32 @@ def test_a_batch_decodes_each_drawing_as_it_would_alone():
     alone = [model.sample(1, z=z[i:i + 1], greedy=True)[0] for i in range(8)]
     assert len({len(d) for d in together}) > 2, "drawings of different lengths exercise the shrinking batch"
     assert all(a.shape == b.shape and np.allclose(a, b, atol=1e-4) for a, b in zip(together, alone))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "layer_norm", "hyper"])
+def test_greedy_sampling_agrees_with_the_teacher_forced_decoder(cell):
+    """The sampler's step-by-step decoder (z projected once, batch shrinking) must give what the training
+    decoder computes over the whole sampled sequence: each point is the most likely component's mean."""
+    from sketchtool.models.mixture import split_output
+    from sketchtool.strokes import stroke3_to_stroke5
+
+    model, _ = _fresh_model(dec_model=cell)
+    noise = make_generator(2)
+    with torch.no_grad():  # no zero biases or unit gains left, so every term of the projection counts
+        for weight in model.parameters():
+            weight.add_(0.1 * torch.randn(weight.shape, generator=noise))
+    z = torch.randn(3, model.hps.z_size, generator=make_generator(1))
+    drawings = model.sample(3, z=z, greedy=True, max_len=12)
+    for i, d in enumerate(drawings):
+        rows = torch.as_tensor(stroke3_to_stroke5(d, len(d)))  # (T, 5)
+        inputs = torch.cat([torch.tensor([[0, 0, 1, 0, 0]], dtype=torch.float32), rows[:-1]])[None]  # (1, T, 5)
+        cond = model._condition(z[i:i + 1], None, 1, "cpu")
+        with torch.no_grad():
+            y, _ = model._decode(inputs, cond, model._initial_state(cond, 1, inputs))
+        p = split_output(y[0], model.hps.num_mixture)
+        k = p.pi_logits.argmax(-1, keepdim=True)
+        expected = torch.cat([p.mu1.gather(-1, k), p.mu2.gather(-1, k)], dim=-1)  # (T, 2)
+        assert np.allclose(d[:, :2], expected.numpy(), atol=1e-4)
 
 
 def test_interpolation_rows_start_and_end_at_the_inputs(tiny, sheep_test):

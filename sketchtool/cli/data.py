@@ -92,7 +92,7 @@ def build_dataset_command(sources, out, epsilon, size, keep_units, max_seq_len, 
     if not summary["kept"]:
         raise SketchtoolError(f"no usable drawings in {summary['files']} file(s); nothing written"
                               f"{' (see ' + report_path + ')' if report_path else '; pass --report r.json for details'}")
-    if strict and report.failures():
+    if options.strict and report.failures():
         raise SketchtoolError(f"--strict: {report.failures()} file(s) unusable; nothing written")
     save_dataset(out, dataset)
     click.echo(f"Wrote {out} ({Path(out).stat().st_size / 1e6:.2f} MB)" + (f"; report {report_path}" if report_path else ""))

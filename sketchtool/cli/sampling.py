@@ -27,12 +27,14 @@ def _sampling_options(command):
                      help="Random seed; the same seed gives byte-identical output [default: random, printed]."),
         click.option("--temperature", type=float, default=DEFAULT_TEMPERATURE, show_default=True,
                      help="Randomness: lower is tidier, higher is wilder (must be > 0)."),
-        click.option("--greedy", is_flag=True, help="Always take the most likely next point (deterministic)."),
+        click.option("--greedy", is_flag=True,
+                     help="Take the most likely next point instead of sampling one (z is still random)."),
         click.option("--class", "class_name", default=None, metavar="NAME",
                      help="Class to draw (class-conditional models only)."),
         click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
-                     help="Output file; its extension picks the format (.svg, .png, .npz, .gcode)."),
-        click.option("--cols", type=click.IntRange(min=1), default=None, help="Grid columns [default: about square]."),
+                     help="Output file; its extension picks the format (.svg, .png, .npz, .gcode, .hpgl)."),
+        click.option("--cols", type=click.IntRange(min=1), default=None,
+                     help="Grid columns [default: one row per input, else about square]."),
         click.option("--stroke-width", type=float, default=None, help="Stroke width in output units."),
         click.option("--colour-by-order", is_flag=True, help="Colour strokes by their order (SVG/PNG)."),
         click.option("--size", "png_width", type=click.IntRange(min=1), default=None, help="PNG width in pixels."),
@@ -96,20 +98,21 @@ class _Run:
         options = {k: settings[k] for k in keys if settings.get(k) is not None}
         return {**options, "max_seq_len": int(self.model.hps.max_seq_len), "adaptive": True}
 
-    def output_options(self, **fields):
+    def output_options(self, row: int | None = None, **fields):
+        """Writer options from the command line; `row` is the command's natural grid width (--cols wins)."""
         from sketchtool.formats import OutputOptions
 
         p = self.params
-        options = OutputOptions(cols=fields.pop("cols", p["cols"]), colour_by_order=p["colour_by_order"],
+        options = OutputOptions(cols=p["cols"] or row, colour_by_order=p["colour_by_order"],
                                 png_width=p["png_width"], dpi=p["dpi"], **fields)
         if p["stroke_width"] is not None:
             options.stroke_width = p["stroke_width"]
         return options
 
-    def write(self, drawings: list, **fields) -> None:
+    def write(self, drawings: list, row: int | None = None, **fields) -> None:
         from sketchtool.formats import write_drawings
 
-        write_drawings(self.out, drawings, self.output_options(**fields))
+        write_drawings(self.out, drawings, self.output_options(row, **fields))
 
     def done(self, what: str) -> None:
         how = "greedy" if self.options.greedy else f"temperature {self.options.temperature:g}"
@@ -248,9 +251,9 @@ def interpolate_command(refs, steps, linear, with_inputs, **params):
             row_cells, row_given = _with_inputs(drawings[i:i + 2], row)
             cells += row_cells
             given += row_given
-        run.write(cells, cols=steps + 2, given_points=given)
+        run.write(cells, row=steps + 2, given_points=given)
     else:
-        run.write([d for row in rows for d in row], cols=steps)
+        run.write([d for row in rows for d in row], row=steps)
     run.done(f"{len(rows)} row(s) of {steps}")
 
 
@@ -274,7 +277,7 @@ def analogy_command(refs, n, with_inputs, **params):
     samples = analogy(run.model, run.info, a, b, c, n, run.options, on_progress=_progress_bar(n))
     if with_inputs and run.out.suffix.lower() != ".npz":
         cells, given = _with_inputs([a, b, c], samples)
-        run.write(cells, given_points=given)
+        run.write(cells, row=len(cells), given_points=given)
     else:
         run.write(samples)
     run.done(f"{len(samples)} analogies")
@@ -306,9 +309,9 @@ def reconstruct_command(refs, n, with_inputs, **params):
             row_cells, row_given = _with_inputs([drawing], row)
             cells += row_cells
             given += row_given
-        run.write(cells, cols=n + 1, given_points=given)
+        run.write(cells, row=n + 1, given_points=given)
     else:
-        run.write([d for row in rows for d in row], cols=params["cols"] or (n if n > 1 else None))
+        run.write([d for row in rows for d in row], row=n if n > 1 else None)
     run.done(f"{len(drawings) * n} reconstructions")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-__all__ = ["COMMANDS", "train_command", "eval_command", "curves_command"]
+__all__ = ["COMMANDS", "curves_command", "eval_command", "train_command"]
 
 
 @click.command("train")

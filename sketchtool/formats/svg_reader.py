@@ -1,6 +1,6 @@
-"""SVG reading: bytes are checked and parsed safely (no entities, no file or network access, bounded size),
-svgelements resolves styles, transforms and `<use>`, and curves are flattened to absolute polylines in
-document order. See docs/svg-parsing.md for the parser choice and every limit."""
+"""SVG reading: svg_safety turns the bytes into a checked XML tree, svgelements resolves styles, transforms and
+`<use>` (with the fixes below where it differs from a browser), and curves are flattened to absolute polylines
+in document order. See docs/svg-parsing.md for the parser choice and every limit."""
 
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ def read_svg(
     try:
         with np.errstate(all="ignore"):  # overflow becomes inf, which the coordinate check refuses
             polylines, text_elements = _trace(root, viewbox, tolerance, max_points, name)
-    except (ValueError, TypeError, IndexError, AttributeError, ZeroDivisionError, OverflowError) as e:
+    except (ValueError, TypeError, IndexError, AttributeError, ZeroDivisionError, OverflowError,
+            RecursionError) as e:
         # svgelements stops on some malformed values (e.g. "h." path data) with internal errors
         raise SketchtoolError(f"{name}: cannot interpret the drawing ({type(e).__name__}: {one_line(e)}); "
                               "check its path data and transforms", reason="invalid-svg") from None

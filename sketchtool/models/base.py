@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Callable, ClassVar, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from sketchtool.errors import SketchtoolError
 
-__all__ = ["SketchModel", "parse_hparams", "hparams_from_dict", "ProgressFn"]
+__all__ = ["ProgressFn", "SketchModel", "hparams_from_dict", "parse_hparams"]
 
 ProgressFn = Callable[[int, int], None]  # (done, total)
 

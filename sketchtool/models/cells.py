@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["LSTMCell", "LayerNormLSTMCell", "HyperLSTMCell", "CELLS", "make_cell", "unroll", "zero_state", "final_hidden"]
+__all__ = ["CELLS", "HyperLSTMCell", "LSTMCell", "LayerNormLSTMCell", "final_hidden", "make_cell", "unroll", "zero_state"]
 
 FORGET_BIAS = 1.0  # magenta adds 1.0 to the forget gate
 LN_EPSILON = 1e-3  # magenta's layer_norm epsilon
@@ -110,16 +110,22 @@ class HyperLSTMCell(LSTMCell):
     def __init__(self, input_size: int, num_units: int, *, hyper_num_units: int = 256, hyper_embedding_size: int = 32,
                  hyper_use_recurrent_dropout: bool = False, use_layer_norm: bool = True, **kwargs):
         super().__init__(input_size, num_units, **kwargs)
-        self.input_size = input_size
         self.use_layer_norm = use_layer_norm
-        self.hyper = LSTMCell(input_size + num_units, hyper_num_units, use_recurrent_dropout=hyper_use_recurrent_dropout,
+        self.embedding_size = emb = hyper_embedding_size
+        # the hyper LSTM reads [x; h]: its x rows live in hyper.W_xh, its h rows in W_hyper_h (separate
+        # parameters so that neither is sliced per step); both glorot over the joint (I + H, 4 H_hyper) matrix
+        self.hyper = LSTMCell(input_size, hyper_num_units, use_recurrent_dropout=hyper_use_recurrent_dropout,
                               dropout_keep_prob=self.dropout_keep_prob)
-        emb, init_gamma = hyper_embedding_size, 0.10  # recurrent batch norm init (arXiv 1603.09025)
-        # gates 0-3 scale x·W_xh blocks (i, j, f, o), gates 4-7 the h·W_hh blocks, which also get a bias
-        self.zw_weight = nn.Parameter(torch.zeros(8, hyper_num_units, emb))
-        self.zw_bias = nn.Parameter(torch.ones(8, emb))
+        limit = math.sqrt(6.0 / (input_size + num_units + 4 * hyper_num_units))
+        nn.init.uniform_(self.hyper.W_xh, -limit, limit)
+        self.W_hyper_h = nn.Parameter(torch.empty(num_units, 4 * hyper_num_units).uniform_(-limit, limit))
+        init_gamma = 0.10  # recurrent batch norm init (arXiv 1603.09025)
+        # gates 0-3 scale the x·W_xh blocks (i, j, f, o), gates 4-7 the h·W_hh blocks, which also get a bias;
+        # z-projections of all gates side by side: columns g·E..(g+1)·E belong to gate g
+        self.zw_weight = nn.Parameter(torch.zeros(hyper_num_units, 8 * emb))
+        self.zw_bias = nn.Parameter(torch.ones(8 * emb))
         self.alpha_weight = nn.Parameter(torch.full((8, emb, num_units), init_gamma / emb))
-        self.zb_weight = nn.Parameter(torch.randn(4, hyper_num_units, emb) * 0.01)
+        self.zb_weight = nn.Parameter(torch.randn(hyper_num_units, 4 * emb) * 0.01)
         self.beta_weight = nn.Parameter(torch.zeros(4, emb, num_units))
         self.ln_all_gamma = nn.Parameter(torch.ones(4 * num_units))
         self.ln_all_beta = nn.Parameter(torch.zeros(4 * num_units))
@@ -132,22 +138,20 @@ class HyperLSTMCell(LSTMCell):
 
     def project_inputs(self, x: Tensor) -> Tensor:
         """(..., I) -> (..., 4H + 4H_hyper): the main x·W_xh and the x part of the hyper LSTM's input."""
-        hyper_x = torch.matmul(x, self.hyper.W_xh[: self.input_size]) + self.hyper.bias
-        return torch.cat([torch.matmul(x, self.W_xh), hyper_x], dim=-1)
+        return torch.cat([torch.matmul(x, self.W_xh), self.hyper.project_inputs(x)], dim=-1)
 
     def step(self, xw: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
         h, c, hyper_h, hyper_c = state
-        n = self.num_units
+        n, emb = self.num_units, self.embedding_size
         x_gates, hyper_xw = xw[:, : 4 * n], xw[:, 4 * n:]
-        hyper_xw = torch.addmm(hyper_xw, h, self.hyper.W_xh[self.input_size:])
-        hyper_out, (hyper_h, hyper_c) = self.hyper.step(hyper_xw, (hyper_h, hyper_c))
-        zw = torch.einsum("bk,gke->bge", hyper_out, self.zw_weight) + self.zw_bias  # (B, 8, E)
-        alpha = torch.einsum("bge,gen->bgn", zw, self.alpha_weight)  # (B, 8, H)
-        zb = torch.einsum("bk,gke->bge", hyper_out, self.zb_weight)  # (B, 4, E)
-        beta = torch.einsum("bge,gen->bgn", zb, self.beta_weight)  # (B, 4, H)
-        xg = x_gates.reshape(-1, 4, n) * alpha[:, :4]
-        hg = torch.matmul(h, self.W_hh).reshape(-1, 4, n) * alpha[:, 4:] + beta
-        gates = (xg + hg + self.bias.reshape(4, n)).reshape(-1, 4 * n)
+        hyper_out, (hyper_h, hyper_c) = self.hyper.step(torch.addmm(hyper_xw, h, self.W_hyper_h), (hyper_h, hyper_c))
+        zw = torch.addmm(self.zw_bias, hyper_out, self.zw_weight).reshape(-1, 8, emb).transpose(0, 1)  # (8, B, E)
+        alpha = torch.bmm(zw, self.alpha_weight)  # (8, B, H)
+        zb = torch.matmul(hyper_out, self.zb_weight).reshape(-1, 4, emb).transpose(0, 1)  # (4, B, E)
+        beta = torch.bmm(zb, self.beta_weight)  # (4, B, H)
+        xg = x_gates.reshape(-1, 4, n).transpose(0, 1) * alpha[:4]  # (4, B, H)
+        hg = torch.matmul(h, self.W_hh).reshape(-1, 4, n).transpose(0, 1) * alpha[4:] + beta
+        gates = (xg + hg + self.bias.reshape(4, 1, n)).transpose(0, 1).reshape(-1, 4 * n)  # (B, 4H)
         if self.use_layer_norm:
             gates = _layer_norm_all(gates, self.ln_all_gamma, self.ln_all_beta)
         i, j, f, o = gates.chunk(4, dim=-1)

@@ -14,8 +14,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["MixtureParams", "split_output", "bivariate_normal_pdf", "offset_nll", "pen_cross_entropy", "sample_mixture",
-           "NLL_EPSILON"]
+__all__ = [
+    "NLL_EPSILON",
+    "MixtureParams",
+    "bivariate_normal_pdf",
+    "offset_nll",
+    "pen_cross_entropy",
+    "sample_mixture",
+    "split_output",
+]
 
 NLL_EPSILON = 1e-6  # magenta: -log(Σ π N + 1e-6)
 

@@ -8,8 +8,9 @@ dataset has several classes; sampling temperature scales σ² by τ as the paper
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -19,10 +20,15 @@ from torch import Tensor, nn
 from sketchtool.errors import SketchtoolError
 from sketchtool.models.base import SketchModel
 from sketchtool.models.cells import CELLS, final_hidden, make_cell, unroll
-from sketchtool.models.mixture import offset_nll, pen_cross_entropy, sample_mixture, split_output
+from sketchtool.models.mixture import (
+    offset_nll,
+    pen_cross_entropy,
+    sample_mixture,
+    split_output,
+)
 from sketchtool.strokes import stroke5_to_stroke3
 
-__all__ = ["SketchRNNHParams", "SketchRNN"]
+__all__ = ["SketchRNN", "SketchRNNHParams"]
 
 
 @dataclass
@@ -95,9 +101,9 @@ class SketchRNN(SketchModel):
 
     def __init__(self, hps: SketchRNNHParams, num_classes: int = 1):
         super().__init__(hps, num_classes)
-        dropout = dict(use_recurrent_dropout=hps.use_recurrent_dropout, dropout_keep_prob=hps.recurrent_dropout_prob)
-        hyper = dict(hyper_num_units=hps.hyper_num_units, hyper_embedding_size=hps.hyper_embedding_size,
-                     hyper_use_recurrent_dropout=hps.hyper_use_recurrent_dropout)
+        dropout = {"use_recurrent_dropout": hps.use_recurrent_dropout, "dropout_keep_prob": hps.recurrent_dropout_prob}
+        hyper = {"hyper_num_units": hps.hyper_num_units, "hyper_embedding_size": hps.hyper_embedding_size,
+                 "hyper_use_recurrent_dropout": hps.hyper_use_recurrent_dropout}
         self.use_classes = hps.class_conditional and num_classes > 1
         cond_size = 0
         if hps.conditional:
