@@ -138,7 +138,7 @@ def test_final_hidden_equals_unrolling_each_sequence_alone():
     cell = LSTMCell(5, 8).eval()
     x = torch.randn(4, 7, 5)
     lengths = torch.tensor([3, 7, 0, 5])
-    got = final_hidden(cell, cell.project_inputs(x), lengths)
+    got = final_hidden(cell, x, lengths)
     for b, n in enumerate(lengths.tolist()):
         xw = cell.project_inputs(x[b:b + 1, :n])
         state = zero_state(cell, 1, xw)
@@ -150,6 +150,21 @@ def test_final_hidden_equals_unrolling_each_sequence_alone():
 def test_final_hidden_backpropagates_through_every_used_step():
     cell = LSTMCell(5, 8)
     x = torch.randn(3, 6, 5, requires_grad=True)
-    final_hidden(cell, cell.project_inputs(x), torch.tensor([6, 2, 4])).sum().backward()
+    final_hidden(cell, x, torch.tensor([6, 2, 4])).sum().backward()
     used = x.grad.abs().sum(-1) > 0
     assert used.tolist() == [[True] * 6, [True] * 2 + [False] * 4, [True] * 4 + [False] * 2]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "layer_norm"])
+def test_fused_recurrent_weight_gradient_equals_autograd(kind):
+    torch.manual_seed(0)
+    cell = make_cell(kind, 5, 8).double().eval()
+    x = torch.randn(3, 6, 5, dtype=torch.float64)
+    grads = []
+    for fused in (False, True):
+        cell.zero_grad()
+        outputs, state = unroll(cell, cell.project_inputs(x), zero_state(cell, 3, x), fused_weight_grad=fused)
+        (outputs.pow(2).sum() + state[1].sum()).backward()
+        grads.append({k: p.grad.clone() for k, p in cell.named_parameters()})
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-10, atol=1e-12)

@@ -43,6 +43,7 @@ def _sampling_options(command):
         click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
                      help="CPU threads; one step of a few drawings is too small to share, and extra threads "
                           "spin-wait on a busy machine."),
+        click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), command)
 
@@ -51,15 +52,15 @@ class _Run:
     """What every command does before and after sampling: check the output, load the model, write, report."""
 
     def __init__(self, params: dict, inputs: tuple = ()):
-        import torch
+        from sketchtool.device import configure_threads, resolve_device
 
+        configure_threads(params["threads"])  # before torch loads, so its OpenMP workers wait passively
         from sketchtool.checkpoint import load_model
         from sketchtool.fileio import check_output_path
         from sketchtool.formats import WRITERS
         from sketchtool.pretrained import resolve_model
         from sketchtool.sampling import SampleOptions
 
-        torch.set_num_threads(params["threads"])
         self.params = params
         self.out = Path(params["out"])
         if self.out.suffix.lower() not in WRITERS:
@@ -71,7 +72,8 @@ class _Run:
         self.options = SampleOptions(temperature=params["temperature"], greedy=params["greedy"], seed=self.seed,
                                      class_name=params["class_name"])
         self.options.validate()
-        self.model, self.info = load_model(resolve_model(params["model_ref"]))
+        device = str(resolve_device(params["device"]))
+        self.model, self.info = load_model(resolve_model(params["model_ref"]), device=device)
 
     def read(self, ref: str) -> list:
         """Drawings of one input: an SVG normalised as the model's training data was, or an .npz reference."""

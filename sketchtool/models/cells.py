@@ -60,8 +60,10 @@ class LSTMCell(nn.Module):
         return (self.num_units, self.num_units)
 
     def project_inputs(self, x: Tensor) -> Tensor:
-        """(..., input_size) -> (..., 4H): x·W_xh + b for all time steps in one matmul."""
-        return torch.matmul(x, self.W_xh) + self.bias
+        """(..., input_size) -> (..., 4H): x·W_xh + b for all time steps in one matmul (bias fused, so under
+        autocast the result stays bf16 and no per-step cast is needed)."""
+        flat = torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.W_xh)
+        return flat.reshape(*x.shape[:-1], self.W_xh.shape[1])
 
     def _candidate(self, j: Tensor) -> Tensor:
         g = torch.tanh(j)
@@ -69,9 +71,11 @@ class LSTMCell(nn.Module):
             g = F.dropout(g, p=1.0 - self.dropout_keep_prob, training=True)
         return g
 
-    def step(self, xw: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def step(self, xw: Tensor, state: tuple[Tensor, ...], w_hh: Tensor | None = None
+             ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """One time step; `w_hh` replaces W_hh (see `unroll`: a detached copy whose gradient comes later)."""
         h, c = state
-        gates = torch.addmm(xw, h, self.W_hh)  # (B, 4H)
+        gates = torch.addmm(xw, h, self.W_hh if w_hh is None else w_hh)  # (B, 4H)
         i, j, f, o = gates.chunk(4, dim=-1)
         new_c = c * torch.sigmoid(f + FORGET_BIAS) + torch.sigmoid(i) * self._candidate(j)
         new_h = torch.tanh(new_c) * torch.sigmoid(o)
@@ -92,9 +96,11 @@ class LayerNormLSTMCell(LSTMCell):
     def project_inputs(self, x: Tensor) -> Tensor:
         return torch.matmul(x, self.W_xh)
 
-    def step(self, xw: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+    def step(self, xw: Tensor, state: tuple[Tensor, ...], w_hh: Tensor | None = None
+             ) -> tuple[Tensor, tuple[Tensor, ...]]:
         h, c = state
-        gates = _layer_norm_all(torch.addmm(xw, h, self.W_hh), self.ln_all_gamma, self.ln_all_beta)
+        gates = torch.addmm(xw, h, self.W_hh if w_hh is None else w_hh)
+        gates = _layer_norm_all(gates, self.ln_all_gamma, self.ln_all_beta)
         i, j, f, o = gates.chunk(4, dim=-1)
         new_c = c * torch.sigmoid(f + FORGET_BIAS) + torch.sigmoid(i) * self._candidate(j)
         c_norm = F.layer_norm(new_c, new_c.shape[-1:], self.ln_c_gamma, self.ln_c_beta, eps=LN_EPSILON)
@@ -171,11 +177,44 @@ def make_cell(kind: str, input_size: int, num_units: int, **kwargs) -> LSTMCell:
     return CELLS[kind](input_size, num_units, **kwargs)
 
 
-def unroll(cell: LSTMCell, xw: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Run every time step: xw (B, T, P) from `project_inputs` -> outputs (B, T, H), final state."""
+class _RecurrentWeightGrad(torch.autograd.Function):
+    """Identity on xw; its backward gives W_hh the gradient of all time steps in one matmul,
+    Σ_t h_{t-1}ᵀ·∂L/∂gates_t, because gates_t = xw_t + h_{t-1}·W_hh makes ∂L/∂gates_t = ∂L/∂xw_t.
+    (Autograd would otherwise add 250 separate (H, 4H) gradients, and cast each under bf16.)"""
+
+    @staticmethod
+    def forward(ctx, xw: Tensor, weight: Tensor, h_prev: list) -> Tensor:
+        ctx.h_prev = h_prev  # filled by the loop after this call, read in backward
+        ctx.weight_dtype = weight.dtype
+        device = xw.device.type
+        ctx.matmul_dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else xw.dtype
+        return xw.view_as(xw)
+
+    @staticmethod
+    def backward(ctx, grad_xw: Tensor):
+        h_prev = torch.stack(ctx.h_prev, dim=1).to(ctx.matmul_dtype)  # (B, T, H)
+        grad = grad_xw.to(ctx.matmul_dtype)
+        grad_w = h_prev.reshape(-1, h_prev.shape[-1]).t() @ grad.reshape(-1, grad.shape[-1])
+        return grad_xw, grad_w.to(ctx.weight_dtype), None
+
+
+def unroll(cell: LSTMCell, xw: Tensor, state: tuple[Tensor, ...], *, fused_weight_grad: bool = True
+           ) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Run every time step: xw (B, T, P) from `project_inputs` -> outputs (B, T, H), final state.
+    LSTM and layer-norm cells get W_hh's gradient in one matmul (`_RecurrentWeightGrad`)."""
+    w_step, h_prev = None, []
+    if fused_weight_grad and type(cell) in (LSTMCell, LayerNormLSTMCell) and torch.is_grad_enabled():
+        xw = _RecurrentWeightGrad.apply(xw, cell.W_hh, h_prev)
+        w_step = cell.W_hh.detach()
+        if torch.is_autocast_enabled(xw.device.type):  # cast once, not once per step
+            w_step = w_step.to(torch.get_autocast_dtype(xw.device.type))
     outputs = []
     for xw_t in xw.unbind(1):  # one backward for all steps; indexing xw[:, t] costs a full-size zero fill each
-        h, state = cell.step(xw_t, state)
+        if w_step is None:
+            h, state = cell.step(xw_t, state)
+        else:
+            h_prev.append(state[0].detach())
+            h, state = cell.step(xw_t, state, w_step)
         outputs.append(h)
     return torch.stack(outputs, dim=1), state
 
@@ -184,15 +223,15 @@ def zero_state(cell: LSTMCell, batch: int, like: Tensor) -> tuple[Tensor, ...]:
     return tuple(like.new_zeros(batch, size) for size in cell.state_sizes)
 
 
-def final_hidden(cell: LSTMCell, xw: Tensor, lengths: Tensor) -> Tensor:
+def final_hidden(cell: LSTMCell, x: Tensor, lengths: Tensor) -> Tensor:
     """h after each sequence's own last step (like dynamic_rnn with sequence_length), computing only the
-    true lengths: rows are sorted longest first and the batch shrinks as sequences end. (B, H)."""
-    batch = xw.shape[0]
+    true lengths: rows are sorted longest first and the batch shrinks as sequences end. x (B, T, I) -> (B, H)."""
+    batch = x.shape[0]
     order = torch.argsort(lengths, descending=True, stable=True)
-    xw = xw[order]
+    xw = cell.project_inputs(x[order])  # sort the narrow inputs, not the 4H-wide projections
     lens = lengths[order].tolist()
     active = [sum(1 for n in lens if n > t) for t in range(lens[0] if lens else 0)]
-    state = zero_state(cell, batch, xw)
+    state = zero_state(cell, batch, x)
     pieces, n_prev = [], batch
     for xw_t, n in zip(xw.unbind(1), active):
         if n < n_prev:  # rows n..n_prev ended at this step

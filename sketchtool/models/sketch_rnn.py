@@ -134,9 +134,8 @@ class SketchRNN(SketchModel):
     # --- encoder (paper §3.1) ---------------------------------------------------------------------------
     def _encode_params(self, strokes5: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """strokes5 (B, T, 5) without the start token, lengths (B,) -> mu, sigma_hat (B, z_size)."""
-        h_fw = final_hidden(self.enc_fw, self.enc_fw.project_inputs(strokes5), lengths)
-        reversed_x = _reverse_within_length(strokes5, lengths)
-        h_bw = final_hidden(self.enc_bw, self.enc_bw.project_inputs(reversed_x), lengths)
+        h_fw = final_hidden(self.enc_fw, strokes5, lengths)
+        h_bw = final_hidden(self.enc_bw, _reverse_within_length(strokes5, lengths), lengths)
         last_h = _at_least_fp32(torch.cat([h_fw, h_bw], dim=-1))  # (B, 2 * enc_rnn_size)
         return self.enc_mu(last_h), self.enc_presig(last_h)
 
