@@ -182,10 +182,11 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, model: str 
 
     options = options or TrainOptions()
     run_dir, dataset = Path(run_dir), Path(dataset)
-    _check_run_dir(run_dir, resume)
     configure_threads(options.threads)
     device = resolve_device(options.device)
     dist = init_distributed(device)
+    if dist.is_main or resume:  # other ranks would race rank 0 creating the directory
+        _check_run_dir(run_dir, resume)
     if dist.world_size > 1 and device.type == "cuda":
         device = resolve_device(f"cuda:{dist.local_rank}")
     precision = resolve_precision(options.precision, device)
@@ -241,6 +242,7 @@ class _Loop:
         self.steps = options.steps if options.steps is not None else hps.num_steps
         self.save_every = options.save_every or hps.save_every
         self.last_metrics: dict[str, float] = {}
+        self.tensorboard = None  # a SummaryWriter, False when TensorBoard is not installed, None before the first log
 
     # --- checkpoints ------------------------------------------------------------------------------------
     def write_run_json(self) -> None:
@@ -283,9 +285,18 @@ class _Loop:
         self.last_metrics = dict(payload.get("metrics", {}).get("valid", {}))
 
     def log(self, record: dict[str, Any]) -> None:
-        if self.dist.is_main:
-            with open(self.run_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
+        """Append to metrics.jsonl, and to TensorBoard (RUN_DIR/tensorboard) when it is installed."""
+        if not self.dist.is_main:
+            return
+        with open(self.run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tensorboard is None:
+            self.tensorboard = _tensorboard_writer(self.run_dir)
+        if self.tensorboard:
+            for key, value in record.items():
+                if key not in ("step", "split", "time"):
+                    self.tensorboard.add_scalar(f"{record['split']}/{key}", value, record["step"])
+            self.tensorboard.flush()
 
     # --- the loop ---------------------------------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
@@ -349,6 +360,14 @@ class _Loop:
         if self.step % self.save_every != 0 or self.step == start_step:
             self.validate()
         return TrainResult(self.run_dir, self.step, self.best_valid, stopped, self.last_metrics)
+
+
+def _tensorboard_writer(run_dir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard is optional
+        return False
+    return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
 
 
 def evaluate(run: str | os.PathLike, *, split: str = "test", dataset: str | os.PathLike | None = None,

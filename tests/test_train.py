@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -80,6 +82,47 @@ def test_validation_loss_falls_over_a_few_hundred_steps(subset, tmp_path):
     assert test["drawings"] == len(load_dataset(subset).splits["test"]) and np.isfinite(test["L_R"])
     drawings = model.sample(4, generator=torch.Generator().manual_seed(0))
     assert sum(len(d) for d in drawings) > 0
+
+
+def test_metrics_go_to_tensorboard_when_installed(subset, tmp_path):
+    pytest.importorskip("tensorboard", reason="TensorBoard logging is optional; not installed here")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(subset, tmp_path / "run", hps=_hps(), options=_options(10, log_every=5, save_every=5))
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("valid/L_R")] == [5, 10]
+    assert [e.step for e in events.Scalars("train/loss")] == [5, 10]
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_the_current_step_and_resume_continues(subset, tmp_path):
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "sketchtool", "train", str(subset), "-o", str(run), "--hparams", TINY,
+           "--steps", "100000", "--save-every", "100000", "--precision", "fp32", "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "metrics.jsonl").is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Interrupted." in err
+    step = read_checkpoint(run / "latest.pt")["step"]
+    assert step >= 10
+    result = train(subset, run, resume=True, options=_options(step + 2))
+    assert result.step == step + 2
+
+
+def test_several_classes_train_a_class_conditional_decoder(subset, tmp_path):
+    full = load_dataset(subset)
+    splits = {k: full.splits[k][:32] for k in full.splits}
+    labels = {k: np.arange(len(v)) % 2 for k, v in splits.items()}
+    path = tmp_path / "two.npz"
+    save_dataset(path, StrokeDataset(splits=splits, class_names=["left", "right"], labels=labels))
+    train(path, tmp_path / "run", hps=_hps(), options=_options(2, save_every=2))
+    model, info = load_model(tmp_path / "run")
+    assert info.class_names == ["left", "right"] and model.use_classes
+    assert len(model.sample(2, labels=torch.tensor([0, 1]), max_len=5)) == 2
 
 
 def test_run_directory_is_never_overwritten(subset, tmp_path):

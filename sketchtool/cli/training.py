@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 __all__ = ["COMMANDS", "curves_command", "eval_command", "train_command"]
@@ -22,7 +24,8 @@ __all__ = ["COMMANDS", "curves_command", "eval_command", "train_command"]
 @click.option("--precision", default="auto", show_default=True, help="auto, fp32 or bf16 (bf16 matmuls).")
 @click.option("--threads", type=int, help="CPU threads (default 1 on hosts with <= 2 cores).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--resume", is_flag=True, help="Continue the run in --out from its latest checkpoint.")
+@click.option("--resume", is_flag=True,
+              help="Continue the run in --out from its latest checkpoint (its hparams; --steps may extend it).")
 def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_every, minutes, device, precision,
                   threads, seed, resume):
     """Train a model on a stroke-3 DATASET (.npz).
@@ -33,6 +36,7 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
       sketchtool train sheep.npz -o runs/sheep --resume --steps 8000
       torchrun --nproc-per-node 2 -m sketchtool train sheep.npz -o runs/ddp
     """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch loads OpenMP, so before any torch import
     from tqdm import tqdm
 
     from sketchtool.models.base import parse_hparams

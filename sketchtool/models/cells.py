@@ -3,8 +3,8 @@
 candidate g only), plus the loops that run them.
 
 Speed: each cell splits its work into `project_inputs` (the input matmul of all time steps at once) and
-`step` (the recurrent part), and `final_hidden` runs only the true length of each sequence.
-Weights are stored as magenta lays them out: `x @ W_xh`, `h @ W_hh`, gates in the order i, j, f, o.
+`step` (the recurrent part), `final_hidden` runs only the true length of each sequence, and `unroll` computes
+W_hh's gradient for all steps in one matmul. Weights are stored as magenta lays them out: `x @ W_xh`, `h @ W_hh`, gates in the order i, j, f, o.
 """
 
 from __future__ import annotations

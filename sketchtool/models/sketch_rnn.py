@@ -8,6 +8,7 @@ dataset has several classes; sampling temperature scales σ² by τ as the paper
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -84,6 +85,18 @@ def _at_least_fp32(t: Tensor) -> Tensor:
     return t.float() if t.dtype in (torch.bfloat16, torch.float16) else t
 
 
+@contextlib.contextmanager
+def _inference(model: nn.Module):
+    """Eval mode (no dropout) without gradients, restoring the mode the caller had."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+
+
 def _reverse_within_length(x: Tensor, lengths: Tensor) -> Tensor:
     """Reverse each row's first `length` steps, leaving padding in place (tf.reverse_sequence). (B, T, C)."""
     steps = torch.arange(x.shape[1], device=x.device)[None, :]
@@ -146,7 +159,7 @@ class SketchRNN(SketchModel):
         if not self.hps.conditional:
             return super().encode(strokes5, lengths)
         weight = self.output.weight
-        with torch.no_grad():
+        with _inference(self):
             mu, sigma_hat = self._encode_params(strokes5.to(weight.device, weight.dtype), lengths.to(weight.device))
             if deterministic:
                 return mu
@@ -223,15 +236,10 @@ class SketchRNN(SketchModel):
         end-of-drawing state or after `max_len` points (default max_seq_len)."""
         device = self.output.weight.device
         max_len = int(max_len or self.hps.max_seq_len)
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                cond = self._sample_condition(n, z, labels, generator, device)
-                forced = self._prefix_rows(n, prefix, max_len, device)
-                rows = self._sample_loop(n, cond, forced, max_len, temperature, greedy, generator, on_progress)
-        finally:
-            self.train(was_training)
+        with _inference(self):
+            cond = self._sample_condition(n, z, labels, generator, device)
+            forced = self._prefix_rows(n, prefix, max_len, device)
+            rows = self._sample_loop(n, cond, forced, max_len, temperature, greedy, generator, on_progress)
         return [stroke5_to_stroke3(r) for r in rows.cpu().numpy()]
 
     def _sample_condition(self, n: int, z, labels, generator, device) -> Tensor | None:
