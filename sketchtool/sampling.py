@@ -35,6 +35,7 @@ __all__ = [
 
 DEFAULT_TEMPERATURE = 0.4
 DEFAULT_CHUNK = 1000  # drawings decoded together: large enough to amortise each step, small enough for RAM
+EMPTY_RETRIES = 3  # `generate` redraws drawings that ended before their first point this many times at most
 ProgressFn = Callable[[int, int], None]  # (drawings done, total)
 
 
@@ -88,9 +89,19 @@ def require_encoder(model, info) -> None:
 
 
 def generate(model, info, n: int, options: SampleOptions, on_progress: ProgressFn | None = None) -> list[np.ndarray]:
-    """n new drawings (stroke-3, dataset units): z ~ N(0, I) for a conditional model, the decoder alone otherwise."""
+    """n new drawings (stroke-3, dataset units): z ~ N(0, I) for a conditional model, the decoder alone otherwise.
+    A drawing that ends before its first point (some latents decode to nothing) is drawn again, from the same
+    generator, so a seed still fixes the output."""
     _check_count(n, "--n")
-    return _decode(model, info, n, options, on_progress=on_progress)
+    generator = make_generator(options.seed, _device_of(model))
+    drawings = _decode(model, info, n, options, generator=generator, on_progress=on_progress)
+    for _ in range(EMPTY_RETRIES):
+        empty = [i for i, d in enumerate(drawings) if len(d) == 0]
+        if not empty:
+            break
+        for i, d in zip(empty, _decode(model, info, len(empty), options, generator=generator)):
+            drawings[i] = d
+    return drawings
 
 
 def complete(model, info, prefix: np.ndarray, n: int, options: SampleOptions,
@@ -206,14 +217,14 @@ def _labels(model, info, options: SampleOptions, n: int) -> torch.Tensor | None:
 
 def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None = None,
             prefix: list[np.ndarray] | None = None, max_len: int | None = None,
-            on_progress: ProgressFn | None = None) -> list[np.ndarray]:
+            generator: torch.Generator | None = None, on_progress: ProgressFn | None = None) -> list[np.ndarray]:
     """Run the model's batched sampler over n drawings, `options.chunk_size` at a time, one generator for all
     chunks (so a seed fixes the whole output); results scaled back to dataset units (float64)."""
     options.validate()
     if getattr(model, "output_kind", "strokes") != "strokes":
         raise SketchtoolError(f"model {info.path} draws {model.output_kind}, not strokes; these commands need strokes")
     device = _device_of(model)
-    generator = make_generator(options.seed, device)
+    generator = generator or make_generator(options.seed, device)
     labels = _labels(model, info, options, n)
     z_all = None if z is None else torch.as_tensor(np.asarray(z), dtype=torch.float32, device=device)
     out: list[np.ndarray] = []

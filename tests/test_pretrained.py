@@ -61,16 +61,17 @@ def test_shipped_model_loads_and_has_a_card(model):
 
 
 @pytest.mark.parametrize("model", SHIPPED, ids=[m.name for m in SHIPPED])
-def test_shipped_model_draws_drawings_that_end(model, tmp_path):
-    """A trained model stops most drawings on its own, with several strokes each; an untrained one does not."""
+def test_shipped_model_has_learned(model):
+    """Its test-split reconstruction loss is far below an untrained model's (about 1.0 on these datasets) and
+    its drawings have several strokes (an untrained decoder draws one scribble)."""
     from sketchtool.checkpoint import load_model
     from sketchtool.sampling import SampleOptions, generate
     from sketchtool.strokes import num_strokes
 
     net, info = load_model(model.path)
+    assert info.metrics["test"]["L_R"] < 0.5
     drawings = generate(net, info, 20, SampleOptions(seed=0))
-    assert np.mean([len(d) < net.hps.max_seq_len for d in drawings]) >= 0.8
-    assert np.median([num_strokes(d) for d in drawings]) >= 2
+    assert np.median([num_strokes(d) for d in drawings]) >= 3
 
 
 def test_generate_works_with_no_model_argument(tmp_path):

@@ -42,7 +42,7 @@ Hyper-parameters (magenta names): {hparams}
 
 ## Samples
 
-`sketchtool generate --model {name} --n 25 --seed 0 --temperature 0.4 --out samples.png`
+`sketchtool generate --model {name} --n 25 --seed 0 --temperature {temperature:g} --out samples.png`
 
 ![samples](../../docs/images/{name}-samples.png)
 
@@ -58,9 +58,9 @@ KL divergence of the latent code, floored at kl_tolerance during training.
 """
 
 
-def draw_images(name: str, model, info, dataset: Path) -> None:
+def draw_images(name: str, model, info, dataset: Path, temperature: float) -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
-    samples = generate(model, info, 25, SampleOptions(seed=0, temperature=0.4))
+    samples = generate(model, info, 25, SampleOptions(seed=0, temperature=temperature))
     write_drawings(IMAGES / f"{name}-samples.png", samples, OutputOptions(cols=5, png_width=800))
     ends = [d for d in read_drawings(f"{dataset}:test") if len(d) <= model.hps.max_seq_len][:2]
     rows = interpolate(model, info, ends, 8, SampleOptions(seed=0, temperature=0.2))
@@ -74,16 +74,17 @@ def main() -> None:
     parser.add_argument("--dataset", default=None, help="dataset (default: the one stored in the checkpoint)")
     parser.add_argument("--recipe", default="examples/sheep/README.md")
     parser.add_argument("--note", default="", help="a sentence on quality, shown at the top of the card")
+    parser.add_argument("--temperature", type=float, default=0.3, help="sampling temperature of the sample grid")
     args = parser.parse_args()
     embedded = EMBEDDED[args.name]
     test = evaluate(args.run, split="test", dataset=args.dataset)
     info = export_model(args.run, embedded.path, metrics={"test": test})
     model, info = load_model(embedded.path)
     dataset = Path(args.dataset or info.dataset["path"])
-    draw_images(args.name, model, info, dataset)
+    draw_images(args.name, model, info, dataset, args.temperature)
     valid = info.metrics.get("valid", {})
     card = CARD.format(
-        name=args.name, note=args.note, model=info.model, dataset=embedded.dataset, licence=embedded.licence,
+        name=args.name, note=args.note, temperature=args.temperature, model=info.model, dataset=embedded.dataset, licence=embedded.licence,
         steps=info.step, recipe=args.recipe, test_lr=test["L_R"], test_kl=test["L_KL"], test_loss=test["loss"],
         test_n=test["drawings"], size_mb=embedded.path.stat().st_size / 1e6, scale_factor=info.scale_factor,
         valid=", ".join(f"{k} {valid[k]:.4f}" for k in ("L_R", "L_KL", "loss") if k in valid) or "not recorded",
