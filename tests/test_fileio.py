@@ -45,3 +45,14 @@ def test_input_is_never_overwritten_even_with_force(tmp_path: Path):
 def test_missing_output_folder_is_reported(tmp_path: Path):
     with pytest.raises(SketchtoolError, match="does not exist"):
         check_output_path(tmp_path / "nope" / "out.svg")
+
+
+def test_outputs_get_the_usual_permissions(tmp_path: Path):
+    import os
+
+    target = tmp_path / "out.txt"
+    with atomic_write(target, "w") as f:
+        f.write("x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask

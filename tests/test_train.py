@@ -96,7 +96,8 @@ def test_metrics_go_to_tensorboard_when_installed(subset, tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_saves_the_current_step_and_resume_continues(subset, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_or_kill_saves_the_current_step_and_resume_continues(signum, subset, tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "sketchtool", "train", str(subset), "-o", str(run), "--hparams", TINY,
            "--steps", "100000", "--save-every", "100000", "--precision", "fp32", "--threads", "1"]
@@ -104,7 +105,7 @@ def test_ctrl_c_saves_the_current_step_and_resume_continues(subset, tmp_path):
     deadline = time.monotonic() + 120
     while not (run / "metrics.jsonl").is_file() and time.monotonic() < deadline:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "Interrupted." in err
     step = read_checkpoint(run / "latest.pt")["step"]

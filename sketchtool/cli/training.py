@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import click
 
@@ -58,6 +59,7 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
         bar.set_postfix({**terms, **last_valid}, refresh=False)
         bar.update(1)
 
+    _save_on_termination()
     try:
         result = train(dataset, run_dir, model=model, hps=hps, options=options, resume=resume, on_progress=progress)
     finally:
@@ -65,6 +67,17 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
     m = result.metrics
     click.echo(f"{result.run_dir}: step {result.step} ({result.stopped}); valid loss {m.get('loss', float('nan')):.4f} "
                f"L_R {m.get('L_R', float('nan')):.4f} L_KL {m.get('L_KL', float('nan')):.4f}; best {result.best_valid:.4f}")
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _save_on_termination() -> None:
+    """`kill` (SIGTERM, as job schedulers send) saves like Ctrl-C does; SIGINT is restored for runs started in the
+    background, where shells ignore it."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @click.command("eval")
