@@ -104,6 +104,7 @@ class _Data:
     class_names: list[str]
     max_seq_len: int
     test: Any = None
+    build_settings: dict[str, Any] = field(default_factory=dict)
 
 
 def _load_data(path: Path, hps, seed: int, *, scale_factor: float | None = None) -> _Data:
@@ -133,7 +134,7 @@ def _load_data(path: Path, hps, seed: int, *, scale_factor: float | None = None)
                            augment_stroke_prob=hps.augment_stroke_prob if augment else 0.0, seed=seed)
 
     return _Data(source("train", True), source("valid", False), scale, list(ds.class_names), max_len,
-                 source("test", False))
+                 source("test", False), dict(ds.settings))
 
 
 def _evaluate_source(model, source, device, precision: str, kl_weight: float) -> dict[str, float]:
@@ -267,7 +268,8 @@ class _Loop:
             training["cuda_rng"] = torch.cuda.get_rng_state_all()
         save_checkpoint(self.run_dir / name, self.model, scale_factor=self.data.scale_factor,
                         class_names=self.data.class_names, step=self.step,
-                        dataset={"name": self.dataset.stem, "path": str(self.dataset)},
+                        dataset={"name": self.dataset.stem, "path": str(self.dataset),
+                                 "settings": self.data.build_settings},  # so SVG inputs are read as in training
                         metrics={"valid": self.last_metrics}, training=training)
 
     def load_state(self, payload: dict[str, Any]) -> None:

@@ -37,7 +37,8 @@ def subset(sheep_path, tmp_path_factory):
     """Real sheep drawings of at most 60 points: 400 train, 48 valid, the 27 such test drawings."""
     full = load_dataset(sheep_path)
     short = {k: [d for d in full.splits[k] if len(d) <= 60] for k in full.splits}
-    ds = StrokeDataset(splits={"train": short["train"][:400], "valid": short["valid"][:48], "test": short["test"][:48]})
+    ds = StrokeDataset(splits={"train": short["train"][:400], "valid": short["valid"][:48], "test": short["test"][:48]},
+                       settings={"epsilon": 1.5, "size": 256.0})
     path = tmp_path_factory.mktemp("data") / "sheep_small.npz"
     save_dataset(path, ds)
     return path
@@ -185,3 +186,10 @@ def test_distributed_data_parallel_with_two_cpu_processes(subset, tmp_path):
     assert read_checkpoint(tmp_path / "ddp" / "latest.pt")["step"] == 4
     records = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if r["split"] == "valid"] == [2, 4]  # written once, by rank 0
+
+
+def test_checkpoint_records_how_the_dataset_was_built(subset, tmp_path):
+    """`complete` reads SVG inputs with the dataset's own epsilon and size, so the checkpoint must carry them."""
+    train(subset, tmp_path / "run", hps=_hps(), options=_options(2))
+    settings = read_checkpoint(tmp_path / "run" / "latest.pt")["dataset"]["settings"]
+    assert settings == {"epsilon": 1.5, "size": 256.0}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce the embedded `sheep` model with sketchtool's own commands (see README.md next to this file).
-# Usage: examples/sheep/reproduce.sh [STEPS] [WORK_DIR]     e.g. examples/sheep/reproduce.sh 4000 work/
+# Usage: examples/sheep/reproduce.sh [STEPS] [WORK_DIR]     e.g. examples/sheep/reproduce.sh 5350 work/
 set -euo pipefail
-STEPS="${1:-4000}"
+STEPS="${1:-5350}"
 WORK="${2:-work}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$WORK"

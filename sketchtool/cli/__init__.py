@@ -33,8 +33,8 @@ class _Group(click.Group):
         debug = bool(ctx.params.get("debug")) or os.environ.get("SKETCHTOOL_DEBUG") == "1"
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
+            raise  # click reports these itself (a broken pipe quietly, as Unix tools do)
         except SketchtoolError as e:
             if debug:
                 raise
