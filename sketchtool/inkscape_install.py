@@ -25,7 +25,7 @@ __all__ = [
     "uninstall_extension",
 ]
 
-# shipped with the package; tests/test_inkscape_install.py keeps it identical to plugins/inkscape/
+# shipped with the package (so a wheel can install it); plugins/inkscape/ holds links to these files
 PLUGIN_DIR = Path(__file__).resolve().parent / "inkscape_plugin"
 PLUGIN_FILES = (
     "sketchtool_inkscape.py",
