@@ -57,15 +57,13 @@ class _Run:
         configure_threads(params["threads"])  # before torch loads, so its OpenMP workers wait passively
         from sketchtool.checkpoint import load_model
         from sketchtool.fileio import check_output_path
-        from sketchtool.formats import WRITERS
+        from sketchtool.formats import writer_for
         from sketchtool.pretrained import resolve_model
         from sketchtool.sampling import SampleOptions
 
         self.params = params
         self.out = Path(params["out"])
-        if self.out.suffix.lower() not in WRITERS:
-            raise SketchtoolError(f"{self.out}: unknown output format {self.out.suffix or '(none)'!r}; "
-                                  f"use one of {', '.join(sorted(WRITERS))}")
+        writer_for(self.out)  # an unknown format fails before the model loads
         check_output_path(self.out, inputs=[str(_reference_path(i)) for i in inputs], force=params["force"])
         seed = params["seed"]
         self.seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little") >> 1

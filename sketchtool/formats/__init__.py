@@ -13,7 +13,7 @@ import numpy as np
 
 from sketchtool.errors import SketchtoolError
 
-__all__ = ["OutputOptions", "WRITERS", "DRAWING_SUFFIXES", "write_drawings", "write_page", "read_drawings",
+__all__ = ["writer_for", "OutputOptions", "WRITERS", "DRAWING_SUFFIXES", "write_drawings", "write_page", "read_drawings",
            "parse_reference"]
 
 # suffix -> "module:function"; page writers take (page, path, options), ".npz" takes stroke-3 drawings
@@ -48,7 +48,8 @@ class OutputOptions:
     optimize: bool = True       # plotter outputs: reorder/merge strokes to cut pen-up travel
 
 
-def _writer(path: Path):
+def writer_for(path: Path):
+    """The writer for `path`'s extension; a clear error listing the supported ones otherwise."""
     suffix = path.suffix.lower()
     if suffix not in WRITERS:
         supported = ", ".join(sorted(WRITERS))
@@ -66,7 +67,7 @@ def write_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], opti
 
     path = Path(path)
     options = options or OutputOptions()
-    writer = _writer(path)
+    writer = writer_for(path)
     if path.suffix.lower() == ".npz":
         writer(drawings, path, options)
         return
@@ -80,7 +81,7 @@ def write_page(path: str | os.PathLike, page, options: OutputOptions | None = No
     path = Path(path)
     if path.suffix.lower() == ".npz":
         raise SketchtoolError(f"{path}: a laid-out page cannot be saved as .npz; choose .svg, .png, .gcode or .hpgl")
-    return _writer(path)(page, path, options or OutputOptions())
+    return writer_for(path)(page, path, options or OutputOptions())
 
 
 def parse_reference(ref: str) -> tuple[Path, str | None, int | None]:
