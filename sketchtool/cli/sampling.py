@@ -207,19 +207,17 @@ def _complete_in_place(run: _Run, input_ref: str, n: int, placement: str) -> Non
     """Complete an SVG and write the endings in the SVG's own coordinates (the Inkscape contract)."""
     from sketchtool.build import read_normalized_svg
     from sketchtool.formats.completion_svg import write_completion_svg
-    from sketchtool.formats.svg_reader import read_svg
     from sketchtool.sampling import complete
     from sketchtool.strokes import stroke3_to_polylines
 
-    normalized = read_normalized_svg(input_ref, **run.svg_options())
-    frame = read_svg(input_ref)
+    normalized = read_normalized_svg(input_ref, **run.svg_options())  # also carries the SVG's own frame
     prefix = normalized.stroke3.astype(float)
     endings = complete(run.model, run.info, prefix, n, run.options, on_progress=_progress_bar(n))
     end_point = tuple(prefix[:, :2].sum(axis=0))
     given = normalized.to_source(stroke3_to_polylines(prefix))
     variants = [normalized.to_source(stroke3_to_polylines(d[len(prefix):], origin=end_point)) for d in endings]
-    write_completion_svg(run.out, given, variants, viewbox=frame.viewbox, width=frame.width, height=frame.height,
-                         placement=placement, stroke_width=run.params["stroke_width"])
+    write_completion_svg(run.out, given, variants, viewbox=normalized.viewbox, width=normalized.width,
+                         height=normalized.height, placement=placement, stroke_width=run.params["stroke_width"])
 
 
 @click.command("interpolate")
