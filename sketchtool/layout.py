@@ -71,18 +71,14 @@ def grid_page(
     rows = max(1, math.ceil(n / cols))
     page = Page(width=cols * cell, height=rows * cell)
     polys = [stroke3_to_polylines(d) for d in drawings]
-    extents = []
-    for p in polys:
-        if p:
-            allp = np.concatenate(p)
-            extents.append(float(np.max(allp.max(axis=0) - allp.min(axis=0))))
-    largest = max(extents, default=0.0)
+    bounds = [polylines_bounds(p) if p else None for p in polys]
+    largest = max((max(b[2] - b[0], b[3] - b[1]) for b in bounds if b), default=0.0)
     scale = cell * (1 - 2 * padding) / largest if largest > 0 else 1.0
     for i, p in enumerate(polys):
         if not p:
             continue
-        allp = np.concatenate(p)
-        centre = (allp.min(axis=0) + allp.max(axis=0)) / 2
+        x0, y0, x1, y1 = bounds[i]
+        centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
         offset = np.array([(i % cols + 0.5) * cell, (i // cols + 0.5) * cell])
         given = given_points[i] if given_points is not None else None
         seen = 0
