@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
+
+from sketchtool.cli.progress import progress_bar
 
 __all__ = ["COMMANDS"]
 
@@ -16,23 +17,6 @@ def _format_stats(stats: dict) -> str:
         return "none"
     return (f"min {stats['min']}, median {stats['median']:g}, mean {stats['mean']:g}, "
             f"p95 {stats['p95']:g}, max {stats['max']}")
-
-
-def _progress_bar(unit: str):
-    """A tqdm bar on stderr (only on a terminal) driven by the library's on_progress(done, total) callback."""
-    from tqdm import tqdm
-
-    state: dict = {}
-
-    def update(done: int, total: int) -> None:
-        if "bar" not in state:
-            state["bar"] = tqdm(total=total, unit=unit, file=sys.stderr, disable=not sys.stderr.isatty(),
-                                dynamic_ncols=True, mininterval=0.5)
-        state["bar"].update(done - state["bar"].n)
-        if done == total:
-            state["bar"].close()
-
-    return update
 
 
 @click.command("build-dataset")
@@ -83,7 +67,7 @@ def build_dataset_command(sources, out, epsilon, size, keep_units, max_seq_len, 
     options = BuildOptions(epsilon=epsilon, size=size, keep_units=keep_units, max_seq_len=max_seq_len,
                            adaptive=adaptive, split=parse_split(split_text), seed=seed, labels=labels,
                            workers=workers, strict=strict, tolerance=tolerance)
-    dataset, report = build_dataset(sources, options, on_progress=_progress_bar("file"))
+    dataset, report = build_dataset(sources, options, on_progress=progress_bar("file"))
     if report_path:
         with atomic_write(report_path, "w") as f:
             json.dump(report.to_dict(), f, indent=1)

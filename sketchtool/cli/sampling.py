@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from pathlib import Path
 
 import click
 
+from sketchtool.cli.progress import progress_bar
 from sketchtool.errors import SketchtoolError
 
 __all__ = ["COMMANDS"]
@@ -132,19 +132,9 @@ def _model_name(ref) -> str:
     return str(ref) if ref else DEFAULT_MODEL
 
 
-def _progress_bar(total: int):
-    """on_progress(done, total) -> a tqdm bar on stderr, shown on a terminal or for large runs."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="drawing", file=sys.stderr, dynamic_ncols=True, mininterval=0.5,
-               disable=not (sys.stderr.isatty() or total >= LARGE_N))
-
-    def update(done: int, _total: int) -> None:
-        bar.update(done - bar.n)
-        if done >= total:
-            bar.close()
-
-    return update
+def _progress():
+    """The drawings' progress bar: on a terminal, or for large runs whatever stderr is."""
+    return progress_bar("drawing", always_from=LARGE_N)
 
 
 def _with_inputs(inputs: list, outputs: list) -> tuple[list, list]:
@@ -167,7 +157,7 @@ def generate_command(n, **params):
     from sketchtool.sampling import generate
 
     run = _Run(params)
-    drawings = generate(run.model, run.info, n, run.options, on_progress=_progress_bar(n))
+    drawings = generate(run.model, run.info, n, run.options, on_progress=_progress())
     run.write(drawings)
     run.done(f"{len(drawings)} drawings")
 
@@ -198,7 +188,7 @@ def complete_command(input_ref, n, placement, **params):
         _complete_in_place(run, input_ref, n, placement)
     else:
         prefix = run.read_one(input_ref)
-        endings = complete(run.model, run.info, prefix, n, run.options, on_progress=_progress_bar(n))
+        endings = complete(run.model, run.info, prefix, n, run.options, on_progress=_progress())
         run.write(endings, given_points=[len(prefix)] * len(endings))
     run.done(f"{n} endings of {input_ref}")
 
@@ -212,7 +202,7 @@ def _complete_in_place(run: _Run, input_ref: str, n: int, placement: str) -> Non
 
     normalized = read_normalized_svg(input_ref, **run.svg_options())  # also carries the SVG's own frame
     prefix = normalized.stroke3.astype(float)
-    endings = complete(run.model, run.info, prefix, n, run.options, on_progress=_progress_bar(n))
+    endings = complete(run.model, run.info, prefix, n, run.options, on_progress=_progress())
     end_point = tuple(prefix[:, :2].sum(axis=0))
     given = normalized.to_source(stroke3_to_polylines(prefix))
     variants = [normalized.to_source(stroke3_to_polylines(d[len(prefix):], origin=end_point)) for d in endings]
@@ -240,9 +230,8 @@ def interpolate_command(refs, steps, linear, with_inputs, **params):
     run = _Run(params, inputs=refs)
     require_encoder(run.model, run.info)
     drawings = [run.read_one(ref) for ref in refs]
-    total = (len(drawings) - 1) * max(steps, 0)
     rows = interpolate(run.model, run.info, drawings, steps, run.options, method="linear" if linear else "slerp",
-                       on_progress=_progress_bar(total))
+                       on_progress=_progress())
     if with_inputs and run.out.suffix.lower() != ".npz":
         cells, given = [], []
         for i, row in enumerate(rows):
@@ -272,7 +261,7 @@ def analogy_command(refs, n, with_inputs, **params):
     run = _Run(params, inputs=refs)
     require_encoder(run.model, run.info)
     a, b, c = (run.read_one(ref) for ref in refs)
-    samples = analogy(run.model, run.info, a, b, c, n, run.options, on_progress=_progress_bar(n))
+    samples = analogy(run.model, run.info, a, b, c, n, run.options, on_progress=_progress())
     if with_inputs and run.out.suffix.lower() != ".npz":
         cells, given = _with_inputs([a, b, c], samples)
         run.write(cells, row=len(cells), given_points=given)
@@ -300,7 +289,7 @@ def reconstruct_command(refs, n, with_inputs, **params):
     run = _Run(params, inputs=refs)
     require_encoder(run.model, run.info)
     drawings = [d for ref in refs for d in run.read(ref)]
-    rows = reconstruct(run.model, run.info, drawings, n, run.options, on_progress=_progress_bar(len(drawings) * n))
+    rows = reconstruct(run.model, run.info, drawings, n, run.options, on_progress=_progress())
     if with_inputs and run.out.suffix.lower() != ".npz":
         cells, given = [], []
         for drawing, row in zip(drawings, rows):
