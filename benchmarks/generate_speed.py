@@ -3,7 +3,9 @@ and sketches/s at N = 1,000 batched versus one drawing at a time in the same run
 
     python benchmarks/generate_speed.py [--model sheep] [--n 1000] [--single 50] [--repeats 5] [--threads 1]
 
-One-at-a-time sampling is timed on `--single` drawings and extrapolated to N (it is linear in N). The load
+One-at-a-time sampling is timed on `--single` drawings and extrapolated to N (it is linear in N). Batched
+sampling is timed twice: with the default precision ("auto": bfloat16 matmuls where the CPU has them natively)
+and with `precision="float32"`; one at a time is float32 either way (batches under 64 never use bfloat16). The load
 average is printed with the results: on a shared host, other processes' work shows up as wall time.
 """
 
@@ -51,9 +53,13 @@ def time_batched_vs_single(model_ref: str, n: int, single: int, threads: int) ->
     torch.set_num_threads(threads)
     model, info = load_model(resolve_model(model_ref))
     generate(model, info, 4, SampleOptions(seed=0))  # warm-up: first-call allocations and kernels
+    generate(model, info, 64, SampleOptions(seed=0))  # ... and the bfloat16 kernels
     start = time.perf_counter()
     batched = generate(model, info, n, SampleOptions(seed=1, chunk_size=n))
     t_batched = time.perf_counter() - start
+    start = time.perf_counter()
+    batched_fp32 = generate(model, info, n, SampleOptions(seed=1, chunk_size=n, precision="float32"))
+    t_batched_fp32 = time.perf_counter() - start
     start = time.perf_counter()
     one_by_one = [d for i in range(single) for d in generate(model, info, 1, SampleOptions(seed=100 + i))]
     t_single = time.perf_counter() - start
@@ -66,15 +72,24 @@ def time_batched_vs_single(model_ref: str, n: int, single: int, threads: int) ->
         "single_per_s": round(single / t_single, 2),
         "single_extrapolated_s": round(t_single * n / single, 1),
         "speedup": round((t_single / single) / (t_batched / n), 1),
+        # per point drawn: the 50 one-at-a-time drawings need not average the batch's length
+        "speedup_per_point": round((t_single / _points(one_by_one)) / (t_batched / _points(batched)), 1),
+        "batched_float32_s": round(t_batched_fp32, 2),
+        "speedup_float32": round((t_single / single) / (t_batched_fp32 / n), 1),
         "mean_points_batched": round(_mean_points(batched), 1),
+        "mean_points_batched_float32": round(_mean_points(batched_fp32), 1),
         "mean_points_single": round(_mean_points(one_by_one), 1),
         "hparams": {k: info.hparams.get(k) for k in ("dec_model", "dec_rnn_size", "enc_rnn_size", "z_size",
                                                       "num_mixture", "max_seq_len")},
     }
 
 
+def _points(drawings: list) -> int:
+    return sum(len(d) for d in drawings)
+
+
 def _mean_points(drawings: list) -> float:
-    return sum(len(d) for d in drawings) / len(drawings)
+    return _points(drawings) / len(drawings)
 
 
 def machine() -> dict:

@@ -60,6 +60,7 @@ ROWS = [
     ("generate --n 0 --out {out}.svg", "n <= 0"),
     ("generate --n 2 --temperature 0 --out {out}.svg", "temperature 0"),
     ("generate --n 2 --out {out}.jpg", "unknown format"),
+    ("generate --n 2 --precision half --out {out}.svg", "unknown precision"),
     ("generate --n 2 --model {empty_npz} --out {out}.svg", "not a model"),
     ("complete {empty_svg} --out {out}.svg", "empty svg"),
     ("complete {xxe_svg} --out {out}.svg", "external entity"),

@@ -64,6 +64,13 @@ def test_same_seed_gives_the_same_bytes(tiny_model, tmp_path):
     assert (tmp_path / "a.svg").read_bytes() != (tmp_path / "c.svg").read_bytes()
 
 
+def test_small_runs_are_float32_whatever_the_precision(tiny_model, tmp_path):
+    """bfloat16 matmuls are only for batches of BF16_MIN_BATCH and more, so a small run is the same either way."""
+    ok("generate", "--model", tiny_model, "--n", 5, "--seed", 3, "--out", tmp_path / "auto.svg")
+    ok("generate", "--model", tiny_model, "--n", 5, "--seed", 3, "--precision", "float32", "--out", tmp_path / "f.svg")
+    assert (tmp_path / "auto.svg").read_bytes() == (tmp_path / "f.svg").read_bytes()
+
+
 def test_the_seed_used_is_printed_so_a_run_can_be_repeated(tiny_model, tmp_path):
     result = ok("generate", "--model", tiny_model, "--n", 2, "--out", tmp_path / "a.svg")
     seed = re.search(r"seed (\d+)", result.output).group(1)

@@ -168,3 +168,15 @@ def test_fused_recurrent_weight_gradient_equals_autograd(kind):
         grads.append({k: p.grad.clone() for k, p in cell.named_parameters()})
     for name in grads[0]:
         torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-10, atol=1e-12)
+
+
+def test_inference_tanh_is_tanh():
+    """Without autograd the cells compute tanh as 2σ(2x) - 1 (faster on CPU); it must be the same function."""
+    from sketchtool.models.cells import _tanh
+
+    x = torch.cat([torch.linspace(-30, 30, 100_001), torch.tensor([0.0, 1e-8, -1e-8, float("inf"), float("-inf")])])
+    with torch.no_grad():
+        torch.testing.assert_close(_tanh(x), torch.tanh(x), atol=3e-7, rtol=0)
+    x.requires_grad_(True)
+    y = _tanh(x)
+    assert y.grad_fn.name() == "TanhBackward0", "training keeps torch.tanh's exact backward"

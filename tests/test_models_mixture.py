@@ -78,3 +78,22 @@ def test_temperature_scales_the_variance_by_tau():
     for tau in (0.25, 1.0):
         offsets, _ = sample_mixture(p, temperature=tau, generator=torch.Generator().manual_seed(0))
         assert abs(offsets[:, 0].std().item() - math.sqrt(tau)) < 0.02
+
+
+def test_component_and_pen_draws_follow_the_tempered_softmax():
+    """Each row's mixture component and pen state are draws from softmax(logits / τ)."""
+    m, n, tau = 5, 40000, 0.5
+    g = torch.Generator().manual_seed(7)
+    row = torch.randn(6 * m + 3, generator=g, dtype=torch.float64)
+    p = split_output(row.expand(n, -1), m)
+    offsets, pen = sample_mixture(p, temperature=tau, generator=g)
+    pen_freq = torch.bincount(pen, minlength=3) / n
+    torch.testing.assert_close(pen_freq.double(), torch.softmax(row[:3] / tau, -1), atol=0.01, rtol=0)
+    # the component shows in the sample: with tiny σ each offset sits on its component's mean
+    tight = row.clone()
+    tight[3 + 3 * m:3 + 5 * m] = -12.0  # σ̂ -> σ = 6e-6
+    offsets, _ = sample_mixture(split_output(tight.expand(n, -1), m), temperature=tau, generator=g)
+    means = tight[3 + m:3 + 2 * m]
+    k = (offsets[:, :1] - means[None]).abs().argmin(-1)
+    torch.testing.assert_close((torch.bincount(k, minlength=m) / n).double(), torch.softmax(row[3:3 + m] / tau, -1),
+                               atol=0.01, rtol=0)

@@ -133,13 +133,27 @@ def test_a_batch_decodes_each_drawing_as_it_would_alone():
     assert all(a.shape == b.shape and np.allclose(a, b, atol=1e-4) for a, b in zip(together, alone))
 
 
-@pytest.mark.parametrize("cell", ["lstm", "layer_norm", "hyper"])
-def test_greedy_sampling_agrees_with_the_teacher_forced_decoder(cell):
-    """The sampler's step-by-step decoder (z projected once, batch shrinking) must give what the training
-    decoder computes over the whole sampled sequence: each point is the most likely component's mean."""
+def _teacher_forced_greedy_points(model, z: torch.Tensor, drawing: np.ndarray) -> np.ndarray:
+    """The training decoder (whole sequence, float32) run over a drawing: at each step the most likely
+    component's mean, i.e. the point greedy sampling should have drawn there. (T, 2) normalised offsets."""
     from sketchtool.models.mixture import split_output
     from sketchtool.strokes import stroke3_to_stroke5
 
+    rows = torch.as_tensor(stroke3_to_stroke5(drawing, len(drawing)), dtype=torch.float32)  # (T, 5)
+    inputs = torch.cat([torch.tensor([[0, 0, 1, 0, 0]], dtype=torch.float32), rows[:-1]])[None]  # (1, T, 5)
+    cond = model._condition(z[None], None, 1, "cpu")
+    with torch.no_grad():
+        y, _ = model._decode(inputs, cond, model._initial_state(cond, 1, inputs))
+    p = split_output(y[0], model.hps.num_mixture)
+    k = p.pi_logits.argmax(-1, keepdim=True)
+    return torch.cat([p.mu1.gather(-1, k), p.mu2.gather(-1, k)], dim=-1).numpy()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "layer_norm", "hyper"])
+def test_greedy_sampling_agrees_with_the_teacher_forced_decoder(cell):
+    """The sampler's step-by-step decoder (z projected once, stroke input folded into the recurrent matmul,
+    batch shrinking) must give what the training decoder computes over the whole sampled sequence: each point
+    is the most likely component's mean."""
     model, _ = _fresh_model(dec_model=cell)
     noise = make_generator(2)
     with torch.no_grad():  # no zero biases or unit gains left, so every term of the projection counts
@@ -148,15 +162,31 @@ def test_greedy_sampling_agrees_with_the_teacher_forced_decoder(cell):
     z = torch.randn(3, model.hps.z_size, generator=make_generator(1))
     drawings = model.sample(3, z=z, greedy=True, max_len=12)
     for i, d in enumerate(drawings):
-        rows = torch.as_tensor(stroke3_to_stroke5(d, len(d)))  # (T, 5)
-        inputs = torch.cat([torch.tensor([[0, 0, 1, 0, 0]], dtype=torch.float32), rows[:-1]])[None]  # (1, T, 5)
-        cond = model._condition(z[i:i + 1], None, 1, "cpu")
-        with torch.no_grad():
-            y, _ = model._decode(inputs, cond, model._initial_state(cond, 1, inputs))
-        p = split_output(y[0], model.hps.num_mixture)
-        k = p.pi_logits.argmax(-1, keepdim=True)
-        expected = torch.cat([p.mu1.gather(-1, k), p.mu2.gather(-1, k)], dim=-1)  # (T, 2)
-        assert np.allclose(d[:, :2], expected.numpy(), atol=1e-4)
+        assert np.allclose(d[:, :2], _teacher_forced_greedy_points(model, z[i], d), atol=1e-4)
+
+
+@pytest.mark.skipif(not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()),
+                    reason="this CPU has no native bfloat16 (AVX512-BF16 or AMX), so precision auto is float32")
+def test_bfloat16_sampling_agrees_with_the_float32_decoder_to_bfloat16_precision():
+    """precision auto: a batch of >= BF16_MIN_BATCH runs its matmuls in bfloat16. On the embedded sheep model
+    its greedy points must still be the float32 training decoder's, to bf16's ~3 significant digits (a few
+    near-tied mixture components may pick the other one)."""
+    from sketchtool.models.sketch_rnn import BF16_MIN_BATCH, _matmul_dtype
+    from sketchtool.pretrained import resolve_model
+
+    model, _ = load_model(resolve_model("sheep"))
+    n = BF16_MIN_BATCH
+    assert _matmul_dtype(torch.device("cpu"), n, "auto") == torch.bfloat16
+    assert _matmul_dtype(torch.device("cpu"), n, "float32") is None
+    assert _matmul_dtype(torch.device("cpu"), n - 1, "auto") is None
+    z = torch.randn(n, model.hps.z_size, generator=make_generator(3))
+    drawings = model.sample(n, z=z, greedy=True, max_len=16, precision="auto")
+    close = [np.isclose(d[:, :2], _teacher_forced_greedy_points(model, z[i], d), rtol=0.02, atol=0.02).all(-1)
+             for i, d in enumerate(drawings)]
+    agree = np.concatenate(close).mean()
+    assert agree > 0.97, f"only {agree:.1%} of bf16 greedy points match the float32 decoder"
+    float32 = model.sample(n, z=z, greedy=True, max_len=16, precision="float32")
+    assert not _same(drawings, float32), "precision auto should have used bfloat16 here"
 
 
 def test_interpolation_rows_start_and_end_at_the_inputs(tiny, sheep_test):

@@ -36,10 +36,30 @@ def _ortho_blocks_(w: Tensor) -> Tensor:
 
 
 def _layer_norm_all(gates: Tensor, gamma: Tensor, beta: Tensor) -> Tensor:
-    """Normalise each of the 4 gate blocks on its own (magenta `layer_norm_all`), one gain/bias per unit."""
+    """Normalise each of the 4 gate blocks on its own (magenta `layer_norm_all`), one gain/bias per unit.
+    (Unit weights are passed to F.layer_norm because its CPU kernel without them is 2x slower in torch 2.x.)"""
     shape = gates.shape
-    blocks = gates.reshape(*shape[:-1], 4, shape[-1] // 4)
-    return F.layer_norm(blocks, blocks.shape[-1:], eps=LN_EPSILON).reshape(shape) * gamma + beta
+    n = shape[-1] // 4
+    blocks = gates.reshape(*shape[:-1], 4, n)
+    unit = gates.new_ones(n)
+    normed = F.layer_norm(blocks, (n,), unit, torch.zeros_like(unit), eps=LN_EPSILON).reshape(shape)
+    return torch.addcmul(beta, normed, gamma)
+
+
+def _tanh(x: Tensor) -> Tensor:
+    """tanh. Without autograd on CPU it is computed as 2σ(2x) - 1 (the same function within 1e-7): torch's
+    exact CPU tanh kernel is ~5x slower than its sigmoid, and sampling calls it twice per step per drawing."""
+    if x.device.type != "cpu" or (x.requires_grad and torch.is_grad_enabled()):
+        return torch.tanh(x)
+    return torch.sigmoid(2 * x).mul_(2).sub_(1)
+
+
+def _gates(xw: Tensor, h: Tensor, w_hh: Tensor) -> Tensor:
+    """xw + h·W_hh. A W_hh in a narrower dtype than xw (bf16 sampling) runs the product in that dtype and
+    the sum in xw's: the matmul is most of a large batch's step, and CPUs with AVX512-BF16/AMX do it 4x faster."""
+    if w_hh.dtype == xw.dtype:
+        return torch.addmm(xw, h, w_hh)
+    return torch.mm(h.to(w_hh.dtype), w_hh).to(xw.dtype).add_(xw)
 
 
 class LSTMCell(nn.Module):
@@ -66,7 +86,7 @@ class LSTMCell(nn.Module):
         return flat.reshape(*x.shape[:-1], self.W_xh.shape[1])
 
     def _candidate(self, j: Tensor) -> Tensor:
-        g = torch.tanh(j)
+        g = _tanh(j)
         if self.training and self.use_recurrent_dropout:
             g = F.dropout(g, p=1.0 - self.dropout_keep_prob, training=True)
         return g
@@ -75,10 +95,10 @@ class LSTMCell(nn.Module):
              ) -> tuple[Tensor, tuple[Tensor, ...]]:
         """One time step; `w_hh` replaces W_hh (see `unroll`: a detached copy whose gradient comes later)."""
         h, c = state
-        gates = torch.addmm(xw, h, self.W_hh if w_hh is None else w_hh)  # (B, 4H)
+        gates = _gates(xw, h, self.W_hh if w_hh is None else w_hh)  # (B, 4H)
         i, j, f, o = gates.chunk(4, dim=-1)
         new_c = c * torch.sigmoid(f + FORGET_BIAS) + torch.sigmoid(i) * self._candidate(j)
-        new_h = torch.tanh(new_c) * torch.sigmoid(o)
+        new_h = _tanh(new_c) * torch.sigmoid(o)
         return new_h, (new_h, new_c)
 
 
@@ -99,12 +119,12 @@ class LayerNormLSTMCell(LSTMCell):
     def step(self, xw: Tensor, state: tuple[Tensor, ...], w_hh: Tensor | None = None
              ) -> tuple[Tensor, tuple[Tensor, ...]]:
         h, c = state
-        gates = torch.addmm(xw, h, self.W_hh if w_hh is None else w_hh)
+        gates = _gates(xw, h, self.W_hh if w_hh is None else w_hh)
         gates = _layer_norm_all(gates, self.ln_all_gamma, self.ln_all_beta)
         i, j, f, o = gates.chunk(4, dim=-1)
         new_c = c * torch.sigmoid(f + FORGET_BIAS) + torch.sigmoid(i) * self._candidate(j)
         c_norm = F.layer_norm(new_c, new_c.shape[-1:], self.ln_c_gamma, self.ln_c_beta, eps=LN_EPSILON)
-        new_h = torch.tanh(c_norm) * torch.sigmoid(o)
+        new_h = _tanh(c_norm) * torch.sigmoid(o)
         return new_h, (new_h, new_c)
 
 
@@ -163,7 +183,7 @@ class HyperLSTMCell(LSTMCell):
         i, j, f, o = gates.chunk(4, dim=-1)
         new_c = c * torch.sigmoid(f + FORGET_BIAS) + torch.sigmoid(i) * self._candidate(j)
         c_norm = F.layer_norm(new_c, new_c.shape[-1:], self.ln_c_gamma, self.ln_c_beta, eps=LN_EPSILON)
-        new_h = torch.tanh(c_norm) * torch.sigmoid(o)
+        new_h = _tanh(c_norm) * torch.sigmoid(o)
         return new_h, (new_h, new_c, hyper_h, hyper_c)
 
 

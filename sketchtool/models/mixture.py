@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -29,24 +30,35 @@ NLL_EPSILON = 1e-6  # magenta: -log(Σ π N + 1e-6)
 
 @dataclass
 class MixtureParams:
-    """All (..., M) except `pen_logits` (..., 3); sigma = exp(σ̂), rho = tanh(ρ̂) already applied."""
+    """All (..., M) except `pen_logits` (..., 3). The head's raw σ̂, ρ̂ are kept; sigma = exp(σ̂) and
+    rho = tanh(ρ̂) are computed on first use (the sampler transforms only the component it picked)."""
 
     pen_logits: Tensor
     pi_logits: Tensor
     mu1: Tensor
     mu2: Tensor
-    sigma1: Tensor
-    sigma2: Tensor
-    rho: Tensor
+    sigma1_hat: Tensor
+    sigma2_hat: Tensor
+    rho_hat: Tensor
+
+    @cached_property
+    def sigma1(self) -> Tensor:
+        return torch.exp(self.sigma1_hat)
+
+    @cached_property
+    def sigma2(self) -> Tensor:
+        return torch.exp(self.sigma2_hat)
+
+    @cached_property
+    def rho(self) -> Tensor:
+        return torch.tanh(self.rho_hat)
 
 
 def split_output(y: Tensor, num_mixture: int) -> MixtureParams:
     """(..., 6M+3) raw decoder output -> MixtureParams."""
     if y.shape[-1] != 6 * num_mixture + 3:
         raise ValueError(f"expected {6 * num_mixture + 3} outputs, got {y.shape[-1]}")
-    pen_logits = y[..., :3]
-    pi, mu1, mu2, sigma1_hat, sigma2_hat, rho_hat = y[..., 3:].chunk(6, dim=-1)
-    return MixtureParams(pen_logits, pi, mu1, mu2, torch.exp(sigma1_hat), torch.exp(sigma2_hat), torch.tanh(rho_hat))
+    return MixtureParams(y[..., :3], *y[..., 3:].chunk(6, dim=-1))
 
 
 def bivariate_normal_pdf(x1: Tensor, x2: Tensor, p: MixtureParams) -> Tensor:
@@ -79,13 +91,26 @@ def sample_mixture(p: MixtureParams, *, temperature: float = 1.0, greedy: bool =
         k = p.pi_logits.argmax(-1, keepdim=True)
         pen_state = p.pen_logits.argmax(-1)
     else:
-        k = torch.multinomial(torch.softmax(p.pi_logits / tau, -1), 1, generator=generator)
-        pen_state = torch.multinomial(torch.softmax(p.pen_logits / tau, -1), 1, generator=generator).squeeze(-1)
-    mu1, mu2, s1, s2, rho = (t.gather(-1, k).squeeze(-1) for t in (p.mu1, p.mu2, p.sigma1, p.sigma2, p.rho))
+        u = torch.rand(p.pi_logits.shape[0], 2, generator=generator, device=p.pi_logits.device,
+                       dtype=p.pi_logits.dtype)
+        k = _categorical(p.pi_logits / tau, u[:, :1])
+        pen_state = _categorical(p.pen_logits / tau, u[:, 1:]).squeeze(-1)
+    # the picked component only: gathering before exp/tanh transforms 1 value per row, not M
+    mu1, mu2, s1_hat, s2_hat, rho_hat = (t.gather(-1, k).squeeze(-1)
+                                         for t in (p.mu1, p.mu2, p.sigma1_hat, p.sigma2_hat, p.rho_hat))
     if greedy:
         return torch.stack([mu1, mu2], -1), pen_state
-    s1, s2 = s1 * math.sqrt(tau), s2 * math.sqrt(tau)
+    s1 = torch.exp(s1_hat) * math.sqrt(tau)
+    s2 = torch.exp(s2_hat) * math.sqrt(tau)
+    rho = torch.tanh(rho_hat)
     e = torch.randn(mu1.shape[0], 2, generator=generator, device=mu1.device, dtype=mu1.dtype)
     x = mu1 + s1 * e[:, 0]
     y = mu2 + s2 * (rho * e[:, 0] + torch.sqrt(1 - rho**2) * e[:, 1])
     return torch.stack([x, y], -1), pen_state
+
+
+def _categorical(logits: Tensor, u: Tensor) -> Tensor:
+    """Index drawn from softmax(logits) (B, K) by inverting its CDF at uniforms u (B, 1) -> (B, 1).
+    (torch.multinomial draws K exponentials per row; this needs one uniform.)"""
+    cdf = torch.softmax(logits, dim=-1).cumsum(dim=-1)
+    return (cdf < u).sum(dim=-1, keepdim=True).clamp_(max=logits.shape[-1] - 1)

@@ -20,7 +20,14 @@ from torch import Tensor, nn
 
 from sketchtool.errors import SketchtoolError
 from sketchtool.models.base import SketchModel
-from sketchtool.models.cells import CELLS, final_hidden, make_cell, unroll
+from sketchtool.models.cells import (
+    CELLS,
+    LayerNormLSTMCell,
+    LSTMCell,
+    final_hidden,
+    make_cell,
+    unroll,
+)
 from sketchtool.models.mixture import (
     offset_nll,
     pen_cross_entropy,
@@ -227,19 +234,22 @@ class SketchRNN(SketchModel):
     # --- sampling (paper §3.4) --------------------------------------------------------------------------
     def sample(self, n: int, *, temperature: float = 1.0, greedy: bool = False, z: Tensor | None = None,
                labels: Tensor | None = None, prefix: list[np.ndarray] | None = None, max_len: int | None = None,
-               generator: torch.Generator | None = None,
-               on_progress: Callable[[int, int], None] | None = None) -> list[np.ndarray]:
+               generator: torch.Generator | None = None, on_progress: Callable[[int, int], None] | None = None,
+               precision: str = "auto") -> list[np.ndarray]:
         """n drawings advanced together; returns n float64 stroke-3 arrays in normalised units (multiply
         offsets by the scale factor). `z` (n, z_size) decodes given latents, else z ~ N(0, I) from `generator`
         (conditional models); `labels` (n,) picks classes (random when omitted); `prefix` (n normalised stroke-3
         starts) is fed first and is included at the start of each returned drawing. Each drawing stops at its
-        end-of-drawing state or after `max_len` points (default max_seq_len)."""
+        end-of-drawing state or after `max_len` points (default max_seq_len). `precision` "auto" lets a large
+        batch run its matmuls in bfloat16 where the hardware does that natively (see `_matmul_dtype`); "float32"
+        keeps everything in the model's dtype."""
         device = self.output.weight.device
         max_len = int(max_len or self.hps.max_seq_len)
         with _inference(self):
             cond = self._sample_condition(n, z, labels, generator, device)
             forced = self._prefix_rows(n, prefix, max_len, device)
-            rows = self._sample_loop(n, cond, forced, max_len, temperature, greedy, generator, on_progress)
+            rows = self._sample_loop(n, cond, forced, max_len, temperature, greedy, generator, on_progress,
+                                     precision)
         return [stroke5_to_stroke3(r) for r in rows.cpu().numpy()]
 
     def _sample_condition(self, n: int, z, labels, generator, device) -> Tensor | None:
@@ -288,26 +298,40 @@ class SketchRNN(SketchModel):
             return w_stroke, bias.expand(n, -1)
         return w_stroke, self.dec.project_inputs(torch.cat([like.new_zeros(n, 5), cond], dim=-1))  # (n, P)
 
-    def _sample_loop(self, n, cond, forced, max_len, temperature, greedy, generator, on_progress) -> Tensor:
+    def _sample_loop(self, n, cond, forced, max_len, temperature, greedy, generator, on_progress, precision) -> Tensor:
         forced_rows, forced_len = forced
         device = forced_rows.device
         prev = torch.tensor([[0, 0, 1, 0, 0]], dtype=torch.float32, device=device).expand(n, 5)
         state = self._initial_state(cond, n, prev)
         w_stroke, cond_xw = self._step_projection(cond, n, prev)
+        matmul_dtype = _matmul_dtype(device, n, precision) or self.output.weight.dtype
+        w_out, b_out = (t.to(matmul_dtype) for t in (self.output.weight, self.output.bias))
+        # LSTM and layer-norm cells: the stroke input rides along with h, [h, S]·[W_hh; W_S] = h·W_hh + S·W_S,
+        # so each step is one matmul (a separate K=5 one costs half as much again at large batch)
+        w_joint = None
+        if type(self.dec) in (LSTMCell, LayerNormLSTMCell):
+            w_joint = torch.cat([self.dec.W_hh, w_stroke.to(self.dec.W_hh.dtype)]).to(matmul_dtype)
         out = torch.zeros(n, max_len, 5, device=device)
         out[:, :, 4] = 1.0  # rows never reached read as end-of-drawing
+        forced_until = int(forced_len.max()) if n else 0
         # finished drawings leave the batch, so the work follows the drawings' own lengths, not the longest one's
         active = torch.arange(n, device=device)
         for t in range(max_len):
-            h, state = self.dec.step(torch.addmm(cond_xw, prev, w_stroke), state)  # (active, H)
-            y = _at_least_fp32(self.output(h))  # (active, 6M+3)
+            if w_joint is None:
+                h, state = self.dec.step(torch.addmm(cond_xw, prev, w_stroke), state)  # (active, H)
+            else:
+                h_and_stroke = torch.cat([state[0], prev.to(state[0].dtype)], dim=-1)
+                h, state = self.dec.step(cond_xw, (h_and_stroke, *state[1:]), w_joint)
+            y = _at_least_fp32(F.linear(h.to(matmul_dtype), w_out, b_out))  # (active, 6M+3)
             offsets, pen_state = sample_mixture(split_output(y, self.hps.num_mixture), temperature=temperature,
                                                 greedy=greedy, generator=generator)
-            step = torch.cat([offsets, F.one_hot(pen_state, 3).float()], dim=-1)  # (active, 5)
-            is_forced = t < forced_len[active]
-            step = torch.where(is_forced[:, None], forced_rows[active, t], step)
+            step = torch.cat([offsets, F.one_hot(pen_state, 3).to(offsets.dtype)], dim=-1)  # (active, 5)
+            going = pen_state != 2
+            if t < forced_until:
+                is_forced = t < forced_len[active]
+                step = torch.where(is_forced[:, None], forced_rows[active, t], step)
+                going |= is_forced
             out[active, t] = step
-            going = is_forced | (pen_state != 2)
             if on_progress is not None:
                 on_progress(t + 1, max_len)
             if not bool(going.any()):
@@ -317,3 +341,19 @@ class SketchRNN(SketchModel):
                 state = tuple(part[going] for part in state)
             prev = step
         return out
+
+
+BF16_MIN_BATCH = 64  # below this a step is op overhead, not arithmetic, so bf16 would cost precision for nothing
+
+
+def _matmul_dtype(device: torch.device, batch: int, precision: str) -> torch.dtype | None:
+    """bfloat16 for the sampling matmuls where the hardware runs them natively (CPUs with AVX512-BF16 or AMX,
+    CUDA GPUs that support it) and the batch is large; None (the model's own dtype) otherwise or when
+    `precision` is "float32". Training uses the same bf16 matmuls under autocast (loss within 1 % of fp32)."""
+    if precision == "float32" or batch < BF16_MIN_BATCH:
+        return None
+    if device.type == "cpu":
+        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    else:
+        native = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    return torch.bfloat16 if native else None
