@@ -97,3 +97,14 @@ def test_component_and_pen_draws_follow_the_tempered_softmax():
     k = (offsets[:, :1] - means[None]).abs().argmin(-1)
     torch.testing.assert_close((torch.bincount(k, minlength=m) / n).double(), torch.softmax(row[3:3 + m] / tau, -1),
                                atol=0.01, rtol=0)
+
+
+def test_a_component_of_zero_probability_is_never_drawn():
+    """Edge uniforms (0 and the largest float below 1) and a CDF that rounds short of 1 must still land on a
+    component that has probability."""
+    from sketchtool.models.mixture import _categorical
+
+    logits = torch.tensor([[-200.0, 0.0, 0.1, -200.0]] * 3)  # components 0 and 3 underflow to probability 0
+    u = torch.tensor([[0.0], [0.5], [1.0 - 2**-24]])
+    k = _categorical(logits, u).squeeze(-1)
+    assert set(k.tolist()) == {1, 2}  # u maps to (1 - u) of the CDF's total: u = 0 -> the last positive one

@@ -54,6 +54,9 @@ class SketchModel(torch.nn.Module):
         raise SketchtoolError(f"model {self.name!r} has no encoder; train it with conditional=True")
 
     def sample(self, n: int, **kwargs) -> list[np.ndarray]:
+        """n normalised stroke-3 drawings, all advanced together. `sketchtool.sampling` passes temperature,
+        greedy, z, labels, prefix, max_len, generator, on_progress and precision ("auto" or "float32": whether
+        large batches may use the hardware's native bfloat16); see `SketchRNN.sample`."""
         raise NotImplementedError
 
     def hparams_dict(self) -> dict[str, Any]:

@@ -110,7 +110,8 @@ def sample_mixture(p: MixtureParams, *, temperature: float = 1.0, greedy: bool =
 
 
 def _categorical(logits: Tensor, u: Tensor) -> Tensor:
-    """Index drawn from softmax(logits) (B, K) by inverting its CDF at uniforms u (B, 1) -> (B, 1).
-    (torch.multinomial draws K exponentials per row; this needs one uniform.)"""
+    """Index drawn from softmax(logits) (B, K) by inverting its CDF at uniforms u in [0, 1) (B, 1) -> (B, 1).
+    (torch.multinomial draws K exponentials per row; this needs one uniform.) The uniform is mapped into
+    (0, CDF total] so that rounding never picks a component of zero probability."""
     cdf = torch.softmax(logits, dim=-1).cumsum(dim=-1)
-    return (cdf < u).sum(dim=-1, keepdim=True).clamp_(max=logits.shape[-1] - 1)
+    return (cdf < cdf[..., -1:] * (1 - u)).sum(dim=-1, keepdim=True)
