@@ -11,6 +11,8 @@ import argparse
 import datetime
 from pathlib import Path
 
+import numpy as np
+
 from sketchtool.checkpoint import export_model, load_model, resolve_checkpoint
 from sketchtool.formats import OutputOptions, read_drawings, write_drawings
 from sketchtool.pretrained import EMBEDDED
@@ -34,6 +36,7 @@ CARD = """# `{name}`: embedded Sketch-RNN model
 | Training | {steps} steps with `sketchtool train` (recipe: {recipe}) |
 | Test split | L_R {test_lr:.4f}, L_KL {test_kl:.4f}, loss {test_loss:.4f} on {test_n} drawings (`sketchtool eval`) |
 | Validation at export | {valid} |
+| Samples that end by themselves | {ended:.0%} of 500 at temperature {temperature:g} before max_seq_len {max_len} (median {sample_median:.0f} points; test drawings' median {test_median:.0f}) |
 | File | `sketchtool/pretrained/{name}.pt`, {size_mb:.2f} MB (fp16 weights, no optimizer state) |
 | Scale factor | {scale_factor:.4f} (dataset units per model unit) |
 | Exported | {date} |
@@ -67,6 +70,13 @@ def draw_images(name: str, model, info, dataset: Path, temperature: float) -> No
     write_drawings(IMAGES / f"{name}-interpolation.png", rows[0], OutputOptions(cols=8, png_width=1000))
 
 
+def ending(model, info, temperature: float, n: int = 500) -> tuple[float, float]:
+    """Share of n samples that reach their end-of-drawing state before max_seq_len, and their median length:
+    a model that has not learnt when a drawing is finished scribbles on to the limit."""
+    lengths = np.array([len(d) for d in generate(model, info, n, SampleOptions(seed=1, temperature=temperature))])
+    return float(np.mean(lengths < model.hps.max_seq_len)), float(np.median(lengths))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="run directory (best.pt) or checkpoint")
@@ -83,10 +93,13 @@ def main() -> None:
     dataset = Path(args.dataset or info.dataset["path"])
     draw_images(args.name, model, info, dataset, args.temperature)
     valid = info.metrics.get("valid", {})
+    ended, sample_median = ending(model, info, args.temperature)
+    test_median = float(np.median([len(d) for d in read_drawings(f"{dataset}:test")]))
     card = CARD.format(
         name=args.name, note=args.note, temperature=args.temperature, model=info.model, dataset=embedded.dataset, licence=embedded.licence,
         steps=info.step, recipe=args.recipe, test_lr=test["L_R"], test_kl=test["L_KL"], test_loss=test["loss"],
-        test_n=test["drawings"], size_mb=embedded.path.stat().st_size / 1e6, scale_factor=info.scale_factor,
+        test_n=test["drawings"], ended=ended, sample_median=sample_median, test_median=test_median,
+        max_len=info.hparams["max_seq_len"], size_mb=embedded.path.stat().st_size / 1e6, scale_factor=info.scale_factor,
         valid=", ".join(f"{k} {valid[k]:.4f}" for k in ("L_R", "L_KL", "loss") if k in valid) or "not recorded",
         date=datetime.date.today().isoformat(),
         hparams=", ".join(f"`{k}={info.hparams[k]}`" for k in HPARAMS_SHOWN if k in info.hparams))

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce the embedded `sheep` model with sketchtool's own commands (see README.md next to this file).
-# Usage: examples/sheep/reproduce.sh [STEPS] [WORK_DIR]     e.g. examples/sheep/reproduce.sh 5350 work/
+# Usage: examples/sheep/reproduce.sh [STEPS] [WORK_DIR]     e.g. examples/sheep/reproduce.sh 17050 work/
 set -euo pipefail
-STEPS="${1:-5350}"
+STEPS="${1:-17050}"
 WORK="${2:-work}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$WORK"
@@ -12,7 +12,7 @@ if [ ! -f "$DATA" ]; then
   curl -L --fail -o "$DATA" https://github.com/hardmaru/sketch-rnn-datasets/raw/master/aaron_sheep/aaron_sheep.npz
 fi
 sketchtool info "$DATA"
-# small preset: layer-norm LSTM decoder 256, encoder 128, z 64, 20 mixtures, batch 100; one thread on a shared CPU
+# small preset: layer-norm LSTM decoder 256, encoder 128, z 128, 20 mixtures, batch 100; one thread on a shared CPU
 OMP_NUM_THREADS=1 sketchtool train "$DATA" -o "$WORK/runs/sheep" --preset small --threads 1 --steps "$STEPS"
 sketchtool eval "$WORK/runs/sheep" --split test
 sketchtool curves "$WORK/runs/sheep" -o "$WORK/sheep-curves.png"

@@ -314,35 +314,43 @@ class SketchRNN(SketchModel):
         out = torch.zeros(n, max_len, 5, device=device)
         out[:, :, 4] = 1.0  # rows never reached read as end-of-drawing
         forced_until = int(forced_len.max()) if n else 0
-        # finished drawings leave the batch, so the work follows the drawings' own lengths, not the longest one's
-        active = torch.arange(n, device=device)
+        # finished drawings leave the batch, so the work follows the drawings' own lengths, not the longest
+        # one's; it shrinks in steps of BATCH_GRAIN rows (finished rows ride along until then) because every
+        # new batch size costs the matmul libraries a new kernel and its buffers (~0.5 GB for 1,000 sizes)
+        active = torch.arange(n, device=device)  # the drawing in each batch row
+        live = torch.ones(n, dtype=torch.bool, device=device)  # rows still drawing
         for t in range(max_len):
             if w_joint is None:
-                h, state = self.dec.step(torch.addmm(cond_xw, prev, w_stroke), state)  # (active, H)
+                h, state = self.dec.step(torch.addmm(cond_xw, prev, w_stroke), state)  # (batch, H)
             else:
                 h_and_stroke = torch.cat([state[0], prev.to(state[0].dtype)], dim=-1)
                 h, state = self.dec.step(cond_xw, (h_and_stroke, *state[1:]), w_joint)
-            y = _at_least_fp32(F.linear(h.to(matmul_dtype), w_out, b_out))  # (active, 6M+3)
+            y = _at_least_fp32(F.linear(h.to(matmul_dtype), w_out, b_out))  # (batch, 6M+3)
             offsets, pen_state = sample_mixture(split_output(y, self.hps.num_mixture), temperature=temperature,
                                                 greedy=greedy, generator=generator)
-            step = torch.cat([offsets, F.one_hot(pen_state, 3).to(offsets.dtype)], dim=-1)  # (active, 5)
+            step = torch.cat([offsets, F.one_hot(pen_state, 3).to(offsets.dtype)], dim=-1)  # (batch, 5)
             going = pen_state != 2
             if t < forced_until:
                 is_forced = t < forced_len[active]
                 step = torch.where(is_forced[:, None], forced_rows[active, t], step)
                 going |= is_forced
-            out[active, t] = step
+            out[active, t] = step  # a finished row's later steps are cut off with everything after its end
+            live = live & going
             if on_progress is not None:
                 on_progress(t + 1, max_len)
-            if not bool(going.any()):
+            n_live = int(live.sum())
+            if n_live == 0:
                 break
-            if not bool(going.all()):
-                active, step, cond_xw = active[going], step[going], cond_xw[going]
-                state = tuple(part[going] for part in state)
+            size = n_live if n_live <= BATCH_GRAIN else -(-n_live // BATCH_GRAIN) * BATCH_GRAIN
+            if size < len(active):
+                keep = torch.cat([live.nonzero()[:, 0], (~live).nonzero()[:, 0]])[:size]  # live rows first
+                active, live, step, cond_xw = active[keep], live[keep], step[keep], cond_xw[keep]
+                state = tuple(part[keep] for part in state)
             prev = step
         return out
 
 
+BATCH_GRAIN = 32  # the sampling batch shrinks to multiples of this (then row by row below it)
 BF16_MIN_BATCH = 64  # below this a step is op overhead, not arithmetic, so bf16 would cost precision for nothing
 
 
