@@ -10,6 +10,7 @@ W_hh's gradient for all steps in one matmul. Weights are stored as magenta lays 
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -64,6 +65,11 @@ def _gates(xw: Tensor, h: Tensor, w_hh: Tensor) -> Tensor:
 
 class LSTMCell(nn.Module):
     """magenta `LSTMCell`: c' = c·σ(f+1) + σ(i)·drop(tanh j), h' = tanh(c')·σ(o). State (h, c)."""
+
+    # gates = xw + h·W_hh with W_hh used as is, so `step` may take a stand-in W_hh (a detached or bf16 copy, or
+    # [W_hh; W_x] with h widened by extra inputs): `unroll` and the sampler rely on it. HyperLSTM rescales
+    # h·W_hh per step, so it cannot.
+    plain_recurrent_matmul: ClassVar[bool] = True
 
     def __init__(self, input_size: int, num_units: int, *, use_recurrent_dropout: bool = False,
                  dropout_keep_prob: float = 0.9):
@@ -132,6 +138,8 @@ class HyperLSTMCell(LSTMCell):
     """magenta `HyperLSTMCell`: a small LSTM reading [x; h] emits, per gate, a scale for the x·W_xh and
     h·W_hh blocks and a bias for the h block (`hyper_norm`), then layer norm as in LayerNormLSTMCell.
     State (h, c, hyper_h, hyper_c)."""
+
+    plain_recurrent_matmul: ClassVar[bool] = False
 
     def __init__(self, input_size: int, num_units: int, *, hyper_num_units: int = 256, hyper_embedding_size: int = 32,
                  hyper_use_recurrent_dropout: bool = False, use_layer_norm: bool = True, **kwargs):
@@ -223,7 +231,7 @@ def unroll(cell: LSTMCell, xw: Tensor, state: tuple[Tensor, ...], *, fused_weigh
     """Run every time step: xw (B, T, P) from `project_inputs` -> outputs (B, T, H), final state.
     LSTM and layer-norm cells get W_hh's gradient in one matmul (`_RecurrentWeightGrad`)."""
     w_step, h_prev = None, []
-    if fused_weight_grad and type(cell) in (LSTMCell, LayerNormLSTMCell) and torch.is_grad_enabled():
+    if fused_weight_grad and cell.plain_recurrent_matmul and torch.is_grad_enabled():
         xw = _RecurrentWeightGrad.apply(xw, cell.W_hh, h_prev)
         w_step = cell.W_hh.detach()
         if torch.is_autocast_enabled(xw.device.type):  # cast once, not once per step

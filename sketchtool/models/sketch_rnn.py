@@ -20,14 +20,7 @@ from torch import Tensor, nn
 
 from sketchtool.errors import SketchtoolError
 from sketchtool.models.base import SketchModel
-from sketchtool.models.cells import (
-    CELLS,
-    LayerNormLSTMCell,
-    LSTMCell,
-    final_hidden,
-    make_cell,
-    unroll,
-)
+from sketchtool.models.cells import CELLS, final_hidden, make_cell, unroll
 from sketchtool.models.mixture import (
     offset_nll,
     pen_cross_entropy,
@@ -309,7 +302,7 @@ class SketchRNN(SketchModel):
         # LSTM and layer-norm cells: the stroke input rides along with h, [h, S]·[W_hh; W_S] = h·W_hh + S·W_S,
         # so each step is one matmul (a separate K=5 one costs half as much again at large batch)
         w_joint = None
-        if type(self.dec) in (LSTMCell, LayerNormLSTMCell):
+        if self.dec.plain_recurrent_matmul:
             w_joint = torch.cat([self.dec.W_hh, w_stroke.to(self.dec.W_hh.dtype)]).to(matmul_dtype)
         out = torch.zeros(n, max_len, 5, device=device)
         out[:, :, 4] = 1.0  # rows never reached read as end-of-drawing
