@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from sketchtool.checkpoint import ModelInfo, load_model
+from sketchtool.device import cpu_has_bf16
 from sketchtool.errors import SketchtoolError
 from sketchtool.formats.npz import load_dataset
 from sketchtool.models.sketch_rnn import SketchRNN, SketchRNNHParams
@@ -169,7 +170,7 @@ def test_greedy_sampling_agrees_with_the_teacher_forced_decoder(cell):
         assert np.allclose(d[:, :2], _teacher_forced_greedy_points(model, z[i], d), atol=1e-4)
 
 
-@pytest.mark.skipif(not (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()),
+@pytest.mark.skipif(not cpu_has_bf16(),
                     reason="this CPU has no native bfloat16 (AVX512-BF16 or AMX), so precision auto is float32")
 def test_bfloat16_sampling_agrees_with_the_float32_decoder_to_bfloat16_precision():
     """precision auto: a batch of >= BF16_MIN_BATCH runs its matmuls in bfloat16. On the embedded sheep model

@@ -15,6 +15,7 @@ from sketchtool.errors import SketchtoolError
 __all__ = ["COMMANDS"]
 
 DEFAULT_TEMPERATURE = 0.4  # = sketchtool.sampling.DEFAULT_TEMPERATURE (not imported here: it imports torch)
+PRECISIONS = ("auto", "float32")  # = sketchtool.sampling.PRECISIONS (not imported here: it imports torch)
 LARGE_N = 1000  # show a progress bar from this many drawings on, even when stderr is not a terminal
 
 
@@ -44,7 +45,7 @@ def _sampling_options(command):
                      help="CPU threads; one step of a few drawings is too small to share, and extra threads "
                           "spin-wait on a busy machine."),
         click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto."),
-        click.option("--precision", type=click.Choice(["auto", "float32"]), default="auto", show_default=True,
+        click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
                      help="auto: large batches multiply in bfloat16 where the CPU/GPU does that natively "
                           "(several times faster); float32: never."),
     ]

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sketchtool.device import resolve_precision
 from sketchtool.errors import SketchtoolError
 from sketchtool.models.base import SketchModel
 from sketchtool.models.cells import CELLS, final_hidden, make_cell, unroll
@@ -348,13 +349,9 @@ BF16_MIN_BATCH = 64  # below this a step is op overhead, not arithmetic, so bf16
 
 
 def _matmul_dtype(device: torch.device, batch: int, precision: str) -> torch.dtype | None:
-    """bfloat16 for the sampling matmuls where the hardware runs them natively (CPUs with AVX512-BF16 or AMX,
-    CUDA GPUs that support it) and the batch is large; None (the model's own dtype) otherwise or when
+    """bfloat16 for the sampling matmuls where the hardware runs them natively (the trainer's own test,
+    `device.resolve_precision`) and the batch is large; None (the model's own dtype) otherwise or when
     `precision` is "float32". Training uses the same bf16 matmuls under autocast (loss within 1 % of fp32)."""
     if precision == "float32" or batch < BF16_MIN_BATCH:
         return None
-    if device.type == "cpu":
-        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    else:
-        native = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    return torch.bfloat16 if native else None
+    return torch.bfloat16 if resolve_precision("auto", device) == "bf16" else None
