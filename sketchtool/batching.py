@@ -1,6 +1,7 @@
-"""Training batches as magenta's `DataLoader` makes them: drop drawings longer than max_seq_len, clamp
-offsets to ±1000, divide by the training set's scale factor, and per batch random-scale, augment and pad
-to stroke-5 with a start token. Conversions come from `sketchtool.strokes`."""
+"""Training batches. Strokes as magenta's `DataLoader` makes them: drop drawings longer than the model takes, clamp
+offsets to ±1000, divide by the training set's scale factor, and per batch random-scale, augment and pad to stroke-5
+with a start token (conversions come from `sketchtool.strokes`). Images as (B, 1, H, W) floats, binarised
+stochastically for training and with a fixed seed for evaluation, as likelihood papers on binary images do."""
 
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ import torch
 
 from sketchtool.strokes import augment_strokes, random_scale, stroke3_to_stroke5
 
-__all__ = ["OFFSET_LIMIT", "BatchSource", "StrokeBatch", "prepare_drawings", "stroke5_batch"]
+__all__ = ["OFFSET_LIMIT", "BatchSource", "ImageBatch", "ImageBatchSource", "StrokeBatch", "default_batch_source",
+           "fit_spec", "prepare_drawings", "stroke5_batch"]
 
 OFFSET_LIMIT = 1000.0  # magenta DataLoader `limit`
 START_TOKEN = np.array([0, 0, 1, 0, 0], dtype=np.float32)
+BINARIZE = ("stochastic", "fixed", "none")
+EVAL_BINARIZE_SEED = 0  # one fixed binarisation of evaluation images, so NLLs compare across runs and models
 
 
 @dataclass
@@ -96,6 +100,93 @@ class BatchSource:
         for start in range(0, len(self.drawings), self.batch_size):
             stop = start + self.batch_size
             yield stroke5_batch(self.drawings[start:stop], self.max_seq_len, self.labels[start:stop])
+
+    def get_state(self) -> str:
+        return json.dumps(self.rng.bit_generator.state)
+
+    def set_state(self, state: str) -> None:
+        self.rng.bit_generator.state = json.loads(state)
+
+
+def fit_spec(dataset, spec, max_length: int | None = None):
+    """The spec of a dataset as a model sees it: strokes get the scale factor of the training drawings of at most
+    `max_length` points (all when None) and the longest such drawing; images get their shape."""
+    from dataclasses import replace
+
+    from sketchtool.errors import SketchtoolError
+    from sketchtool.strokes import scale_factor
+
+    if spec.kind == "images":
+        return replace(spec, image_shape=tuple(int(v) for v in dataset.image_shape))
+    limit = max_length or max((len(d) for split in dataset.splits.values() for d in split), default=1)
+    kept = {split: prepare_drawings(dataset.splits[split], limit)[0] for split in dataset.splits}
+    if not kept["train"]:
+        total = len(dataset.splits["train"])
+        why = f"all {total} have more than {limit} points" if total else "the train split is empty"
+        raise SketchtoolError(f"no training drawings ({why}); raise the model's length limit or simplify the drawings")
+    longest = max(len(d) for drawings in kept.values() for d in drawings)
+    return replace(spec, scale_factor=scale_factor(kept["train"]), max_length=min(limit, longest))
+
+
+def default_batch_source(spec, dataset, split: str, *, batch_size: int, binarize: str = "stochastic", seed: int = 0):
+    """Plain batches of a split: padded stroke-5 without augmentation, or images binarised as `binarize` says."""
+    if spec.kind == "images":
+        return ImageBatchSource(dataset.splits[split], dataset.labels_of(split), batch_size=batch_size,
+                                binarize=binarize, seed=seed)
+    drawings, index = prepare_drawings(dataset.splits[split], spec.max_length)
+    return BatchSource(drawings, dataset.labels_of(split)[index], scale_factor=spec.scale_factor,
+                       max_seq_len=spec.max_length, batch_size=batch_size, seed=seed)
+
+
+@dataclass
+class ImageBatch:
+    """images: (B, 1, H, W) float32 in [0, 1] (0/1 when binarised); labels: (B,) int64 class indices."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def to(self, device) -> ImageBatch:
+        return ImageBatch(self.images.to(device), self.labels.to(device))
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
+class ImageBatchSource:
+    """The uint8 (N, H, W) images of one split. `binarize` "stochastic" draws each pixel as Bernoulli(grey) per
+    batch, "fixed" binarises once with a fixed seed (evaluation), "none" keeps grey levels."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, *, batch_size: int, binarize: str = "stochastic",
+                 seed: int = 0):
+        from sketchtool.errors import SketchtoolError
+
+        if binarize not in BINARIZE:
+            raise SketchtoolError(f"binarize={binarize!r}: use one of {', '.join(BINARIZE)}")
+        self.images = np.asarray(images)
+        self.labels = np.asarray(labels, dtype=np.int64)
+        self.batch_size = int(batch_size)
+        self.binarize = binarize
+        self.rng = np.random.default_rng(seed)
+        if binarize == "fixed":
+            grey = self.images.astype(np.float32) / 255.0
+            noise = np.random.default_rng(EVAL_BINARIZE_SEED).random(grey.shape, dtype=np.float32)
+            self.images = ((noise < grey) * 255).astype(np.uint8)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def _batch(self, idx: np.ndarray) -> ImageBatch:
+        grey = self.images[idx].astype(np.float32) / 255.0  # (B, H, W)
+        if self.binarize == "stochastic":
+            grey = (self.rng.random(grey.shape, dtype=np.float32) < grey).astype(np.float32)
+        return ImageBatch(torch.from_numpy(grey[:, None]), torch.from_numpy(self.labels[idx]))
+
+    def random_batch(self) -> ImageBatch:
+        return self._batch(self.rng.permutation(len(self.images))[: self.batch_size])
+
+    def batches(self) -> Iterator[ImageBatch]:
+        for start in range(0, len(self.images), self.batch_size):
+            yield self._batch(np.arange(start, min(start + self.batch_size, len(self.images))))
 
     def get_state(self) -> str:
         return json.dumps(self.rng.bit_generator.state)

@@ -1,56 +1,77 @@
-"""Checkpoints: atomic, self-describing files (model name, hparams, scale factor, classes, metrics) that load
-with `torch.load(weights_only=True)`, so opening one never executes code; plus inference-only export."""
+"""Checkpoints: atomic, self-describing files (model name, hparams, data spec, metrics, every optimiser) that load
+with `torch.load(weights_only=True)`, so opening one never executes code; plus inference-only export.
+
+Format 2 stores the `DataSpec`; format 1 files (scale factor and classes at the top level, Sketch-RNN only) still
+load, as the same spec, and give the same drawings.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import io
+import math
 import os
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from sketchtool.dataspec import DataSpec
 from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import atomic_write
 
 __all__ = [
     "FORMAT",
+    "VERSION",
     "ModelInfo",
     "build_model",
     "export_model",
     "load_model",
+    "load_weights",
     "read_checkpoint",
     "resolve_checkpoint",
     "save_checkpoint",
 ]
 
 FORMAT = "sketchtool-checkpoint"
-VERSION = 1
+VERSION = 2
 
 
 @dataclasses.dataclass
 class ModelInfo:
-    """What a model card or `models` listing needs; `metrics` holds e.g. {"valid": {"L_R": .., "L_KL": ..}}."""
+    """What a model card, a listing or a sampling command needs; `metrics` holds e.g. {"valid": {"loss": ..}}."""
 
     model: str
     hparams: dict[str, Any]
-    scale_factor: float
-    class_names: list[str]
+    spec: DataSpec
     step: int
-    dataset: dict[str, Any]
     metrics: dict[str, Any]
     path: str
 
     @property
+    def scale_factor(self) -> float | None:
+        return self.spec.scale_factor
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.spec.class_names
+
+    @property
     def num_classes(self) -> int:
-        return max(1, len(self.class_names))
+        return self.spec.num_classes
+
+    @property
+    def dataset(self) -> dict[str, Any]:
+        """The training data's name, path and fingerprint, with its build settings under "settings"."""
+        return {**self.spec.dataset, "settings": self.spec.settings}
 
 
-def save_checkpoint(path: str | os.PathLike, model, *, scale_factor: float, class_names: list[str], step: int,
-                    dataset: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
+def save_checkpoint(path: str | os.PathLike, model, *, step: int, metrics: dict[str, Any] | None = None,
                     training: dict[str, Any] | None = None) -> None:
-    """Write atomically. `training` (optimizer, RNG states, options) is what `--resume` needs; an exported
-    model leaves it out. Every value is a tensor or a plain Python container, so weights_only loading works."""
+    """Write atomically (serialised in memory first, so a full disk is one clear error and the previous file
+    stays). `training` (optimisers, RNG states) is what `--resume` needs; an exported model leaves it out.
+    Every value is a tensor or a plain Python container, so weights_only loading works."""
     import torch
 
     model = getattr(model, "module", model)  # unwrap DistributedDataParallel
@@ -59,18 +80,23 @@ def save_checkpoint(path: str | os.PathLike, model, *, scale_factor: float, clas
         "version": VERSION,
         "model": model.name,
         "hparams": model.hparams_dict(),
-        "num_classes": model.num_classes,
-        "scale_factor": float(scale_factor),
-        "class_names": list(class_names),
+        "spec": model.spec.to_dict(),
         "step": int(step),
-        "dataset": dict(dataset or {}),
         "metrics": dict(metrics or {}),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
     if training is not None:
         payload["training"] = training
+    _write(path, payload)
+
+
+def _write(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
     with atomic_write(path) as f:
-        torch.save(payload, f)
+        f.write(buffer.getbuffer())
 
 
 def resolve_checkpoint(ref: str | os.PathLike) -> Path:
@@ -87,31 +113,85 @@ def resolve_checkpoint(ref: str | os.PathLike) -> Path:
 
 
 def read_checkpoint(ref: str | os.PathLike, device: str = "cpu") -> dict[str, Any]:
-    """The raw checkpoint dict, loaded with weights_only=True; a clear error for anything else."""
+    """The raw checkpoint dict, loaded with weights_only=True and checked; one clear error for anything else."""
     import torch
 
     path = resolve_checkpoint(ref)
+    _refuse_dataset(path)
     try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, AttributeError) as e:
+        with warnings.catch_warnings():  # torch warns about legacy (non-zip) pickles; we refuse them ourselves
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, AttributeError,
+            TypeError, KeyError, IndexError, MemoryError, OverflowError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise SketchtoolError(f"{path}: not a readable sketchtool checkpoint ({first[:120]})", reason="corrupt") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise SketchtoolError(f"{path}: not a sketchtool checkpoint; train one with `sketchtool train`", reason="corrupt")
-    if int(payload.get("version", 0)) > VERSION:
-        raise SketchtoolError(f"{path}: checkpoint format {payload['version']} is newer than this sketchtool; upgrade it")
+    _check_payload(payload, path)
     return payload
+
+
+def _refuse_dataset(path: Path) -> None:
+    """A dataset given where a model belongs gets told apart from a broken checkpoint (both are zip files)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return
+    if names and all(n.endswith(".npy") for n in names):
+        raise SketchtoolError(f"{path} is a dataset, not a model; train one with "
+                              f"`sketchtool train {path} -o runs/NAME`, then pass --model runs/NAME")
+
+
+def _check_payload(payload: dict[str, Any], path: Path) -> None:
+    import torch
+
+    version = payload.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise SketchtoolError(f"{path}: checkpoint format version {version!r} is not valid; the file is corrupt",
+                              reason="corrupt")
+    if version > VERSION:
+        raise SketchtoolError(f"{path}: checkpoint format {version} is newer than this sketchtool; upgrade it")
+    for key, kind in (("model", str), ("hparams", dict), ("state_dict", dict)):
+        if not isinstance(payload.get(key), kind):
+            raise SketchtoolError(f"{path}: checkpoint has no valid {key!r}; the file is corrupt", reason="corrupt")
+    for name, value in payload["state_dict"].items():
+        if not isinstance(value, torch.Tensor):
+            raise SketchtoolError(f"{path}: weight {name!r} is not a tensor; the file is corrupt", reason="corrupt")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise SketchtoolError(f"{path}: weight {name!r} holds NaN or infinite values (a diverged run); use an "
+                                  "earlier checkpoint", reason="corrupt")
+    if not isinstance(payload.get("step", 0), int):
+        raise SketchtoolError(f"{path}: checkpoint step is not a number; the file is corrupt", reason="corrupt")
+    payload["spec"] = spec_of(payload, path).to_dict()
+
+
+def spec_of(payload: dict[str, Any], path: str | os.PathLike = "checkpoint") -> DataSpec:
+    """The data spec of a checkpoint dict; format 1 (Sketch-RNN) files carry its parts at the top level."""
+    if "spec" in payload:
+        if not isinstance(payload["spec"], dict):
+            raise SketchtoolError(f"{path}: checkpoint data spec is not a mapping; the file is corrupt")
+        return DataSpec.from_dict(payload["spec"], where=str(path))
+    dataset = payload.get("dataset") if isinstance(payload.get("dataset"), dict) else {}
+    scale = payload.get("scale_factor")
+    if isinstance(scale, (int, float)) and not isinstance(scale, bool) and not math.isfinite(scale):
+        scale = None
+    max_len = payload["hparams"].get("max_seq_len")
+    return DataSpec.from_dict({
+        "kind": "strokes", "class_names": payload.get("class_names") or [], "scale_factor": scale,
+        "max_length": max_len, "settings": dataset.get("settings") or {},
+        "dataset": {k: v for k, v in dataset.items() if k != "settings"},
+    }, where=str(path))
 
 
 def _info(payload: dict[str, Any], path: Path) -> ModelInfo:
     return ModelInfo(
         model=payload["model"],
         hparams=dict(payload["hparams"]),
-        scale_factor=float(payload["scale_factor"]),
-        class_names=list(payload.get("class_names", [])),
+        spec=spec_of(payload, path),
         step=int(payload.get("step", 0)),
-        dataset=dict(payload.get("dataset", {})),
-        metrics=dict(payload.get("metrics", {})),
+        metrics=dict(payload.get("metrics") or {}),
         path=str(path),
     )
 
@@ -123,14 +203,18 @@ def build_model(payload: dict[str, Any]):
 
     cls = get_model_class(payload["model"])
     hps = hparams_from_dict(cls.HParams, payload["hparams"])
-    model = cls(hps, num_classes=int(payload.get("num_classes", 1)))
-    state = {k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()}
+    model = cls(hps, spec_of(payload))
+    load_weights(model, {k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()})
+    return model
+
+
+def load_weights(model, state: dict[str, Any]) -> None:
+    """`load_state_dict` with a one-line error when the weights were saved by another shape of model."""
     try:
         model.load_state_dict(state)
-    except RuntimeError as e:
-        raise SketchtoolError(f"checkpoint weights do not fit model {payload['model']!r} ({str(e).splitlines()[0]})",
-                              reason="corrupt") from None
-    return model
+    except (RuntimeError, KeyError, TypeError) as e:
+        raise SketchtoolError(f"checkpoint weights do not fit model {model.name!r} "
+                              f"({' '.join(str(e).split())[:160]})", reason="corrupt") from None
 
 
 def load_model(ref: str | os.PathLike, device: str = "cpu"):
@@ -143,17 +227,14 @@ def load_model(ref: str | os.PathLike, device: str = "cpu"):
 
 def export_model(src: str | os.PathLike, dst: str | os.PathLike, *, half: bool = True,
                  metrics: dict[str, Any] | None = None) -> ModelInfo:
-    """Inference-only copy of a checkpoint (no optimizer or RNG state), fp16 weights when `half`: what
+    """Inference-only copy of a checkpoint (no optimiser or RNG state), fp16 weights when `half`: what
     `sketchtool/pretrained/*.pt` holds. `load_model` reads it back as float32. `metrics` (e.g. {"test": {...}}
     from `sketchtool.train.evaluate`) are added to the stored ones, for model cards and `sketchtool models`."""
-    import torch
-
     path = resolve_checkpoint(src)
     payload = read_checkpoint(path)
     payload.pop("training", None)
     payload["metrics"] = {**payload.get("metrics", {}), **(metrics or {})}
     if half:
         payload["state_dict"] = {k: (v.half() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()}
-    with atomic_write(dst) as f:
-        torch.save(payload, f)
+    _write(dst, payload)
     return _info(payload, Path(dst))

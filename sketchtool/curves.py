@@ -1,4 +1,5 @@
-"""`sketchtool curves`: training and validation loss curves of a run, drawn with matplotlib (imported lazily)."""
+"""`sketchtool curves`: training and validation curves of a run, one panel per loss term the model logs, drawn with
+matplotlib (imported lazily, on its own figure canvas, so the process's matplotlib backend is left alone)."""
 
 from __future__ import annotations
 
@@ -9,29 +10,43 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import atomic_write, check_output_path
 from sketchtool.train import read_metrics
 
-__all__ = ["TERMS", "plot_curves"]
+__all__ = ["loss_terms", "plot_curves"]
 
-TERMS = ("loss", "L_R", "L_KL")
+BOOKKEEPING = ("step", "split", "time", "steps_per_s")
+MAX_PANELS = 6
+
+
+def loss_terms(records: list[dict]) -> list[str]:
+    """The terms to draw: what validation records hold (the model's loss terms; "loss" first), else the
+    training records' numbers."""
+    for split in ("valid", "train"):
+        keys: list[str] = []
+        for r in records:
+            if r.get("split") == split:
+                keys += [k for k, v in r.items() if k not in BOOKKEEPING and k not in keys and isinstance(v, (int, float))]
+        if keys:
+            return (["loss"] if "loss" in keys else []) + [k for k in keys if k != "loss"]
+    return []
 
 
 def plot_curves(run_dir: str | os.PathLike, out: str | os.PathLike, *, force: bool = False) -> Path:
-    """One panel per loss term, train and valid against step; the format follows `out`'s extension."""
+    """One panel per loss term (at most MAX_PANELS), train and valid against step; the format follows `out`."""
     records = read_metrics(run_dir)
     out = check_output_path(out, force=force)
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg", "pdf"):
         raise SketchtoolError(f"{out}: curves are written as .png, .svg or .pdf")
-    if not records:
+    terms = loss_terms(records)[:MAX_PANELS]
+    if not terms:
         raise SketchtoolError(f"{run_dir}: metrics.jsonl is empty; train for at least log_every steps first")
     try:
-        import matplotlib
+        from matplotlib.figure import Figure
     except ImportError:
         raise SketchtoolError("`sketchtool curves` needs matplotlib: pip install 'sketchtool[plot]'") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(TERMS), figsize=(4 * len(TERMS), 3.2), constrained_layout=True)
-    for ax, term in zip(axes, TERMS):
+    fig = Figure(figsize=(4 * len(terms), 3.2), constrained_layout=True)
+    axes = fig.subplots(1, len(terms), squeeze=False)[0]
+    for ax, term in zip(axes, terms):
         for split, style in (("train", "-"), ("valid", "o-")):
             points = [(r["step"], r[term]) for r in records if r.get("split") == split and term in r]
             if points:
@@ -44,5 +59,4 @@ def plot_curves(run_dir: str | os.PathLike, out: str | os.PathLike, *, force: bo
     fig.suptitle(Path(run_dir).name)
     with atomic_write(out) as f:
         fig.savefig(f, format=fmt, dpi=120)
-    plt.close(fig)
     return out

@@ -15,9 +15,16 @@ __all__ = [
     "cpu_has_bf16",
     "default_threads",
     "init_distributed",
+    "normalize_precision",
     "resolve_device",
     "resolve_precision",
+    "PRECISIONS",
 ]
+
+# one vocabulary for every command: auto (bf16 where the hardware does it natively), fp32 (never), bf16 (always);
+# the spelled-out names are accepted as the same words
+PRECISIONS = ("auto", "fp32", "bf16")
+_PRECISION_ALIASES = {"float32": "fp32", "bfloat16": "bf16"}
 
 
 def default_threads() -> int:
@@ -69,12 +76,19 @@ def cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def normalize_precision(precision: str) -> str:
+    """'auto', 'fp32' or 'bf16' (also spelled 'float32', 'bfloat16'); a clear error otherwise."""
+    name = _PRECISION_ALIASES.get(str(precision).lower(), str(precision).lower())
+    if name not in PRECISIONS:
+        raise SketchtoolError(f"--precision {precision}: use {', '.join(PRECISIONS)}")
+    return name
+
+
 def resolve_precision(precision: str, device) -> str:
     """'auto' -> 'bf16' on CUDA with bf16 support or a CPU with native bf16, else 'fp32'."""
     import torch
 
-    if precision not in ("auto", "fp32", "bf16"):
-        raise SketchtoolError(f"--precision {precision}: use auto, fp32 or bf16")
+    precision = normalize_precision(precision)
     if precision != "auto":
         return precision
     if device.type == "cuda":

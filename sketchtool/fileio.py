@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -33,9 +34,13 @@ def check_output_path(out: str | os.PathLike, *, inputs: Sequence[str | os.PathL
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
-    """Write to a temporary file beside `path`, then rename it over `path` in one step."""
+    """Write to a temporary file beside `path`, then rename it over `path` in one step. A full disk (or quota) is
+    one clear error, and whatever `path` held before stays as it was."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise _write_error(path, e) from None
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(fd, 0o666 & ~umask)  # mkstemp makes files owner-only; outputs get the usual permissions
@@ -45,7 +50,19 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno in _FULL:
+            raise _write_error(path, e) from None
         raise
+
+
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+
+def _write_error(path: Path, error: OSError) -> SketchtoolError:
+    if error.errno in _FULL:
+        return SketchtoolError(f"{path}: no space left on the device (or over quota) while writing; free some space "
+                               "and retry; any previous version of the file is unchanged")
+    return SketchtoolError(f"{path}: cannot write here ({error.strerror or error})")

@@ -1,8 +1,9 @@
 """Sampling from a trained model: generate, complete, interpolate, analogy, reconstruct.
 
-Plain, batched, seeded functions over stroke-3 drawings in dataset units (what `build-dataset` writes and
-`read_drawings` returns): inputs are divided by the model's scale factor, the model's batched `sample` runs
-in chunks (so N = 10,000 needs bounded memory), and results are multiplied back.
+Plain, batched, seeded functions over the model interface (`sketchtool.models.base`). Stroke drawings are in dataset
+units (what `build-dataset` writes and `read_drawings` returns): inputs are divided by the data spec's scale factor,
+the model's batched `sample` runs in chunks (so N = 10,000 needs bounded memory), and results are multiplied back.
+Image models return `ImageSamples`. A model without the capability a function needs is refused in one line.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from sketchtool.batching import OFFSET_LIMIT, stroke5_batch
+from sketchtool.batching import OFFSET_LIMIT
+from sketchtool.device import PRECISIONS, normalize_precision
 from sketchtool.errors import SketchtoolError
+from sketchtool.models.base import Condition, ImageSamples
 
 __all__ = [
     "DEFAULT_TEMPERATURE",
@@ -35,7 +38,6 @@ __all__ = [
 
 DEFAULT_TEMPERATURE = 0.4
 DEFAULT_CHUNK = 1000  # drawings decoded together: large enough to amortise each step, small enough for RAM
-PRECISIONS = ("auto", "float32")
 EMPTY_RETRIES = 3  # `generate` redraws drawings that ended before their first point this many times at most
 ProgressFn = Callable[[int, int], None]  # (drawings done, total)
 
@@ -45,7 +47,7 @@ class SampleOptions:
     """How drawings are decoded. `seed` None draws a fresh seed (not reproducible); `class_name` picks the class
     of a class-conditional model (None: a random class per drawing); `chunk_size` drawings advance together;
     `precision` "auto" lets large batches run their matmuls in bfloat16 where the hardware does so natively,
-    "float32" never does."""
+    "fp32" never does, "bf16" always."""
 
     temperature: float = DEFAULT_TEMPERATURE
     greedy: bool = False
@@ -60,7 +62,7 @@ class SampleOptions:
         if self.chunk_size < 1:
             raise SketchtoolError(f"chunk size {self.chunk_size}: must be >= 1")
         if self.precision not in PRECISIONS:
-            raise SketchtoolError(f"precision {self.precision!r}: use one of {', '.join(PRECISIONS)}")
+            self.precision = normalize_precision(self.precision)
 
 
 def make_generator(seed: int | None, device: str | torch.device = "cpu") -> torch.Generator:
@@ -75,31 +77,30 @@ def make_generator(seed: int | None, device: str | torch.device = "cpu") -> torc
 
 def encode(model, info, drawings: Sequence[np.ndarray], *, chunk_size: int = DEFAULT_CHUNK) -> torch.Tensor:
     """Latent means (B, z_size) float32 of stroke-3 drawings in dataset units; a clear error for a model
-    without an encoder or a drawing longer than the model's max_seq_len."""
+    without an encoder or a drawing longer than the model takes."""
     require_encoder(model, info)
-    max_len = int(model.hps.max_seq_len)
-    normalised = _to_model_units(drawings, info.scale_factor, max_len)
-    device = _device_of(model)
-    parts = []
-    for start in range(0, len(normalised), chunk_size):
-        batch = stroke5_batch(normalised[start:start + chunk_size], max_len).to(device)
-        parts.append(model.encode(batch.strokes5[:, 1:], batch.lengths, deterministic=True))
+    normalised = _to_model_units(drawings, info)
+    parts = [model.encode_drawings(normalised[start:start + chunk_size])
+             for start in range(0, len(normalised), chunk_size)]
     return torch.cat(parts)
 
 
 def require_encoder(model, info) -> None:
     """Refuse, with the reason, a model that cannot encode drawings (checked before reading any input)."""
-    if not model.conditional:
-        raise SketchtoolError(f"model {info.path} has no encoder (trained with conditional=False), so it cannot "
-                              "encode drawings; interpolate, analogy and reconstruct need a conditional model")
+    model.require("encode", "interpolate, analogy and reconstruct")
 
 
-def generate(model, info, n: int, options: SampleOptions, on_progress: ProgressFn | None = None) -> list[np.ndarray]:
-    """n new drawings (stroke-3, dataset units): z ~ N(0, I) for a conditional model, the decoder alone otherwise.
-    A drawing that ends before its first point (some latents decode to nothing) is drawn again, from the same
-    generator, so a seed still fixes the output."""
+def generate(model, info, n: int, options: SampleOptions, on_progress: ProgressFn | None = None, *,
+             frames: bool = False) -> list[np.ndarray] | ImageSamples:
+    """n new samples: stroke-3 drawings in dataset units (z ~ N(0, I) for a conditional model), or `ImageSamples`
+    (with the canvas over time when `frames` and the model draws in steps). A drawing that ends before its first
+    point (some latents decode to nothing) is drawn again, from the same generator, so a seed still fixes the
+    output."""
     _check_count(n, "--n")
+    model.require("generate", "generate")
     generator = make_generator(options.seed, _device_of(model))
+    if model.output_kind == "images":
+        return _sample_images(model, info, n, options, generator, on_progress, frames)
     drawings = _decode(model, info, n, options, generator=generator, on_progress=on_progress)
     for _ in range(EMPTY_RETRIES):
         empty = [i for i, d in enumerate(drawings) if len(d) == 0]
@@ -117,13 +118,14 @@ def complete(model, info, prefix: np.ndarray, n: int, options: SampleOptions,
     A conditional model draws z ~ N(0, I) per ending (encoding the start instead would describe a drawing
     that stops where the start stops)."""
     _check_count(n, "--n")
+    model.require("complete", "complete")
+    _require_strokes(model, info)
     prefix = np.asarray(prefix, dtype=np.float64).reshape(-1, 3)
     if len(prefix) == 0:
         raise SketchtoolError("the drawing to complete is empty; give a drawing with at least one stroke")
-    max_len = int(model.hps.max_seq_len)
-    start = _to_model_units([prefix], info.scale_factor, max_len)[0]
-    # room for a full drawing after the given start, as long as the model would draw one
-    full = _decode(model, info, n, options, prefix=[start] * n, max_len=len(prefix) + max_len, on_progress=on_progress)
+    start = _to_model_units([prefix], info)[0]
+    # the model leaves room for a full drawing after the given start, as long as it would draw one
+    full = _decode(model, info, n, options, prefix=[start] * n, on_progress=on_progress)
     return [np.concatenate([prefix, d[len(prefix):]]) for d in full]
 
 
@@ -193,17 +195,23 @@ def _device_of(model) -> torch.device:
     return next(model.parameters()).device
 
 
-def _to_model_units(drawings: Sequence[np.ndarray], scale_factor: float, max_len: int) -> list[np.ndarray]:
+def _require_strokes(model, info) -> None:
+    if model.input_kind != "strokes" or info.spec.kind != "strokes":
+        raise SketchtoolError(f"model {info.path} works on {model.input_kind}; this command needs a stroke model")
+
+
+def _to_model_units(drawings: Sequence[np.ndarray], info) -> list[np.ndarray]:
     """Dataset units -> the model's (offsets clamped as in training, divided by the scale factor), float32."""
+    max_len = info.spec.max_length
     out = []
     for i, d in enumerate(drawings):
         s = np.array(d, dtype=np.float32).reshape(-1, 3)
         if len(s) == 0:
             raise SketchtoolError(f"input drawing {i + 1} is empty")
-        if len(s) > max_len:
-            raise SketchtoolError(f"input drawing {i + 1} has {len(s)} points, more than the model's max_seq_len "
-                                  f"{max_len}; simplify it (a larger --epsilon) or draw it with fewer points")
-        s[:, :2] = np.clip(s[:, :2], -OFFSET_LIMIT, OFFSET_LIMIT) / scale_factor
+        if max_len is not None and len(s) > max_len:
+            raise SketchtoolError(f"input drawing {i + 1} has {len(s)} points, more than the model takes ({max_len}); "
+                                  "simplify it (a larger --epsilon) or draw it with fewer points")
+        s[:, :2] = np.clip(s[:, :2], -OFFSET_LIMIT, OFFSET_LIMIT) / info.spec.scale_factor
         out.append(s)
     return out
 
@@ -221,13 +229,32 @@ def _labels(model, info, options: SampleOptions, n: int) -> torch.Tensor | None:
     return torch.full((n,), info.class_names.index(options.class_name), dtype=torch.int64)
 
 
+def _sample_images(model, info, n: int, options: SampleOptions, generator: torch.Generator,
+                   on_progress: ProgressFn | None, frames: bool) -> ImageSamples:
+    """An image model's samples, `options.chunk_size` at a time from one generator."""
+    options.validate()
+    labels = _labels(model, info, options, n)
+    images, steps = [], []
+    for start in range(0, n, options.chunk_size):
+        stop = min(n, start + options.chunk_size)
+        condition = Condition(labels=None if labels is None else labels[start:stop].to(_device_of(model)))
+        out = model.sample(stop - start, generator=generator, temperature=options.temperature, greedy=options.greedy,
+                           condition=condition, precision=options.precision, frames=frames)
+        images.append(out.images)
+        if out.frames is not None:
+            steps.append(out.frames)
+        if on_progress is not None:
+            on_progress(stop, n)
+    return ImageSamples(np.concatenate(images), np.concatenate(steps, axis=1) if steps else None)
+
+
 def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None = None,
-            prefix: list[np.ndarray] | None = None, max_len: int | None = None,
-            generator: torch.Generator | None = None, on_progress: ProgressFn | None = None) -> list[np.ndarray]:
+            prefix: list[np.ndarray] | None = None, generator: torch.Generator | None = None,
+            on_progress: ProgressFn | None = None) -> list[np.ndarray]:
     """Run the model's batched sampler over n drawings, `options.chunk_size` at a time, one generator for all
     chunks (so a seed fixes the whole output); results scaled back to dataset units (float64)."""
     options.validate()
-    if getattr(model, "output_kind", "strokes") != "strokes":
+    if model.output_kind != "strokes":
         raise SketchtoolError(f"model {info.path} draws {model.output_kind}, not strokes; these commands need strokes")
     device = _device_of(model)
     generator = generator or make_generator(options.seed, device)
@@ -240,21 +267,15 @@ def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None
         if on_progress is not None:
             def step_progress(t: int, total: int, start=start, stop=stop) -> None:
                 on_progress(start + (stop - start) * t // total, n)
-        drawings = model.sample(
-            stop - start,
-            temperature=options.temperature,
-            greedy=options.greedy,
-            z=None if z_all is None else z_all[start:stop],
-            labels=None if labels is None else labels[start:stop].to(device),
-            prefix=None if prefix is None else prefix[start:stop],
-            max_len=max_len,
-            generator=generator,
-            on_progress=step_progress,
-            precision=options.precision,
-        )
+        condition = Condition(z=None if z_all is None else z_all[start:stop],
+                              labels=None if labels is None else labels[start:stop].to(device),
+                              prefix=None if prefix is None else prefix[start:stop])
+        drawings = model.sample(stop - start, generator=generator, temperature=options.temperature,
+                                greedy=options.greedy, condition=condition, on_progress=step_progress,
+                                precision=options.precision)
         for d in drawings:
             d = np.array(d, dtype=np.float64).reshape(-1, 3)
-            d[:, :2] *= info.scale_factor
+            d[:, :2] *= info.spec.scale_factor
             out.append(d)
         if on_progress is not None:
             on_progress(stop, n)

@@ -1,10 +1,16 @@
-"""The training loop of `sketchtool train`, explicit about data, device, precision, checkpoints and resume;
-plus `evaluate` (`sketchtool eval`) and the metrics log. Follows magenta sketch_rnn_train.py: per-step
-learning rate and KL-weight schedules, Adam, gradients clipped by value."""
+"""The training loop of `sketchtool train`, the same for every registered model: explicit about data, device,
+precision, checkpoints and resume; plus `evaluate` (`sketchtool eval`) and the metrics log.
+
+The model owns its optimisers, schedules, clipping and loss terms (see `sketchtool.models.base`); this loop owns
+when things happen. Checkpoints are taken only between steps, so every saved (step, weights, optimisers, RNG
+states) is consistent and a resumed run equals an uninterrupted one, tensor for tensor.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -12,45 +18,56 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from sketchtool.errors import SketchtoolError
 
 __all__ = [
-    "PRESETS",
     "TrainOptions",
     "TrainResult",
     "evaluate",
-    "kl_weight_at",
-    "learning_rate_at",
     "read_metrics",
     "resolve_hparams",
     "train",
 ]
 
-# `reference` is magenta's defaults; `small` learns recognisable sheep on one CPU thread within about an hour
-PRESETS: dict[str, dict[str, Any]] = {
-    "reference": {},
-    "small": {"enc_rnn_size": 128, "dec_rnn_size": 256, "dec_model": "layer_norm", "batch_size": 100,
-              "kl_decay_rate": 0.9995, "num_steps": 10000, "save_every": 50},
-}
+LOCK_FILE = ".lock"
+
+
+class StopFlag(Protocol):
+    def is_set(self) -> bool: ...
 
 
 @dataclass
 class TrainOptions:
-    """Run settings that do not change the model. `steps` defaults to the hparam `num_steps`; validation and
-    checkpoints happen every `save_every` steps (default: the hparam `save_every`)."""
+    """Run settings that do not change the model. `steps` defaults to the hparam `num_steps` (else 10,000);
+    validation and checkpoints happen every `save_every` steps (default: the hparam `save_every`, else 500).
+    `stop` (e.g. a `threading.Event` a signal handler sets) ends the run at the next step boundary, saved;
+    `new_dataset` lets `--resume` continue on a different dataset file (best.pt then starts afresh)."""
 
     steps: int | None = None
     save_every: int | None = None
     device: str = "auto"
     precision: str = "auto"
-    threads: int | None = None
     seed: int = 0
     log_every: int = 10
     max_minutes: float | None = None
+    new_dataset: bool = False
+    stop: StopFlag | None = field(default=None, repr=False, compare=False)
+
+    def validate(self) -> None:
+        if self.steps is not None and self.steps < 1:
+            raise SketchtoolError(f"--steps {self.steps}: nothing to train; give at least 1")
+        if self.save_every is not None and self.save_every < 1:
+            raise SketchtoolError(f"--save-every {self.save_every}: must be at least 1")
+        if self.max_minutes is not None and not (self.max_minutes > 0 and math.isfinite(self.max_minutes)):
+            raise SketchtoolError(f"--minutes {self.max_minutes}: must be a number > 0")
+        if not 0 <= self.seed < 2**63:
+            raise SketchtoolError(f"--seed {self.seed}: use a whole number from 0 to 2**63 - 1")
+        if self.log_every < 1:
+            raise SketchtoolError(f"log_every {self.log_every}: must be at least 1")
 
 
 @dataclass
@@ -58,190 +75,238 @@ class TrainResult:
     run_dir: Path
     step: int
     best_valid: float
-    stopped: str  # "done", "time"
+    stopped: str  # "done", "time", "interrupted"
     metrics: dict[str, float] = field(default_factory=dict)
 
 
 ProgressFn = Callable[[dict[str, Any]], None]
 
 
-def learning_rate_at(hps, step: int) -> float:
-    return (hps.learning_rate - hps.min_learning_rate) * hps.decay_rate**step + hps.min_learning_rate
-
-
-def kl_weight_at(hps, step: int) -> float:
-    return hps.kl_weight - (hps.kl_weight - hps.kl_weight_start) * hps.kl_decay_rate**step
-
-
 def resolve_hparams(model: str, *, preset: str | None = None, config: str | os.PathLike | None = None,
                     overrides: dict[str, Any] | None = None):
-    """Defaults < preset < config file (JSON object of hparams) < `--hparams` overrides."""
+    """Defaults < the model's preset < config file (JSON object of hparams) < `--hparams` overrides."""
     from sketchtool.models import get_model_class
     from sketchtool.models.base import hparams_from_dict
 
+    cls = get_model_class(model)
     values: dict[str, Any] = {}
     if preset is not None:
-        if preset not in PRESETS:
-            raise SketchtoolError(f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")
-        values.update(PRESETS[preset])
+        if preset not in cls.PRESETS:
+            raise SketchtoolError(f"unknown preset {preset!r} for {model}; use one of {', '.join(cls.PRESETS)}")
+        values.update(cls.PRESETS[preset])
     if config is not None:
         try:
             loaded = json.loads(Path(config).read_text())
-        except (OSError, json.JSONDecodeError) as e:
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
             raise SketchtoolError(f"{config}: unreadable config ({e}); give a JSON object of hparams") from None
         if not isinstance(loaded, dict):
             raise SketchtoolError(f"{config}: a config file holds one JSON object of hparams")
         values.update(loaded)
     values.update(overrides or {})
-    return hparams_from_dict(get_model_class(model).HParams, values)
+    return hparams_from_dict(cls.HParams, values)
 
 
-@dataclass
-class _Data:
-    train: Any
-    valid: Any
-    scale_factor: float
-    class_names: list[str]
-    max_seq_len: int
-    test: Any = None
-    build_settings: dict[str, Any] = field(default_factory=dict)
-
-
-def _load_data(path: Path, hps, seed: int, *, scale_factor: float | None = None) -> _Data:
-    """Read the dataset, drop drawings over max_seq_len, and (like magenta) shrink max_seq_len to the longest
-    drawing kept; the scale factor comes from the training split unless given (evaluation)."""
-    from sketchtool.batching import BatchSource, prepare_drawings
+# --- data -------------------------------------------------------------------------------------------------------
+def read_dataset(path: Path):
+    """A stroke or image dataset, by what the file holds."""
     from sketchtool.formats.npz import load_dataset
-    from sketchtool.strokes import scale_factor as compute_scale
 
-    ds = load_dataset(path)
-    kept = {}
-    for split in ("train", "valid", "test"):
-        drawings, index = prepare_drawings(ds.splits[split], hps.max_seq_len)
-        kept[split] = (drawings, ds.labels_of(split)[index])
-    if not kept["train"][0] and scale_factor is None:
-        total = len(ds.splits["train"])
-        why = f"all {total} exceed max_seq_len={hps.max_seq_len}" if total else "the train split is empty"
-        raise SketchtoolError(f"{path}: no training drawings ({why}); raise max_seq_len or simplify the drawings")
-    longest = max((len(d) for ds_ in kept.values() for d in ds_[0]), default=hps.max_seq_len)
-    max_len = min(hps.max_seq_len, longest)
-    scale = scale_factor if scale_factor is not None else compute_scale(kept["train"][0])
-
-    def source(split: str, augment: bool) -> BatchSource:
-        drawings, labels = kept[split]
-        return BatchSource(drawings, labels, scale_factor=scale, max_seq_len=max_len, batch_size=hps.batch_size,
-                           random_scale_factor=hps.random_scale_factor if augment else 0.0,
-                           augment_stroke_prob=hps.augment_stroke_prob if augment else 0.0, seed=seed)
-
-    return _Data(source("train", True), source("valid", False), scale, list(ds.class_names), max_len,
-                 source("test", False), dict(ds.settings))
+    return load_dataset(path)
 
 
-def _evaluate_source(model, source, device, precision: str, kl_weight: float) -> dict[str, float]:
-    """Average loss terms over every drawing of `source` (weighted by batch size), model in eval mode.
-    Callers pass kl_weight_start: magenta's eval model never receives the annealed weight, so its reported
-    valid/test cost (and best-checkpoint choice) is L_R + kl_weight_start·max(L_KL, kl_tolerance)."""
-    import torch
-
-    from sketchtool.device import autocast
-
-    inner = getattr(model, "module", model)
-    was_training = inner.training
-    inner.eval()
-    sums: dict[str, float] = {}
-    count = 0
-    with torch.no_grad():
-        for batch in source.batches():
-            with autocast(device, precision):
-                terms = inner.loss(batch.to(device), kl_weight=kl_weight)
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
-            count += len(batch)
-    inner.train(was_training)
-    return {k: v / count for k, v in sums.items()} if count else {}
+def dataset_kind(dataset) -> str:
+    return "images" if hasattr(dataset, "image_shape") else "strokes"
 
 
-def _check_run_dir(run_dir: Path, resume: bool) -> None:
+def fingerprint(path: Path) -> str:
+    """sha256 of the dataset file, so `--resume` can tell a different dataset from the one trained on."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _base_spec(dataset, path: Path):
+    from sketchtool.dataspec import DataSpec
+
+    return DataSpec(kind=dataset_kind(dataset), class_names=list(dataset.class_names),
+                    settings=dict(getattr(dataset, "settings", None) or getattr(dataset, "meta", None) or {}),
+                    dataset={"name": path.stem, "path": str(path), "sha256": fingerprint(path)})
+
+
+def _check_kind(cls, dataset, path: Path) -> None:
+    kind = dataset_kind(dataset)
+    if kind != cls.input_kind:
+        make = ("sketchtool build-dataset SVG_FOLDER -o data.npz" if cls.input_kind == "strokes"
+                else f"sketchtool rasterize {path} -o images.npz --size 64")
+        raise SketchtoolError(f"{path}: a dataset of {kind}, but model {cls.name!r} trains on {cls.input_kind}; "
+                              f"make one with `{make}`")
+
+
+# --- the run directory --------------------------------------------------------------------------------------------
+class _RunLock:
+    """An OS lock on RUN_DIR/.lock for the life of a run, so two trainers never write one run directory; the
+    holder's PID is written into the file for the refusal message. Released by the OS if the process dies."""
+
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / LOCK_FILE
+        self.fd: int | None = None
+
+    def __enter__(self) -> _RunLock:
+        import fcntl
+
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(self.fd)
+            self.fd = None
+            raise SketchtoolError(f"{self.path.parent} is in use by another training process (PID {holder}); wait "
+                                  "for it to finish or stop it, or choose another -o") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the lock; the file stays (removing it would race a new holder)
+            self.fd = None
+
+
+def _prepare_run_dir(run_dir: Path, resume: bool) -> None:
     if resume:
         if not (run_dir / "latest.pt").is_file():
             raise SketchtoolError(f"{run_dir}: nothing to resume (no latest.pt); drop --resume to start a new run")
         return
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+    if run_dir.exists() and (not run_dir.is_dir() or any(p.name != LOCK_FILE for p in run_dir.iterdir())):
         raise SketchtoolError(f"{run_dir} already exists; pass --resume to continue it or choose another -o")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SketchtoolError(f"{run_dir}: cannot create the run directory ({e.strerror or e})") from None
 
 
+# --- train --------------------------------------------------------------------------------------------------------
 def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, model: str = "sketch-rnn", hps=None,
           options: TrainOptions | None = None, resume: bool = False, on_progress: ProgressFn | None = None) -> TrainResult:
-    """Train `model` on `dataset` into `run_dir` (latest.pt, best.pt, metrics.jsonl, run.json); `--resume`
-    continues bit-for-bit from latest.pt. On Ctrl-C the current step is saved before KeyboardInterrupt rises."""
-    from sketchtool.device import (
-        configure_threads,
-        init_distributed,
-        resolve_device,
-        resolve_precision,
-    )
+    """Train `model` on `dataset` into `run_dir` (latest.pt, best.pt, metrics.jsonl, run.json); `resume` continues
+    tensor-for-tensor from latest.pt. Seeds only a private copy of torch's RNG (restored on return), so the
+    caller's process state is left as it was."""
+    import torch
+
+    from sketchtool.device import init_distributed, resolve_device, resolve_precision
 
     options = options or TrainOptions()
+    options.validate()
     run_dir, dataset = Path(run_dir), Path(dataset)
-    configure_threads(options.threads)
     device = resolve_device(options.device)
     dist = init_distributed(device)
-    if dist.is_main or resume:  # other ranks would race rank 0 creating the directory
-        _check_run_dir(run_dir, resume)
     if dist.world_size > 1 and device.type == "cuda":
         device = resolve_device(f"cuda:{dist.local_rank}")
     precision = resolve_precision(options.precision, device)
-    state = _restore(run_dir) if resume else None
-    if state is not None:
-        hps, model = state["hps"], state["model_name"]
-    elif hps is None:
-        hps = resolve_hparams(model)
-    data = _load_data(dataset, hps, options.seed + dist.rank)
-    hps = dataclasses.replace(hps, max_seq_len=data.max_seq_len)
-    loop = _Loop(model, hps, data, dataset, run_dir, options, device, precision, dist)
-    if state is not None:
-        loop.load_state(state["payload"])
+    created = dist.is_main and not resume and not run_dir.exists()
+    if dist.is_main:  # other ranks would race rank 0 creating the directory
+        _prepare_run_dir(run_dir, resume)
+    lock = _RunLock(run_dir) if dist.is_main else None
+    with lock or contextlib.nullcontext(), torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+        torch.manual_seed(options.seed + dist.rank)
+        try:
+            if lock is not None:
+                _prepare_run_dir(run_dir, resume)  # again under the lock: another trainer may have won the race
+            loop = _setup(dataset, run_dir, model, hps, options, resume, device, precision, dist)
+        except BaseException:
+            if created:  # a run that never started leaves nothing behind
+                for name in (LOCK_FILE, "run.json"):
+                    (run_dir / name).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    run_dir.rmdir()
+            raise
+        return loop.run(on_progress)
+
+
+def _setup(dataset: Path, run_dir: Path, model_name: str, hps, options: TrainOptions, resume: bool, device,
+           precision: str, dist) -> _Loop:
+    from sketchtool.models import get_model_class
+    from sketchtool.models.base import hparams_from_dict
+
+    payload = _restore(run_dir) if resume else None
+    if payload is not None:
+        model_name = payload["model"]
+    cls = get_model_class(model_name)
+    data = read_dataset(dataset)
+    _check_kind(cls, data, dataset)
+    spec = _base_spec(data, dataset)
+    if payload is None:
+        hps, spec = cls.fit_data(hps if hps is not None else resolve_hparams(model_name), data, spec)
+    else:
+        hps = hparams_from_dict(cls.HParams, payload["hparams"])
+        spec, changed = _resumed_spec(payload, spec, options.new_dataset, run_dir)
+    sources = {split: cls.batch_source(hps, spec, data, split, train=split == "train", seed=options.seed + dist.rank)
+               for split in ("train", "valid")}
+    if not len(sources["valid"]):
+        raise SketchtoolError(f"{dataset}: the valid split has no usable items, so no checkpoint could be judged or "
+                              "best.pt chosen; rebuild the dataset with a validation split (build-dataset --split)")
+    loop = _Loop(cls(hps, spec).to(device), sources, dataset, run_dir, options, device, precision, dist)
+    if payload is not None:
+        loop.load_state(payload, reset_best=changed)
+        loop.trim_metrics()
     elif dist.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
         loop.write_run_json()
-    return loop.run(on_progress)
+    return loop
 
 
 def _restore(run_dir: Path) -> dict[str, Any]:
     from sketchtool.checkpoint import read_checkpoint
-    from sketchtool.models import get_model_class
-    from sketchtool.models.base import hparams_from_dict
 
     payload = read_checkpoint(run_dir / "latest.pt")
     if "training" not in payload:
         raise SketchtoolError(f"{run_dir}/latest.pt: an exported model holds no training state; cannot resume")
-    hps = hparams_from_dict(get_model_class(payload["model"]).HParams, payload["hparams"])
-    return {"hps": hps, "model_name": payload["model"], "payload": payload}
+    return payload
+
+
+def _resumed_spec(payload: dict[str, Any], current, new_dataset: bool, run_dir: Path):
+    """(the spec a run continues with, whether its dataset changed): the trained spec (its units, classes); another
+    dataset file only when asked. Format-1 checkpoints have no fingerprint: the same path counts as the same file."""
+    from sketchtool.checkpoint import spec_of
+
+    trained = spec_of(payload, run_dir / "latest.pt")
+    before = trained.dataset.get("sha256")
+    if before is None:
+        was = Path(trained.dataset.get("path") or "")
+        changed = not (was.is_file() and was.resolve() == Path(current.dataset["path"]).resolve())
+    else:
+        changed = before != current.dataset["sha256"]
+    if changed:
+        if not new_dataset:
+            was = trained.dataset.get("path") or trained.dataset.get("name") or "another file"
+            raise SketchtoolError(f"{current.dataset['path']} is not the dataset this run was trained on ({was}); "
+                                  "pass --new-dataset to continue on it (best.pt then starts afresh)")
+        if list(current.class_names) != list(trained.class_names):
+            raise SketchtoolError(f"{current.dataset['path']}: its classes {current.class_names} differ from the run's "
+                                  f"{trained.class_names}; start a new run instead")
+    return dataclasses.replace(trained, settings=current.settings, dataset=current.dataset), changed
 
 
 class _Loop:
     """State of one training run; `run` is the loop a reader should look at."""
 
-    def __init__(self, model_name, hps, data: _Data, dataset: Path, run_dir: Path, options: TrainOptions, device,
+    def __init__(self, model, sources: dict[str, Any], dataset: Path, run_dir: Path, options: TrainOptions, device,
                  precision: str, dist):
-        import torch
-
-        from sketchtool.models import get_model_class
-
-        torch.manual_seed(options.seed + dist.rank)
-        self.hps, self.data, self.dataset, self.run_dir = hps, data, dataset, run_dir
+        self.model, self.sources, self.dataset, self.run_dir = model, sources, dataset, run_dir
         self.options, self.device, self.precision, self.dist = options, device, precision, dist
-        self.model = get_model_class(model_name)(hps, num_classes=max(1, len(data.class_names))).to(device)
-        self.net = self.model
+        self.net = model
         if dist.world_size > 1:
             from torch.nn.parallel import DistributedDataParallel
 
-            self.net = DistributedDataParallel(self.model)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=hps.learning_rate)
+            self.net = DistributedDataParallel(model)
+        self.optimizers = model.configure_optimizers()
         self.step = 0
+        self.saved_step = -1
         self.best_valid = math.inf
-        self.steps = options.steps if options.steps is not None else hps.num_steps
-        self.save_every = options.save_every or hps.save_every
+        self.steps = options.steps or getattr(model.hps, "num_steps", 10_000)
+        self.save_every = options.save_every or getattr(model.hps, "save_every", 500)
         self.last_metrics: dict[str, float] = {}
         self.tensorboard = None  # a SummaryWriter, False when TensorBoard is not installed, None before the first log
 
@@ -249,9 +314,9 @@ class _Loop:
     def write_run_json(self) -> None:
         from sketchtool.fileio import atomic_write
 
+        options = {f.name: getattr(self.options, f.name) for f in dataclasses.fields(self.options) if f.name != "stop"}
         info = {"model": self.model.name, "dataset": str(self.dataset), "hparams": self.model.hparams_dict(),
-                "scale_factor": self.data.scale_factor, "class_names": self.data.class_names,
-                "options": dataclasses.asdict(self.options), "precision": self.precision}
+                "spec": self.model.spec.to_dict(), "options": options, "precision": self.precision}
         with atomic_write(self.run_dir / "run.json", "w") as f:
             json.dump(info, f, indent=2)
 
@@ -262,29 +327,49 @@ class _Loop:
 
         if not self.dist.is_main:
             return
-        training = {"optimizer": self.optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
-                    "data_rng": self.data.train.get_state(), "best_valid": self.best_valid, "seed": self.options.seed}
+        training = {"optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
+                    "torch_rng": torch.get_rng_state(), "data_rng": self.sources["train"].get_state(),
+                    "best_valid": self.best_valid, "seed": self.options.seed}
         if torch.cuda.is_available():
             training["cuda_rng"] = torch.cuda.get_rng_state_all()
-        save_checkpoint(self.run_dir / name, self.model, scale_factor=self.data.scale_factor,
-                        class_names=self.data.class_names, step=self.step,
-                        dataset={"name": self.dataset.stem, "path": str(self.dataset),
-                                 "settings": self.data.build_settings},  # so SVG inputs are read as in training
-                        metrics={"valid": self.last_metrics}, training=training)
+        save_checkpoint(self.run_dir / name, self.model, step=self.step, metrics={"valid": self.last_metrics},
+                        training=training)
+        if name == "latest.pt":
+            self.saved_step = self.step
 
-    def load_state(self, payload: dict[str, Any]) -> None:
+    def load_state(self, payload: dict[str, Any], reset_best: bool) -> None:
         import torch
 
-        self.model.load_state_dict(payload["state_dict"])
+        from sketchtool.checkpoint import load_weights
+
+        load_weights(self.model, payload["state_dict"])
         training = payload["training"]
-        self.optimizer.load_state_dict(training["optimizer"])
-        torch.set_rng_state(training["torch_rng"])
-        if "cuda_rng" in training and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(training["cuda_rng"])
-        self.data.train.set_state(training["data_rng"])
-        self.best_valid = float(training["best_valid"])
-        self.step = int(payload["step"])
+        states = training.get("optimizers") or {"model": training.get("optimizer")}  # format 1: one optimiser
+        try:
+            for name, optimizer in self.optimizers.items():
+                optimizer.load_state_dict(states[name])
+            torch.set_rng_state(training["torch_rng"])
+            if "cuda_rng" in training and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(training["cuda_rng"])
+            self.sources["train"].set_state(training["data_rng"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as e:
+            raise SketchtoolError(f"{self.run_dir}/latest.pt: its training state does not fit this model "
+                                  f"({' '.join(str(e).split())[:120]}); start a new run") from None
+        self.best_valid = math.inf if reset_best else float(training["best_valid"])
+        self.step = self.saved_step = int(payload["step"])
         self.last_metrics = dict(payload.get("metrics", {}).get("valid", {}))
+
+    def trim_metrics(self) -> None:
+        """Drop records written after latest.pt (a crash or a full disk between them), so resume never repeats
+        steps in metrics.jsonl."""
+        from sketchtool.fileio import atomic_write
+
+        path = self.run_dir / "metrics.jsonl"
+        if not self.dist.is_main or not path.is_file():
+            return
+        kept = [r for r in read_metrics(self.run_dir) if int(r.get("step", 0)) <= self.step]
+        with atomic_write(path, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in kept)
 
     def log(self, record: dict[str, Any]) -> None:
         """Append to metrics.jsonl, and to TensorBoard (RUN_DIR/tensorboard) when it is installed."""
@@ -302,29 +387,24 @@ class _Loop:
 
     # --- the loop ---------------------------------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
-        import torch
-
         from sketchtool.device import autocast
+        from sketchtool.models.base import StepContext, TrainingDiverged
 
-        hps, step = self.hps, self.step
-        for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate_at(hps, step)
-        batch = self.data.train.random_batch().to(self.device)
-        with autocast(self.device, self.precision):
-            terms = self.net(batch, kl_weight=kl_weight_at(hps, step))
-        if not torch.isfinite(terms["loss"]):
+        batch = self.sources["train"].random_batch().to(self.device)
+        ctx = StepContext(self.step, self.optimizers, self.net, lambda: autocast(self.device, self.precision))
+        try:
+            terms = self.model.training_step(batch, ctx)
+        except TrainingDiverged as e:
             raise SketchtoolError(
-                f"training diverged at step {step + 1} (loss is {float(terms['loss'].detach())}); stopped, the last good "
-                f"checkpoint is {self.run_dir / 'latest.pt'}; lower learning_rate or grad_clip and --resume")
-        self.optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        torch.nn.utils.clip_grad_value_(self.model.parameters(), hps.grad_clip)
-        self.optimizer.step()
+                f"training diverged at step {e.step} (loss is {e.value}); stopped, the last good checkpoint is "
+                f"{self.run_dir / 'latest.pt'} (step {self.saved_step}); lower the learning rate and --resume") from None
         self.step += 1
         return {k: float(v.detach()) for k, v in terms.items()}
 
     def validate(self) -> dict[str, float]:
-        metrics = _evaluate_source(self.model, self.data.valid, self.device, self.precision, self.hps.kl_weight_start)
+        """Loss terms on the valid split, with noise from a generator seeded by (seed, step), then checkpoints."""
+        metrics = evaluate_source(self.model, self.sources["valid"], self.device, self.precision,
+                                  seed=_validation_seed(self.options.seed, self.step))
         self.last_metrics = metrics
         self.log({"step": self.step, "split": "valid", **metrics, "time": time.time()})
         if metrics and metrics["loss"] < self.best_valid:
@@ -338,30 +418,34 @@ class _Loop:
         window: list[dict[str, float]] = []
         self.model.train()
         stopped = "done"
-        try:
-            while self.step < self.steps:
-                if self.options.max_minutes and time.monotonic() - started > 60 * self.options.max_minutes:
-                    stopped = "time"
-                    break
-                terms = self.train_step()
-                window.append(terms)
-                rate = (self.step - start_step) / max(time.monotonic() - started, 1e-9)
-                if self.step % self.options.log_every == 0:
-                    mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
-                    self.log({"step": self.step, "split": "train", **mean, "lr": learning_rate_at(self.hps, self.step),
-                              "kl_weight": kl_weight_at(self.hps, self.step), "steps_per_s": rate, "time": time.time()})
-                    window = []
-                valid = self.validate() if self.step % self.save_every == 0 else None
-                if on_progress is not None:
-                    on_progress({"step": self.step, "total": self.steps, "steps_per_s": rate, "train": terms,
-                                 "valid": valid})
-        except KeyboardInterrupt:
-            if self.step > start_step:
-                self.save("latest.pt")
-            raise
-        if self.step % self.save_every != 0 or self.step == start_step:
+        while self.step < self.steps:
+            if self.options.stop is not None and self.options.stop.is_set():
+                stopped = "interrupted"
+                break
+            if self.options.max_minutes and time.monotonic() - started > 60 * self.options.max_minutes:
+                stopped = "time"
+                break
+            terms = self.train_step()
+            window.append(terms)
+            rate = (self.step - start_step) / max(time.monotonic() - started, 1e-9)
+            if self.step % self.options.log_every == 0:
+                mean = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
+                self.log({"step": self.step, "split": "train", **mean, **self.model.log_scalars(self.step),
+                          "steps_per_s": rate, "time": time.time()})
+                window = []
+            valid = self.validate() if self.step % self.save_every == 0 else None
+            if on_progress is not None:
+                on_progress({"step": self.step, "total": self.steps, "steps_per_s": rate, "train": terms,
+                             "valid": valid})
+        if stopped == "done" and self.saved_step != self.step:
             self.validate()
+        elif self.saved_step != self.step:
+            self.save("latest.pt")  # between steps: a consistent state to resume from, no extra validation
         return TrainResult(self.run_dir, self.step, self.best_valid, stopped, self.last_metrics)
+
+
+def _validation_seed(seed: int, step: int) -> int:
+    return int(np.random.SeedSequence([seed, step]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
 
 def _tensorboard_writer(run_dir: Path):
@@ -372,27 +456,52 @@ def _tensorboard_writer(run_dir: Path):
     return SummaryWriter(log_dir=str(run_dir / "tensorboard"))
 
 
+def evaluate_source(model, source, device, precision: str, *, seed: int = 0) -> dict[str, float]:
+    """Average loss terms over every item of `source` (weighted by batch size), the model in eval mode, its noise
+    from one generator seeded with `seed` (the global RNG is not touched)."""
+    import torch
+
+    from sketchtool.device import autocast
+
+    generator = torch.Generator(device=device).manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    sums: dict[str, float] = {}
+    count = 0
+    with torch.no_grad():
+        for batch in source.batches():
+            with autocast(device, precision):
+                terms = model.eval_loss(batch.to(device), generator)
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(batch)
+            count += len(batch)
+    model.train(was_training)
+    return {k: v / count for k, v in sums.items()} if count else {}
+
+
 def evaluate(run: str | os.PathLike, *, split: str = "test", dataset: str | os.PathLike | None = None,
-             device: str = "cpu", precision: str = "fp32") -> dict[str, float]:
-    """Loss terms (L_R, L_KL, loss as magenta's eval cost, ...) of a trained model on a split of its dataset
-    (or `dataset`), using the model's stored scale factor and max_seq_len."""
+             device: str = "cpu", precision: str = "fp32", seed: int = 0) -> dict[str, float]:
+    """The model's loss terms on a split of its dataset (or `dataset`), read in the model's own units; `run` is a
+    run directory, a checkpoint or an embedded model's name. Deterministic for a seed."""
     from sketchtool.checkpoint import load_model
-    from sketchtool.device import resolve_device
+    from sketchtool.device import resolve_device, resolve_precision
+    from sketchtool.pretrained import resolve_model
 
     if split not in ("train", "valid", "test"):
         raise SketchtoolError(f"--split {split}: use train, valid or test")
     dev = resolve_device(device)
-    model, info = load_model(run, device=str(dev))
-    path = Path(dataset or info.dataset.get("path", ""))
+    precision = resolve_precision(precision, dev)
+    model, info = load_model(resolve_model(run), device=str(dev))
+    path = Path(dataset or info.dataset.get("path") or "")
     if not path.is_file():
         raise SketchtoolError(f"{path}: the model's dataset is not there; pass the dataset with --dataset")
-    data = _load_data(path, model.hps, 0, scale_factor=info.scale_factor)
-    source = {"train": data.train, "valid": data.valid, "test": data.test}[split]
+    data = read_dataset(path)
+    _check_kind(type(model), data, path)
+    source = type(model).batch_source(model.hps, info.spec, data, split, train=False, seed=seed)
     if not len(source):
-        raise SketchtoolError(f"{path}: split {split!r} has no drawings of at most {model.hps.max_seq_len} points")
-    source.max_seq_len = model.hps.max_seq_len
-    metrics = _evaluate_source(model, source, dev, precision, model.hps.kl_weight_start)
-    return {**metrics, "drawings": len(source)}
+        raise SketchtoolError(f"{path}: split {split!r} has nothing this model can read (empty, or every item too long)")
+    metrics = evaluate_source(model, source, dev, precision, seed=seed)
+    return {**metrics, "items": len(source)}
 
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
@@ -403,7 +512,9 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
     records = []
     for line in path.read_text().splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a crash
+        if isinstance(record, dict) and isinstance(record.get("step"), int):
+            records.append(record)
     return records

@@ -13,6 +13,14 @@ SHARED = Path(os.environ.get("SKETCHTOOL_SHARED", ROOT.parent / "shared"))
 SHEEP = SHARED / "data" / "aaron_sheep.npz"
 
 
+def pytest_configure(config):
+    """The test process is configured as the CLI configures its own: one torch thread on small hosts (the library
+    never sets process state)."""
+    from sketchtool.device import configure_threads
+
+    configure_threads(None)
+
+
 @pytest.fixture(scope="session")
 def sheep_path() -> Path:
     """The sketch-rnn Sheep Market dataset (../shared/data/aaron_sheep.npz); CI has it, a user's clone may not."""
@@ -42,5 +50,5 @@ def tiny_model(sheep_path, tmp_path_factory) -> Path:
     hps = resolve_hparams("sketch-rnn", overrides={
         "max_seq_len": 64, "enc_rnn_size": 24, "dec_rnn_size": 48, "z_size": 8, "num_mixture": 3, "batch_size": 16,
         "learning_rate": 0.003, "use_recurrent_dropout": False})
-    train(folder / "short_sheep.npz", folder / "run", hps=hps, options=TrainOptions(steps=30, save_every=30, threads=1))
+    train(folder / "short_sheep.npz", folder / "run", hps=hps, options=TrainOptions(steps=30, save_every=30))
     return folder / "run"

@@ -67,7 +67,7 @@ def test_same_seed_gives_the_same_bytes(tiny_model, tmp_path):
 def test_small_runs_are_float32_whatever_the_precision(tiny_model, tmp_path):
     """bfloat16 matmuls are only for batches of BF16_MIN_BATCH and more, so a small run is the same either way."""
     ok("generate", "--model", tiny_model, "--n", 5, "--seed", 3, "--out", tmp_path / "auto.svg")
-    ok("generate", "--model", tiny_model, "--n", 5, "--seed", 3, "--precision", "float32", "--out", tmp_path / "f.svg")
+    ok("generate", "--model", tiny_model, "--n", 5, "--seed", 3, "--precision", "fp32", "--out", tmp_path / "f.svg")
     assert (tmp_path / "auto.svg").read_bytes() == (tmp_path / "f.svg").read_bytes()
 
 
@@ -144,8 +144,11 @@ def unconditional_model(tmp_path_factory) -> Path:
     from sketchtool.models.sketch_rnn import SketchRNN, SketchRNNHParams
 
     path = tmp_path_factory.mktemp("uncond") / "decoder_only.pt"
-    model = SketchRNN(SketchRNNHParams(max_seq_len=64, dec_rnn_size=8, num_mixture=1, conditional=False))
-    save_checkpoint(path, model, scale_factor=10.0, class_names=[], step=0)
+    from sketchtool.dataspec import DataSpec
+
+    model = SketchRNN(SketchRNNHParams(max_seq_len=64, dec_rnn_size=8, num_mixture=1, conditional=False),
+                      DataSpec(scale_factor=10.0, max_length=64))
+    save_checkpoint(path, model, step=0)
     return path
 
 
@@ -174,8 +177,8 @@ ERRORS = [  # (arguments, fragment of the one-line message); {tiny}, {uncond}, {
     (["complete", "{fx}/no_such.svg", "--out", "{tmp}/x.svg"], "No such file"),
     (["interpolate", "{fx}/sheep_a.svg", "--out", "{tmp}/x.svg"], "at least two"),
     (["interpolate", "{fx}/sheep_a.svg", "{fx}/sheep_b.svg", "--model", "{uncond}", "--out", "{tmp}/x.svg"],
-     "no encoder"),
-    (["reconstruct", "{fx}/sheep_a.svg", "--model", "{uncond}", "--out", "{tmp}/x.svg"], "no encoder"),
+     "cannot encode"),
+    (["reconstruct", "{fx}/sheep_a.svg", "--model", "{uncond}", "--out", "{tmp}/x.svg"], "cannot encode"),
 ]
 
 

@@ -48,7 +48,7 @@ def test_train_writes_checkpoints_and_metrics(trained_run):
 def test_eval_prints_the_loss_terms(trained_run):
     result = CliRunner().invoke(cli, ["eval", str(trained_run), "--split", "test"])
     assert result.exit_code == 0, result.output
-    assert "L_R" in result.output and "L_KL" in result.output and "total" in result.output
+    assert "L_R" in result.output and "L_KL" in result.output and "loss" in result.output
 
 
 def test_curves_draws_a_png_and_refuses_to_overwrite(trained_run, tmp_path):

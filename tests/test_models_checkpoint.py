@@ -14,6 +14,7 @@ from sketchtool.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
+from sketchtool.dataspec import DataSpec
 from sketchtool.errors import SketchtoolError
 from sketchtool.models.sketch_rnn import SketchRNN, SketchRNNHParams
 
@@ -23,11 +24,12 @@ TINY = SketchRNNHParams(enc_rnn_size=8, dec_rnn_size=16, z_size=4, num_mixture=3
 @pytest.fixture()
 def saved(tmp_path):
     torch.manual_seed(0)
-    model = SketchRNN(TINY, num_classes=1)
+    spec = DataSpec(class_names=["sheep"], scale_factor=12.5, max_length=20,
+                    dataset={"name": "sheep", "path": "/x/sheep.npz"})
+    model = SketchRNN(TINY, spec)
     path = tmp_path / "model.pt"
-    save_checkpoint(path, model, scale_factor=12.5, class_names=["sheep"], step=7,
-                    dataset={"name": "sheep", "path": "/x/sheep.npz"}, metrics={"valid": {"L_R": 0.5}},
-                    training={"optimizer": {}, "torch_rng": torch.get_rng_state()})
+    save_checkpoint(path, model, step=7, metrics={"valid": {"L_R": 0.5}},
+                    training={"optimizers": {}, "torch_rng": torch.get_rng_state()})
     return model.eval(), path
 
 
@@ -40,7 +42,7 @@ def test_round_trip_restores_model_and_info(saved):
     loaded, info = load_model(path)
     assert (info.model, info.step, info.scale_factor, info.class_names) == ("sketch-rnn", 7, 12.5, ["sheep"])
     assert info.hparams["dec_rnn_size"] == 16 and info.metrics["valid"]["L_R"] == 0.5
-    assert not loaded.training and loaded.conditional
+    assert not loaded.training and loaded.can("encode")
     for a, b in zip(_greedy(model), _greedy(loaded)):
         np.testing.assert_array_equal(a, b)
 

@@ -12,6 +12,7 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.models import available_models, get_model_class
 from sketchtool.models.base import hparams_from_dict, parse_hparams
 from sketchtool.models.mixture import split_output
+from sketchtool.dataspec import DataSpec
 from sketchtool.models.sketch_rnn import SketchRNN, SketchRNNHParams
 
 TINY = {"enc_rnn_size": 8, "dec_rnn_size": 16, "z_size": 4, "num_mixture": 3, "max_seq_len": 12, "batch_size": 4,
@@ -125,7 +126,7 @@ def test_sampling_given_z_and_prefix():
 
 def test_class_conditioning_changes_the_drawing():
     torch.manual_seed(0)
-    model = SketchRNN(SketchRNNHParams(**TINY, conditional=False), num_classes=3).eval()
+    model = SketchRNN(SketchRNNHParams(**TINY, conditional=False), DataSpec(class_names=["a", "b", "c"])).eval()
     assert model.use_classes
     with torch.no_grad():
         model.class_embedding.weight.mul_(50)

@@ -51,7 +51,7 @@ def _hps(extra=""):
 
 
 def _options(steps, **kw):
-    return TrainOptions(steps=steps, save_every=kw.pop("save_every", 3), precision="fp32", threads=1, **kw)
+    return TrainOptions(steps=steps, save_every=kw.pop("save_every", 3), precision="fp32", **kw)
 
 
 def test_resume_equals_an_uninterrupted_run(subset, tmp_path):
@@ -63,8 +63,8 @@ def test_resume_equals_an_uninterrupted_run(subset, tmp_path):
     assert a["step"] == b["step"] == 6
     for key in a["state_dict"]:
         assert torch.equal(a["state_dict"][key], b["state_dict"][key]), key
-    for k, state in a["training"]["optimizer"]["state"].items():
-        assert torch.equal(state["exp_avg"], b["training"]["optimizer"]["state"][k]["exp_avg"])
+    for k, state in a["training"]["optimizers"]["model"]["state"].items():
+        assert torch.equal(state["exp_avg"], b["training"]["optimizers"]["model"]["state"][k]["exp_avg"])
     train_a = [r for r in read_metrics(tmp_path / "a") if r["split"] == "valid"]
     train_b = [r for r in read_metrics(tmp_path / "b") if r["split"] == "valid"]
     assert [r["loss"] for r in train_a] == [r["loss"] for r in train_b]
@@ -80,7 +80,7 @@ def test_validation_loss_falls_over_a_few_hundred_steps(subset, tmp_path):
     model, info = load_model(tmp_path / "run")
     assert info.step == min(r["step"] for r in valid if r["loss"] == result.best_valid)
     test = evaluate(tmp_path / "run", split="test")
-    assert test["drawings"] == len(load_dataset(subset).splits["test"]) and np.isfinite(test["L_R"])
+    assert test["items"] == len(load_dataset(subset).splits["test"]) and np.isfinite(test["L_R"])
     drawings = model.sample(4, generator=torch.Generator().manual_seed(0))
     assert sum(len(d) for d in drawings) > 0
 
@@ -96,23 +96,134 @@ def test_metrics_go_to_tensorboard_when_installed(subset, tmp_path):
     assert [e.step for e in events.Scalars("train/loss")] == [5, 10]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
-def test_ctrl_c_or_kill_saves_the_current_step_and_resume_continues(signum, subset, tmp_path):
-    run = tmp_path / "run"
+def _cli_train(subset, run, *args, wait=True):
     cmd = [sys.executable, "-m", "sketchtool", "train", str(subset), "-o", str(run), "--hparams", TINY,
-           "--steps", "100000", "--save-every", "100000", "--precision", "fp32", "--threads", "1"]
+           "--precision", "fp32", "--threads", "1", *map(str, args)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (run / "metrics.jsonl").is_file() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    proc.send_signal(signum)
+    if wait:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+        return out, err
+    return proc
+
+
+def _wait_for(path, proc, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not path.is_file() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert path.is_file(), f"{path} never appeared"
+
+
+def _assert_same_weights(run_a, run_b):
+    a, b = read_checkpoint(run_a / "latest.pt"), read_checkpoint(run_b / "latest.pt")
+    assert a["step"] == b["step"]
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for key in a["state_dict"]:
+        assert torch.equal(a["state_dict"][key], b["state_dict"][key]), key
+    states_a, states_b = a["training"]["optimizers"]["model"]["state"], b["training"]["optimizers"]["model"]["state"]
+    for k in states_a:
+        assert torch.equal(states_a[k]["exp_avg_sq"], states_b[k]["exp_avg_sq"]), k
+
+
+REFERENCE_STEPS = 150
+
+
+@pytest.fixture(scope="module")
+def reference_run(subset, tmp_path_factory):
+    """An uninterrupted CLI run every interrupted-and-resumed run must equal, tensor for tensor."""
+    run = tmp_path_factory.mktemp("reference") / "run"
+    _cli_train(subset, run, "--steps", REFERENCE_STEPS, "--save-every", 50)
+    return run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["sigterm", "sigint", "kill-9"])
+def test_a_run_stopped_any_way_resumes_to_the_uninterrupted_weights(how, subset, reference_run, tmp_path):
+    run = tmp_path / "run"
+    proc = _cli_train(subset, run, "--steps", 100_000, "--save-every", 5, "--log-every", 1, wait=False)
+    _wait_for(run / "latest.pt", proc)
+    time.sleep(0.3)  # land inside some later step
+    proc.send_signal({"sigterm": signal.SIGTERM, "sigint": signal.SIGINT, "kill-9": signal.SIGKILL}[how])
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and "Interrupted." in err
     step = read_checkpoint(run / "latest.pt")["step"]
-    assert step >= 10
-    result = train(subset, run, resume=True, options=_options(step + 2))
-    assert result.step == step + 2
+    assert step < REFERENCE_STEPS, "stopped too late to prove anything; make the reference longer"
+    if how != "kill-9":
+        assert proc.returncode == 130 and f"step {step} is saved" in err and "--resume" in err, err
+    _cli_train(subset, run, "--resume", "--steps", REFERENCE_STEPS)
+    _assert_same_weights(reference_run, run)
+    steps = [(r["split"], r["step"]) for r in read_metrics(run)]
+    assert len(steps) == len(set(steps)), "metrics.jsonl repeats records after resume"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("first", [["--steps", 37], ["--minutes", 0.02]], ids=["off-boundary-steps", "minutes"])
+def test_off_boundary_ends_resume_to_the_uninterrupted_weights(first, subset, reference_run, tmp_path):
+    run = tmp_path / "run"
+    _cli_train(subset, run, "--save-every", 50, *first)
+    assert read_checkpoint(run / "latest.pt")["step"] < REFERENCE_STEPS
+    _cli_train(subset, run, "--resume", "--steps", REFERENCE_STEPS)
+    _assert_same_weights(reference_run, run)
+
+
+def test_off_a_terminal_training_prints_progress_lines(subset, tmp_path):
+    _, err = _cli_train(subset, tmp_path / "run", "--steps", 6, "--save-every", 3)
+    lines = [line for line in err.splitlines() if line.startswith("step ")]
+    assert lines and "steps/s" in lines[-1] and "ETA" in lines[-1] and "loss" in lines[-1], err
+
+
+def test_a_second_trainer_on_a_live_run_is_refused_with_the_holders_pid(subset, tmp_path):
+    run = tmp_path / "run"
+    proc = _cli_train(subset, run, "--steps", 100_000, "--save-every", 5, wait=False)
+    try:
+        _wait_for(run / "latest.pt", proc)
+        with pytest.raises(SketchtoolError, match=f"in use by another training process \\(PID {proc.pid}\\)"):
+            train(subset, run, resume=True, options=_options(100_001))
+        with pytest.raises(SketchtoolError, match="already exists|in use"):
+            train(subset, run, hps=_hps(), options=_options(1))
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=120)
+    assert read_checkpoint(run / "latest.pt")["step"] >= 5
+
+
+def test_resume_on_another_dataset_needs_new_dataset_and_resets_best(subset, tmp_path):
+    train(subset, tmp_path / "run", hps=_hps(), options=_options(3))
+    other = tmp_path / "other.npz"
+    full = load_dataset(subset)
+    save_dataset(other, StrokeDataset(splits={k: v[: len(v) // 2] for k, v in full.splits.items()}))
+    with pytest.raises(SketchtoolError, match="not the dataset this run was trained on.*--new-dataset"):
+        train(other, tmp_path / "run", resume=True, options=_options(6))
+    result = train(other, tmp_path / "run", resume=True, options=_options(6, new_dataset=True))
+    valid = [r for r in read_metrics(tmp_path / "run") if r["split"] == "valid" and r["step"] == 6]
+    assert result.step == 6 and result.best_valid == valid[0]["loss"]
+    assert read_checkpoint(tmp_path / "run" / "latest.pt")["spec"]["dataset"]["path"] == str(other)
+
+
+def test_runs_that_could_not_train_are_refused_up_front(subset, tmp_path):
+    full = load_dataset(subset)
+    no_valid = tmp_path / "no_valid.npz"
+    save_dataset(no_valid, StrokeDataset(splits={"train": full.splits["train"], "valid": [], "test": []}))
+    with pytest.raises(SketchtoolError, match="valid split has no usable items"):
+        train(no_valid, tmp_path / "r1", hps=_hps(), options=_options(2))
+    assert not (tmp_path / "r1").exists()
+    with pytest.raises(SketchtoolError, match="--steps 0"):
+        train(subset, tmp_path / "r2", hps=_hps(), options=_options(0))
+
+
+def test_run_json_names_the_dataset_trained_on(subset, tmp_path):
+    train(subset, tmp_path / "run", hps=_hps(), options=_options(1))
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["hparams"]["data_set"] == [subset.name] and info["spec"]["dataset"]["path"] == str(subset)
+
+
+def test_resume_with_weights_of_another_shape_is_one_clear_error(subset, tmp_path):
+    train(subset, tmp_path / "run", hps=_hps(), options=_options(1))
+    payload = read_checkpoint(tmp_path / "run" / "latest.pt")
+    payload["state_dict"]["output.weight"] = torch.zeros(3, 3)
+    torch.save(payload, tmp_path / "run" / "latest.pt")
+    with pytest.raises(SketchtoolError, match="do not fit") as info:
+        train(subset, tmp_path / "run", resume=True, options=_options(2))
+    assert "\n" not in str(info.value)
 
 
 def test_several_classes_train_a_class_conditional_decoder(subset, tmp_path):
@@ -191,5 +302,5 @@ def test_distributed_data_parallel_with_two_cpu_processes(subset, tmp_path):
 def test_checkpoint_records_how_the_dataset_was_built(subset, tmp_path):
     """`complete` reads SVG inputs with the dataset's own epsilon and size, so the checkpoint must carry them."""
     train(subset, tmp_path / "run", hps=_hps(), options=_options(2))
-    settings = read_checkpoint(tmp_path / "run" / "latest.pt")["dataset"]["settings"]
+    settings = read_checkpoint(tmp_path / "run" / "latest.pt")["spec"]["settings"]
     assert settings == {"epsilon": 1.5, "size": 256.0}

@@ -10,12 +10,12 @@ from pathlib import Path
 import click
 
 from sketchtool.cli.progress import progress_bar
+from sketchtool.cli.precision import PRECISION
 from sketchtool.errors import SketchtoolError
 
 __all__ = ["COMMANDS"]
 
 DEFAULT_TEMPERATURE = 0.4  # = sketchtool.sampling.DEFAULT_TEMPERATURE (not imported here: it imports torch)
-PRECISIONS = ("auto", "float32")  # = sketchtool.sampling.PRECISIONS (not imported here: it imports torch)
 LARGE_N = 1000  # show a progress bar from this many drawings on, even when stderr is not a terminal
 
 
@@ -45,9 +45,9 @@ def _sampling_options(command):
                      help="CPU threads; one step of a few drawings is too small to share, and extra threads "
                           "spin-wait on a busy machine."),
         click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto."),
-        click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+        click.option("--precision", type=PRECISION, default="auto", show_default=True,
                      help="auto: large batches multiply in bfloat16 where the CPU/GPU does that natively "
-                          "(several times faster); float32: never."),
+                          "(several times faster); fp32: never; bf16: always."),
     ]
     return functools.reduce(lambda f, option: option(f), reversed(options), command)
 
@@ -83,9 +83,10 @@ class _Run:
 
         drawings = read_drawings(ref, **self.svg_options())
         longest = max((len(d) for d in drawings), default=0)
-        if longest > self.model.hps.max_seq_len:
-            raise SketchtoolError(f"{ref}: a drawing of {longest} points is longer than the model's max_seq_len "
-                                  f"{self.model.hps.max_seq_len}; pick a shorter one")
+        limit = self.info.spec.max_length
+        if limit is not None and longest > limit:
+            raise SketchtoolError(f"{ref}: a drawing of {longest} points is longer than the model takes ({limit}); "
+                                  "pick a shorter one")
         return drawings
 
     def read_one(self, ref: str):
@@ -100,7 +101,7 @@ class _Run:
         settings = self.info.dataset.get("settings") or {}
         keys = ("epsilon", "size", "keep_units", "tolerance")
         options = {k: settings[k] for k in keys if settings.get(k) is not None}
-        return {**options, "max_seq_len": int(self.model.hps.max_seq_len), "adaptive": True}
+        return {**options, "max_seq_len": self.info.spec.max_length, "adaptive": True}
 
     def output_options(self, row: int | None = None, **fields):
         """Writer options from the command line; `row` is the command's natural grid width (--cols wins)."""
@@ -307,9 +308,21 @@ def reconstruct_command(refs, n, with_inputs, **params):
 
 
 @click.command("models")
-def models_command():
-    """List the embedded models: dataset, licence, file size, test loss."""
+@click.option("--all", "show_all", is_flag=True, help="Also list every registered model family (train --model NAME).")
+def models_command(show_all):
+    """List the embedded models (dataset, licence, file size, test loss) and, with --all, the model families."""
     from sketchtool.pretrained import DEFAULT_MODEL, EMBEDDED, model_summary
+
+    if show_all:
+        from sketchtool.models import available_models, get_model_class
+
+        click.echo("Model families (train --model NAME):")
+        for name in available_models():
+            cls = get_model_class(name)
+            can = ", ".join(sorted(cls.capabilities))
+            presets = ", ".join(cls.PRESETS)
+            click.echo(f"  {name}: {cls.input_kind} -> {cls.output_kind}; can {can}; presets {presets}")
+        click.echo("Embedded models:")
 
     for model in EMBEDDED.values():
         default = " (default)" if model.name == DEFAULT_MODEL else ""

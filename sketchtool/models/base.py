@@ -1,66 +1,216 @@
-"""The model interface every `sketchtool train` / sampling model implements, and hparam parsing.
+"""The model interface every model behind `sketchtool train` and the sampling commands implements, and hparam parsing.
 
-A model is a `torch.nn.Module` registered by name (see `sketchtool.models`), built from an `HParams`
-dataclass whose field names follow the reference implementation, so configs carry across.
+A model is a `torch.nn.Module` registered by name (see `sketchtool.models`), built from an `HParams` dataclass whose
+field names follow its reference implementation (so configs carry across) and the `DataSpec` of its data. It
+declares what it takes and gives (strokes or images) and what it can do (`capabilities`), owns its presets,
+optimisers, schedules and clipping, and returns named loss terms. The trainer, checkpoints, sampling and the CLI
+only ever talk to this interface.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from sketchtool.dataspec import DataSpec
 from sketchtool.errors import SketchtoolError
 
-__all__ = ["ProgressFn", "SketchModel", "hparams_from_dict", "parse_hparams"]
+__all__ = [
+    "CAPABILITIES",
+    "Condition",
+    "ImageSamples",
+    "ProgressFn",
+    "SketchModel",
+    "StepContext",
+    "TrainingDiverged",
+    "check_finite",
+    "hparams_from_dict",
+    "parse_hparams",
+]
 
 ProgressFn = Callable[[int, int], None]  # (done, total)
 
+# generate: new samples; complete: finish a stroke prefix or a masked image; encode: latent codes (so interpolate,
+# analogy, reconstruct); vectorize: image -> strokes; discriminate: score real vs generated (GAM battles)
+CAPABILITIES = ("generate", "complete", "encode", "vectorize", "discriminate")
+VERBS = {"generate": "generate new samples", "complete": "complete a started drawing or image",
+         "encode": "encode inputs into latent codes", "vectorize": "turn images into strokes",
+         "discriminate": "tell real from generated samples"}
+
+
+@dataclass
+class Condition:
+    """What a sample is conditioned on; each model reads the fields it understands and refuses the rest.
+
+    labels (n,) int64 class indices; z (n, z_size) latent codes; prefix: n stroke-3 starts in model units;
+    image (n, H, W) float in [0, 1] with mask (n, H, W) bool, True where the pixel is given (completion);
+    vectors: named (n, k) float conditions (e.g. the chairs generator's "view" and "transform")."""
+
+    labels: torch.Tensor | None = None
+    z: torch.Tensor | None = None
+    prefix: list[np.ndarray] | None = None
+    image: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
+    vectors: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class ImageSamples:
+    """images (n, H, W) float32 in [0, 1]; frames (T, n, H, W), the canvas over time, when asked for and the
+    model draws in steps (DRAW, GRAN)."""
+
+    images: np.ndarray
+    frames: np.ndarray | None = None
+
+
+@dataclass
+class StepContext:
+    """What the trainer hands a training step: the step about to be taken (0-based), the model's optimisers, and
+    `forward(batch, **kw)`: the model's loss through DistributedDataParallel when it runs, under the run's
+    autocast. `autocast()` enters the same precision context for models that call their parts directly."""
+
+    step: int
+    optimizers: dict[str, torch.optim.Optimizer]
+    forward: Callable[..., dict[str, torch.Tensor]]
+    autocast: Callable[[], contextlib.AbstractContextManager]
+
 
 class SketchModel(torch.nn.Module):
-    """Base class: `loss(batch)` for training, `encode` and batched `sample` for the sampling commands.
-
-    Subclasses set `name`, `HParams` (a dataclass with defaults) and `output_kind` ("strokes" or "image"),
-    and take `(hps, num_classes)` in their constructor.
-    """
+    """Base class. Subclasses set `name`, `HParams` (a dataclass with the reference's names and defaults),
+    `PRESETS`, `input_kind`, `output_kind` and `capabilities`, take `(hps, spec)` and implement `loss`, plus
+    `sample` and `encode_drawings` as their capabilities say."""
 
     name: ClassVar[str] = ""
-    output_kind: ClassVar[str] = "strokes"
     HParams: ClassVar[type] = object
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"reference": {}}
+    input_kind: ClassVar[str] = "strokes"
+    output_kind: ClassVar[str] = "strokes"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"generate"})
 
-    def __init__(self, hps: Any, num_classes: int = 1):
+    def __init__(self, hps: Any, spec: DataSpec | None = None):
         super().__init__()
         self.hps = hps
-        self.num_classes = int(num_classes)
+        self.spec = spec or DataSpec(kind=self.input_kind)
 
     @property
-    def conditional(self) -> bool:
-        """True when the model has an encoder (so encode / reconstruct / interpolate work)."""
-        return bool(getattr(self.hps, "conditional", False))
+    def num_classes(self) -> int:
+        return self.spec.num_classes
+
+    def can(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    def require(self, capability: str, what: str = "this command") -> None:
+        """One clear line when the model lacks `capability` (checked before any input is read)."""
+        if not self.can(capability):
+            able = ", ".join(c for c in CAPABILITIES if self.can(c)) or "nothing"
+            raise SketchtoolError(f"model {self.name!r} cannot {VERBS.get(capability, capability)}, and {what} "
+                                  f"needs that; it can: {able}")
+
+    def describe(self) -> str:
+        """A few words on the architecture for listings (`sketchtool models`)."""
+        return self.name
+
+    # --- data -------------------------------------------------------------------------------------------------
+    @classmethod
+    def fit_data(cls, hps: Any, dataset, spec: DataSpec) -> tuple[Any, DataSpec]:
+        """Adapt hparams and spec to the training data before the model is built (e.g. Sketch-RNN shrinks
+        max_seq_len to the longest drawing); the default computes the stroke scale factor / image shape."""
+        from sketchtool.batching import fit_spec
+
+        return hps, fit_spec(dataset, spec)
+
+    @classmethod
+    def batch_source(cls, hps: Any, spec: DataSpec, dataset, split: str, *, train: bool, seed: int):
+        """The batches of `split`: `random_batch()` for training, `batches()` to evaluate every item once, and
+        `get_state`/`set_state` so a resumed run draws the same batches."""
+        from sketchtool.batching import default_batch_source
+
+        binarize = getattr(hps, "binarize", "stochastic")
+        if not train and binarize == "stochastic":
+            binarize = "fixed"
+        return default_batch_source(spec, dataset, split, batch_size=getattr(hps, "batch_size", 64),
+                                    binarize=binarize, seed=seed)
+
+    # --- training ---------------------------------------------------------------------------------------------
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """Named optimisers, all saved in checkpoints; the default step uses "model"."""
+        return {"model": torch.optim.Adam(self.parameters(), lr=getattr(self.hps, "learning_rate", 1e-3))}
+
+    def learning_rate(self, step: int) -> float | None:
+        """The learning rate of the default optimiser at `step`, or None to leave it as configured."""
+        return None
+
+    def clip_gradients(self) -> None:
+        """Called between backward and the optimiser step; no clipping by default."""
+
+    def log_scalars(self, step: int) -> dict[str, float]:
+        """Schedules worth logging beside the loss terms (learning rate, annealed weights)."""
+        lr = self.learning_rate(step)
+        return {} if lr is None else {"lr": lr}
+
+    def training_step(self, batch, ctx: StepContext) -> dict[str, torch.Tensor]:
+        """One update of the single default optimiser; models with several networks (GANs) override it."""
+        optimizer = ctx.optimizers["model"]
+        lr = self.learning_rate(ctx.step)
+        if lr is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+        with ctx.autocast():
+            terms = ctx.forward(batch, step=ctx.step)
+        check_finite(terms, ctx.step)
+        optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        self.clip_gradients()
+        optimizer.step()
+        return terms
 
     def forward(self, batch, **kwargs) -> dict[str, torch.Tensor]:  # so DistributedDataParallel can wrap the model
         return self.loss(batch, **kwargs)
 
-    def loss(self, batch, **kwargs) -> dict[str, torch.Tensor]:
+    def loss(self, batch, step: int | None = None) -> dict[str, torch.Tensor]:
         """{"loss": scalar to minimise, plus named terms}; uses `self.training` for train/eval behaviour."""
         raise NotImplementedError
 
-    def encode(self, strokes5: torch.Tensor, lengths: torch.Tensor, *, generator: torch.Generator | None = None,
-               deterministic: bool = True) -> torch.Tensor:
-        raise SketchtoolError(f"model {self.name!r} has no encoder; train it with conditional=True")
+    def eval_loss(self, batch, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Loss terms for validation and `eval`, in eval mode; any randomness comes from `generator`, so the
+        figures are reproducible and never disturb the training RNG."""
+        return self.loss(batch)
 
-    def sample(self, n: int, **kwargs) -> list[np.ndarray]:
-        """n normalised stroke-3 drawings, all advanced together. `sketchtool.sampling` passes temperature,
-        greedy, z, labels, prefix, max_len, generator, on_progress and precision ("auto" or "float32": whether
-        large batches may use the hardware's native bfloat16); see `SketchRNN.sample`."""
+    # --- sampling ---------------------------------------------------------------------------------------------
+    def sample(self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0,
+               greedy: bool = False, condition: Condition | None = None, on_progress: ProgressFn | None = None,
+               precision: str = "auto", frames: bool = False) -> list[np.ndarray] | ImageSamples:
+        """n samples: stroke-3 drawings in model units (a list of (k, 3) float64 arrays) for stroke models,
+        `ImageSamples` for image models. `precision` "auto" may use native bfloat16 for large batches, "fp32"
+        never; `frames` asks image models for the canvas over time."""
+        raise NotImplementedError
+
+    def encode_drawings(self, inputs, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Latent codes (B, z_size) of inputs in model units (stroke-3 drawings or (B, H, W) images)."""
+        self.require("encode")
         raise NotImplementedError
 
     def hparams_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self.hps)
+
+
+def check_finite(terms: Mapping[str, torch.Tensor], step: int) -> None:
+    """Stop a diverged run before its update reaches the weights (the trainer names the checkpoint to resume)."""
+    if not torch.isfinite(terms["loss"]):
+        raise TrainingDiverged(step + 1, float(terms["loss"].detach()))
+
+
+class TrainingDiverged(SketchtoolError):
+    def __init__(self, step: int, value: float):
+        super().__init__(f"training diverged at step {step} (loss is {value})")
+        self.step, self.value = step, value
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -18,9 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sketchtool.dataspec import DataSpec
 from sketchtool.device import resolve_precision
 from sketchtool.errors import SketchtoolError
-from sketchtool.models.base import SketchModel
+from sketchtool.models.base import Condition, SketchModel
 from sketchtool.models.cells import CELLS, final_hidden, make_cell, unroll
 from sketchtool.models.mixture import (
     offset_nll,
@@ -30,7 +32,15 @@ from sketchtool.models.mixture import (
 )
 from sketchtool.strokes import stroke5_to_stroke3
 
-__all__ = ["SketchRNN", "SketchRNNHParams"]
+__all__ = ["PRESETS", "SketchRNN", "SketchRNNHParams"]
+
+# `reference` is magenta's defaults. `small` learns recognisable sheep on one CPU thread: measured 1.1 steps/s on a
+# 2-core x86 host, so its 10,000 steps take about 2.5 hours (an hour gives rough sheep; see docs/BENCHMARKS.md)
+PRESETS: dict[str, dict] = {
+    "reference": {},
+    "small": {"enc_rnn_size": 128, "dec_rnn_size": 256, "dec_model": "layer_norm", "batch_size": 100,
+              "kl_decay_rate": 0.9995, "num_steps": 10000, "save_every": 50},
+}
 
 
 @dataclass
@@ -38,7 +48,7 @@ class SketchRNNHParams:
     """magenta `get_default_hparams()` names and defaults, plus sketchtool's class conditioning and the
     HyperLSTM sizes that magenta fixes in `HyperLSTMCell`."""
 
-    data_set: list = field(default_factory=lambda: ["aaron_sheep.npz"])  # informative; the CLI names the data
+    data_set: list = field(default_factory=lambda: ["aaron_sheep.npz"])  # informative; training sets the file used
     num_steps: int = 10000000
     save_every: int = 500
     max_seq_len: int = 250
@@ -110,11 +120,15 @@ class SketchRNN(SketchModel):
     """Bidirectional-LSTM encoder -> z -> autoregressive decoder with a GMM + pen-state head."""
 
     name: ClassVar[str] = "sketch-rnn"
-    output_kind: ClassVar[str] = "strokes"
     HParams: ClassVar[type] = SketchRNNHParams
+    PRESETS: ClassVar[dict[str, dict]] = PRESETS
+    input_kind: ClassVar[str] = "strokes"
+    output_kind: ClassVar[str] = "strokes"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"generate", "complete", "encode"})
 
-    def __init__(self, hps: SketchRNNHParams, num_classes: int = 1):
-        super().__init__(hps, num_classes)
+    def __init__(self, hps: SketchRNNHParams, spec: DataSpec | None = None):
+        super().__init__(hps, spec)
+        num_classes = self.num_classes
         dropout = {"use_recurrent_dropout": hps.use_recurrent_dropout, "dropout_keep_prob": hps.recurrent_dropout_prob}
         hyper = {"hyper_num_units": hps.hyper_num_units, "hyper_embedding_size": hps.hyper_embedding_size,
                  "hyper_use_recurrent_dropout": hps.hyper_use_recurrent_dropout}
@@ -136,6 +150,53 @@ class SketchRNN(SketchModel):
         self.output = nn.Linear(hps.dec_rnn_size, 6 * hps.num_mixture + 3)
         nn.init.xavier_uniform_(self.output.weight)
         nn.init.zeros_(self.output.bias)
+
+    def can(self, capability: str) -> bool:
+        """Without an encoder (conditional=False) there is nothing to encode with."""
+        return super().can(capability) and (capability != "encode" or self.hps.conditional)
+
+    def describe(self) -> str:
+        hps = self.hps
+        return f"{hps.dec_model} decoder {hps.dec_rnn_size}, z {hps.z_size}" if hps.conditional else \
+            f"{hps.dec_model} decoder {hps.dec_rnn_size}, unconditional"
+
+    # --- data (magenta `DataLoader`) ------------------------------------------------------------------------
+    @classmethod
+    def fit_data(cls, hps: SketchRNNHParams, dataset, spec: DataSpec) -> tuple[SketchRNNHParams, DataSpec]:
+        """Drop drawings over max_seq_len and, like magenta, shrink max_seq_len to the longest drawing kept."""
+        from dataclasses import replace
+
+        from sketchtool.batching import fit_spec
+
+        spec = fit_spec(dataset, spec, hps.max_seq_len)
+        path = spec.dataset.get("path")
+        return replace(hps, max_seq_len=spec.max_length, data_set=[Path(path).name] if path else hps.data_set), spec
+
+    @classmethod
+    def batch_source(cls, hps: SketchRNNHParams, spec: DataSpec, dataset, split: str, *, train: bool, seed: int):
+        """Training batches random-scaled and stroke-augmented (magenta `random_batch`); evaluation plain."""
+        from sketchtool.batching import BatchSource, prepare_drawings
+
+        drawings, index = prepare_drawings(dataset.splits[split], hps.max_seq_len)
+        return BatchSource(drawings, dataset.labels_of(split)[index], scale_factor=spec.scale_factor,
+                           max_seq_len=hps.max_seq_len, batch_size=hps.batch_size,
+                           random_scale_factor=hps.random_scale_factor if train else 0.0,
+                           augment_stroke_prob=hps.augment_stroke_prob if train else 0.0, seed=seed)
+
+    # --- training schedules (magenta sketch_rnn_train.py) --------------------------------------------------
+    def learning_rate(self, step: int) -> float:
+        hps = self.hps
+        return (hps.learning_rate - hps.min_learning_rate) * hps.decay_rate**step + hps.min_learning_rate
+
+    def kl_weight_at(self, step: int) -> float:
+        hps = self.hps
+        return hps.kl_weight - (hps.kl_weight - hps.kl_weight_start) * hps.kl_decay_rate**step
+
+    def log_scalars(self, step: int) -> dict[str, float]:
+        return {"lr": self.learning_rate(step), "kl_weight": self.kl_weight_at(step)}
+
+    def clip_gradients(self) -> None:
+        nn.utils.clip_grad_value_(self.parameters(), self.hps.grad_clip)
 
     @staticmethod
     def _gaussian_linear(n_in: int, n_out: int) -> nn.Linear:
@@ -195,10 +256,12 @@ class SketchRNN(SketchModel):
         return _at_least_fp32(self.output(outputs)), state
 
     # --- loss (paper §3.3, magenta `get_lossfunc`) ------------------------------------------------------
-    def loss(self, batch, kl_weight: float | None = None) -> dict[str, Tensor]:
+    def loss(self, batch, step: int | None = None, *, kl_weight: float | None = None,
+             generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """batch: a `StrokeBatch`. L_R = (masked offset NLL + pen cross-entropy) averaged over B·max_seq_len
         (pen term masked after the end too in eval mode, as magenta's eval model does); L_KL averaged over
-        B·z_size; loss = L_R + kl_weight·max(L_KL, kl_tolerance)."""
+        B·z_size; loss = L_R + kl_weight·max(L_KL, kl_tolerance), the weight annealed by `step` when given.
+        z's noise comes from `generator` (the global RNG when None, as in training)."""
         hps = self.hps
         x = batch.strokes5  # (B, T+1, 5)
         target, dec_in = x[:, 1:], x[:, :-1]
@@ -206,7 +269,8 @@ class SketchRNN(SketchModel):
         z = None
         if hps.conditional:
             mu, sigma_hat = (_at_least_fp32(t) for t in self._encode_params(target, batch.lengths))
-            z = mu + torch.exp(sigma_hat / 2) * torch.randn_like(mu)
+            eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+            z = mu + torch.exp(sigma_hat / 2) * eps
         cond = self._condition(z, batch.labels, x.shape[0], x.device)
         y, _ = self._decode(dec_in, cond, self._initial_state(cond, x.shape[0], x))
         with torch.autocast(x.device.type, enabled=False):
@@ -221,30 +285,59 @@ class SketchRNN(SketchModel):
                 l_kl = torch.zeros((), device=x.device)
             else:
                 l_kl = -0.5 * torch.mean(1 + sigma_hat - mu**2 - torch.exp(sigma_hat))
-            weight = hps.kl_weight if kl_weight is None else kl_weight
+            if kl_weight is None:
+                kl_weight = hps.kl_weight if step is None else self.kl_weight_at(step)
+            weight = kl_weight
             total = l_r + weight * torch.clamp(l_kl, min=hps.kl_tolerance)
         return {"loss": total, "L_R": l_r, "L_KL": l_kl, "L_s": l_s.mean(), "L_p": l_p.mean()}
 
+    def eval_loss(self, batch, generator: torch.Generator) -> dict[str, Tensor]:
+        """magenta's eval cost: its eval model never receives the annealed weight, so it reports (and picks the
+        best checkpoint by) L_R + kl_weight_start·max(L_KL, kl_tolerance)."""
+        return self.loss(batch, kl_weight=self.hps.kl_weight_start, generator=generator)
+
     # --- sampling (paper §3.4) --------------------------------------------------------------------------
-    def sample(self, n: int, *, temperature: float = 1.0, greedy: bool = False, z: Tensor | None = None,
-               labels: Tensor | None = None, prefix: list[np.ndarray] | None = None, max_len: int | None = None,
-               generator: torch.Generator | None = None, on_progress: Callable[[int, int], None] | None = None,
-               precision: str = "auto") -> list[np.ndarray]:
+    def sample(self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0,
+               greedy: bool = False, condition: Condition | None = None,
+               on_progress: Callable[[int, int], None] | None = None, precision: str = "auto", frames: bool = False,
+               z: Tensor | None = None, labels: Tensor | None = None, prefix: list[np.ndarray] | None = None,
+               max_len: int | None = None) -> list[np.ndarray]:
         """n drawings advanced together; returns n float64 stroke-3 arrays in normalised units (multiply
-        offsets by the scale factor). `z` (n, z_size) decodes given latents, else z ~ N(0, I) from `generator`
-        (conditional models); `labels` (n,) picks classes (random when omitted); `prefix` (n normalised stroke-3
-        starts) is fed first and is included at the start of each returned drawing. Each drawing stops at its
-        end-of-drawing state or after `max_len` points (default max_seq_len). `precision` "auto" lets a large
-        batch run its matmuls in bfloat16 where the hardware does that natively (see `_matmul_dtype`); "float32"
-        keeps everything in the model's dtype."""
+        offsets by the scale factor). The condition's (or the keyword) `z` (n, z_size) decodes given latents, else
+        z ~ N(0, I) from `generator` (conditional models); `labels` (n,) picks classes (random when omitted);
+        `prefix` (n normalised stroke-3 starts) is fed first and is included at the start of each returned drawing.
+        Each drawing stops at its end-of-drawing state or after `max_len` points (default max_seq_len, after the
+        longest prefix when there is one). `precision` "auto" lets a large batch run its matmuls in bfloat16 where
+        the hardware does that natively (see `_matmul_dtype`), "bf16" always, "fp32" never."""
+        if condition is not None:
+            if condition.image is not None or condition.vectors:
+                raise SketchtoolError("Sketch-RNN is conditioned on strokes, classes and z, not on images or vectors")
+            z = condition.z if z is None else z
+            labels = condition.labels if labels is None else labels
+            prefix = condition.prefix if prefix is None else prefix
         device = self.output.weight.device
-        max_len = int(max_len or self.hps.max_seq_len)
+        if max_len is None:
+            longest_prefix = max((len(p) for p in prefix), default=0) if prefix is not None else 0
+            max_len = longest_prefix + self.hps.max_seq_len
+        max_len = int(max_len)
         with _inference(self):
             cond = self._sample_condition(n, z, labels, generator, device)
             forced = self._prefix_rows(n, prefix, max_len, device)
             rows = self._sample_loop(n, cond, forced, max_len, temperature, greedy, generator, on_progress,
                                      precision)
         return [stroke5_to_stroke3(r) for r in rows.cpu().numpy()]
+
+    def encode_drawings(self, inputs: list[np.ndarray], *, generator: torch.Generator | None = None) -> Tensor:
+        """Latent means (B, z_size) of normalised stroke-3 drawings of at most max_seq_len points each."""
+        from sketchtool.batching import stroke5_batch
+
+        self.require("encode")
+        for i, d in enumerate(inputs):
+            if not 0 < len(d) <= self.hps.max_seq_len:
+                raise SketchtoolError(f"input drawing {i + 1} has {len(d)} points; the model takes 1 to "
+                                      f"{self.hps.max_seq_len}: simplify it (a larger --epsilon) or draw it with fewer")
+        batch = stroke5_batch(inputs, self.hps.max_seq_len)
+        return self.encode(batch.strokes5[:, 1:], batch.lengths, deterministic=True)
 
     def _sample_condition(self, n: int, z, labels, generator, device) -> Tensor | None:
         if self.hps.conditional:
@@ -350,8 +443,10 @@ BF16_MIN_BATCH = 64  # below this a step is op overhead, not arithmetic, so bf16
 
 def _matmul_dtype(device: torch.device, batch: int, precision: str) -> torch.dtype | None:
     """bfloat16 for the sampling matmuls where the hardware runs them natively (the trainer's own test,
-    `device.resolve_precision`) and the batch is large; None (the model's own dtype) otherwise or when
-    `precision` is "float32". Training uses the same bf16 matmuls under autocast (loss within 1 % of fp32)."""
-    if precision == "float32" or batch < BF16_MIN_BATCH:
+    `device.resolve_precision`) and the batch is large, or always for "bf16"; None (the model's own dtype) otherwise
+    or when `precision` is "fp32". Training uses the same bf16 matmuls under autocast (loss within 1 % of fp32)."""
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "fp32" or batch < BF16_MIN_BATCH:
         return None
     return torch.bfloat16 if resolve_precision("auto", device) == "bf16" else None

@@ -83,14 +83,13 @@ def resolve_model(ref: str | os.PathLike | None = None) -> Path:
 
 
 def model_summary(model: EmbeddedModel) -> str:
-    """One line for `sketchtool models`: architecture, file size, training steps and test losses (read from the
-    checkpoint, which imports torch)."""
-    from sketchtool.checkpoint import read_checkpoint
+    """One line for `sketchtool models`: the model's own description, file size, training steps and the test
+    figures stored in the checkpoint by `examples/*/export_embedded.py` (the same `sketchtool eval` prints)."""
+    from sketchtool.checkpoint import load_model
 
-    payload = read_checkpoint(model.path)
-    hps = payload.get("hparams", {})
+    loaded, info = load_model(model.path)
     size = model.path.stat().st_size / 1e6
-    test = payload.get("metrics", {}).get("test", {})
-    losses = ", ".join(f"{k} {test[k]:.3f}" for k in ("L_R", "L_KL") if k in test) or "not recorded"
-    shape = f"{hps.get('dec_model', '?')} decoder {hps.get('dec_rnn_size', '?')}, z {hps.get('z_size', '?')}"
-    return f"{payload.get('model')} ({shape}), {size:.1f} MB, {payload.get('step', 0)} steps, test {losses}"
+    test = info.metrics.get("test", {})
+    shown = [k for k in test if k not in ("items", "drawings")][:3]
+    losses = ", ".join(f"{k} {test[k]:.4f}" for k in shown) or "not recorded"
+    return f"{info.model} ({loaded.describe()}), {size:.1f} MB, {info.step} steps, test {losses}"
