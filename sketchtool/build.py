@@ -19,6 +19,7 @@ import numpy as np
 from sketchtool import __version__
 from sketchtool.dataset import SPLITS, StrokeDataset, length_stats
 from sketchtool.errors import SketchtoolError
+from sketchtool.formats import accepts, suffixes
 from sketchtool.strokes import normalization_transform, num_strokes, polylines_to_stroke3
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
     "svg_to_stroke3",
 ]
 
-SVG_SUFFIXES = (".svg", ".svgz")
+SVG_SUFFIXES = suffixes("svg")
 ADAPTIVE_GROWTH = 1.25  # --adaptive multiplies epsilon by this until the drawing fits
 ADAPTIVE_MAX_STEPS = 30  # 1.25**30 ~ 800x the starting epsilon: past that only dots would remain
 INT16_MAX = 32767
@@ -287,7 +288,7 @@ def build_dataset(
 
 
 def _is_svg_name(path: Path) -> bool:
-    return path.suffix.lower() in SVG_SUFFIXES
+    return accepts("svg", path)
 
 
 def _walk_svgs(folder: Path) -> list[Path]:
