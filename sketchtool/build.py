@@ -94,6 +94,7 @@ class NormalizedSvg:
     viewbox: tuple[float, float, float, float] | None = None
     width: str | None = None
     height: str | None = None
+    warnings: tuple[str, ...] = ()  # SvgDrawing.warnings: parts a browser would not draw either
 
     def to_source(self, polylines: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Normalised absolute polylines (e.g. `stroke3_to_polylines(stroke3)`) -> the SVG's user units."""
@@ -103,7 +104,8 @@ class NormalizedSvg:
 
 @dataclass(slots=True)  # one per input file: a million-file build keeps a million of these
 class FileRecord:
-    """One input file's fate, as written to `--report` (strokes and points as kept in the dataset)."""
+    """One input file's fate, as written to `--report` (strokes and points as kept in the dataset); `warnings`
+    name what was left out of a kept file (e.g. a `<use>` of another file)."""
 
     path: str
     status: str  # "kept" | "skipped"
@@ -114,6 +116,7 @@ class FileRecord:
     epsilon: float | None = None
     label: str | None = None
     duplicate_of: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -146,6 +149,7 @@ class BuildReport:
             "points": length_stats([r.points for r in kept]),
             "strokes": length_stats([r.strokes for r in kept]),
             "text_elements": self.text_elements,
+            "files_with_warnings": sum(1 for r in self.files if r.warnings),
             "warnings": list(self.warnings),
         }
 
@@ -243,7 +247,7 @@ def read_normalized_svg(
     normalized = [(np.asarray(p, dtype=np.float64) - origin) * scale for p in drawing.polylines]
     stroke3, used = _fit_length(normalized, epsilon, max_seq_len, adaptive, name)
     return NormalizedSvg(stroke3, (float(origin[0]), float(origin[1])), float(scale), used, drawing.text_elements,
-                         drawing.viewbox, drawing.width, drawing.height)
+                         drawing.viewbox, drawing.width, drawing.height, tuple(drawing.warnings))
 
 
 def svg_to_stroke3(path: str | os.PathLike | bytes, **options) -> np.ndarray:
@@ -352,6 +356,7 @@ def _read_one(path: str, options: BuildOptions) -> tuple[FileRecord, np.ndarray 
     record.status = "kept"
     record.reason = "resimplified" if result.epsilon != options.epsilon else None
     record.epsilon = result.epsilon
+    record.warnings = result.warnings
     record.strokes, record.points = num_strokes(result.stroke3), len(result.stroke3)
     return record, result.stroke3, result.text_elements
 

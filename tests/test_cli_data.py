@@ -226,3 +226,13 @@ def test_dataset_references_name_the_splits(tmp_path, ref, message):
     assert len(read_drawings(f"{path}:train:0")) == 1
     error = one_line_error(run("plot", ref.format(p=path), "-o", tmp_path / "o.svg"))  # the shared parser
     assert message in error and "cannot read drawings" not in error
+
+
+def test_build_summary_counts_files_with_warnings_and_the_report_names_them(tmp_path):
+    out, report = tmp_path / "d.npz", tmp_path / "r.json"
+    result = run("build-dataset", SVG_FIXTURES / "constructs", "-o", out, "--report", report)
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"^Read \d+ file\(s\): kept \d+, skipped \d+.*; 1 with warnings \(see --report\)$", result.stdout,
+                     re.MULTILINE), result.stdout
+    files = {Path(f["path"]).name: f for f in json.loads(report.read_text())["files"]}
+    assert files["use_outside.svg"]["status"] == "kept" and len(files["use_outside.svg"]["warnings"]) == 5

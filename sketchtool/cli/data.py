@@ -86,8 +86,9 @@ def build_dataset_command(sources, out, epsilon, size, keep_units, max_seq_len, 
 def _echo_build_summary(summary: dict) -> None:
     skipped = sum(summary["skipped"].values())
     reasons = ", ".join(f"{k} {v}" for k, v in summary["skipped"].items())
+    warned = summary["files_with_warnings"]
     click.echo(f"Read {summary['files']} file(s): kept {summary['kept']}, skipped {skipped}"
-               + (f" ({reasons})" if reasons else ""))
+               + (f" ({reasons})" if reasons else "") + (f"; {warned} with warnings (see --report)" if warned else ""))
     if summary["resimplified"]:
         click.echo(f"Re-simplified with a larger epsilon to fit --max-seq-len: {summary['resimplified']}")
     if summary["text_elements"]:
