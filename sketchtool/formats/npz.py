@@ -76,8 +76,8 @@ def _check_sizes(members: list[zipfile.ZipInfo]) -> None:
             raise ValueError(f"member {info.filename} uses compression {info.compress_type}; numpy writes only "
                              "stored or deflated members")
         if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise ValueError(f"member {info.filename} would unpack {info.compress_size} bytes to {info.file_size} "
-                             f"(more than {MAX_RATIO}x); refusing a likely zip bomb")
+            raise ValueError(f"member {info.filename}: {info.compress_size} compressed bytes would unpack to "
+                             f"{info.file_size} (more than {MAX_RATIO}x); refusing a likely zip bomb")
         total += info.file_size
     if total > MAX_TOTAL_BYTES:
         raise ValueError(f"members unpack to {total} bytes, more than the {MAX_TOTAL_BYTES} allowed")
