@@ -306,3 +306,28 @@ def test_offsets_that_overflow_float_statistics_are_refused(tmp_path: Path):
     _npz_with_members(path, {"train": arr})
     with pytest.raises(SketchtoolError, match=r"huge\.npz: invalid dataset: train\[1\] holds offsets beyond 1e\+09"):
         load_dataset(path)
+
+
+@pytest.mark.parametrize("block", [np.arange(2 * 4 * 3, dtype=np.int16).reshape(2, 4, 3) % 2,
+                                   np.asfortranarray(np.arange(24, dtype=np.float32).reshape(2, 4, 3) % 3),
+                                   (np.arange(24).reshape(2, 4, 3) % 2).astype(">i2")])
+@pytest.mark.parametrize("compressed", [False, True])
+def test_plain_members_load_exactly_in_any_order_and_byte_order(tmp_path: Path, block, compressed):
+    path = tmp_path / "plain.npz"
+    (np.savez_compressed if compressed else np.savez)(path, train=block, train_labels=np.array([0, 1]),
+                                                      class_names=np.array(["a", "b"]))
+    ds = load_dataset(path)
+    for got, want in zip(ds.splits["train"], block):
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == block.dtype
+    assert ds.class_names == ["a", "b"] and ds.labels_of("train").tolist() == [0, 1]
+
+
+def test_a_header_promising_more_than_the_member_holds_is_refused(tmp_path: Path):
+    path = tmp_path / "short.npz"
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**9, 3)})
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("train.npy", header.getvalue() + bytes(48))
+    with pytest.raises(SketchtoolError, match="member train.npy is truncated"):
+        load_dataset(path)
