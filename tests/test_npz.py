@@ -170,7 +170,7 @@ def test_pickle_protocol_globals_outside_numpy_are_refused(tmp_path: Path):
         load_dataset(path)
 
 
-# --- protocol-2 pickles written from Python 3 (numpy < 1.17): array bytes travel as _codecs.encode(str, 'latin1')
+# --- protocol-2 pickles: from Python 3, array bytes travel as _codecs.encode(str, 'latin1'); Python 2 wrote a str
 
 
 def _unicode(text: str) -> bytes:
@@ -182,8 +182,11 @@ def _int(value: int) -> bytes:
     return b"K" + bytes([value]) if 0 <= value < 256 else b"J" + value.to_bytes(4, "little", signed=True)
 
 
-def _codecs_encode(raw, encoding: str = "latin1") -> bytes:
-    """`_codecs.encode(u'...', encoding)` as pickle protocol 2 spells Python 3 bytes; raw=int passes a non-str."""
+def _codecs_encode(raw, encoding: str | None = "latin1") -> bytes:
+    """`_codecs.encode(u'...', encoding)` as pickle protocol 2 spells Python 3 bytes; raw=int passes a non-str;
+    encoding None: a Python 2 str instead (BINSTRING), as in aaron_sheep.npz."""
+    if encoding is None:
+        return b"T" + len(raw).to_bytes(4, "little") + raw
     argument = _int(raw) if isinstance(raw, int) else _unicode(raw.decode("latin1"))
     return b"c_codecs\nencode\n" + argument + _unicode(encoding) + b"\x86R"  # GLOBAL, args, TUPLE2, REDUCE
 
@@ -193,30 +196,35 @@ def _dtype(descr: str, order: str, flags: int) -> bytes:
             + b"(" + _int(3) + _unicode(order) + b"NNN" + _int(-1) + _int(-1) + _int(flags) + b"tb")
 
 
-def _reconstructed(shape: tuple, dtype: bytes, data: bytes) -> bytes:
+def _reconstructed(shape: tuple, dtype: bytes, data: bytes, encoding: str | None = "latin1") -> bytes:
     """_reconstruct(ndarray, (0,), b'b') then BUILD with (1, shape, dtype, False, data), as ndarray.__reduce__."""
     shape_bytes = b"(" + b"".join(_int(n) for n in shape) + b"t"
-    return (b"cnumpy.core.multiarray\n_reconstruct\n" + b"cnumpy\nndarray\n" + _int(0) + b"\x85"
-            + _codecs_encode(b"b") + b"\x87R" + b"(" + _int(1) + shape_bytes + dtype + b"\x89" + data + b"tb")
+    typecode = _codecs_encode(b"b", None if encoding is None else "latin1")
+    return (b"cnumpy.core.multiarray\n_reconstruct\n" + b"cnumpy\nndarray\n" + _int(0) + b"\x85" + typecode + b"\x87R"
+            + b"(" + _int(1) + shape_bytes + dtype + b"\x89" + data + b"tb")
 
 
-def protocol2_member(drawings: list[np.ndarray], encoding: str = "latin1", raw=None) -> bytes:
-    """A train.npy member byte for byte as numpy 1.16 wrote an object array of float64 drawings from Python 3."""
+def protocol2_member(drawings: list[np.ndarray], encoding: str | None = "latin1", raw=None) -> bytes:
+    """A train.npy member holding an object array of float64 drawings, opcode for opcode what
+    `pickle.dump(array, f, protocol=2)` writes on Python 3 (less the memo opcodes), as numpy used to save object
+    arrays; `encoding=None`: what Python 2 wrote."""
     items = b"".join(_reconstructed(d.shape, _dtype("f8", "<", 0),
-                                    _codecs_encode(d.astype("<f8").tobytes() if raw is None else raw, encoding))
+                                    _codecs_encode(d.astype("<f8").tobytes() if raw is None else raw, encoding),
+                                    encoding)
                      for d in drawings)
-    outer = _reconstructed((len(drawings),), _dtype("O8", "|", 63), b"](" + items + b"e")
+    outer = _reconstructed((len(drawings),), _dtype("O8", "|", 63), b"](" + items + b"e", encoding)
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(header, {"descr": "|O", "fortran_order": False, "shape": (len(drawings),)})
     return header.getvalue() + b"\x80\x02" + outer + b"."
 
 
-def test_protocol_2_float_pickle_with_codecs_encode_loads(tmp_path: Path):
+@pytest.mark.parametrize("encoding", ["latin1", None], ids=["python3 _codecs.encode", "python2 str"])
+def test_protocol_2_float_pickles_load(tmp_path: Path, encoding):
     drawings = [A * 0.25, np.array([[0.5, -1.75, 1.0]])]
     path = tmp_path / "kanji.npz"
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("train.npy", protocol2_member(drawings))
-    assert b"_codecs\nencode" in zipfile.ZipFile(path).read("train.npy")
+        zf.writestr("train.npy", protocol2_member(drawings, encoding=encoding))
+    assert (b"_codecs\nencode" in zipfile.ZipFile(path).read("train.npy")) == (encoding is not None)
     np.testing.assert_array_equal(np.load(path, allow_pickle=True, encoding="latin1")["train"][0], A * 0.25)
     ds = load_dataset(path)
     assert [d.dtype for d in ds.splits["train"]] == [np.float64, np.float64]

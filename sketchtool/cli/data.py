@@ -144,7 +144,7 @@ def info_command(dataset, as_json):
 @click.option("--class", "class_name", default=None, help="Only drawings of this class.")
 @click.option("--colour-by-order", is_flag=True, help="Colour strokes by their order in the drawing.")
 def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_order):
-    """Draw a random grid of a dataset's drawings into a file (SVG or PNG preview; any format of --out).
+    """Draw a random grid of a dataset's drawings into a preview file; --out's extension picks the format.
 
     \b
     Example:

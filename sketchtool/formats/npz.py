@@ -44,8 +44,9 @@ _ALLOWED_GLOBALS = {
 
 
 def _latin1_encode(text, encoding):
-    """The one `_codecs.encode` call a protocol-2 pickle makes from Python 3 (numpy before 1.17 saved with it):
-    raw array bytes carried as text, `encode(str, 'latin1')`. Any other use is refused."""
+    """The one `_codecs.encode` call a protocol-2 pickle written by Python 3 makes (numpy once saved object arrays
+    that way; the float64 sketch-rnn sets are such files): raw bytes carried as text, `encode(str, 'latin1')`.
+    Any other call is refused."""
     if not isinstance(text, str) or encoding != "latin1":
         raise pickle.UnpicklingError(f"refusing to call _codecs.encode on {type(text).__name__}, {encoding!r}")
     return text.encode("latin1")

@@ -150,9 +150,9 @@ def drop_unresolved_uses(root: ET.Element) -> list[str]:
 
 def check_structure(root: ET.Element, name: str, max_points: int) -> None:
     """Refuse `<use>` loops, deep nesting and explosions before svgelements (which recurses per level and expands
-    every `<use>`) sees the document; a `<use>` without a target here (see `drop_unresolved_uses`) counts nothing. Counted over the tree with `<use>` expanded: elements,
-    path data characters, and parsing work (attribute text, plus the whole style sheet, which svgelements
-    re-reads for every element)."""
+    every `<use>`) sees the document. Counted over the tree with `<use>` expanded: elements, path data characters,
+    and parsing work (attribute text, plus the whole style sheet, which svgelements re-reads for every element).
+    A `<use>` without a target in the tree (see `drop_unresolved_uses`) counts nothing."""
     ids = {el.get("id"): el for el in root.iter() if el.get("id") is not None}
     style_chars = sum(len(el.text or "") for el in root.iter() if local_name(el.tag) == "style")
     totals: dict[int, tuple[int, int, int]] = {}  # id(element) -> (elements, path characters, work)
