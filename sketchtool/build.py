@@ -19,6 +19,7 @@ import numpy as np
 from sketchtool import __version__
 from sketchtool.dataset import SPLITS, StrokeDataset, length_stats
 from sketchtool.errors import SketchtoolError
+from sketchtool.formats import accepts, suffixes
 from sketchtool.strokes import normalization_transform, num_strokes, polylines_to_stroke3
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
     "svg_to_stroke3",
 ]
 
-SVG_SUFFIXES = (".svg", ".svgz")
+SVG_SUFFIXES = suffixes("svg")
 ADAPTIVE_GROWTH = 1.25  # --adaptive multiplies epsilon by this until the drawing fits
 ADAPTIVE_MAX_STEPS = 30  # 1.25**30 ~ 800x the starting epsilon: past that only dots would remain
 INT16_MAX = 32767
@@ -93,6 +94,7 @@ class NormalizedSvg:
     viewbox: tuple[float, float, float, float] | None = None
     width: str | None = None
     height: str | None = None
+    warnings: tuple[str, ...] = ()  # SvgDrawing.warnings: parts a browser would not draw either
 
     def to_source(self, polylines: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Normalised absolute polylines (e.g. `stroke3_to_polylines(stroke3)`) -> the SVG's user units."""
@@ -102,7 +104,8 @@ class NormalizedSvg:
 
 @dataclass(slots=True)  # one per input file: a million-file build keeps a million of these
 class FileRecord:
-    """One input file's fate, as written to `--report` (strokes and points as kept in the dataset)."""
+    """One input file's fate, as written to `--report` (strokes and points as kept in the dataset); `warnings`
+    name what was left out of a kept file (e.g. a `<use>` of another file)."""
 
     path: str
     status: str  # "kept" | "skipped"
@@ -113,6 +116,7 @@ class FileRecord:
     epsilon: float | None = None
     label: str | None = None
     duplicate_of: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -145,6 +149,7 @@ class BuildReport:
             "points": length_stats([r.points for r in kept]),
             "strokes": length_stats([r.strokes for r in kept]),
             "text_elements": self.text_elements,
+            "files_with_warnings": sum(1 for r in self.files if r.warnings),
             "warnings": list(self.warnings),
         }
 
@@ -242,7 +247,7 @@ def read_normalized_svg(
     normalized = [(np.asarray(p, dtype=np.float64) - origin) * scale for p in drawing.polylines]
     stroke3, used = _fit_length(normalized, epsilon, max_seq_len, adaptive, name)
     return NormalizedSvg(stroke3, (float(origin[0]), float(origin[1])), float(scale), used, drawing.text_elements,
-                         drawing.viewbox, drawing.width, drawing.height)
+                         drawing.viewbox, drawing.width, drawing.height, tuple(drawing.warnings))
 
 
 def svg_to_stroke3(path: str | os.PathLike | bytes, **options) -> np.ndarray:
@@ -287,7 +292,7 @@ def build_dataset(
 
 
 def _is_svg_name(path: Path) -> bool:
-    return path.suffix.lower() in SVG_SUFFIXES
+    return accepts("svg", path)
 
 
 def _walk_svgs(folder: Path) -> list[Path]:
@@ -351,6 +356,7 @@ def _read_one(path: str, options: BuildOptions) -> tuple[FileRecord, np.ndarray 
     record.status = "kept"
     record.reason = "resimplified" if result.epsilon != options.epsilon else None
     record.epsilon = result.epsilon
+    record.warnings = result.warnings
     record.strokes, record.points = num_strokes(result.stroke3), len(result.stroke3)
     return record, result.stroke3, result.text_elements
 

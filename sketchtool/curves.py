@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import atomic_write, check_output_path
+from sketchtool.formats import require_output
 from sketchtool.train import read_metrics
 
 __all__ = ["loss_terms", "plot_curves"]
@@ -33,9 +34,7 @@ def plot_curves(run_dir: str | os.PathLike, out: str | os.PathLike, *, force: bo
     """One panel per loss term (at most MAX_PANELS), train and valid against step; the format follows `out`."""
     records = read_metrics(run_dir)
     out = check_output_path(out, force=force)
-    fmt = out.suffix.lower().lstrip(".")
-    if fmt not in ("png", "svg", "pdf"):
-        raise SketchtoolError(f"{out}: curves are written as .png, .svg or .pdf")
+    fmt = require_output("curves", out).suffix.lower().lstrip(".")
     terms = loss_terms(records)[:MAX_PANELS]
     if not terms:
         raise SketchtoolError(f"{run_dir}: metrics.jsonl is empty; train for at least log_every steps first")

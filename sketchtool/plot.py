@@ -12,7 +12,8 @@ from typing import Sequence
 import numpy as np
 
 from sketchtool.errors import SketchtoolError
-from sketchtool.formats import OutputOptions, parse_reference, read_drawings, write_page
+from sketchtool.formats import (OutputOptions, accepts, parse_reference, read_drawings, require_output, suffixes,
+                                write_page)
 from sketchtool.layout import (
     MM_PER_PX,
     Paper,
@@ -25,7 +26,7 @@ from sketchtool.travel import TravelReport
 
 __all__ = ["PLOT_SUFFIXES", "PlotOptions", "PlotResult", "read_plot_inputs", "plot"]
 
-PLOT_SUFFIXES = (".gcode", ".nc", ".ngc", ".svg", ".hpgl")
+PLOT_SUFFIXES = suffixes("plot")
 _BARE_NUMBER = re.compile(r"^\s*[\d.]+\s*$")
 
 
@@ -60,7 +61,7 @@ def read_plot_inputs(refs: Sequence[str | os.PathLike]) -> list[list[np.ndarray]
     drawings: list[list[np.ndarray]] = []
     for ref in refs:
         path, _, _ = parse_reference(str(ref))
-        if path.suffix.lower() in (".svg", ".svgz"):
+        if accepts("svg", path):
             drawings.append(_svg_in_px(path))
         else:
             drawings.extend(stroke3_to_polylines(d) for d in read_drawings(ref))
@@ -72,8 +73,7 @@ def plot(refs: Sequence[str | os.PathLike], out: str | os.PathLike, options: Plo
     `out` may be written (fileio.check_output_path)."""
     options = options or PlotOptions()
     out = Path(out)
-    if out.suffix.lower() not in PLOT_SUFFIXES:
-        raise SketchtoolError(f"{out}: plot writes {', '.join(PLOT_SUFFIXES)}; choose one of those extensions")
+    require_output("plot", out)
     if options.scale is not None and not options.scale > 0:
         raise SketchtoolError(f"--scale {options.scale}: give a positive factor (1 = natural size)")
     if options.cols is not None and options.cols < 1:

@@ -266,3 +266,29 @@ def test_kanjivg_strokes_follow_the_files_path_elements(tmp_path):
         assert record.status == "kept"
         assert record.strokes == len(re.findall(r"<path ", text))  # one stroke per <path>, none lost or merged
     assert report.text_elements == sum(Path(r.path).read_text(encoding="utf-8").count("<text") for r in report.files)
+
+
+def test_unresolved_use_is_a_per_file_warning_and_the_rest_is_kept(tmp_path):
+    distinct_drawings(tmp_path, 2)
+    write(tmp_path, "outside.svg", svg(line(0, 0, 50, 50) + '<use href="http://example.com/a.svg#x"/>'
+                                       + '<use href="#nowhere"/>'))
+    write(tmp_path, "only_outside.svg", svg('<use href="file:///etc/passwd#x"/>'))
+    dataset, report = build_dataset([tmp_path], BuildOptions(workers=1))
+    data = json.loads(json.dumps(report.to_dict()))
+    by_name = {Path(f["path"]).name: f for f in data["files"]}
+    assert by_name["outside.svg"]["status"] == "kept" and by_name["outside.svg"]["points"] == 2
+    assert by_name["outside.svg"]["warnings"] == [
+        "<use> of 'http://example.com/a.svg#x' not drawn: not an element of this file",
+        "<use> of '#nowhere' not drawn: not an element of this file"]
+    assert by_name["only_outside.svg"]["status"] == "skipped" and by_name["only_outside.svg"]["reason"] == "empty"
+    assert by_name["d000.svg"]["warnings"] == []
+    assert data["summary"]["files_with_warnings"] == 1 and sum(dataset.counts().values()) == 3
+
+
+def test_warnings_survive_parallel_workers(tmp_path):
+    distinct_drawings(tmp_path, 12)
+    write(tmp_path, "outside.svg", svg(line(0, 0, 50, 50) + '<use href="other.svg#x"/>'))
+    _, one = build_dataset([tmp_path], BuildOptions(workers=1))
+    _, two = build_dataset([tmp_path], BuildOptions(workers=2))
+    assert [r.warnings for r in one.files] == [r.warnings for r in two.files]
+    assert one.summary()["files_with_warnings"] == 1

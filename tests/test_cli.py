@@ -40,9 +40,35 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
         with zf.open("train.npy", "w") as f:
             np.lib.format.write_array_header_1_0(f, header)
             pickle.dump(np.array([_Payload()], dtype=object), f, protocol=2)
-    return {"root": root, "empty_dir": empty_dir, "empty_npz": root / "empty.npz", "empty_svg": root / "empty.svg",
+    readers = _readers_inputs(root)
+    return {**readers, "root": root, "empty_dir": empty_dir, "empty_npz": root / "empty.npz", "empty_svg": root / "empty.svg",
             "text": root / "text.txt", "evil_npz": evil, "bomb_svg": HOSTILE / "billion_laughs.svg",
             "xxe_svg": HOSTILE / "xxe_file.svg", "invisible_svg": HOSTILE / "only_invisible.svg"}
+
+
+def _readers_inputs(root: Path) -> dict[str, Path]:
+    """issue 10, readers: a protocol-2 pickle calling _codecs.encode with another encoding, an npz zip bomb, a
+    dataset of 1e308 offsets, a good dataset (for bad references) and an SVG whose only shapes are outside <use>s."""
+    from test_npz import protocol2_member, write_zero_bomb
+
+    odd = root / "readers_utf8_pickle.npz"
+    with zipfile.ZipFile(odd, "w") as zf:
+        zf.writestr("train.npy", protocol2_member([np.array([[1.0, 2.0, 1.0]])], encoding="utf-8"))
+    bomb = root / "readers_bomb.npz"
+    write_zero_bomb(bomb, {"train": 64 << 20, "valid": 64 << 20})
+    huge = root / "readers_huge.npz"
+    drawings = np.empty(1, dtype=object)
+    drawings[0] = np.array([[1e308, 1e308, 0.0], [1e308, -1e308, 1.0]])
+    np.savez(huge, train=drawings)
+    good = root / "readers_good.npz"
+    drawings = np.empty(1, dtype=object)
+    drawings[0] = np.array([[5, 2, 0], [3, 4, 1]], dtype=np.int16)
+    np.savez(good, train=drawings, valid=drawings, test=drawings)
+    use_only = root / "readers_use_only.svg"
+    use_only.write_text('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10" stroke="black">'
+                        '<use href="file:///etc/passwd#x"/><use href="http://example.com/a.svg#p"/></svg>')
+    return {"readers_utf8_pickle": odd, "readers_bomb": bomb, "readers_huge": huge, "readers_good": good,
+            "readers_use_only": use_only}
 
 
 ROWS = [
@@ -71,6 +97,21 @@ ROWS = [
     ("plot {empty_svg} -o {out}.gcode", "empty svg"),
     ("plot {evil_npz} -o {out}.gcode", "pickle payload"),
     ("plot {text} -o {out}.gcode", "not a drawing"),
+    # issue 10: readers
+    ("info {readers_utf8_pickle}", "_codecs.encode with utf-8"),
+    ("show {readers_utf8_pickle} -o {out}.svg", "_codecs.encode with utf-8"),
+    ("info {readers_bomb}", "npz zip bomb"),
+    ("show {readers_bomb} -o {out}.png", "npz zip bomb"),
+    ("train {readers_bomb} -o {out}", "npz zip bomb"),
+    ("info {readers_huge}", "1e308 offsets"),
+    ("show {readers_huge} -o {out}.svg", "1e308 offsets"),
+    ("show {readers_good} -o {out}.jpg", "unknown format"),
+    ("interpolate {readers_good}:tset:0 {readers_good}:train:0 --out {out}.svg", "unknown split"),
+    ("reconstruct {readers_good}:train:first --out {out}.svg", "index not a number"),
+    ("plot {readers_good}:tset -o {out}.gcode", "unknown split"),
+    ("build-dataset {readers_use_only} -o {out}.npz", "only outside <use>"),
+    ("complete {readers_use_only} --out {out}.svg", "only outside <use>"),
+    ("plot {readers_use_only} -o {out}.svg", "only outside <use>"),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -177,3 +178,61 @@ def test_show_refuses_empty_splits_unknown_classes_and_formats(tmp_path):
     assert "--class 'cat'" in one_line_error(run("show", path, "-o", tmp_path / "p.svg", "--class", "cat"))
     assert "unknown output format" in one_line_error(run("show", path, "-o", tmp_path / "p.jpg"))
     assert "overwrite an input" in one_line_error(run("show", path, "-o", path))
+
+
+def test_show_help_error_and_writers_list_the_same_formats(tmp_path):
+    path = tmp_path / "tiny.npz"
+    save_dataset(path, StrokeDataset(splits={"train": [np.array([[5, 2, 0], [3, 4, 1]], dtype=np.int16)]}))
+    help_text = " ".join(run("show", "--help").stdout.split())
+    listed_in_help = re.findall(r"\.[a-z]+\b", help_text.split("Preview file;")[1].split(")")[0])
+    error = one_line_error(run("show", path, "-o", tmp_path / "p.jpg"))
+    listed_in_error = re.findall(r"\.[a-z]+\b", error.split("use one of")[1])
+    assert listed_in_help == listed_in_error and {".svg", ".png", ".npz", ".gcode", ".hpgl"} <= set(listed_in_help)
+    for suffix in listed_in_help:  # and each one is really written
+        result = run("show", path, "-o", tmp_path / f"p{suffix}")
+        assert result.exit_code == 0, result.stderr
+        assert (tmp_path / f"p{suffix}").stat().st_size > 0
+
+
+def test_build_dataset_refuses_a_non_npz_output_before_reading(tmp_path):
+    error = one_line_error(run("build-dataset", SVG_FIXTURES / "kanjivg", "-o", tmp_path / "x.svg"))
+    assert "unknown output format '.svg'; a dataset must be an .npz" in error
+    assert not (tmp_path / "x.svg").exists()
+
+
+def test_info_on_offsets_that_overflow_is_one_line_without_warnings(tmp_path):
+    path = tmp_path / "huge.npz"
+    drawings = np.empty(1, dtype=object)
+    drawings[0] = np.array([[1e308, 1e308, 0.0], [1e308, -1e308, 1.0]])
+    np.savez(path, train=drawings)
+    result = run("info", path)
+    assert "holds offsets beyond 1e+09" in one_line_error(result)
+    assert "Warning" not in result.stderr and result.exit_code == 1
+
+
+@pytest.mark.parametrize("ref, message", [
+    ("{p}:tset:1", "unknown split 'tset'; a dataset's splits are train, valid, test"),
+    ("{p}:Train", "unknown split 'Train'"),
+    ("{p}:train:x", "drawing index 'x' is not a number"),
+])
+def test_dataset_references_name_the_splits(tmp_path, ref, message):
+    from sketchtool.errors import SketchtoolError
+    from sketchtool.formats import read_drawings
+
+    path = tmp_path / "data.npz"
+    save_dataset(path, StrokeDataset(splits={"train": [np.array([[1, 2, 1]], dtype=np.int16)]}))
+    with pytest.raises(SketchtoolError, match=re.escape(message)):
+        read_drawings(ref.format(p=path))
+    assert len(read_drawings(f"{path}:train:0")) == 1
+    error = one_line_error(run("plot", ref.format(p=path), "-o", tmp_path / "o.svg"))  # the shared parser
+    assert message in error and "cannot read drawings" not in error
+
+
+def test_build_summary_counts_files_with_warnings_and_the_report_names_them(tmp_path):
+    out, report = tmp_path / "d.npz", tmp_path / "r.json"
+    result = run("build-dataset", SVG_FIXTURES / "constructs", "-o", out, "--report", report)
+    assert result.exit_code == 0, result.stderr
+    assert re.search(r"^Read \d+ file\(s\): kept \d+, skipped \d+.*; 1 with warnings \(see --report\)$", result.stdout,
+                     re.MULTILINE), result.stdout
+    files = {Path(f["path"]).name: f for f in json.loads(report.read_text())["files"]}
+    assert files["use_outside.svg"]["status"] == "kept" and len(files["use_outside.svg"]["warnings"]) == 5

@@ -153,8 +153,8 @@ def test_member_claiming_a_huge_size_is_refused_without_unpacking(tmp_path: Path
 
     path = tmp_path / "big.npz"
     save_drawings(path, [A] * 100)
-    monkeypatch.setattr(npz, "MAX_MEMBER_BYTES", 64)  # the real limit is 4 GiB; same code path
-    with pytest.raises(SketchtoolError, match="unpacks to"):
+    monkeypatch.setattr(npz, "MAX_TOTAL_BYTES", 64)  # the real limit is 4 GiB; same code path
+    with pytest.raises(SketchtoolError, match="members unpack to .* more than the 64 allowed"):
         load_dataset(path)
 
 
@@ -167,4 +167,175 @@ def test_pickle_protocol_globals_outside_numpy_are_refused(tmp_path: Path):
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("train.npy", header.getvalue() + body)
     with pytest.raises(SketchtoolError, match="refusing to load builtins.eval"):
+        load_dataset(path)
+
+
+# --- protocol-2 pickles: from Python 3, array bytes travel as _codecs.encode(str, 'latin1'); Python 2 wrote a str
+
+
+def _unicode(text: str) -> bytes:
+    data = text.encode("utf-8")
+    return b"X" + len(data).to_bytes(4, "little") + data  # BINUNICODE
+
+
+def _int(value: int) -> bytes:
+    return b"K" + bytes([value]) if 0 <= value < 256 else b"J" + value.to_bytes(4, "little", signed=True)
+
+
+def _codecs_encode(raw, encoding: str | None = "latin1") -> bytes:
+    """`_codecs.encode(u'...', encoding)` as pickle protocol 2 spells Python 3 bytes; raw=int passes a non-str;
+    encoding None: a Python 2 str instead (BINSTRING), as in aaron_sheep.npz."""
+    if encoding is None:
+        return b"T" + len(raw).to_bytes(4, "little") + raw
+    argument = _int(raw) if isinstance(raw, int) else _unicode(raw.decode("latin1"))
+    return b"c_codecs\nencode\n" + argument + _unicode(encoding) + b"\x86R"  # GLOBAL, args, TUPLE2, REDUCE
+
+
+def _dtype(descr: str, order: str, flags: int) -> bytes:
+    return (b"cnumpy\ndtype\n" + _unicode(descr) + b"\x89\x88\x87R"  # dtype(descr, False, True)
+            + b"(" + _int(3) + _unicode(order) + b"NNN" + _int(-1) + _int(-1) + _int(flags) + b"tb")
+
+
+def _reconstructed(shape: tuple, dtype: bytes, data: bytes, encoding: str | None = "latin1") -> bytes:
+    """_reconstruct(ndarray, (0,), b'b') then BUILD with (1, shape, dtype, False, data), as ndarray.__reduce__."""
+    shape_bytes = b"(" + b"".join(_int(n) for n in shape) + b"t"
+    typecode = _codecs_encode(b"b", None if encoding is None else "latin1")
+    return (b"cnumpy.core.multiarray\n_reconstruct\n" + b"cnumpy\nndarray\n" + _int(0) + b"\x85" + typecode + b"\x87R"
+            + b"(" + _int(1) + shape_bytes + dtype + b"\x89" + data + b"tb")
+
+
+def protocol2_member(drawings: list[np.ndarray], encoding: str | None = "latin1", raw=None) -> bytes:
+    """A train.npy member holding an object array of float64 drawings, opcode for opcode what
+    `pickle.dump(array, f, protocol=2)` writes on Python 3 (less the memo opcodes), as numpy used to save object
+    arrays; `encoding=None`: what Python 2 wrote."""
+    items = b"".join(_reconstructed(d.shape, _dtype("f8", "<", 0),
+                                    _codecs_encode(d.astype("<f8").tobytes() if raw is None else raw, encoding),
+                                    encoding)
+                     for d in drawings)
+    outer = _reconstructed((len(drawings),), _dtype("O8", "|", 63), b"](" + items + b"e", encoding)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|O", "fortran_order": False, "shape": (len(drawings),)})
+    return header.getvalue() + b"\x80\x02" + outer + b"."
+
+
+@pytest.mark.parametrize("encoding", ["latin1", None], ids=["python3 _codecs.encode", "python2 str"])
+def test_protocol_2_float_pickles_load(tmp_path: Path, encoding):
+    drawings = [A * 0.25, np.array([[0.5, -1.75, 1.0]])]
+    path = tmp_path / "kanji.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("train.npy", protocol2_member(drawings, encoding=encoding))
+    assert (b"_codecs\nencode" in zipfile.ZipFile(path).read("train.npy")) == (encoding is not None)
+    np.testing.assert_array_equal(np.load(path, allow_pickle=True, encoding="latin1")["train"][0], A * 0.25)
+    ds = load_dataset(path)
+    assert [d.dtype for d in ds.splits["train"]] == [np.float64, np.float64]
+    for got, want in zip(ds.splits["train"], drawings):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("encoding, raw, refused", [("utf-8", None, "str, 'utf-8'"), ("rot13", None, "str, 'rot13'"),
+                                                    ("latin1", 7, "int, 'latin1'")])
+def test_codecs_encode_is_admitted_only_as_str_latin1(tmp_path: Path, encoding, raw, refused):
+    path = tmp_path / "odd.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("train.npy", protocol2_member([A * 0.5], encoding=encoding, raw=raw))
+    with pytest.raises(SketchtoolError, match=f"unsafe or corrupt dataset .*_codecs.encode on {refused}"):
+        load_dataset(path)
+
+
+# --- zip bombs and memory
+
+
+def write_zero_bomb(path: Path, members: dict[str, int]) -> None:
+    """An npz whose float64 members are `members[name]` bytes of zeros, streamed: never held in memory."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, nbytes in members.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array_header_2_0(f, {"descr": "<f8", "fortran_order": False,
+                                                         "shape": (nbytes // 24, 3)})
+                chunk = bytes(1 << 20)
+                for _ in range(nbytes >> 20):
+                    f.write(chunk)
+
+
+def test_zip_bomb_is_refused_from_the_directory_before_unpacking(tmp_path: Path):
+    path = tmp_path / "bomb.npz"
+    write_zero_bomb(path, {"train": 64 << 20, "valid": 64 << 20})
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(SketchtoolError, match=r"bomb\.npz: unreadable dataset \(member train.npy: \d+ compressed "
+                                              r"bytes would unpack to 67108992 .*likely zip bomb"):
+        load_dataset(path)
+
+
+def test_small_highly_compressible_files_still_load(tmp_path: Path):
+    path = tmp_path / "same.npz"
+    save_drawings(path, [B] * 20000)  # one drawing repeated: compresses far beyond MAX_RATIO, but is small
+    info = zipfile.ZipFile(path).getinfo("train.npy")
+    assert info.file_size > 100 * info.compress_size
+    assert len(load_dataset(path).splits["train"]) == 20000
+
+
+def test_members_nobody_reads_are_never_unpacked(tmp_path: Path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "extra.npz"
+    evil = np.empty(1, dtype=object)
+    evil[0] = _RunsCommand(marker)
+    ok = np.empty(1, dtype=object)
+    ok[0] = A
+    _npz_with_members(path, {"train": ok, "notes": evil})
+    write_zero_bomb(tmp_path / "bomb.npz", {"weights": 64 << 20})
+    with zipfile.ZipFile(path, "a") as zf, zipfile.ZipFile(tmp_path / "bomb.npz") as bomb:
+        zf.writestr(bomb.getinfo("weights.npy"), b"")  # a directory entry claiming 64 MiB
+    ds = load_dataset(path)
+    np.testing.assert_array_equal(ds.splits["train"][0], A)
+    assert not marker.exists()
+
+
+def test_plain_members_are_read_into_their_final_buffer(tmp_path: Path):
+    import tracemalloc
+
+    path = tmp_path / "block.npz"
+    block = np.zeros((1000, 1400, 3))  # 33.6 MB float64, stored uncompressed
+    np.savez(path, train=block)
+    del block
+    tracemalloc.start()
+    try:
+        ds = load_dataset(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(ds.splits["train"]) == 1000
+    assert peak < 1.25 * 1000 * 1400 * 3 * 8  # the array itself plus small temporaries: no second copy
+
+
+def test_offsets_that_overflow_float_statistics_are_refused(tmp_path: Path):
+    path = tmp_path / "huge.npz"
+    arr = np.empty(2, dtype=object)
+    arr[0], arr[1] = A.astype(np.float64), np.array([[1e308, 0.0, 0.0], [1e308, 1.0, 1.0]])
+    _npz_with_members(path, {"train": arr})
+    with pytest.raises(SketchtoolError, match=r"huge\.npz: invalid dataset: train\[1\] holds offsets beyond 1e\+09"):
+        load_dataset(path)
+
+
+@pytest.mark.parametrize("block", [np.arange(2 * 4 * 3, dtype=np.int16).reshape(2, 4, 3) % 2,
+                                   np.asfortranarray(np.arange(24, dtype=np.float32).reshape(2, 4, 3) % 3),
+                                   (np.arange(24).reshape(2, 4, 3) % 2).astype(">i2")])
+@pytest.mark.parametrize("compressed", [False, True])
+def test_plain_members_load_exactly_in_any_order_and_byte_order(tmp_path: Path, block, compressed):
+    path = tmp_path / "plain.npz"
+    (np.savez_compressed if compressed else np.savez)(path, train=block, train_labels=np.array([0, 1]),
+                                                      class_names=np.array(["a", "b"]))
+    ds = load_dataset(path)
+    for got, want in zip(ds.splits["train"], block):
+        np.testing.assert_array_equal(got, want)
+        assert got.dtype == block.dtype
+    assert ds.class_names == ["a", "b"] and ds.labels_of("train").tolist() == [0, 1]
+
+
+def test_a_header_promising_more_than_the_member_holds_is_refused(tmp_path: Path):
+    path = tmp_path / "short.npz"
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**9, 3)})
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("train.npy", header.getvalue() + bytes(48))
+    with pytest.raises(SketchtoolError, match="member train.npy is truncated"):
         load_dataset(path)

@@ -166,6 +166,30 @@ def test_use_symbol_and_defs_are_instantiated_in_document_order():
     assert got == [[[1, 1], [2, 2]], [[20, 30], [30, 30]], [[50, 50], [50, 60]], [[70, 30], [80, 30]]]
 
 
+def test_use_of_another_file_or_a_missing_id_is_skipped_and_the_rest_drawn():
+    drawing = read("constructs/use_outside.svg")
+    assert [p.tolist() for p in drawing.polylines] == [[[1, 1], [2, 2]], [[7, 5], [8, 6]]]
+    assert drawing.warnings == [f"<use> of {href!r} not drawn: not an element of this file{times}" for href, times in
+                                [("file:///etc/passwd#x", ""), ("http://example.com/a.svg#x", ""), ("other.svg#p", ""),
+                                 ("#nowhere", " (2 times)"), ("#gone", "")]]
+    assert read("constructs/use_symbol_defs.svg").warnings == []
+
+
+def test_nothing_left_but_unresolved_uses_is_empty_and_says_why():
+    with pytest.raises(SketchtoolError, match=r"nothing visible is drawn .*; <use> of 'file:///etc/passwd#x' not "
+                                              r"drawn") as info:
+        read("hostile/use_outside_only.svg")
+    assert info.value.reason == "empty"
+
+
+def test_many_unresolved_uses_are_dropped_in_one_pass_and_listed_briefly():
+    uses = "".join(f'<use href="http://example.com/{i}.svg#x"/>' for i in range(50_000))
+    svg = f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10" stroke="black"><path d="M1 1 L2 2"/>'
+    drawing = read_svg(f"{svg}<g>{uses}</g></svg>".encode())
+    assert len(drawing.polylines) == 1
+    assert len(drawing.warnings) == 11 and drawing.warnings[-1] == "49990 more unresolved <use> references not drawn"
+
+
 def test_hidden_elements_are_skipped():
     # display none (attribute, style, class), visibility hidden unless overridden, no paint, zero stroke width,
     # transparent stroke, a non-invertible transform, and everything inside defs/clipPath/mask/marker/pattern/symbol
@@ -272,8 +296,7 @@ HOSTILE = {
     "absurd.svg": "bad-coordinates",
     "use_loop.svg": "use-loop",
     "use_self.svg": "use-loop",
-    "use_missing.svg": "use-unresolved",
-    "use_external.svg": "use-unresolved",
+    "use_outside_only.svg": "empty",
     "use_bomb.svg": "too-large",
     "deep_nesting.svg": "too-large",
     "gzip_bomb.svgz": "gzip-bomb",
@@ -315,7 +338,8 @@ sys.addaudithook(_Audit.hook)
 
 
 @pytest.mark.parametrize("relative", ["hostile/xxe_file.svg", "hostile/xxe_network.svg", "hostile/xxe_parameter.svg",
-                                      "constructs/external_dtd.svg", "hostile/use_external.svg"])
+                                      "constructs/external_dtd.svg", "constructs/use_outside.svg",
+                                      "hostile/use_outside_only.svg"])
 def test_no_file_or_network_access_from_inside_an_svg(relative):
     data = (SVG_DIR / relative).read_bytes()
     read_svg(SVG_DIR / "constructs/dots.svg")  # lazy imports open files: keep them out of the audit window

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from sketchtool.cli.progress import progress_bar
+from sketchtool.formats import describe
 
 __all__ = ["COMMANDS"]
 
@@ -57,10 +58,10 @@ def build_dataset_command(sources, out, epsilon, size, keep_units, max_seq_len, 
     from sketchtool.build import BuildOptions, build_dataset, parse_split
     from sketchtool.errors import SketchtoolError
     from sketchtool.fileio import atomic_write, check_output_path
+    from sketchtool.formats import require_output
     from sketchtool.formats.npz import save_dataset
 
-    if Path(out).suffix.lower() != ".npz":
-        raise SketchtoolError(f"{out}: the dataset must be an .npz file; give -o NAME.npz")
+    require_output("dataset", out)
     check_output_path(out, inputs=sources, force=force)
     if report_path:
         check_output_path(report_path, inputs=[*sources, out], force=force)
@@ -85,8 +86,9 @@ def build_dataset_command(sources, out, epsilon, size, keep_units, max_seq_len, 
 def _echo_build_summary(summary: dict) -> None:
     skipped = sum(summary["skipped"].values())
     reasons = ", ".join(f"{k} {v}" for k, v in summary["skipped"].items())
+    warned = summary["files_with_warnings"]
     click.echo(f"Read {summary['files']} file(s): kept {summary['kept']}, skipped {skipped}"
-               + (f" ({reasons})" if reasons else ""))
+               + (f" ({reasons})" if reasons else "") + (f"; {warned} with warnings (see --report)" if warned else ""))
     if summary["resimplified"]:
         click.echo(f"Re-simplified with a larger epsilon to fit --max-seq-len: {summary['resimplified']}")
     if summary["text_elements"]:
@@ -133,7 +135,8 @@ def info_command(dataset, as_json):
 
 @click.command("show")
 @click.argument("dataset", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Preview file (.svg or .png).")
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
+              help=f"Preview file; its extension picks the format ({describe('drawings')}).")
 @click.option("--n", "count", default=100, show_default=True, type=click.IntRange(min=1), help="Drawings to show.")
 @click.option("--split", default="train", show_default=True, type=click.Choice(["train", "valid", "test"]))
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random pick.")
@@ -141,7 +144,7 @@ def info_command(dataset, as_json):
 @click.option("--class", "class_name", default=None, help="Only drawings of this class.")
 @click.option("--colour-by-order", is_flag=True, help="Colour strokes by their order in the drawing.")
 def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_order):
-    """Draw a random grid of a dataset's drawings into an SVG or PNG file.
+    """Draw a random grid of a dataset's drawings into a preview file; --out's extension picks the format.
 
     \b
     Example:
@@ -151,10 +154,10 @@ def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_o
 
     from sketchtool.errors import SketchtoolError
     from sketchtool.fileio import check_output_path
-    from sketchtool.formats import OutputOptions, write_drawings
+    from sketchtool.formats import OutputOptions, require_output, write_drawings
     from sketchtool.formats.npz import load_dataset
 
-    check_output_path(out, inputs=[dataset], force=True)
+    check_output_path(require_output("drawings", out), inputs=[dataset], force=True)
     ds = load_dataset(dataset)
     indices = np.arange(len(ds.splits[split]))
     if class_name is not None:

@@ -12,6 +12,7 @@ import click
 from sketchtool.cli.progress import progress_bar
 from sketchtool.cli.precision import PRECISION
 from sketchtool.errors import SketchtoolError
+from sketchtool.formats import accepts
 
 __all__ = ["COMMANDS"]
 
@@ -188,8 +189,8 @@ def complete_command(input_ref, n, placement, **params):
     from sketchtool.sampling import complete
 
     run = _Run(params, inputs=(input_ref,))
-    svg_input = _reference_path(input_ref).suffix.lower() in (".svg", ".svgz")
-    if svg_input and run.out.suffix.lower() == ".svg":
+    svg_input = accepts("svg", _reference_path(input_ref))
+    if svg_input and accepts("svg-out", run.out):
         _complete_in_place(run, input_ref, n, placement)
     else:
         prefix = run.read_one(input_ref)
@@ -237,7 +238,7 @@ def interpolate_command(refs, steps, linear, with_inputs, **params):
     drawings = [run.read_one(ref) for ref in refs]
     rows = interpolate(run.model, run.info, drawings, steps, run.options, method="linear" if linear else "slerp",
                        on_progress=_progress())
-    if with_inputs and run.out.suffix.lower() != ".npz":
+    if with_inputs and not accepts("dataset", run.out):
         cells, given = [], []
         for i, row in enumerate(rows):
             row_cells, row_given = _with_inputs(drawings[i:i + 2], row)
@@ -267,7 +268,7 @@ def analogy_command(refs, n, with_inputs, **params):
     require_encoder(run.model, run.info)
     a, b, c = (run.read_one(ref) for ref in refs)
     samples = analogy(run.model, run.info, a, b, c, n, run.options, on_progress=_progress())
-    if with_inputs and run.out.suffix.lower() != ".npz":
+    if with_inputs and not accepts("dataset", run.out):
         cells, given = _with_inputs([a, b, c], samples)
         run.write(cells, row=len(cells), given_points=given)
     else:
@@ -295,7 +296,7 @@ def reconstruct_command(refs, n, with_inputs, **params):
     require_encoder(run.model, run.info)
     drawings = [d for ref in refs for d in run.read(ref)]
     rows = reconstruct(run.model, run.info, drawings, n, run.options, on_progress=_progress())
-    if with_inputs and run.out.suffix.lower() != ".npz":
+    if with_inputs and not accepts("dataset", run.out):
         cells, given = [], []
         for drawing, row in zip(drawings, rows):
             row_cells, row_given = _with_inputs([drawing], row)

@@ -1,4 +1,5 @@
-"""The one place where a file name's extension picks a reader or writer."""
+"""The one place where a file name's extension picks a reader or writer, and says which extensions each kind of
+input or output accepts (commands' checks, error messages and help texts all come from `ROLES`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Sequence
 
 from sketchtool.errors import SketchtoolError
 
-__all__ = ["writer_for", "OutputOptions", "WRITERS", "DRAWING_SUFFIXES", "write_drawings", "write_page", "read_drawings",
+if TYPE_CHECKING:  # numpy stays out of `sketchtool --help`, whose option texts read this table
+    import numpy as np
+
+__all__ = ["writer_for", "OutputOptions", "WRITERS", "ROLES", "Role", "DRAWING_SUFFIXES", "suffixes",
+           "accepts", "describe", "require_output", "write_drawings", "write_page", "read_drawings",
            "parse_reference"]
 
 # suffix -> "module:function"; page writers take (page, path, options), ".npz" takes stroke-3 drawings
@@ -26,8 +29,54 @@ WRITERS: dict[str, str] = {
     ".ngc": "sketchtool.formats.gcode:write_page",
     ".hpgl": "sketchtool.formats.hpgl:write_page",
 }
-DRAWING_SUFFIXES = (".svg", ".svgz", ".npz")
-_REFERENCE = re.compile(r"^(?P<path>.+\.npz):(?P<split>train|valid|test)(?::(?P<index>\d+))?$")
+
+
+@dataclass(frozen=True)
+class Role:
+    """What one kind of input or output accepts, in the order help texts list them; `refusal` completes
+    "unknown output format '.jpg'; ..." before that list."""
+
+    suffixes: tuple[str, ...]
+    refusal: str = "use one of"
+
+
+ROLES: dict[str, Role] = {
+    "svg": Role((".svg", ".svgz")),  # SVG documents: build-dataset sources, plot at natural size, complete's input
+    "svg-out": Role((".svg",)),  # an SVG output that can keep an input SVG's frame (complete's overlay)
+    "drawings-in": Role((".svg", ".svgz", ".npz")),  # read_drawings: an SVG or a stroke-3 dataset
+    "dataset": Role((".npz",), "a dataset must be an"),  # stroke-3 datasets (build-dataset -o, --with-inputs)
+    "drawings": Role(tuple(WRITERS)),  # write_drawings: show, generate, complete, ... (a grid page, or an .npz)
+    "page": Role(tuple(s for s in WRITERS if s != ".npz"), "a laid-out page is written as"),  # write_page
+    "plot": Role((".gcode", ".nc", ".ngc", ".svg", ".hpgl"), "plot writes"),
+    "curves": Role((".png", ".svg", ".pdf"), "curves are written as"),  # matplotlib, not WRITERS
+}
+DRAWING_SUFFIXES = ROLES["drawings-in"].suffixes
+_REFERENCE = re.compile(r"^(?P<path>.+\.npz):(?P<split>[^:]*)(?::(?P<index>[^:]*))?$", re.IGNORECASE)
+
+
+def suffixes(role: str) -> tuple[str, ...]:
+    """The extensions `role` (a key of ROLES) accepts, lower case with the dot."""
+    return ROLES[role].suffixes
+
+
+def accepts(role: str, path: str | os.PathLike) -> bool:
+    """Whether `path`'s extension (any case) is one `role` accepts."""
+    return Path(path).suffix.lower() in ROLES[role].suffixes
+
+
+def describe(role: str) -> str:
+    """".svg, .png or .pdf": the accepted extensions as help texts and errors write them."""
+    names = ROLES[role].suffixes
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def require_output(role: str, path: str | os.PathLike) -> Path:
+    """`path` as a Path when `role` can write its extension; otherwise one line naming what it can write."""
+    path = Path(path)
+    if not accepts(role, path):
+        raise SketchtoolError(f"{path}: unknown output format {path.suffix.lower() or '(none)'!r}; "
+                              f"{ROLES[role].refusal} {describe(role)}")
+    return path
 
 
 @dataclass
@@ -50,10 +99,7 @@ class OutputOptions:
 
 def writer_for(path: Path):
     """The writer for `path`'s extension; a clear error listing the supported ones otherwise."""
-    suffix = path.suffix.lower()
-    if suffix not in WRITERS:
-        supported = ", ".join(sorted(WRITERS))
-        raise SketchtoolError(f"{path}: unknown output format {suffix or '(none)'!r}; use one of {supported}")
+    suffix = require_output("drawings", path).suffix.lower()
     module, name = WRITERS[suffix].split(":")
     try:
         return getattr(importlib.import_module(module), name)
@@ -68,7 +114,7 @@ def write_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], opti
     path = Path(path)
     options = options or OutputOptions()
     writer = writer_for(path)
-    if path.suffix.lower() == ".npz":
+    if accepts("dataset", path):
         writer(drawings, path, options)
         return
     page = grid_page(drawings, cols=options.cols, cell=options.cell, given_points=options.given_points)
@@ -78,32 +124,37 @@ def write_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], opti
 def write_page(path: str | os.PathLike, page, options: OutputOptions | None = None):
     """Write an already laid-out `sketchtool.layout.Page` in the format `path`'s extension names;
     returns the writer's report (plotter writers: a `sketchtool.travel.TravelReport` or None)."""
-    path = Path(path)
-    if path.suffix.lower() == ".npz":
-        raise SketchtoolError(f"{path}: a laid-out page cannot be saved as .npz; choose .svg, .png, .gcode or .hpgl")
+    path = require_output("page", path)
     return writer_for(path)(page, path, options or OutputOptions())
 
 
 def parse_reference(ref: str) -> tuple[Path, str | None, int | None]:
-    """"DATASET.npz:split[:index]" -> (path, split, index); a plain path -> (path, None, None)."""
+    """"DATASET.npz:split[:index]" -> (path, split, index); a plain path -> (path, None, None). An unknown
+    split or an index that is not a number is an error naming the splits, not a file-type problem."""
+    from sketchtool.dataset import SPLITS
+
     m = _REFERENCE.match(ref)
-    if m:
-        index = m.group("index")
-        return Path(m.group("path")), m.group("split"), None if index is None else int(index)
-    return Path(ref), None, None
+    if not m:
+        return Path(ref), None, None
+    split, index = m.group("split"), m.group("index")
+    if split not in SPLITS:
+        raise SketchtoolError(f"{ref}: unknown split {split!r}; a dataset's splits are {', '.join(SPLITS)}")
+    if index is not None and not index.isdigit():
+        raise SketchtoolError(f"{ref}: drawing index {index!r} is not a number; give {m.group('path')}:{split}:0, "
+                              f":1, ...")
+    return Path(m.group("path")), split, None if index is None else int(index)
 
 
 def read_drawings(ref: str | os.PathLike, **svg_options) -> list[np.ndarray]:
     """Drawings (stroke-3) from an SVG file (normalised exactly as training data is, via
     `sketchtool.build.svg_to_stroke3`), a whole `.npz` (all splits), or `DATASET.npz:split[:index]`."""
     path, split, index = parse_reference(str(ref))
-    suffix = path.suffix.lower()
-    if suffix not in DRAWING_SUFFIXES:
-        raise SketchtoolError(f"{ref}: cannot read drawings from {suffix or 'a file without extension'}; "
-                              "give an .svg, .svgz or .npz file (optionally DATASET.npz:split:index)")
+    if not accepts("drawings-in", path):
+        raise SketchtoolError(f"{ref}: cannot read drawings from {path.suffix.lower() or 'a file without extension'};"
+                              f" give an {describe('drawings-in')} file (optionally DATASET.npz:split:index)")
     if not path.is_file():
         raise SketchtoolError(f"{path}: no such file")
-    if suffix == ".npz":
+    if accepts("dataset", path):
         from sketchtool.formats.npz import load_dataset
 
         ds = load_dataset(path)

@@ -7,7 +7,6 @@ numpy arrays and nothing else.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle
@@ -21,9 +20,17 @@ from sketchtool.dataset import SPLITS, StrokeDataset
 from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import atomic_write
 
-__all__ = ["load_dataset", "save_dataset", "save_drawings", "write_drawings", "MAX_MEMBER_BYTES"]
+__all__ = ["load_dataset", "save_dataset", "save_drawings", "write_drawings", "MAX_TOTAL_BYTES", "MAX_RATIO",
+           "RATIO_FLOOR", "MAX_OFFSET"]
 
-MAX_MEMBER_BYTES = 4 << 30  # larger than any QuickDraw class file; stops zip bombs
+# Bounds checked on the zip directory before anything is decompressed. The largest QuickDraw class file unpacks to
+# well under 1 GiB; sketch-rnn data compresses 2-5x, while a deflate bomb of zeros reaches ~1000x.
+MAX_TOTAL_BYTES = 4 << 30  # decompressed bytes of the members read
+MAX_RATIO = 100  # decompressed / compressed, per member ...
+RATIO_FLOOR = 16 << 20  # ... once it unpacks to more than this (small files of repeated values compress better)
+MAX_OFFSET = 1e9  # |dx|, |dy| beyond this overflow the float statistics; no drawing is that large
+_USED_MEMBERS = {*SPLITS, *(f"{k}_labels" for k in SPLITS), "class_names", "build_settings"}
+_READ_CHUNK = 1 << 20  # ZipExtFile.readinto reads a copy first: keep that copy small
 
 _ALLOWED_GLOBALS = {
     ("numpy", "ndarray"),
@@ -32,7 +39,17 @@ _ALLOWED_GLOBALS = {
     ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.multiarray", "scalar"),
     ("numpy._core.multiarray", "scalar"),
+    ("_codecs", "encode"),
 }
+
+
+def _latin1_encode(text, encoding):
+    """The one `_codecs.encode` call a protocol-2 pickle written by Python 3 makes (numpy once saved object arrays
+    that way; the float64 sketch-rnn sets are such files): raw bytes carried as text, `encode(str, 'latin1')`.
+    Any other call is refused."""
+    if not isinstance(text, str) or encoding != "latin1":
+        raise pickle.UnpicklingError(f"refusing to call _codecs.encode on {type(text).__name__}, {encoding!r}")
+    return text.encode("latin1")
 
 
 class _ArrayOnlyUnpickler(pickle.Unpickler):
@@ -41,6 +58,8 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) not in _ALLOWED_GLOBALS:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        if module == "_codecs":
+            return _latin1_encode
         if name in ("ndarray", "dtype"):
             return getattr(np, name)
         try:
@@ -50,27 +69,50 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
         return getattr(multiarray, name)
 
 
+def _check_sizes(members: list[zipfile.ZipInfo]) -> None:
+    """Refuse a zip bomb from its directory, before decompressing: zipfile never unpacks past `file_size`."""
+    total = 0
+    for info in members:
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ValueError(f"member {info.filename} uses compression {info.compress_type}; numpy writes only "
+                             "stored or deflated members")
+        if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise ValueError(f"member {info.filename}: {info.compress_size} compressed bytes would unpack to "
+                             f"{info.file_size} (more than {MAX_RATIO}x); refusing a likely zip bomb")
+        total += info.file_size
+    if total > MAX_TOTAL_BYTES:
+        raise ValueError(f"members unpack to {total} bytes, more than the {MAX_TOTAL_BYTES} allowed")
+
+
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
-    if info.file_size > MAX_MEMBER_BYTES:
-        raise ValueError(f"member {info.filename} unpacks to {info.file_size} bytes")
-    with zf.open(info) as raw:
-        f = io.BufferedReader(raw)
+    with zf.open(info) as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
         else:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
         if not dtype.hasobject:
-            count = int(np.prod(shape, dtype=np.int64))
-            data = f.read(count * dtype.itemsize)
-            if len(data) != count * dtype.itemsize:
-                raise ValueError(f"member {info.filename} is truncated")
-            order = "F" if fortran else "C"
-            return np.frombuffer(data, dtype=dtype).reshape(shape, order=order).copy()
+            return _read_plain(f, info, shape, fortran, dtype)
         array = _ArrayOnlyUnpickler(f, encoding="latin1").load()
         if not isinstance(array, np.ndarray):
             raise ValueError(f"member {info.filename} is not an array")
         return array
+
+
+def _read_plain(f, info: zipfile.ZipInfo, shape, fortran: bool, dtype: np.dtype) -> np.ndarray:
+    """Decompress straight into the array's own buffer: no second copy of the data."""
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if nbytes > info.file_size:  # the header promises more than the member holds
+        raise ValueError(f"member {info.filename} is truncated")
+    array = np.empty(shape, dtype=dtype, order="F" if fortran else "C")
+    buffer = memoryview(array.reshape(-1, order="A").view(np.uint8))
+    done = 0
+    while done < nbytes:
+        got = f.readinto(buffer[done:done + _READ_CHUNK])
+        if not got:
+            raise ValueError(f"member {info.filename} is truncated")
+        done += got
+    return array
 
 
 def _as_drawings(array: np.ndarray, key: str) -> list[np.ndarray]:
@@ -83,6 +125,8 @@ def _as_drawings(array: np.ndarray, key: str) -> list[np.ndarray]:
             raise ValueError(f"{key}[{i}] is not an (n, 3) numeric stroke-3 array")
         if d.dtype.kind == "f" and not np.isfinite(d).all():
             raise ValueError(f"{key}[{i}] holds NaN or infinite values")
+        if len(d) and np.abs(d[:, :2]).max() > MAX_OFFSET:  # sums and squares of such offsets overflow float64
+            raise ValueError(f"{key}[{i}] holds offsets beyond {MAX_OFFSET:g}")
         drawings.append(d)
     return drawings
 
@@ -94,12 +138,14 @@ def load_dataset(path: str | os.PathLike) -> StrokeDataset:
         raise SketchtoolError(f"{path}: no such dataset file")
     try:
         with zipfile.ZipFile(path) as zf:
-            members = {Path(i.filename).stem: i for i in zf.infolist() if i.filename.endswith(".npy")}
+            members = {i.filename[:-4]: i for i in zf.infolist() if i.filename[:-4] in _USED_MEMBERS
+                       and i.filename.endswith(".npy")}
             if not any(k in members for k in SPLITS):
                 raise SketchtoolError(
                     f"{path}: not a stroke-3 dataset (no train/valid/test arrays); build one with `sketchtool build-dataset`"
                 )
-            arrays = {k: _read_member(zf, members[k]) for k in members}
+            _check_sizes(list(members.values()))
+            arrays = {k: _read_member(zf, info) for k, info in members.items()}
     except SketchtoolError:
         raise
     except pickle.UnpicklingError as e:

@@ -8,14 +8,15 @@ import io
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from xml.etree import ElementTree as ET
 
 import numpy as np
 
 from sketchtool.errors import SketchtoolError
-from sketchtool.formats.svg_safety import (DEFAULT_MAX_BYTES, REASONS, SVG_NS, check_structure, local_name,
-                                           one_line, parse_svg_xml, read_limited_bytes)
+from sketchtool.formats.svg_safety import (DEFAULT_MAX_BYTES, REASONS, SVG_NS, check_structure,
+                                           drop_unresolved_uses, local_name, one_line, parse_svg_xml,
+                                           read_limited_bytes)
 
 __all__ = ["SvgDrawing", "read_svg", "REASONS", "DEFAULT_MAX_BYTES", "DEFAULT_MAX_POINTS", "RELATIVE_TOLERANCE"]
 
@@ -33,13 +34,15 @@ _IMPORTANT = re.compile(r"\s*!\s*important", re.IGNORECASE)
 class SvgDrawing:
     """A parsed SVG: `polylines` are float64 (n, 2) absolute points in document order, in the root's user
     (viewBox) coordinates with y down; a 1-point polyline is a dot. `viewbox` is (x, y, w, h); `width` and
-    `height` are the root's attributes as written (units kept) or None."""
+    `height` are the root's attributes as written (units kept) or None. `warnings` name what a browser would
+    also leave out but the file may not mean to (a `<use>` of another file or a missing id)."""
 
     polylines: list[np.ndarray]
     viewbox: tuple[float, float, float, float]
     width: str | None
     height: str | None
     text_elements: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 def read_svg(
@@ -60,6 +63,7 @@ def read_svg(
         raise SketchtoolError(f"{name}: flattening tolerance must be a positive number, got {tolerance}")
     data = read_limited_bytes(source, name, max_bytes)
     root = parse_svg_xml(data, name)
+    warnings = drop_unresolved_uses(root)
     check_structure(root, name, max_points)
     width, height = root.get("width"), root.get("height")
     viewbox = _prepare_root(root)
@@ -72,10 +76,11 @@ def read_svg(
         raise SketchtoolError(f"{name}: cannot interpret the drawing ({type(e).__name__}: {one_line(e)}); "
                               "check its path data and transforms", reason="invalid-svg") from None
     if not polylines:
-        raise SketchtoolError(f"{name}: nothing visible is drawn (no stroked or filled shapes)", reason="empty")
+        raise SketchtoolError(f"{name}: nothing visible is drawn (no stroked or filled shapes)"
+                              + (f"; {warnings[0]}" if warnings else ""), reason="empty")
     if viewbox is None:
         viewbox = _viewport_from_size(width, height, polylines)
-    return SvgDrawing(polylines, viewbox, width, height, text_elements)
+    return SvgDrawing(polylines, viewbox, width, height, text_elements, warnings)
 
 
 # --- adjusting the tree for svgelements ----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Safe loading of SVG bytes into an XML tree, before any SVG interpretation: file and gzip size limits, entity
 and external-reference refusal (defusedxml plus an expansion budget), and `<use>`/nesting/size limits counted
-over the expanded tree. Every refusal is a SketchtoolError whose `reason` is a key of REASONS."""
+over the expanded tree. Every refusal is a SketchtoolError whose `reason` is a key of REASONS. A `<use>` of
+another document or of a missing id is dropped, as browsers skip it; nothing outside the file is ever opened."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from xml.etree import ElementTree as ET
 
 from sketchtool.errors import SketchtoolError
 
-__all__ = ["REASONS", "read_limited_bytes", "parse_svg_xml", "check_structure", "local_name", "one_line",
-           "SVG_NS", "DEFAULT_MAX_BYTES"]
+__all__ = ["REASONS", "read_limited_bytes", "parse_svg_xml", "drop_unresolved_uses", "check_structure", "local_name",
+           "one_line", "SVG_NS", "DEFAULT_MAX_BYTES"]
 
 # reason code -> what it means; every SketchtoolError raised by the SVG reader carries one of these
 REASONS = {
@@ -24,7 +25,6 @@ REASONS = {
     "not-svg": "well-formed or binary content that is not an <svg> document",
     "entity": "entity declarations that could expand, read files or reach the network",
     "use-loop": "a <use> that (indirectly) references itself",
-    "use-unresolved": "a <use> whose target is missing or in another document",
     "bad-coordinates": "NaN, infinite or absurdly large coordinates",
     "invalid-svg": "path data, transforms or lengths that cannot be interpreted",
     "empty": "nothing visible is drawn",
@@ -35,6 +35,7 @@ MAX_PARSE_WORK = 10**8  # attribute and style-sheet characters svgelements reads
 MAX_DEPTH = 200  # svgelements recurses once per level
 MAX_ENTITY_VALUE = 256  # simple internal entities (Adobe Illustrator's namespace names) are allowed up to this
 MAX_ENTITY_EXPANSION = 2**20  # bytes all entity references may add
+MAX_LISTED_USES = 10  # unresolved <use> references named one by one in a file's warnings
 
 SVG_NS = "http://www.w3.org/2000/svg"
 XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
@@ -127,11 +128,31 @@ def local_name(tag: str) -> str:
     return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
+def drop_unresolved_uses(root: ET.Element) -> list[str]:
+    """Remove every `<use>` whose href is not "#id" of an element of this file (another file, http:, file:, a
+    missing id): a browser skips it and draws the rest. Returns one warning per distinct href (at most
+    MAX_LISTED_USES, then a count). A `<use>` of a dropped `<use>` stays; svgelements draws nothing for it."""
+    ids = {el.get("id") for el in root.iter() if el.get("id") is not None}
+    parent_of = {id(child): parent for parent in root.iter() for child in parent}
+    unresolved = [el for el in root.iter() if local_name(el.tag) == "use" and _local_id(el) not in ids]
+    gone = {id(use) for use in unresolved}
+    for parent in {id(parent_of[key]): parent_of[key] for key in gone}.values():
+        parent[:] = [child for child in parent if id(child) not in gone]  # one rebuild per parent: not quadratic
+    dropped: dict[str, int] = {}
+    for use in unresolved:  # document order
+        dropped[_href(use)] = dropped.get(_href(use), 0) + 1
+    warnings = [f"<use> of {one_line(href) or 'nothing'!r} not drawn: not an element of this file"
+                + (f" ({count} times)" if count > 1 else "") for href, count in list(dropped.items())[:MAX_LISTED_USES]]
+    if len(dropped) > MAX_LISTED_USES:
+        warnings.append(f"{len(dropped) - MAX_LISTED_USES} more unresolved <use> references not drawn")
+    return warnings
+
+
 def check_structure(root: ET.Element, name: str, max_points: int) -> None:
-    """Refuse `<use>` loops, dangling `<use>`, deep nesting and explosions before svgelements (which recurses per
-    level and expands every `<use>`) sees the document. Counted over the tree with `<use>` expanded: elements,
-    path data characters, and parsing work (attribute text, plus the whole style sheet, which svgelements
-    re-reads for every element)."""
+    """Refuse `<use>` loops, deep nesting and explosions before svgelements (which recurses per level and expands
+    every `<use>`) sees the document. Counted over the tree with `<use>` expanded: elements, path data characters,
+    and parsing work (attribute text, plus the whole style sheet, which svgelements re-reads for every element).
+    A `<use>` without a target in the tree (see `drop_unresolved_uses`) counts nothing."""
     ids = {el.get("id"): el for el in root.iter() if el.get("id") is not None}
     style_chars = sum(len(el.text or "") for el in root.iter() if local_name(el.tag) == "style")
     totals: dict[int, tuple[int, int, int]] = {}  # id(element) -> (elements, path characters, work)
@@ -147,8 +168,8 @@ def check_structure(root: ET.Element, name: str, max_points: int) -> None:
             raise SketchtoolError(f"{name}: elements nested deeper than {MAX_DEPTH}", reason="too-large")
         visiting.add(key)
         parts = [expanded(child, depth + 1) for child in el]
-        if local_name(el.tag) == "use":
-            parts.append(expanded(_use_target(el, ids, name), depth + 1))
+        if local_name(el.tag) == "use" and _local_id(el) in ids:
+            parts.append(expanded(ids[_local_id(el)], depth + 1))
         visiting.discard(key)
         path = len(el.get("d", "")) + len(el.get("points", ""))
         own = (1, path, sum(map(len, el.attrib.values())) + style_chars)
@@ -164,10 +185,11 @@ def check_structure(root: ET.Element, name: str, max_points: int) -> None:
     expanded(root, 0)
 
 
-def _use_target(use: ET.Element, ids: dict, name: str) -> ET.Element:
-    href = use.get("href", use.get(XLINK_HREF, "")).strip()  # svgelements prefers href, like SVG 2
-    target = ids.get(href[1:]) if href.startswith("#") else None
-    if target is None:
-        raise SketchtoolError(f"{name}: <use> references {href or 'nothing'!r}, which is not an element of "
-                              "this file", reason="use-unresolved")
-    return target
+def _href(use: ET.Element) -> str:
+    return use.get("href", use.get(XLINK_HREF, "")).strip()  # svgelements prefers href, like SVG 2
+
+
+def _local_id(use: ET.Element) -> str | None:
+    """The id a `<use>` points at in this file ("#id"); None for another document or no href."""
+    href = _href(use)
+    return href[1:] if href.startswith("#") else None
