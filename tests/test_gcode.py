@@ -160,6 +160,14 @@ def test_a_point_outside_the_bed_is_an_error_and_nothing_is_written(tmp_path: Pa
     assert not list(tmp_path.iterdir())
 
 
+def test_a_non_finite_point_is_outside_the_paper_and_nothing_is_written(tmp_path: Path):
+    page = sample_page()
+    page.strokes.append(PageStroke(np.array([[50.0, 40.0], [np.nan, 3.0]])))
+    with pytest.raises(SketchtoolError, match=r"\(nan, 3\) lies outside the 100x80 mm paper"):
+        write_gcode(page, tmp_path / "nan.gcode", load_profile("grbl-servo"))
+    assert not list(tmp_path.iterdir())
+
+
 def test_every_emitted_coordinate_lies_inside_the_bed():
     for name in PROFILES:
         profile = load_profile(name)
