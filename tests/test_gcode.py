@@ -203,6 +203,14 @@ def test_hpgl_is_in_plotter_units_with_y_up_and_pens_per_layer():
     assert coords.min() >= 0 and coords.max() <= 100 * UNITS_PER_MM
 
 
+@pytest.mark.filterwarnings("error")
+def test_hpgl_refuses_non_finite_points_without_a_cast_warning():
+    page = sample_page()
+    page.strokes.append(PageStroke(np.array([[50.0, 40.0], [np.inf, 3.0]])))
+    with pytest.raises(SketchtoolError, match="leaves the 100x80 mm paper"):
+        page_to_hpgl(page)
+
+
 def test_plotter_svg_is_in_mm_with_one_layer_per_pen_and_paths_only(tmp_path: Path):
     out = tmp_path / "plot.svg"
     write_page(out, sample_page(), OutputOptions(optimize=False))
