@@ -15,7 +15,7 @@ from sketchtool.strokes import polylines_bounds, stroke3_to_polylines
 
 __all__ = [
     "PageStroke", "Page", "grid_page", "Paper", "PAPER_SIZES", "MM_PER_PX",
-    "parse_length", "parse_paper", "layout_on_paper", "fit_page_to_paper", "on_paper",
+    "parse_length", "parse_paper", "check_scale", "layout_on_paper", "fit_page_to_paper", "on_paper",
 ]
 
 MM_PER_PX = 25.4 / 96  # one CSS pixel (SVG user unit) is 1/96 in
@@ -165,8 +165,7 @@ def layout_on_paper(
     drawings = [d for d in drawings if d]
     if not drawings:
         raise SketchtoolError("nothing to plot: every input drawing is empty")
-    if scale is not None and not (math.isfinite(scale) and scale > 0):
-        raise SketchtoolError(f"--scale {scale}: give a positive, finite factor (1 = natural size)")
+    check_scale(scale)
     n = len(drawings)
     with np.errstate(over="ignore", invalid="ignore"):
         boxes = np.array([polylines_bounds(d) for d in drawings])  # (n, 4) x0, y0, x1, y1
@@ -198,6 +197,12 @@ def layout_on_paper(
         centre = (box[:2] + box[2:]) / 2
         page.strokes.extend(PageStroke((p - centre) * k + cell_centre, i, j) for j, p in enumerate(d))
     return page, k
+
+
+def check_scale(scale: float | None) -> None:
+    """A layout scale is None (fit) or a positive, finite factor."""
+    if scale is not None and not (math.isfinite(scale) and scale > 0):
+        raise SketchtoolError(f"--scale {scale}: give a positive, finite factor (1 = natural size)")
 
 
 def _fit_scale(cell: np.ndarray, counts: np.ndarray, paper: Paper, gap: float) -> tuple[np.ndarray, np.ndarray]:

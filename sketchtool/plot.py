@@ -18,6 +18,7 @@ from sketchtool.layout import (
     MM_PER_PX,
     PAPER_SIZES,
     Paper,
+    check_scale,
     layout_on_paper,
     parse_length,
     parse_paper,
@@ -79,6 +80,7 @@ def plot(refs: Sequence[str | os.PathLike], out: str | os.PathLike, options: Plo
         raise SketchtoolError(f"{out}: plot writes {', '.join(PLOT_SUFFIXES)}; choose one of those extensions")
     if options.cols is not None and options.cols < 1:
         raise SketchtoolError(f"--cols {options.cols}: give at least 1")
+    check_scale(options.scale)
     paper = parse_paper(options.paper, landscape=options.landscape, margin=options.margin)
     drawings = read_plot_inputs(refs)
     if out.suffix.lower() in GCODE_SUFFIXES:
@@ -104,8 +106,10 @@ def _check_paper_fits_bed(drawings: list[list[np.ndarray]], paper: Paper, option
     problem = (f"the {paper.width:g}x{paper.height:g} mm {paper.name} paper is larger than the "
                f"{profile.bed_width:g}x{profile.bed_height:g} mm bed of profile {profile.name}")
     if not works:
-        raise SketchtoolError(f"{problem}, and no paper that fits the bed holds this layout at --scale "
-                              f"{options.scale:g} with --margin {options.margin}; use --fit or a smaller --scale")
+        at = f"--scale {options.scale:g} and " if options.scale is not None else ""
+        fix = "--fit or a smaller --scale" if options.scale is not None else "a smaller --margin"
+        raise SketchtoolError(f"{problem}, and no paper that fits the bed holds this layout with {at}--margin "
+                              f"{options.margin}; use {fix}")
     raise SketchtoolError(f"{problem}; use {works[0]}" + (f" (or {works[-1]})" if len(works) > 1 else ""))
 
 

@@ -17,7 +17,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - 3.10
     import tomli as tomllib
 
-__all__ = ["Profile", "ORIGINS", "DEFAULT_PROFILE", "FEED_WORD", "LIMITS", "builtin_profiles", "load_profile",
+__all__ = ["Profile", "ORIGINS", "DEFAULT_PROFILE", "FEED_WORD", "builtin_profiles", "load_profile",
            "check_line"]
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
@@ -26,7 +26,7 @@ ORIGINS = ("bottom-left", "top-left", "bottom-right", "top-right")
 FEED_WORD = re.compile(r"(?<![A-Z])F\s*[+.\d]", re.IGNORECASE)
 # every number a profile holds or writes: finite and within these (mm, mm/min, s); the lower feed bound keeps
 # the 3-decimal F from rounding to F0, the Z bound keeps a typo from driving the pen through the bed
-LIMITS = {
+_LIMITS = {
     "bed": (1.0, 10_000.0), "z": (-100.0, 100.0), "feed": (1.0, 100_000.0), "pen_delay": (0.0, 60.0),
     "spindle": (0.0, 100_000.0), "dwell_s": (0.0, 3600.0), "line_number": (0.0, 99_999.0),
 }
@@ -34,16 +34,10 @@ _REQUIRED = ("bed_width", "bed_height")  # no default bed: a wrong guess lets th
 
 # The allow-list for user lines (header, footer, pen_up, pen_down). Nothing here moves X or Y or changes
 # units, offsets, distance mode or feed mode, so the bed check and our G21 G90 keep holding after the line.
-_G_ALLOWED = {
-    0: "rapid (Z only)", 1: "feed (Z only, with F)", 4: "dwell (with P)", 17: "XY plane", 21: "mm",
-    40: "cutter compensation off", 61: "exact path", 80: "cancel canned cycle", 90: "absolute", 94: "feed per minute",
-}
-_M_ALLOWED = {
-    0: "pause", 1: "optional pause", 3: "spindle/servo on", 4: "spindle/servo on", 5: "spindle/servo off",
-    7: "coolant/solenoid on", 8: "coolant/solenoid on", 9: "coolant/solenoid off", 17: "motors on",
-    106: "fan/solenoid on (Marlin)", 107: "fan/solenoid off (Marlin)", 280: "servo (Marlin)",
-    300: "servo pen (M300 S30/S50 firmwares)", 400: "wait for moves (Marlin)",
-}
+# mm, absolute, feed per minute, XY plane, no cutter compensation, exact path, no canned cycle; G0/G1 (Z only), G4
+_G_ALLOWED = {21, 90, 94, 17, 40, 61, 80, 0, 1, 4}
+# pauses, spindle/servo PWM, coolant outputs (solenoid pens), motors on; Marlin fan, servo, wait; M300 servo forks
+_M_ALLOWED = {0, 1, 3, 4, 5, 7, 8, 9, 17, 106, 107, 280, 400, 300}
 _M_FOOTER_ONLY = {2: "ends the program", 30: "ends the program", 18: "turns the motors off", 84: "turns the motors off"}
 _G_REFUSED = {  # why the usual suspects are refused; anything else not allowed is refused too
     20: "switches to inches", 91: "switches to relative moves", 92: "shifts the coordinates",
@@ -127,7 +121,7 @@ def _read_toml(path: Path) -> dict:
 
 def _from_table(name: str, table: dict, *, source: str) -> Profile:
     known = {f.name for f in fields(Profile)}
-    values: dict = {"name": table.pop("name", name)}
+    values: dict = {"name": _coerce(source, "name", table.pop("name", name))}
     for key, value in table.items():
         if key not in known or key == "name":
             raise SketchtoolError(f"{source}: unknown profile key {key!r}; known keys: {', '.join(sorted(known))}")
@@ -171,13 +165,13 @@ def _finite(source: str, key: str, value: int | float) -> float:
 
 def _validate(p: Profile, source: str) -> None:
     problems = [f"{key} = {value!r} must lie within {lo:g}..{hi:g}" for key, value, (lo, hi) in (
-        ("bed_width", p.bed_width, LIMITS["bed"]), ("bed_height", p.bed_height, LIMITS["bed"]),
-        ("z_up", p.z_up, LIMITS["z"]), ("z_down", p.z_down, LIMITS["z"]),
-        ("draw_feed", p.draw_feed, LIMITS["feed"]), ("pen_delay", p.pen_delay, LIMITS["pen_delay"]),
+        ("bed_width", p.bed_width, _LIMITS["bed"]), ("bed_height", p.bed_height, _LIMITS["bed"]),
+        ("z_up", p.z_up, _LIMITS["z"]), ("z_down", p.z_down, _LIMITS["z"]),
+        ("draw_feed", p.draw_feed, _LIMITS["feed"]), ("pen_delay", p.pen_delay, _LIMITS["pen_delay"]),
     ) if not lo <= value <= hi]
-    if p.travel_feed != 0 and not LIMITS["feed"][0] <= p.travel_feed <= LIMITS["feed"][1]:
-        problems.append(f"travel_feed = {p.travel_feed!r} must be 0 (rapid) or within {LIMITS['feed'][0]:g}.."
-                        f"{LIMITS['feed'][1]:g}")
+    if p.travel_feed != 0 and not _LIMITS["feed"][0] <= p.travel_feed <= _LIMITS["feed"][1]:
+        problems.append(f"travel_feed = {p.travel_feed!r} must be 0 (rapid) or within {_LIMITS['feed'][0]:g}.."
+                        f"{_LIMITS['feed'][1]:g}")
     for key in ("name", "description"):
         if not getattr(p, key).isprintable():
             problems.append(f"{key} {getattr(p, key)!r} holds a control character (it is written into comments)")
@@ -239,7 +233,7 @@ def check_line(line: str, *, footer: bool = False, dwell_unit: str = "s") -> str
 
 def _word_problem(letter: str, value: float, g: set, m_codes: set, footer: bool, dwell_unit: str) -> str | None:
     def outside(limit: str, scale: float = 1.0) -> str | None:
-        lo, hi = LIMITS[limit]
+        lo, hi = _LIMITS[limit]
         return None if lo * scale <= value <= hi * scale else f"lies outside {lo * scale:g}..{hi * scale:g}"
 
     if letter == "G":

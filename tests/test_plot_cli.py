@@ -73,6 +73,7 @@ def _bad_cases(tmp_path: Path):
     square = SVG / "feather" / "square.svg"
     existing = tmp_path / "exists.gcode"
     existing.write_text("keep me")
+    (tmp_path / "tiny_bed.toml").write_text('base = "grbl-z"\nbed_width = 50\nbed_height = 50\n')
     (tmp_path / "tiny_viewbox.svg").write_text(
         '<svg xmlns="http://www.w3.org/2000/svg" width="100" viewBox="0 0 1e-320 100"><path d="M0 0 L50 5"/></svg>')
     return [
@@ -87,6 +88,8 @@ def _bad_cases(tmp_path: Path):
         ([square, "-o", tmp_path / "o.gcode", "--scale", "1e308"], "more than any paper"),
         ([square, "-o", tmp_path / "o.gcode", "--scale", "nan"], "positive, finite"),
         ([tmp_path / "tiny_viewbox.svg", "-o", tmp_path / "o.gcode"], "no usable size"),
+        ([square, "-o", tmp_path / "o.gcode", "--profile", tmp_path / "tiny_bed.toml", "--margin", "30mm"],
+         "no paper that fits the bed holds this layout with --margin 30mm; use a smaller --margin"),
         ([square, "-o", tmp_path / "o.gcode", "--profile", "nope"], "no such profile"),
         ([square, "-o", tmp_path / "o.gcode", "--margin", "wide"], "margin 'wide'"),
         ([square, "-o", tmp_path / "o.gcode", "--cols", "0"], "at least 1"),
