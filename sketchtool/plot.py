@@ -101,16 +101,33 @@ def _check_paper_fits_bed(drawings: list[list[np.ndarray]], paper: Paper, option
     profile = load_profile(options.profile)
     if fits_bed(paper.width, paper.height, profile):
         return
-    works = [text for text, spec, landscape in _paper_candidates(options, profile)
-             if _lays_out(drawings, spec, landscape, options, profile)]
+    candidates = _paper_candidates(options, profile)
+    works = [text for text, spec, landscape in candidates if _lays_out(drawings, spec, landscape, options, profile)]
     problem = (f"the {paper.width:g}x{paper.height:g} mm {paper.name} paper is larger than the "
                f"{profile.bed_width:g}x{profile.bed_height:g} mm bed of profile {profile.name}")
-    if not works:
-        at = f"--scale {options.scale:g} and " if options.scale is not None else ""
-        fix = "--fit or a smaller --scale" if options.scale is not None else "a smaller --margin"
-        raise SketchtoolError(f"{problem}, and no paper that fits the bed holds this layout with {at}--margin "
-                              f"{options.margin}; use {fix}")
-    raise SketchtoolError(f"{problem}; use {works[0]}" + (f" (or {works[-1]})" if len(works) > 1 else ""))
+    if works:
+        raise SketchtoolError(f"{problem}; use {works[0]}" + (f" (or {works[-1]})" if len(works) > 1 else ""))
+    if options.scale is None:
+        raise SketchtoolError(f"{problem}, and no paper that fits the bed leaves room inside --margin "
+                              f"{options.margin}; use a smaller --margin")
+    text, bed, _ = candidates[-1]
+    scale = _largest_scale(drawings, bed, options)
+    rescaled = PlotOptions(**{**vars(options), "scale": scale})
+    fix = (f"{text.split(',')[0]} --scale {scale:g} (the largest on the whole bed) or --fit"
+           if scale and _lays_out(drawings, bed, False, rescaled, profile) else "--fit or a smaller --margin")
+    raise SketchtoolError(f"{problem}, and no paper that fits the bed holds this layout at --scale "
+                          f"{options.scale:g}; use {fix}")
+
+
+def _largest_scale(drawings, spec: str, options: PlotOptions) -> float | None:
+    """The --scale that fills `spec` paper, rounded down to 3 significant digits; None if it has no room."""
+    try:
+        _, k = layout_on_paper(drawings, parse_paper(spec, margin=options.margin), cols=options.cols)
+    except SketchtoolError:
+        return None
+    exact = k / MM_PER_PX
+    step = 10.0 ** (math.floor(math.log10(exact)) - 2)
+    return math.floor(exact / step) * step
 
 
 def _paper_candidates(options: PlotOptions, profile) -> list[tuple[str, str, bool]]:

@@ -84,12 +84,13 @@ def _bad_cases(tmp_path: Path):
         ([square, "-o", tmp_path / "o.gcode", "--scale", "100"], "does not fit|needs .* mm"),
         ([square, "-o", tmp_path / "o.gcode", "--paper", "A2"], "paper 'A2'"),
         ([square, "-o", tmp_path / "o.gcode", "--paper", "A3"], "larger than the 300x300 mm bed"),
-        ([square, "-o", tmp_path / "o.gcode", "--profile", "marlin-z", "--scale", "100"], "use --fit or a smaller"),
+        ([square, "-o", tmp_path / "o.gcode", "--profile", "marlin-z", "--scale", "100"],
+         r"at --scale 100; use --paper 220x220mm --scale [\d.]+ \(the largest on the whole bed\) or --fit"),
         ([square, "-o", tmp_path / "o.gcode", "--scale", "1e308"], "more than any paper"),
         ([square, "-o", tmp_path / "o.gcode", "--scale", "nan"], "positive, finite"),
         ([tmp_path / "tiny_viewbox.svg", "-o", tmp_path / "o.gcode"], "no usable size"),
         ([square, "-o", tmp_path / "o.gcode", "--profile", tmp_path / "tiny_bed.toml", "--margin", "30mm"],
-         "no paper that fits the bed holds this layout with --margin 30mm; use a smaller --margin"),
+         "no paper that fits the bed leaves room inside --margin 30mm; use a smaller --margin"),
         ([square, "-o", tmp_path / "o.gcode", "--profile", "nope"], "no such profile"),
         ([square, "-o", tmp_path / "o.gcode", "--margin", "wide"], "margin 'wide'"),
         ([square, "-o", tmp_path / "o.gcode", "--cols", "0"], "at least 1"),
@@ -119,12 +120,14 @@ def test_rs274_is_present_where_ci_installs_it():
 
 def _apply(args: list[str], suggestion: str) -> list[str]:
     """The command line with an error's suggestion ("--paper A5 --landscape", "no --landscape", "--paper 220x220mm
-    without --landscape, the whole bed") applied."""
-    suggestion = suggestion.split(",")[0]
+    without --landscape, the whole bed", "--paper 50x50mm --scale 6.29 (the largest on the whole bed) or --fit")
+    applied."""
+    suggestion = suggestion.split(",")[0].split(" (the largest")[0]
     args = [a for a in args if a != "--landscape" or "landscape" not in suggestion]
-    if "--paper" in args and "--paper" in suggestion:
-        i = args.index("--paper")
-        del args[i:i + 2]
+    for option in ("--paper", "--scale"):
+        if option in args and option in suggestion:
+            i = args.index(option)
+            del args[i:i + 2]
     words = suggestion.replace("without --landscape", "").replace("no --landscape", "").split()
     return args + words
 
@@ -133,6 +136,7 @@ def _apply(args: list[str], suggestion: str) -> list[str]:
     ["--profile", "marlin-z"], ["--profile", "marlin-z", "--landscape"], ["--paper", "A3"],
     ["--paper", "A3", "--landscape"], ["--profile", "marlin-z", "--scale", "30"],
     ["--profile", "marlin-z", "--margin", "80mm"], ["--paper", "letter", "--profile", "my_bed"],
+    ["--profile", "marlin-z", "--scale", "100", "--landscape"],
 ])
 def test_a_paper_larger_than_the_bed_suggests_only_options_that_then_work(tmp_path: Path, options: list[str]):
     profile = tmp_path / "my_bed.toml"  # turning the paper is what works here
@@ -141,7 +145,7 @@ def test_a_paper_larger_than_the_bed_suggests_only_options_that_then_work(tmp_pa
     args = [str(SVG / "feather" / "square.svg"), "-o", str(tmp_path / "o.gcode"), *options]
     result = _plot(*args)
     assert result.exit_code == 1 and "larger than the" in result.output, result.output
-    m = re.search(r"; use (.+?)(?: \(or (.+)\))?$", result.output.strip())
+    m = re.search(r"; use (.+?)(?: \(or (.+)\))?$", result.output.strip().removesuffix(" or --fit"))
     suggestions = [g for g in m.groups() if g]
     assert suggestions, result.output
     if any("my_bed" in o for o in options):
