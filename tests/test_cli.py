@@ -44,7 +44,8 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     gcode_profiles = {
         "g91": 'header = ["G91"]', "g20": 'header = ["G20"]', "g92": 'header = ["G92 X-50"]', "g55": 'header = ["G55"]',
         "expr": 'header = ["G0 X[500*2]"]', "param": 'header = ["#1=500"]', "newline": 'header = ["M5\\nG91"]',
-        "feed_nan": "draw_feed = nan", "z_nan": "z_up = nan", "z_deep": "z_down = -1e6", "feed_huge": "draw_feed = 1e300",
+        "feed_nan": "draw_feed = nan", "z_nan": "z_up = nan", "z_deep": "z_down = -1e6",
+        "feed_huge": "draw_feed = 1e300",
     }
     gcode = {}
     for key, body in gcode_profiles.items():
@@ -53,7 +54,8 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     gcode["gcode_nobed"] = root / "gcode_nobed.toml"
     gcode["gcode_nobed"].write_text('pen = "z"\n')
     gcode["gcode_svg"] = FIXTURES / "svg" / "feather" / "square.svg"
-    return {**gcode, "root": root, "empty_dir": empty_dir, "empty_npz": root / "empty.npz", "empty_svg": root / "empty.svg",
+    return {**gcode,
+            "root": root, "empty_dir": empty_dir, "empty_npz": root / "empty.npz", "empty_svg": root / "empty.svg",
             "text": root / "text.txt", "evil_npz": evil, "bomb_svg": HOSTILE / "billion_laughs.svg",
             "xxe_svg": HOSTILE / "xxe_file.svg", "invisible_svg": HOSTILE / "only_invisible.svg"}
 
