@@ -15,7 +15,7 @@ from sketchtool.strokes import polylines_bounds, stroke3_to_polylines
 
 __all__ = [
     "PageStroke", "Page", "grid_page", "Paper", "PAPER_SIZES", "MM_PER_PX",
-    "parse_length", "parse_paper", "layout_on_paper", "fit_page_to_paper", "on_paper",
+    "parse_length", "parse_paper", "check_scale", "layout_on_paper", "fit_page_to_paper", "on_paper",
 ]
 
 MM_PER_PX = 25.4 / 96  # one CSS pixel (SVG user unit) is 1/96 in
@@ -157,32 +157,35 @@ def layout_on_paper(
     gap: float = 5.0,
 ) -> tuple[Page, float]:
     """Place drawings (each a list of polylines in its own units) in a grid of equal cells centred in
-    the paper's margins, all at one common scale. `scale` None fits the grid into the margins; a number
-    is a factor on the natural size, reading one drawing unit as one CSS pixel (1/96 in), and a grid that
-    would not fit is an error, never clipped. Returns the page in mm and the mm per drawing unit used."""
+    the paper's margins, all at one common scale. `cols` None picks the columns that let the drawings be
+    largest on this paper (so the grid takes the paper's shape). `scale` None fits the grid into the
+    margins; a number is a factor on the natural size, reading one drawing unit as one CSS pixel (1/96 in),
+    and a grid that would not fit is an error, never clipped. Returns the page in mm and the mm per unit."""
     drawings = [[np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in d if len(p)] for d in drawings]
     drawings = [d for d in drawings if d]
     if not drawings:
         raise SketchtoolError("nothing to plot: every input drawing is empty")
+    check_scale(scale)
     n = len(drawings)
-    cols = max(1, min(cols or math.ceil(math.sqrt(n)), n))
-    rows = math.ceil(n / cols)
-    boxes = np.array([polylines_bounds(d) for d in drawings])  # (n, 4) x0, y0, x1, y1
-    cell = (boxes[:, 2:] - boxes[:, :2]).max(axis=0)  # (2,) largest width, height in drawing units
-    counts = np.array([cols, rows])
-    # many cells: gaps shrink to a tenth of the paper's share per cell, so they never eat the page
-    gaps = np.minimum(gap, 0.1 * np.array(paper.content) / counts)  # (2,) mm between cells, per axis
-    room = np.array(paper.content) - gaps * (counts - 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        boxes = np.array([polylines_bounds(d) for d in drawings])  # (n, 4) x0, y0, x1, y1
+        cell = (boxes[:, 2:] - boxes[:, :2]).max(axis=0)  # (2,) largest width, height in drawing units
+    if not (np.isfinite(boxes).all() and np.isfinite(cell).all()):
+        raise SketchtoolError("a drawing's coordinates are not finite or too large to lay out")
+    cols = max(1, min(cols, n)) if cols else _best_cols(n, cell, paper, gap)
+    counts = np.array([cols, math.ceil(n / cols)])
+    k_fit, gaps = _fit_scale(cell, counts[None], paper, gap)
+    k_fit, gaps = float(k_fit[0]), gaps[0]  # gaps: (2,) mm between cells, per axis
     if scale is None:
-        with np.errstate(divide="ignore"):
-            k = float(np.min(np.where(cell > 0, room / (counts * cell), np.inf)))
-        k = k if math.isfinite(k) else 1.0
+        k = k_fit if math.isfinite(k_fit) else 1.0
     else:
         k = scale * MM_PER_PX
-        need = counts * cell * k + gaps * (counts - 1)
-        if np.any(need > np.array(paper.content) + 1e-9):
+        with np.errstate(over="ignore", invalid="ignore"):
+            need = counts * cell * k + gaps * (counts - 1)
+        if not np.isfinite(need).all() or np.any(need > np.array(paper.content) + 1e-9):
+            size = f"{need[0]:.1f}x{need[1]:.1f} mm" if np.isfinite(need).all() else "more than any paper"
             raise SketchtoolError(
-                f"the layout needs {need[0]:.1f}x{need[1]:.1f} mm but {paper.name or 'the paper'} has "
+                f"the layout needs {size} but {paper.name or 'the paper'} has "
                 f"{paper.content[0]:.1f}x{paper.content[1]:.1f} mm inside the margins; "
                 "use --fit, a smaller --scale, larger --paper or --landscape")
     cell_mm = cell * k
@@ -194,6 +197,36 @@ def layout_on_paper(
         centre = (box[:2] + box[2:]) / 2
         page.strokes.extend(PageStroke((p - centre) * k + cell_centre, i, j) for j, p in enumerate(d))
     return page, k
+
+
+def check_scale(scale: float | None) -> None:
+    """A layout scale is None (fit) or a positive, finite factor."""
+    if scale is not None and not (math.isfinite(scale) and scale > 0):
+        raise SketchtoolError(f"--scale {scale}: give a positive, finite factor (1 = natural size)")
+
+
+def _fit_scale(cell: np.ndarray, counts: np.ndarray, paper: Paper, gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """For grids of `counts` (m, 2) cols, rows of `cell` (2,) units: the mm per unit that fills the margins
+    (m,), inf when the cell has no extent, and the gaps (m, 2) in mm. Many cells shrink the gaps to a tenth of
+    the paper's share per cell, so they never eat the page."""
+    content = np.array(paper.content)
+    gaps = np.minimum(gap, 0.1 * content / counts)
+    room = content - gaps * (counts - 1)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        k = np.where(cell > 0, room / (counts * cell), np.inf).min(axis=1)
+    return k, gaps
+
+
+def _best_cols(n: int, cell: np.ndarray, paper: Paper, gap: float) -> int:
+    """The column count whose grid draws the `n` cells largest on the paper; among equals, the one with the
+    fewest empty cells, then the fewest columns."""
+    cols = np.arange(1, n + 1)
+    rows = -(-n // cols)
+    k, _ = _fit_scale(cell, np.column_stack([cols, rows]), paper, gap)
+    if not np.isfinite(k).any():  # dots only: any grid fits, keep it about square
+        return max(1, math.ceil(math.sqrt(n)))
+    best = k >= k[np.isfinite(k)].max() * (1 - 1e-9)
+    return int(cols[best][np.argmin((cols * rows - n)[best])])
 
 
 def fit_page_to_paper(page: Page, paper: Paper) -> tuple[Page, float]:

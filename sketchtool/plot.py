@@ -3,6 +3,7 @@ selections), lay them out on paper and write G-code, plotter SVG or HP-GL throug
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from sketchtool.formats import (OutputOptions, accepts, parse_reference, read_dr
                                 write_page)
 from sketchtool.layout import (
     MM_PER_PX,
+    PAPER_SIZES,
     Paper,
+    check_scale,
     layout_on_paper,
     parse_length,
     parse_paper,
@@ -24,8 +27,9 @@ from sketchtool.layout import (
 from sketchtool.strokes import stroke3_to_polylines
 from sketchtool.travel import TravelReport
 
-__all__ = ["PLOT_SUFFIXES", "PlotOptions", "PlotResult", "read_plot_inputs", "plot"]
+__all__ = ["GCODE_SUFFIXES", "PLOT_SUFFIXES", "PlotOptions", "PlotResult", "read_plot_inputs", "plot"]
 
+GCODE_SUFFIXES = (".gcode", ".nc", ".ngc")
 PLOT_SUFFIXES = suffixes("plot")
 _BARE_NUMBER = re.compile(r"^\s*[\d.]+\s*$")
 
@@ -74,16 +78,85 @@ def plot(refs: Sequence[str | os.PathLike], out: str | os.PathLike, options: Plo
     options = options or PlotOptions()
     out = Path(out)
     require_output("plot", out)
-    if options.scale is not None and not options.scale > 0:
-        raise SketchtoolError(f"--scale {options.scale}: give a positive factor (1 = natural size)")
     if options.cols is not None and options.cols < 1:
         raise SketchtoolError(f"--cols {options.cols}: give at least 1")
+    check_scale(options.scale)
     paper = parse_paper(options.paper, landscape=options.landscape, margin=options.margin)
-    page, mm_per_unit = layout_on_paper(read_plot_inputs(refs), paper, cols=options.cols, scale=options.scale)
+    drawings = read_plot_inputs(refs)
+    if out.suffix.lower() in GCODE_SUFFIXES:
+        _check_paper_fits_bed(drawings, paper, options)
+    page, mm_per_unit = layout_on_paper(drawings, paper, cols=options.cols, scale=options.scale)
     output = OutputOptions(profile=options.profile, paper=options.paper, optimize=options.optimize)
     report = write_page(out, page, output)
     strokes = report.strokes_after if report else len(page.strokes)
     return PlotResult(page.num_drawings, strokes, paper, mm_per_unit, report)
+
+
+def _check_paper_fits_bed(drawings: list[list[np.ndarray]], paper: Paper, options: PlotOptions) -> None:
+    """A paper larger than the profile's bed is an error that names options which do work: each suggestion
+    is laid out with the user's other options (margin, columns, scale) before it is offered."""
+    from sketchtool.formats.gcode import fits_bed
+    from sketchtool.profiles import load_profile
+
+    profile = load_profile(options.profile)
+    if fits_bed(paper.width, paper.height, profile):
+        return
+    candidates = _paper_candidates(options, profile)
+    works = [text for text, spec, landscape in candidates if _lays_out(drawings, spec, landscape, options, profile)]
+    problem = (f"the {paper.width:g}x{paper.height:g} mm {paper.name} paper is larger than the "
+               f"{profile.bed_width:g}x{profile.bed_height:g} mm bed of profile {profile.name}")
+    if works:
+        raise SketchtoolError(f"{problem}; use {works[0]}" + (f" (or {works[-1]})" if len(works) > 1 else ""))
+    if options.scale is None:
+        raise SketchtoolError(f"{problem}, and no paper that fits the bed leaves room inside --margin "
+                              f"{options.margin}; use a smaller --margin")
+    text, bed, _ = candidates[-1]
+    scale = _largest_scale(drawings, bed, options)
+    rescaled = PlotOptions(**{**vars(options), "scale": scale})
+    fix = (f"{text.split(',')[0]} --scale {scale:g} (the largest on the whole bed) or --fit"
+           if scale and _lays_out(drawings, bed, False, rescaled, profile) else "--fit or a smaller --margin")
+    raise SketchtoolError(f"{problem}, and no paper that fits the bed holds this layout at --scale "
+                          f"{options.scale:g}; use {fix}")
+
+
+def _largest_scale(drawings, spec: str, options: PlotOptions) -> float | None:
+    """The --scale that fills `spec` paper, rounded down to 3 significant digits; None if it has no room."""
+    try:
+        _, k = layout_on_paper(drawings, parse_paper(spec, margin=options.margin), cols=options.cols)
+    except SketchtoolError:
+        return None
+    exact = k / MM_PER_PX
+    step = 10.0 ** (math.floor(math.log10(exact)) - 2)
+    return math.floor(exact / step) * step
+
+
+def _paper_candidates(options: PlotOptions, profile) -> list[tuple[str, str, bool]]:
+    """(suggestion, paper spec, landscape): the same paper turned, the largest preset on the bed (in the
+    user's orientation among equals), the whole bed."""
+    from sketchtool.formats.gcode import fits_bed
+
+    without = " without --landscape" if options.landscape else ""
+    presets = [(w * h, landscape == options.landscape, key, landscape)
+               for key, (w, h) in PAPER_SIZES.items() for landscape in (False, True)
+               if fits_bed(*((h, w) if landscape else (w, h)), profile)]
+    largest = [(f"--paper {key.upper() if key.startswith('a') else key}" + (" --landscape" if landscape else without),
+                key, landscape) for *_, key, landscape in sorted(presets, reverse=True)[:1]]
+    bed = f"{profile.bed_width:g}x{profile.bed_height:g}mm"
+    return [("no --landscape" if options.landscape else "--landscape", options.paper, not options.landscape),
+            *largest, (f"--paper {bed}{without}, the whole bed", bed, False)]
+
+
+def _lays_out(drawings, spec: str, landscape: bool, options: PlotOptions, profile) -> bool:
+    from sketchtool.formats.gcode import fits_bed
+
+    try:
+        paper = parse_paper(spec, landscape=landscape, margin=options.margin)
+        if not fits_bed(paper.width, paper.height, profile):
+            return False
+        layout_on_paper(drawings, paper, cols=options.cols, scale=options.scale)
+    except SketchtoolError:
+        return False
+    return True
 
 
 def _svg_in_px(path: Path) -> list[np.ndarray]:
@@ -98,4 +171,8 @@ def _svg_in_px(path: Path) -> list[np.ndarray]:
         except SketchtoolError:  # %, em, ...: no physical size, keep user units as px
             width_px = svg.viewbox[2]
         px_per_unit = width_px / svg.viewbox[2]
-    return [p * px_per_unit for p in svg.polylines]
+    if not (math.isfinite(px_per_unit) and px_per_unit > 0):
+        raise SketchtoolError(f"{path}: width {svg.width!r} over a viewBox {svg.viewbox[2]:g} wide gives no usable "
+                              "size; fix the width or viewBox")
+    with np.errstate(over="ignore"):  # an overflow is refused by the layout, as not finite
+        return [p * px_per_unit for p in svg.polylines]

@@ -41,7 +41,22 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
             np.lib.format.write_array_header_1_0(f, header)
             pickle.dump(np.array([_Payload()], dtype=object), f, protocol=2)
     readers = _readers_inputs(root)
-    return {**readers, "root": root, "empty_dir": empty_dir, "empty_npz": root / "empty.npz", "empty_svg": root / "empty.svg",
+    # issue 10: plotter profiles that could drive the machine off the bed
+    gcode_profiles = {
+        "g91": 'header = ["G91"]', "g20": 'header = ["G20"]', "g92": 'header = ["G92 X-50"]', "g55": 'header = ["G55"]',
+        "expr": 'header = ["G0 X[500*2]"]', "param": 'header = ["#1=500"]', "newline": 'header = ["M5\\nG91"]',
+        "feed_nan": "draw_feed = nan", "z_nan": "z_up = nan", "z_deep": "z_down = -1e6",
+        "feed_huge": "draw_feed = 1e300",
+    }
+    gcode = {}
+    for key, body in gcode_profiles.items():
+        gcode[f"gcode_{key}"] = root / f"gcode_{key}.toml"
+        gcode[f"gcode_{key}"].write_text(f'base = "grbl-z"\n{body}\n')
+    gcode["gcode_nobed"] = root / "gcode_nobed.toml"
+    gcode["gcode_nobed"].write_text('pen = "z"\n')
+    gcode["gcode_svg"] = FIXTURES / "svg" / "feather" / "square.svg"
+    return {**readers, **gcode,
+            "root": root, "empty_dir": empty_dir, "empty_npz": root / "empty.npz", "empty_svg": root / "empty.svg",
             "text": root / "text.txt", "evil_npz": evil, "bomb_svg": HOSTILE / "billion_laughs.svg",
             "xxe_svg": HOSTILE / "xxe_file.svg", "invisible_svg": HOSTILE / "only_invisible.svg"}
 
@@ -112,6 +127,23 @@ ROWS = [
     ("build-dataset {readers_use_only} -o {out}.npz", "only outside <use>"),
     ("complete {readers_use_only} --out {out}.svg", "only outside <use>"),
     ("plot {readers_use_only} -o {out}.svg", "only outside <use>"),
+    # issue 10: plotter
+    ("plot {gcode_svg} -o {out}.gcode --profile {gcode_g91}", "profile header G91 (relative)"),
+    ("plot {gcode_svg} -o {out}.gcode --profile {gcode_g20}", "profile header G20 (inches)"),
+    ("plot {gcode_svg} -o {out}.gcode --profile {gcode_g92}", "profile header G92 (offset)"),
+    ("plot {gcode_svg} -o {out}.gcode --profile {gcode_g55}", "profile header G55 (work offset)"),
+    ("plot {gcode_svg} -o {out}.gcode --profile {gcode_expr}", "profile rs274 expression"),
+    ("plot {gcode_svg} -o {out}.gcode --profile {gcode_param}", "profile rs274 parameter"),
+    ("plot {gcode_svg} -o {out}.gcode --profile {gcode_newline}", "profile line with a newline"),
+    ("plot {gcode_svg} -o {out}.gcode --profile {gcode_feed_nan}", "profile draw_feed nan"),
+    ("plot {gcode_svg} -o {out}.gcode --profile {gcode_z_nan}", "profile z_up nan"),
+    ("plot {gcode_svg} -o {out}.gcode --profile {gcode_z_deep}", "profile z_down -1e6"),
+    ("plot {gcode_svg} -o {out}.gcode --profile {gcode_feed_huge}", "profile draw_feed 1e300"),
+    ("plot {gcode_svg} -o {out}.gcode --profile {gcode_nobed}", "profile without a bed"),
+    ("plot {gcode_svg} -o {out}.gcode --profile marlin-z", "A4 on the 220 mm bed"),
+    ("plot {gcode_svg} -o {out}.gcode --profile marlin-z --landscape", "A4 landscape on the 220 mm bed"),
+    ("plot {gcode_svg} -o {out}.gcode --scale 1e308", "scale 1e308"),
+    ("plot {gcode_svg} -o {out}.gcode --scale nan", "scale nan"),
 ]
 
 

@@ -3,6 +3,7 @@ the pen-down path it reports equal to the intended polylines; bed limits, pen st
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -24,7 +25,7 @@ from sketchtool.formats.gcode import (
 )
 from sketchtool.formats.hpgl import UNITS_PER_MM, page_to_hpgl
 from sketchtool.layout import Page, PageStroke, grid_page
-from sketchtool.profiles import Profile, builtin_profiles, load_profile
+from sketchtool.profiles import Profile, builtin_profiles, check_line, load_profile
 from sketchtool.strokes import polylines_to_stroke3
 
 RS274 = shutil.which("rs274")
@@ -159,6 +160,14 @@ def test_a_point_outside_the_bed_is_an_error_and_nothing_is_written(tmp_path: Pa
     assert not list(tmp_path.iterdir())
 
 
+def test_a_non_finite_point_is_outside_the_paper_and_nothing_is_written(tmp_path: Path):
+    page = sample_page()
+    page.strokes.append(PageStroke(np.array([[50.0, 40.0], [np.nan, 3.0]])))
+    with pytest.raises(SketchtoolError, match=r"\(nan, 3\) lies outside the 100x80 mm paper"):
+        write_gcode(page, tmp_path / "nan.gcode", load_profile("grbl-servo"))
+    assert not list(tmp_path.iterdir())
+
+
 def test_every_emitted_coordinate_lies_inside_the_bed():
     for name in PROFILES:
         profile = load_profile(name)
@@ -192,6 +201,14 @@ def test_hpgl_is_in_plotter_units_with_y_up_and_pens_per_layer():
     assert f"PU{10 * UNITS_PER_MM},{70 * UNITS_PER_MM};" in text  # page (10, 10) -> y up from the bottom
     coords = np.array([int(v) for v in re.findall(r"-?\d+", text.replace("SP", ""))])
     assert coords.min() >= 0 and coords.max() <= 100 * UNITS_PER_MM
+
+
+@pytest.mark.filterwarnings("error")
+def test_hpgl_refuses_non_finite_points_without_a_cast_warning():
+    page = sample_page()
+    page.strokes.append(PageStroke(np.array([[50.0, 40.0], [np.inf, 3.0]])))
+    with pytest.raises(SketchtoolError, match="leaves the 100x80 mm paper"):
+        page_to_hpgl(page)
 
 
 def test_plotter_svg_is_in_mm_with_one_layer_per_pen_and_paths_only(tmp_path: Path):
@@ -238,30 +255,167 @@ def _segments(paths) -> list[tuple]:
 def test_user_profile_inherits_from_a_builtin_and_overrides(tmp_path: Path):
     toml = tmp_path / "mine.toml"
     toml.write_text('base = "grbl-servo"\npen_up = ["M3 S30"]\npen_down = ["M3 S90"]\nbed_width = 120\n'
-                    'header = ["G28"]\n')
+                    'header = ["G17 G94 (plane, feed per minute)"]\n')
     profile = load_profile(toml)
     assert (profile.name, profile.pen_up, profile.pen_down, profile.bed_width) == ("mine", ("M3 S30",), ("M3 S90",), 120.0)
     assert profile.draw_feed == load_profile("grbl-servo").draw_feed
     code = page_to_gcode(sample_page(), profile).splitlines()
-    assert code[code.index("G90") + 1:code.index("G90") + 3] == ["G28", "M3 S30"]
+    assert code[code.index("G90") + 1:code.index("G90") + 3] == ["G17 G94 (plane, feed per minute)", "M3 S30"]
+
+
+BED = "bed_width = 300\nbed_height = 300\n"
 
 
 @pytest.mark.parametrize("body, message", [
     ('bed_widht = 100', "unknown profile key 'bed_widht'"),
     ('draw_feed = "fast"', "draw_feed = 'fast' has the wrong type"),
-    ('origin = "middle"', "origin must be one of"),
-    ('park = [500, 0]', "park .* outside the 300x300 mm bed"),
-    ('pen_up = ["G0 X0 Y0 Z5"]', "moves X or Y"),
+    (BED + 'origin = "middle"', "origin must be one of"),
+    (BED + 'park = [500, 0]', "park .* outside the 300x300 mm bed"),
+    (BED + 'pen_up = ["G0 X0 Y0 Z5"]', "pen_up line 'G0 X0 Y0 Z5': X0 moves X or Y"),
     ('base = "nope"', "base = 'nope' is not a built-in"),
-    ('pen = "z"\nz_up = 0\nz_down = 1', "z_up must be above z_down"),
+    (BED + 'pen = "z"\nz_up = 0\nz_down = 1', "z_up must be above z_down"),
     ('draw_feed = [', "not valid TOML"),
-    ('pen_down = ["G1 Z0"]', "feed move without F"),
+    (BED + 'pen_down = ["G1 Z0"]', "feed move without F"),
 ])
 def test_bad_user_profiles_are_refused_with_the_reason(tmp_path: Path, body: str, message: str):
     toml = tmp_path / "bad.toml"
     toml.write_text(body + "\n")
     with pytest.raises(SketchtoolError, match=message):
         load_profile(toml)
+
+
+# Profiles whose lines or numbers would let the machine leave the bed (or misread every coordinate) while the
+# bed check passes: (TOML body after `base = "rs274"`, the word the refusal names)
+HOSTILE_PROFILES = [
+    ('header = ["G91"]', "G91 switches to relative moves"),
+    ('header = ["G20"]', "G20 switches to inches"),
+    ('header = ["G92 X-50 Y0"]', "G92 shifts the coordinates"),
+    ('header = ["G55"]', "G55 selects another work offset"),
+    ('header = ["G59.3"]', "G59.3 selects another work offset"),
+    ('header = ["G28"]', "G28 moves to a stored machine position"),
+    ('footer = ["G53 G0 Z0"]', "G53 moves in machine coordinates"),
+    ('header = ["G10 L2 P1 X50"]', "G10 sets coordinate offsets"),
+    ('header = ["G0 X[500*3]"]', r"X\[500\*3\] is not a plain letter-and-number word"),
+    ('header = ["#1=1500"]', "#1=1500 is not a plain"),
+    ('header = ["G0 Z5 X#1"]', "X#1 is not a plain"),
+    ('header = ["O100 call"]', "O100 calls or defines a subprogram"),
+    ('header = ["M98 P100"]', "M98 calls a subprogram"),
+    ('header = ["M6 T2"]', "M6 changes the tool"),
+    ('header = ["$H"]', r"\$H is not a plain"),
+    ('header = ["M5\\nG91"]', "control or non-ASCII character"),
+    ('header = ["G0 Z5 (open"]', "comment is not closed"),
+    ('header = ["M2"]', "M2 ends the program; it may only be in the footer"),
+    ('pen = "command"\npen_up = ["G0 Z5 Y10"]\npen_down = ["M3 S1000"]', "Y10 moves X or Y"),
+    ('pen = "command"\npen_up = ["M5"]\npen_down = ["G1 Z-1e6 F100"]', "Z-1e6 is not a plain"),
+    ('pen = "command"\npen_up = ["M5"]\npen_down = ["G1 Z-500 F100"]', "Z-500 lies outside -100..100"),
+    ('header = ["G4 P99999"]', "P99999 lies outside 0..3600"),
+    ('header = ["G1 Z2 F1e300"]', "F1e300 is not a plain"),
+    ('draw_feed = nan', "draw_feed = nan is not a finite number"),
+    ('draw_feed = inf', "draw_feed = inf is not a finite number"),
+    ('draw_feed = 1e300', "draw_feed = 1e.300 must lie within 1..100000"),
+    ('draw_feed = 0.0001', "draw_feed = 0.0001 must lie within 1..100000"),
+    ('travel_feed = 0.5', "travel_feed = 0.5 must be 0 .rapid. or within 1..100000"),
+    ('z_up = nan', "z_up = nan is not a finite number"),
+    ('z_down = -1e6', r"z_down = -1000000.0 must lie within -100..100"),
+    ('z_up = 0.0004', "z_up must be above z_down"),
+    ('pen_delay = 1e9', "pen_delay = 1000000000.0 must lie within 0..60"),
+    ('bed_width = 1e300', "bed_width = 1e.300 must lie within 1..10000"),
+    ('bed_width = 99999999999999999999999', "bed_width = 1e.23 must lie within"),
+    ('name = "x\\nG91"', "name 'x.nG91' holds a control character"),
+]
+
+
+@pytest.mark.parametrize("body, message", HOSTILE_PROFILES, ids=[b for b, _ in HOSTILE_PROFILES])
+def test_lines_and_numbers_that_could_leave_the_bed_are_refused_naming_file_line_and_word(
+        tmp_path: Path, body: str, message: str):
+    toml = tmp_path / "hostile.toml"
+    toml.write_text(f'base = "rs274"\n{body}\n')
+    with pytest.raises(SketchtoolError) as error:
+        load_profile(toml)
+    text = str(error.value)
+    assert text.startswith(f"{toml}: invalid profile: ") and "\n" not in text
+    assert re.search(message, text), text
+
+
+def test_a_profile_file_must_state_its_bed(tmp_path: Path):
+    toml = tmp_path / "nobed.toml"
+    toml.write_text('pen = "z"\nbed_width = 200\n')
+    with pytest.raises(SketchtoolError, match="nobed.toml: invalid profile: bed_height missing"):
+        load_profile(toml)
+    toml.write_text('base = "marlin-z"\n')  # a base states it
+    assert load_profile(toml).bed_width == 220
+
+
+# every allow-listed RS-274 word in the places a profile can put it (the Marlin-only M codes are not RS-274)
+ALLOWED = {
+    "header": ["N10 G17 G21 G40 G61 G80 G90 G94 (setup)", "G0 Z3 ; clear the paper", "G1 Z2 F500", "M7", "M9",
+               "G4 P0.5", "M1"],
+    "pen_up": ["G0 Z4", "M5"],
+    "pen_down": ["S300 M3", "G1 Z-0.2 F400", "G4 P0"],
+    "footer": ["M5", "M9", "G0 Z10", "M2"],
+}
+
+
+def test_every_allowed_word_passes_the_python_check():
+    for key, lines in ALLOWED.items():
+        for line in lines:
+            assert check_line(line, footer=key == "footer") is None, line
+    for line in ["M17", "M106 S255", "M107", "M280 P0 S90", "M300 S30", "M300 S50 P200", "M400"]:
+        assert check_line(line) is None, line
+    for line in ["M84", "M18", "M30"]:
+        assert check_line(line, footer=True) is None and "only be in the footer" in check_line(line), line
+
+
+@needs_rs274
+def test_rs274_draws_exactly_the_page_with_every_allowed_word(tmp_path: Path):
+    toml = tmp_path / "allowed.toml"
+    body = "\n".join(f"{key} = {lines!r}".replace("'", '"') for key, lines in ALLOWED.items())
+    toml.write_text(f'base = "rs274"\npen = "command"\n{body}\n')
+    profile = load_profile(toml)
+    out = tmp_path / "allowed.ngc"
+    write_gcode(sample_page(), out, profile)
+    drawn = pen_down_paths(run_rs274(out), replace(profile, pen="z", z_down=-0.2))
+    intended = [to_machine(s.points, sample_page(), profile) for s in sample_page().strokes]
+    assert len(drawn) == len(intended)
+    for got, want in zip(drawn, intended):
+        np.testing.assert_allclose(got, want, atol=1e-3)
+
+
+# The would-be programs of hostile profiles, written without the profile check: LinuxCNC refuses them or draws
+# something other than the page (off the bed, shifted, scaled). G55, G28, G53 and the firmware-only words are
+# left out: with rs274's empty offsets and no machine, their harm does not show in its output.
+WOULD_BE = [
+    ({"header": ("G91",)}, "not the page"),
+    ({"header": ("G20",)}, "inches"),
+    ({"header": ("G92 X-50 Y0",)}, "off the bed"),
+    ({"header": ("G0 X[500*3]",)}, "off the bed"),
+    ({"header": ("#1=1500", "G0 Z5 X#1")}, "off the bed"),
+    ({"draw_feed": math.nan}, "refused"),
+    ({"z_up": math.nan}, "refused"),
+]
+
+
+@needs_rs274
+@pytest.mark.parametrize("overrides, harm", WOULD_BE, ids=[repr(o) for o, _ in WOULD_BE])
+def test_rs274_shows_the_hostile_profiles_would_not_draw_the_page(tmp_path: Path, overrides: dict, harm: str):
+    profile = replace(load_profile("rs274"), **overrides)  # bypasses the profile check on purpose
+    out = tmp_path / "hostile.ngc"
+    out.write_text(page_to_gcode(sample_page(), profile))
+    if harm == "refused":
+        with pytest.raises(AssertionError, match="rs274 rejected"):
+            run_rs274(out)
+        return
+    calls = run_rs274(out)
+    xy = np.array([args[:2] for name, args in calls if name in ("STRAIGHT_TRAVERSE", "STRAIGHT_FEED")])
+    drawn = pen_down_paths(calls, profile)
+    intended = [to_machine(s.points, sample_page(), profile) for s in sample_page().strokes]
+    found = {
+        "inches": "CANON_UNITS_INCHES" in out.with_suffix(".canon").read_text(),
+        "off the bed": bool((xy < 0).any() or (xy > [profile.bed_width, profile.bed_height]).any()),
+        "not the page": len(drawn) != len(intended) or not all(
+            g.shape == w.shape and np.allclose(g, w, atol=1e-3) for g, w in zip(drawn, intended)),
+    }
+    assert found[harm], found
 
 
 def test_unknown_profile_name_lists_the_builtins():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -130,3 +132,41 @@ def test_hundreds_of_drawings_shrink_the_gaps_instead_of_the_page():
     assert k > 0 and (pts >= 10 - 1e-9).all() and (pts <= np.array([95, 138]) + 1e-9).all()
     widths = [np.ptp(s.points[:, 0]) for s in page.strokes]
     assert min(widths) > 1.0  # drawings still get most of the paper
+
+
+def test_automatic_grid_takes_the_papers_shape():
+    drawings = [_square(10) for _ in range(12)]
+    tall = parse_paper("100x300mm", margin=0)
+    page, k = layout_on_paper(drawings, tall)
+    columns = {round(float(s.points[:, 0].min()), 6) for s in page.strokes}
+    assert len(columns) == 2  # 2 x 6 cells of 50 mm fill a 100x300 sheet; the square 4 x 3 grid would give 25 mm
+    explicit = [layout_on_paper(drawings, tall, cols=c)[1] for c in range(1, 13)]
+    assert k == pytest.approx(max(explicit))
+
+
+def test_automatic_grid_draws_as_large_as_any_column_count(sheep_path):
+    from sketchtool.plot import read_plot_inputs
+
+    sheep = read_plot_inputs([f"{sheep_path}:test"])
+    paper = parse_paper("A4")
+    page, k = layout_on_paper(sheep, paper)
+    assert k >= max(layout_on_paper(sheep, paper, cols=c)[1] for c in range(1, 40)) * (1 - 1e-9)
+    pts = np.concatenate([s.points for s in page.strokes])
+    assert np.prod(np.ptp(pts, axis=0)) / np.prod(paper.content) > 0.9  # the about-square grid used 31.5%
+
+
+@pytest.mark.parametrize("scale", [1e308, float("inf"), float("nan"), -1.0])
+def test_absurd_scales_are_one_error_and_no_numpy_warning(scale):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(SketchtoolError, match="--scale|larger than any paper|more than any paper"):
+            layout_on_paper([_square(96)], parse_paper("A4"), scale=scale)
+
+
+def test_coordinates_too_large_to_lay_out_are_refused_without_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(SketchtoolError, match="not finite or too large"):
+            layout_on_paper([[np.array([[-1e308, 0.0], [1e308, 1.0]])]], parse_paper("A4"))
+        with pytest.raises(SketchtoolError, match="not finite or too large"):
+            layout_on_paper([[np.array([[0.0, 0.0], [np.nan, 1.0]])]], parse_paper("A4"))

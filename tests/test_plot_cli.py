@@ -73,6 +73,9 @@ def _bad_cases(tmp_path: Path):
     square = SVG / "feather" / "square.svg"
     existing = tmp_path / "exists.gcode"
     existing.write_text("keep me")
+    (tmp_path / "tiny_bed.toml").write_text('base = "grbl-z"\nbed_width = 50\nbed_height = 50\n')
+    (tmp_path / "tiny_viewbox.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="100" viewBox="0 0 1e-320 100"><path d="M0 0 L50 5"/></svg>')
     return [
         ([tmp_path / "missing.svg", "-o", tmp_path / "o.gcode"], "no such file|cannot read"),
         ([square, "-o", tmp_path / "o.pdf"], "plot writes"),
@@ -81,6 +84,13 @@ def _bad_cases(tmp_path: Path):
         ([square, "-o", tmp_path / "o.gcode", "--scale", "100"], "does not fit|needs .* mm"),
         ([square, "-o", tmp_path / "o.gcode", "--paper", "A2"], "paper 'A2'"),
         ([square, "-o", tmp_path / "o.gcode", "--paper", "A3"], "larger than the 300x300 mm bed"),
+        ([square, "-o", tmp_path / "o.gcode", "--profile", "marlin-z", "--scale", "100"],
+         r"at --scale 100; use --paper 220x220mm --scale [\d.]+ \(the largest on the whole bed\) or --fit"),
+        ([square, "-o", tmp_path / "o.gcode", "--scale", "1e308"], "more than any paper"),
+        ([square, "-o", tmp_path / "o.gcode", "--scale", "nan"], "positive, finite"),
+        ([tmp_path / "tiny_viewbox.svg", "-o", tmp_path / "o.gcode"], "no usable size"),
+        ([square, "-o", tmp_path / "o.gcode", "--profile", tmp_path / "tiny_bed.toml", "--margin", "30mm"],
+         "no paper that fits the bed leaves room inside --margin 30mm; use a smaller --margin"),
         ([square, "-o", tmp_path / "o.gcode", "--profile", "nope"], "no such profile"),
         ([square, "-o", tmp_path / "o.gcode", "--margin", "wide"], "margin 'wide'"),
         ([square, "-o", tmp_path / "o.gcode", "--cols", "0"], "at least 1"),
@@ -90,6 +100,7 @@ def _bad_cases(tmp_path: Path):
     ]
 
 
+@pytest.mark.filterwarnings("error")  # a numpy RuntimeWarning is no answer either
 def test_every_bad_input_is_one_line_and_a_nonzero_exit(tmp_path: Path):
     for args, message in _bad_cases(tmp_path):
         result = _plot(*args)
@@ -105,3 +116,49 @@ def test_every_bad_input_is_one_line_and_a_nonzero_exit(tmp_path: Path):
 def test_rs274_is_present_where_ci_installs_it():
     """Documents the skip reason: without rs274 the interpreter tests above are skipped, not failed."""
     assert RS274 is None or Path(RS274).name == "rs274"
+
+
+def _apply(args: list[str], suggestion: str) -> list[str]:
+    """The command line with an error's suggestion ("--paper A5 --landscape", "no --landscape", "--paper 220x220mm
+    without --landscape, the whole bed", "--paper 50x50mm --scale 6.29 (the largest on the whole bed) or --fit")
+    applied."""
+    suggestion = suggestion.split(",")[0].split(" (the largest")[0]
+    args = [a for a in args if a != "--landscape" or "landscape" not in suggestion]
+    for option in ("--paper", "--scale"):
+        if option in args and option in suggestion:
+            i = args.index(option)
+            del args[i:i + 2]
+    words = suggestion.replace("without --landscape", "").replace("no --landscape", "").split()
+    return args + words
+
+
+@pytest.mark.parametrize("options", [
+    ["--profile", "marlin-z"], ["--profile", "marlin-z", "--landscape"], ["--paper", "A3"],
+    ["--paper", "A3", "--landscape"], ["--profile", "marlin-z", "--scale", "30"],
+    ["--profile", "marlin-z", "--margin", "80mm"], ["--paper", "letter", "--profile", "my_bed"],
+    ["--profile", "marlin-z", "--scale", "100", "--landscape"],
+])
+def test_a_paper_larger_than_the_bed_suggests_only_options_that_then_work(tmp_path: Path, options: list[str]):
+    profile = tmp_path / "my_bed.toml"  # turning the paper is what works here
+    profile.write_text('base = "grbl-z"\nbed_width = 290\nbed_height = 220\n')
+    options = [str(profile) if o == "my_bed" else o for o in options]
+    args = [str(SVG / "feather" / "square.svg"), "-o", str(tmp_path / "o.gcode"), *options]
+    result = _plot(*args)
+    assert result.exit_code == 1 and "larger than the" in result.output, result.output
+    m = re.search(r"; use (.+?)(?: \(or (.+)\))?$", result.output.strip().removesuffix(" or --fit"))
+    suggestions = [g for g in m.groups() if g]
+    assert suggestions, result.output
+    if any("my_bed" in o for o in options):
+        assert suggestions[0] == "--landscape"
+    for i, suggestion in enumerate(suggestions):
+        fixed = _apply(args, suggestion)
+        fixed[fixed.index("-o") + 1] = str(tmp_path / f"fixed{i}.gcode")
+        again = _plot(*fixed)
+        assert again.exit_code == 0, (suggestion, fixed, again.output)
+
+
+def test_the_sheep_grid_on_marlin_suggests_a5_which_works(tmp_path: Path, sheep_path: Path):
+    result = _plot(f"{sheep_path}:test", "-o", tmp_path / "s.gcode", "--profile", "marlin-z")
+    assert "use --paper A5 (or --paper 220x220mm, the whole bed)" in result.output
+    again = _plot(f"{sheep_path}:test", "-o", tmp_path / "s.gcode", "--profile", "marlin-z", "--paper", "A5")
+    assert again.exit_code == 0, again.output

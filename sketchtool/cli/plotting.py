@@ -28,7 +28,7 @@ def _list_profiles(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--fit", "fit", is_flag=True, help="Scale the drawings to fill the margins (the default).")
 @click.option("--scale", type=float, default=None, help="Natural size times K (one drawing unit = 1/96 in); "
               "an error if it does not fit.")
-@click.option("--cols", type=int, default=None, help="Grid columns (default: about square).")
+@click.option("--cols", type=int, default=None, help="Grid columns (default: whatever fills the paper best).")
 @click.option("--profile", default=None, help="Machine profile: grbl-servo (default), grbl-z, marlin-z, rs274, "
               "or a TOML file.")
 @click.option("--list-profiles", is_flag=True, expose_value=False, is_eager=True, callback=_list_profiles,

@@ -14,7 +14,7 @@ from sketchtool.layout import Page, on_paper, parse_paper
 from sketchtool.profiles import FEED_WORD, Profile, load_profile
 from sketchtool.travel import TravelReport, optimize_page, travel_lengths
 
-__all__ = ["to_machine", "park_on_page", "machine_page", "page_to_gcode", "write_gcode", "write_page"]
+__all__ = ["to_machine", "fits_bed", "park_on_page", "machine_page", "page_to_gcode", "write_gcode", "write_page"]
 
 
 def to_machine(points: np.ndarray, page: Page, profile: Profile) -> np.ndarray:
@@ -22,16 +22,24 @@ def to_machine(points: np.ndarray, page: Page, profile: Profile) -> np.ndarray:
     origin corner), (n, 2) float64. The paper must fit the bed."""
     if page.unit != "mm":
         raise SketchtoolError(f"a {page.unit} page has no physical size; lay it out on paper first")
-    if page.width > profile.bed_width + 1e-9 or page.height > profile.bed_height + 1e-9:
+    if not fits_bed(page.width, page.height, profile):
+        turned = fits_bed(page.height, page.width, profile)
         raise SketchtoolError(
             f"the {page.width:g}x{page.height:g} mm paper is larger than the {profile.bed_width:g}x"
-            f"{profile.bed_height:g} mm bed of profile {profile.name}; choose a smaller --paper or --landscape")
+            f"{profile.bed_height:g} mm bed of profile {profile.name}; "
+            + ("turn the paper (--landscape or not)" if turned else
+               f"use paper no larger than {profile.bed_width:g}x{profile.bed_height:g} mm"))
     xy = np.array(points, dtype=np.float64).reshape(-1, 2)
     if profile.origin.endswith("right"):
         xy[:, 0] = page.width - xy[:, 0]
     if profile.origin.startswith("bottom"):
         xy[:, 1] = page.height - xy[:, 1]
     return xy
+
+
+def fits_bed(width: float, height: float, profile: Profile) -> bool:
+    """Whether a width x height mm paper, placed in portrait at the origin corner, lies on the bed."""
+    return width <= profile.bed_width + 1e-9 and height <= profile.bed_height + 1e-9
 
 
 def park_on_page(page: Page, profile: Profile) -> np.ndarray:
@@ -44,7 +52,7 @@ def machine_page(page: Page, profile: Profile, paper: str = "A4") -> Page:
     if page.unit == "mm":
         return page
     sheet = parse_paper(paper, landscape=page.width > page.height)
-    fits = sheet.width <= profile.bed_width and sheet.height <= profile.bed_height
+    fits = fits_bed(sheet.width, sheet.height, profile)
     return on_paper(page, paper if fits else f"{profile.bed_width:g}x{profile.bed_height:g}mm")
 
 
@@ -87,7 +95,7 @@ def _check_inside(lines, size: tuple[float, float], what: str) -> None:
     """Every point (to the 0.001 mm written) within [0, width] x [0, height], or an error naming the first."""
     for xy in lines:
         xy = np.round(getattr(xy, "points", xy), 3)
-        outside = (xy < 0).any(axis=1) | (xy[:, 0] > size[0]) | (xy[:, 1] > size[1])
+        outside = ~np.isfinite(xy).all(axis=1) | (xy < 0).any(axis=1) | (xy[:, 0] > size[0]) | (xy[:, 1] > size[1])
         if outside.any():
             x, y = xy[np.flatnonzero(outside)[0]]
             raise SketchtoolError(f"point ({x:g}, {y:g}) lies outside the {size[0]:g}x{size[1]:g} mm {what}; "

@@ -29,9 +29,10 @@ def page_to_hpgl(page: Page) -> str:
         for s in page.strokes:
             if s.layer != layer or not len(s.points):
                 continue
-            xy = np.rint(np.column_stack([s.points[:, 0], page.height - s.points[:, 1]]) * UNITS_PER_MM).astype(np.int64)
-            if (xy < 0).any() or (xy > limit).any():
+            xy = np.column_stack([s.points[:, 0], page.height - s.points[:, 1]]) * UNITS_PER_MM
+            if not np.isfinite(xy).all() or (np.rint(xy) < 0).any() or (np.rint(xy) > limit).any():
                 raise SketchtoolError(f"a stroke leaves the {page.width:g}x{page.height:g} mm paper; use --fit")
+            xy = np.rint(xy).astype(np.int64)  # finite and on the paper: the cast cannot overflow
             coords = ",".join(f"{x},{y}" for x, y in (xy[1:] if len(xy) > 1 else xy))  # a dot: PD on the spot
             out.append(f"PU{xy[0, 0]},{xy[0, 1]};PD{coords};")
     out.append("PU0,0;SP0;")
