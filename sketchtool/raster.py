@@ -69,9 +69,9 @@ def rasterize(drawing, options: RasterOptions | None = None, *, widths: Sequence
 
 
 def rasterize_batch(drawings: Sequence, options: RasterOptions | None = None, *, dtype=np.float32,
-                    on_progress: Callable[[int], None] | None = None, **option_fields) -> np.ndarray:
+                    on_progress: Callable[[int, int], None] | None = None, **option_fields) -> np.ndarray:
     """Many drawings -> (N, H, W): float32 in [0, 1] by default, or uint8 0-255 with `dtype=np.uint8`
-    (a dataset's storage, a quarter of the memory). `on_progress(k)` is told after every k drawings.
+    (a dataset's storage, a quarter of the memory). `on_progress(done, total)` is called as chunks finish.
     An empty drawing gives an empty image."""
     options = _options(options, option_fields)
     h, w = options.size
@@ -84,7 +84,7 @@ def rasterize_batch(drawings: Sequence, options: RasterOptions | None = None, *,
             if stop > start:
                 out[first + i] = canvas.stroke(data[start:stop])
         if on_progress:
-            on_progress(len(chunk))
+            on_progress(first + len(chunk), len(drawings))
     if np.dtype(dtype) == np.uint8:
         return out
     return (out / np.float32(255)).astype(dtype, copy=False)

@@ -14,7 +14,7 @@ import numpy as np
 from sketchtool.errors import SketchtoolError
 
 __all__ = ["writer_for", "OutputOptions", "WRITERS", "DRAWING_SUFFIXES", "write_drawings", "write_page", "read_drawings",
-           "parse_reference"]
+           "parse_reference", "IMAGE_WRITERS", "FRAME_WRITERS", "write_images", "write_frames"]
 
 # suffix -> "module:function"; page writers take (page, path, options), ".npz" takes stroke-3 drawings
 WRITERS: dict[str, str] = {
@@ -27,6 +27,14 @@ WRITERS: dict[str, str] = {
     ".hpgl": "sketchtool.formats.hpgl:write_page",
 }
 DRAWING_SUFFIXES = (".svg", ".svgz", ".npz")
+# images (N, H, W) float in [0, 1] and canvas sequences (T, N, H, W): writers take (array, path, options)
+IMAGE_WRITERS: dict[str, str] = {
+    ".png": "sketchtool.formats.image_grid:write_png_grid",
+    ".npz": "sketchtool.formats.image_grid:write_images_npz",
+}
+FRAME_WRITERS: dict[str, str] = {
+    ".gif": "sketchtool.formats.gif:write_frames",
+}
 _REFERENCE = re.compile(r"^(?P<path>.+\.npz):(?P<split>train|valid|test)(?::(?P<index>\d+))?$")
 
 
@@ -116,3 +124,25 @@ def read_drawings(ref: str | os.PathLike, **svg_options) -> list[np.ndarray]:
     from sketchtool.build import svg_to_stroke3
 
     return [svg_to_stroke3(path, **svg_options)]
+
+
+def _table_writer(path: Path, table: dict[str, str], what: str):
+    suffix = path.suffix.lower()
+    if suffix not in table:
+        raise SketchtoolError(f"{path}: {what} cannot be written as {suffix or '(no extension)'!r}; "
+                              f"use one of {', '.join(sorted(table))}")
+    module, name = table[suffix].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def write_images(path: str | os.PathLike, images: np.ndarray, options: OutputOptions | None = None) -> None:
+    """Write images, (N, H, W) float in [0, 1] with 1.0 = ink, in the format `path`'s extension names
+    (`IMAGE_WRITERS`: a .png grid, an image-dataset .npz)."""
+    path = Path(path)
+    _table_writer(path, IMAGE_WRITERS, "images")(images, path, options or OutputOptions())
+
+
+def write_frames(path: str | os.PathLike, frames: np.ndarray, options: OutputOptions | None = None) -> None:
+    """Write a canvas sequence, (T, N, H, W) float in [0, 1], as an animation (`FRAME_WRITERS`: .gif)."""
+    path = Path(path)
+    _table_writer(path, FRAME_WRITERS, "a canvas sequence")(frames, path, options or OutputOptions())
