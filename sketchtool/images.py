@@ -85,10 +85,11 @@ def save_image_dataset(path: str | os.PathLike, dataset: ImageDataset) -> None:
 def load_image_dataset(path: str | os.PathLike) -> ImageDataset:
     """Read an image dataset written by `save_image_dataset`; never unpickles, refuses oversized members."""
     path = Path(path)
+    if dataset_kind(path) != "images":
+        raise SketchtoolError(f"{path}: not an image dataset (no meta with kind 'images'); "
+                              "make one with `sketchtool rasterize`", reason="corrupt")
     arrays = _read_arrays(path)
     meta = _json_member(arrays, "meta", path)
-    if not isinstance(meta, dict) or meta.get("kind") != "images":
-        raise SketchtoolError(f"{path}: not an image dataset (no meta with kind 'images')", reason="corrupt")
     names = _json_member(arrays, "class_names", path) if "class_names" in arrays else []
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise SketchtoolError(f"{path}: class_names is not a list of names", reason="corrupt")
