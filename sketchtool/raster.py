@@ -55,9 +55,10 @@ class RasterOptions:
 
 def rasterize(drawing, options: RasterOptions | None = None, *, widths: Sequence[np.ndarray] | None = None,
               **option_fields) -> np.ndarray:
-    """One drawing -> (H, W) float32 in [0, 1]. `drawing` is an (n, 3) stroke-3 array or a list of (n, 2)
-    polylines; `widths` (polylines only: one (n,) array of line widths in output pixels per polyline) draws
-    a stroke whose width varies along it, with round joins (a pen with pressure). Keyword fields build the
+    """One drawing -> (H, W) float32 in [0, 1]. `drawing` is an (n, 3) stroke-3 array, one (n, 2) polyline
+    or a list of polylines; `widths` (one (n,) array of line widths in output pixels per polyline) draws
+    strokes whose width varies along them, with round joins (a pen with pressure; the fit still allows for
+    `line_width`, so give a `view` or a padding that holds the widest point). Keyword fields build the
     `RasterOptions` (`rasterize(d, size=28, line_width=2)`)."""
     options = _options(options, option_fields)
     if widths is None:
@@ -95,6 +96,8 @@ def fit_transform(points: np.ndarray, options: RasterOptions) -> tuple[float, np
     scaled with its aspect kept to fill the canvas less padding and half a line width on each side, centred.
     A drawing without extent (one dot) is centred at scale 1."""
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if not len(points):
+        raise SketchtoolError("cannot fit an empty drawing")
     scale, offset = _fit_many(points, np.array([0]), np.array([len(points)]), options)
     return float(scale[0]), offset[0]
 
