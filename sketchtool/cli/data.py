@@ -176,7 +176,7 @@ def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_o
     from sketchtool.errors import SketchtoolError
     from sketchtool.fileio import check_output_path
     from sketchtool.formats import OutputOptions, write_drawings
-    from sketchtool.images import load_any_dataset
+    from sketchtool.images import ImageDataset, load_any_dataset
 
     check_output_path(out, inputs=[dataset], force=True)
     ds = load_any_dataset(dataset)
@@ -190,7 +190,7 @@ def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_o
         raise SketchtoolError(f"{dataset}: no drawings in split {split!r}" + (f" of class {class_name!r}" if class_name else "")
                               + f"; splits: {', '.join(f'{k} {v}' for k, v in ds.counts().items())}")
     picked = np.sort(np.random.default_rng(seed).choice(indices, size=min(count, len(indices)), replace=False))
-    if hasattr(ds, "image_shape"):  # an image dataset: a grid of its pixels
+    if isinstance(ds, ImageDataset):  # a grid of its pixels
         from sketchtool.formats import write_images
 
         write_images(out, ds.splits[split][picked] / np.float32(255), OutputOptions(cols=cols))
