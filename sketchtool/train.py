@@ -109,13 +109,15 @@ def resolve_hparams(model: str, *, preset: str | None = None, config: str | os.P
 # --- data -------------------------------------------------------------------------------------------------------
 def read_dataset(path: Path):
     """A stroke or image dataset, by what the file holds."""
-    from sketchtool.formats.npz import load_dataset
+    from sketchtool.images import load_any_dataset
 
-    return load_dataset(path)
+    return load_any_dataset(path)
 
 
 def dataset_kind(dataset) -> str:
-    return "images" if hasattr(dataset, "image_shape") else "strokes"
+    from sketchtool.images import ImageDataset
+
+    return "images" if isinstance(dataset, ImageDataset) else "strokes"
 
 
 def fingerprint(path: Path) -> str:

@@ -52,3 +52,14 @@ def tiny_model(sheep_path, tmp_path_factory) -> Path:
         "learning_rate": 0.003, "use_recurrent_dropout": False})
     train(folder / "short_sheep.npz", folder / "run", hps=hps, options=TrainOptions(steps=30, save_every=30))
     return folder / "run"
+
+
+@pytest.fixture(scope="session")
+def digits_npz(tmp_path_factory) -> Path:
+    """scikit-learn's 8x8 digits saved as an image dataset (`tests/image_data.py`); skips without scikit-learn."""
+    from image_data import digits_image_dataset
+    from sketchtool.images import save_image_dataset
+
+    path = tmp_path_factory.mktemp("digits") / "digits.npz"
+    save_image_dataset(path, digits_image_dataset())
+    return path

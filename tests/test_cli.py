@@ -58,7 +58,32 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     return {**readers, **gcode,
             "root": root, "empty_dir": empty_dir, "empty_npz": root / "empty.npz", "empty_svg": root / "empty.svg",
             "text": root / "text.txt", "evil_npz": evil, "bomb_svg": HOSTILE / "billion_laughs.svg",
-            "xxe_svg": HOSTILE / "xxe_file.svg", "invisible_svg": HOSTILE / "only_invisible.svg"}
+            "xxe_svg": HOSTILE / "xxe_file.svg", "invisible_svg": HOSTILE / "only_invisible.svg",
+            **_raster_inputs(root)}
+
+
+def _raster_inputs(root: Path) -> dict[str, Path]:
+    """issue 11 (raster): a tiny stroke dataset, its image dataset, folders with a broken PNG and a PNG bomb."""
+    import struct
+    import zlib
+
+    from sketchtool.dataset import StrokeDataset
+    from sketchtool.formats.npz import save_dataset
+    from sketchtool.images import ImageDataset, save_image_dataset
+
+    strokes = root / "raster_strokes.npz"
+    save_dataset(strokes, StrokeDataset(splits={"train": [np.array([[0, 0, 0], [5, 5, 1]], np.int16)]}))
+    images = root / "raster_images.npz"
+    save_image_dataset(images, ImageDataset(splits={"train": np.zeros((2, 4, 4), np.uint8)}))
+    broken, bomb = root / "raster_broken", root / "raster_bomb"
+    broken.mkdir()
+    bomb.mkdir()
+    (broken / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    ihdr = struct.pack(">IIBBBBB", 40000, 40000, 8, 0, 0, 0, 0)  # 1.6 G pixels claimed, a few bytes stored
+    chunks = [(b"IHDR", ihdr), (b"IDAT", zlib.compress(b"\0" * 64)), (b"IEND", b"")]
+    (bomb / "big.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"".join(
+        struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d)) for k, d in chunks))
+    return {"raster_strokes": strokes, "raster_images": images, "raster_broken_dir": broken, "raster_bomb_dir": bomb}
 
 
 def _readers_inputs(root: Path) -> dict[str, Path]:
@@ -144,6 +169,18 @@ ROWS = [
     ("plot {gcode_svg} -o {out}.gcode --profile marlin-z --landscape", "A4 landscape on the 220 mm bed"),
     ("plot {gcode_svg} -o {out}.gcode --scale 1e308", "scale 1e308"),
     ("plot {gcode_svg} -o {out}.gcode --scale nan", "scale nan"),
+    # issue 11: raster
+    ("rasterize {empty_npz} -o {out}.npz", "empty file"),
+    ("rasterize {evil_npz} -o {out}.npz", "pickle payload"),
+    ("rasterize {empty_dir} -o {out}.npz", "empty folder"),
+    ("rasterize {raster_strokes} -o {out}.npz --size 0", "size 0"),
+    ("rasterize {raster_strokes} -o {out}.npz --size 8 --padding 4", "no room"),
+    ("rasterize {raster_strokes} -o {out}.png", "not an .npz output"),
+    ("rasterize {raster_broken_dir} -o {out}.npz", "folder with a broken PNG"),
+    ("rasterize {raster_bomb_dir} -o {out}.npz", "image bomb"),
+    ("rasterize {raster_strokes} -o {raster_strokes} --force", "output over input"),
+    ("rasterize {raster_images} -o {out}.npz", "already images"),
+    ("show {raster_images} -o {out}.svg", "image dataset as svg"),
 ]
 
 

@@ -19,6 +19,7 @@ __all__ = ["main", "cli"]
 # each module defines click commands and a `COMMANDS` list of them
 COMMAND_MODULES = [
     "sketchtool.cli.data",      # build-dataset, info, show
+    "sketchtool.cli.images",    # rasterize
     "sketchtool.cli.training",  # train, eval, curves
     "sketchtool.cli.sampling",  # generate, complete, interpolate, analogy, reconstruct, models
     "sketchtool.cli.plotting",  # plot

@@ -104,7 +104,8 @@ def _echo_build_summary(summary: dict) -> None:
 @click.argument("dataset", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
 def info_command(dataset, as_json):
-    """Show what a stroke-3 dataset (.npz) holds: splits, classes, lengths, scale factor, build settings.
+    """Show what a dataset (.npz) holds: splits, classes, lengths, scale factor, build settings
+    (an image dataset: image shape, ink per image, how it was made).
 
     \b
     Example:
@@ -112,7 +113,15 @@ def info_command(dataset, as_json):
     """
     from sketchtool.dataset import describe_dataset
     from sketchtool.formats.npz import load_dataset
+    from sketchtool.images import dataset_kind, describe_image_dataset, load_image_dataset
 
+    if dataset_kind(dataset) == "images":
+        info = {"path": dataset, **describe_image_dataset(load_image_dataset(dataset))}
+        if as_json:
+            click.echo(json.dumps(info, indent=1))
+        else:
+            _echo_image_info(info)
+        return
     info = {"path": dataset, **describe_dataset(load_dataset(dataset))}
     if as_json:
         click.echo(json.dumps(info, indent=1))
@@ -133,10 +142,25 @@ def info_command(dataset, as_json):
         click.echo("Build settings: " + ", ".join(f"{k}={v}" for k, v in sorted(info["settings"].items())))
 
 
+def _echo_image_info(info: dict) -> None:
+    h, w = info["image_shape"]
+    click.echo(f"{info['path']}: " + ", ".join(f"{k} {v}" for k, v in info["splits"].items()) + f" images of {w}x{h} (uint8)")
+    classes = info["classes"]["train"]
+    if len(classes) > 1:
+        click.echo(f"Classes ({len(classes)}):")
+        for name in classes:
+            click.echo(f"  {name}: " + ", ".join(f"{s} {c[name]}" for s, c in info["classes"].items()))
+    for split, stats in info["ink"].items():
+        if stats["count"]:
+            click.echo(f"{split}: ink per image {_format_stats(stats)}")
+    meta = {k: v for k, v in info["meta"].items() if k not in ("kind", "image_shape")}
+    click.echo("Made with: " + ", ".join(f"{k}={v}" for k, v in sorted(meta.items())))
+
+
 @click.command("show")
 @click.argument("dataset", type=click.Path(dir_okay=False))
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
-              help=f"Preview file; its extension picks the format ({describe('drawings')}).")
+              help=f"Preview file; its extension picks the format ({describe('drawings')}; images: {describe('images')}).")
 @click.option("--n", "count", default=100, show_default=True, type=click.IntRange(min=1), help="Drawings to show.")
 @click.option("--split", default="train", show_default=True, type=click.Choice(["train", "valid", "test"]))
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random pick.")
@@ -144,7 +168,8 @@ def info_command(dataset, as_json):
 @click.option("--class", "class_name", default=None, help="Only drawings of this class.")
 @click.option("--colour-by-order", is_flag=True, help="Colour strokes by their order in the drawing.")
 def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_order):
-    """Draw a random grid of a dataset's drawings into a preview file; --out's extension picks the format.
+    """Draw a random grid of a dataset's drawings (or images) into a preview file; --out's extension picks the
+    format (an image dataset: .png or .npz).
 
     \b
     Example:
@@ -155,10 +180,11 @@ def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_o
     from sketchtool.errors import SketchtoolError
     from sketchtool.fileio import check_output_path
     from sketchtool.formats import OutputOptions, require_output, write_drawings
-    from sketchtool.formats.npz import load_dataset
+    from sketchtool.images import ImageDataset, load_any_dataset
 
-    check_output_path(require_output("drawings", out), inputs=[dataset], force=True)
-    ds = load_dataset(dataset)
+    check_output_path(out, inputs=[dataset], force=True)
+    ds = load_any_dataset(dataset)
+    require_output("images" if isinstance(ds, ImageDataset) else "drawings", out)
     indices = np.arange(len(ds.splits[split]))
     if class_name is not None:
         if class_name not in ds.class_names:
@@ -169,6 +195,12 @@ def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_o
         raise SketchtoolError(f"{dataset}: no drawings in split {split!r}" + (f" of class {class_name!r}" if class_name else "")
                               + f"; splits: {', '.join(f'{k} {v}' for k, v in ds.counts().items())}")
     picked = np.sort(np.random.default_rng(seed).choice(indices, size=min(count, len(indices)), replace=False))
+    if isinstance(ds, ImageDataset):  # a grid of its pixels
+        from sketchtool.formats import write_images
+
+        write_images(out, ds.splits[split][picked] / np.float32(255), OutputOptions(cols=cols))
+        click.echo(f"Wrote {out}: {len(picked)} of {len(indices)} {split} images")
+        return
     drawings = [ds.splits[split][i] for i in picked]
     write_drawings(out, drawings, OutputOptions(cols=cols, colour_by_order=colour_by_order))
     click.echo(f"Wrote {out}: {len(drawings)} of {len(indices)} {split} drawings")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # numpy stays out of `sketchtool --help`, whose option texts 
 
 __all__ = ["writer_for", "OutputOptions", "WRITERS", "ROLES", "Role", "DRAWING_SUFFIXES", "suffixes",
            "accepts", "describe", "require_output", "write_drawings", "write_page", "read_drawings",
-           "parse_reference"]
+           "parse_reference", "IMAGE_WRITERS", "FRAME_WRITERS", "write_images", "write_frames"]
 
 # suffix -> "module:function"; page writers take (page, path, options), ".npz" takes stroke-3 drawings
 WRITERS: dict[str, str] = {
@@ -28,6 +28,14 @@ WRITERS: dict[str, str] = {
     ".nc": "sketchtool.formats.gcode:write_page",
     ".ngc": "sketchtool.formats.gcode:write_page",
     ".hpgl": "sketchtool.formats.hpgl:write_page",
+}
+# images (N, H, W) float in [0, 1] and canvas sequences (T, N, H, W): writers take (array, path, options)
+IMAGE_WRITERS: dict[str, str] = {
+    ".png": "sketchtool.formats.image_grid:write_png_grid",
+    ".npz": "sketchtool.formats.image_grid:write_images_npz",
+}
+FRAME_WRITERS: dict[str, str] = {
+    ".gif": "sketchtool.formats.gif:write_frames",
 }
 
 
@@ -49,6 +57,8 @@ ROLES: dict[str, Role] = {
     "page": Role(tuple(s for s in WRITERS if s != ".npz"), "a laid-out page is written as"),  # write_page
     "plot": Role((".gcode", ".nc", ".ngc", ".svg", ".hpgl"), "plot writes"),
     "curves": Role((".png", ".svg", ".pdf"), "curves are written as"),  # matplotlib, not WRITERS
+    "images": Role(tuple(IMAGE_WRITERS), "images are written as"),  # write_images: image models' samples, previews
+    "frames": Role(tuple(FRAME_WRITERS), "a canvas sequence is written as"),  # write_frames: DRAW/GRAN animations
 }
 DRAWING_SUFFIXES = ROLES["drawings-in"].suffixes
 _REFERENCE = re.compile(r"^(?P<path>.+\.npz):(?P<split>[^:]*)(?::(?P<index>[^:]*))?$", re.IGNORECASE)
@@ -167,3 +177,21 @@ def read_drawings(ref: str | os.PathLike, **svg_options) -> list[np.ndarray]:
     from sketchtool.build import svg_to_stroke3
 
     return [svg_to_stroke3(path, **svg_options)]
+
+
+def _table_writer(path: Path, table: dict[str, str], role: str):
+    module, name = table[require_output(role, path).suffix.lower()].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def write_images(path: str | os.PathLike, images: np.ndarray, options: OutputOptions | None = None) -> None:
+    """Write images, (N, H, W) float in [0, 1] with 1.0 = ink, in the format `path`'s extension names
+    (`IMAGE_WRITERS`: a .png grid, an image-dataset .npz)."""
+    path = Path(path)
+    _table_writer(path, IMAGE_WRITERS, "images")(images, path, options or OutputOptions())
+
+
+def write_frames(path: str | os.PathLike, frames: np.ndarray, options: OutputOptions | None = None) -> None:
+    """Write a canvas sequence, (T, N, H, W) float in [0, 1], as an animation (`FRAME_WRITERS`: .gif)."""
+    path = Path(path)
+    _table_writer(path, FRAME_WRITERS, "frames")(frames, path, options or OutputOptions())

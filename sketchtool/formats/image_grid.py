@@ -1,0 +1,65 @@
+"""Images (N, H, W) float in [0, 1] as a PNG grid (dark ink on white, pixels enlarged without smoothing)
+or as an image-dataset `.npz`."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from sketchtool.errors import SketchtoolError
+from sketchtool.fileio import atomic_write
+
+__all__ = ["image_grid", "grid_scale", "write_png_grid", "write_images_npz", "check_images"]
+
+
+def check_images(images) -> np.ndarray:
+    """(N, H, W) or (H, W) float -> float32 (N, H, W) clipped to [0, 1]; a clear error for anything else."""
+    a = np.asarray(images, dtype=np.float32)
+    if a.ndim == 2:
+        a = a[None]
+    if a.ndim != 3 or not a.size:
+        raise SketchtoolError(f"images: expected a non-empty (N, H, W) array, got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise SketchtoolError("images hold NaN or infinite values")
+    return np.clip(a, 0.0, 1.0)
+
+
+def image_grid(images, cols: int | None = None, scale: int = 1, gap: int = 1) -> np.ndarray:
+    """uint8 (rows * (H*scale + gap) - gap, ...) page, 255 = white paper, 0 = full ink, in row-major order."""
+    a = check_images(images)
+    n, h, w = a.shape
+    cols = max(1, min(n, cols or math.ceil(math.sqrt(n))))
+    rows = math.ceil(n / cols)
+    cell_h, cell_w = h * scale + gap, w * scale + gap
+    page = np.full((rows * cell_h - gap, cols * cell_w - gap), 255, dtype=np.uint8)
+    tiles = np.round((1.0 - a) * 255).astype(np.uint8).repeat(scale, axis=1).repeat(scale, axis=2)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        page[r * cell_h:r * cell_h + h * scale, c * cell_w:c * cell_w + w * scale] = tile
+    return page
+
+
+def grid_scale(options, width: int) -> int:
+    """Whole-pixel enlargement that brings a cell near `options.cell` pixels (128 by default)."""
+    return max(1, round(float(getattr(options, "cell", 128.0)) / max(1, width)))
+
+
+def write_png_grid(images, path: str | os.PathLike, options=None) -> None:
+    """Format-dispatch entry point for `.png` (see `sketchtool.formats.IMAGE_WRITERS`)."""
+    from PIL import Image
+
+    a = check_images(images)
+    page = image_grid(a, cols=getattr(options, "cols", None), scale=grid_scale(options, a.shape[2]))
+    with atomic_write(path) as f:
+        Image.fromarray(page, mode="L").save(f, format="PNG")
+
+
+def write_images_npz(images, path: str | os.PathLike, options=None) -> None:
+    """Format-dispatch entry point for `.npz`: the images as the train split of an image dataset."""
+    from sketchtool.images import ImageDataset, save_image_dataset
+
+    a = check_images(images)
+    uint8 = np.round(a * 255).astype(np.uint8)
+    save_image_dataset(path, ImageDataset(splits={"train": uint8}, meta={"source": "written images"}))

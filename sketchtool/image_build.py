@@ -1,0 +1,125 @@
+"""Making image datasets: a stroke-3 dataset through the rasteriser, or a folder of PNG/JPG line drawings
+(grey, polarity detected, fitted with aspect kept, labels by folder)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from sketchtool.dataset import SPLITS, StrokeDataset
+from sketchtool.errors import SketchtoolError
+from sketchtool.images import ImageDataset
+from sketchtool.raster import RasterOptions, rasterize_batch
+
+__all__ = ["images_from_strokes", "images_from_folder", "load_line_drawing", "IMAGE_SUFFIXES"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_INK_THRESHOLD = 26  # of 255: fainter pixels (paper texture, JPEG noise) do not count when finding the bounds
+
+
+def images_from_strokes(dataset: StrokeDataset, options: RasterOptions, *, limit: int | None = None,
+                        source: str = "", on_progress: Callable[[int, int], None] | None = None) -> ImageDataset:
+    """Rasterise every drawing (the first `limit` of each split) into its split, keeping labels and class names."""
+    splits, labels = {}, {}
+    total = sum(len(dataset.splits[name][:limit]) for name in SPLITS)
+    done = 0
+    for name in SPLITS:
+        drawings = dataset.splits[name][:limit]
+        progress = (lambda k, _n, offset=done: on_progress(offset + k, total)) if on_progress else None
+        splits[name] = rasterize_batch(drawings, options, dtype=np.uint8, on_progress=progress)
+        done += len(drawings)
+        labels[name] = dataset.labels_of(name)[:len(drawings)]
+    meta = {"source": source, "source_kind": "strokes", "line_width": options.line_width,
+            "padding": options.padding, "antialias": options.antialias, "limit": limit,
+            "source_settings": dataset.settings}
+    return ImageDataset(splits=splits, labels=labels, class_names=list(dataset.class_names), meta=meta)
+
+
+def images_from_folder(folder: str | os.PathLike, *, size: int, padding: float, split: Sequence[float | int],
+                       seed: int = 0, limit: int | None = None,
+                       on_progress: Callable[[int, int], None] | None = None) -> ImageDataset:
+    """Every PNG/JPG under `folder` (sorted, recursive) as one image; files directly in a sub-folder take its
+    name as their class when there are two or more such folders. A seeded shuffle splits them as
+    `sketchtool.build.split_sizes` does; `limit` keeps the first files only. An unreadable file is an error."""
+    from sketchtool.build import split_sizes
+
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())[:limit]
+    if not files:
+        raise SketchtoolError(f"{folder}: no .png, .jpg or .jpeg files found")
+    classes = sorted({str(p.parent.relative_to(folder)) for p in files})
+    class_names = classes if len(classes) > 1 else []
+    labels = np.array([classes.index(str(p.parent.relative_to(folder))) if class_names else 0 for p in files],
+                      dtype=np.int64)
+    images = np.zeros((len(files), size, size), dtype=np.uint8)
+    for i, path in enumerate(files):
+        images[i] = load_line_drawing(path, size=size, padding=padding)
+        if on_progress:
+            on_progress(i + 1, len(files))
+    (n_train, n_valid, n_test), _ = split_sizes(len(files), split)
+    order = np.random.default_rng(seed).permutation(len(files))
+    parts = dict(zip(("valid", "test", "train"), np.split(order, np.cumsum([n_valid, n_test]))))
+    parts["train"] = parts["train"][:n_train]
+    meta = {"source": str(folder), "source_kind": "image folder", "padding": padding, "line_width": None,
+            "split": list(split), "seed": seed, "limit": limit}
+    return ImageDataset(splits={k: images[np.sort(v)] for k, v in parts.items()},
+                        labels={k: labels[np.sort(v)] for k, v in parts.items()}, class_names=class_names, meta=meta)
+
+
+def load_line_drawing(path: str | os.PathLike, *, size: int, padding: float) -> np.ndarray:
+    """One PNG/JPG -> uint8 (size, size), 255 = ink: transparency flattened onto white, grey, inverted when the
+    background is light (the median pixel is the background in a line drawing), the ink's bounding box scaled
+    with its aspect kept to size - 2 * padding and centred. Refuses decompression bombs (Pillow's limit)."""
+    from PIL import Image
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                grey = _flatten_grey(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise SketchtoolError(f"{path}: image is larger than Pillow's decompression-bomb limit of "
+                              f"{Image.MAX_IMAGE_PIXELS} pixels; not loaded", reason="unsafe") from None
+    except (OSError, SyntaxError, ValueError, Image.UnidentifiedImageError) as e:
+        raise SketchtoolError(f"{path}: unreadable image ({e})", reason="corrupt") from None
+    ink = np.asarray(grey, dtype=np.uint8)
+    if np.median(ink) > 127:
+        ink = 255 - ink
+    return _fit_image(ink, size, padding)
+
+
+def _flatten_grey(image):
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("L")
+    return image.convert("L")
+
+
+def _fit_image(ink: np.ndarray, size: int, padding: float) -> np.ndarray:
+    from PIL import Image
+
+    out = np.zeros((size, size), dtype=np.uint8)
+    rows, cols = np.flatnonzero((ink > _INK_THRESHOLD).any(axis=1)), np.flatnonzero((ink > _INK_THRESHOLD).any(axis=0))
+    if not len(rows):
+        return out  # a blank page stays blank
+    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = crop.shape
+    room = size - 2 * padding
+    if room < 1:
+        raise SketchtoolError(f"padding {padding:g} leaves no room in a {size}x{size} image")
+    k = room / max(h, w)
+    new_w, new_h = max(1, round(w * k)), max(1, round(h * k))
+    resample = Image.Resampling.BOX if k < 1 else Image.Resampling.BILINEAR  # BOX: area average, no ringing
+    scaled = np.asarray(Image.fromarray(crop).resize((new_w, new_h), resample), dtype=np.uint8)
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    out[top:top + new_h, left:left + new_w] = scaled
+    return out
