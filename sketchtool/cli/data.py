@@ -160,7 +160,8 @@ def _echo_image_info(info: dict) -> None:
 @click.command("show")
 @click.argument("dataset", type=click.Path(dir_okay=False))
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
-              help=f"Preview file; its extension picks the format ({describe('drawings')}; images: {describe('images')}).")
+              help=f"Preview file; its extension picks the format ({describe('drawings')}). Image datasets: "
+                   f"{describe('images')}.")
 @click.option("--n", "count", default=100, show_default=True, type=click.IntRange(min=1), help="Drawings to show.")
 @click.option("--split", default="train", show_default=True, type=click.Choice(["train", "valid", "test"]))
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random pick.")
