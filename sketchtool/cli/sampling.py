@@ -150,22 +150,44 @@ def _with_inputs(inputs: list, outputs: list) -> tuple[list, list]:
 
 @click.command("generate")
 @click.option("--n", "n", type=int, default=16, show_default=True, help="Number of drawings.")
+@click.option("--frames", type=click.Path(dir_okay=False), default=None,
+              help="Image models that draw in steps: also write the canvas over time (.gif).")
 @_sampling_options
-def generate_command(n, **params):
-    """Draw N new sketches from a model (the embedded sheep by default).
+def generate_command(n, frames, **params):
+    """Draw N new sketches from a model (the embedded sheep by default); an image model writes a PNG grid or an
+    .npz of images, and with --frames an animation of its canvas over time.
 
     \b
     Examples:
       sketchtool generate --n 50 --out grid.svg
       sketchtool generate --n 1000 --out sheep.npz --seed 1 --temperature 0.2
       sketchtool generate --model runs/mine --n 20 --out mine.png --size 1200
+      sketchtool generate --model runs/draw --n 16 --out digits.png --frames digits.gif
     """
     from sketchtool.sampling import generate
 
     run = _Run(params)
-    drawings = generate(run.model, run.info, n, run.options, on_progress=_progress())
-    run.write(drawings)
-    run.done(f"{len(drawings)} drawings")
+    if run.model.output_kind != "images":
+        if frames:
+            raise SketchtoolError(f"--frames: model {_model_name(params['model_ref'])} draws strokes; --frames "
+                                  "animates image models that draw in steps")
+        drawings = generate(run.model, run.info, n, run.options, on_progress=_progress())
+        run.write(drawings)
+        run.done(f"{len(drawings)} drawings")
+        return
+    from sketchtool.fileio import check_output_path
+    from sketchtool.formats import OutputOptions, require_output, write_frames, write_images
+
+    require_output("images", run.out)
+    if frames:
+        check_output_path(require_output("frames", frames), force=params["force"])
+    samples = generate(run.model, run.info, n, run.options, on_progress=_progress(), frames=bool(frames))
+    if frames and samples.frames is None:
+        raise SketchtoolError(f"--frames: model {run.info.model!r} does not draw in steps; drop --frames")
+    write_images(run.out, samples.images, OutputOptions(cols=params["cols"]))
+    if frames:
+        write_frames(frames, samples.frames, OutputOptions(cols=params["cols"]))
+    run.done(f"{len(samples.images)} images")
 
 
 @click.command("complete")
