@@ -113,6 +113,6 @@ def read_drawings(ref: str | os.PathLike, **svg_options) -> list[np.ndarray]:
         if index >= len(drawings):
             raise SketchtoolError(f"{ref}: index {index} out of range; split {split!r} has {len(drawings)} drawings")
         return [drawings[index]]
-    from sketchtool.build import svg_to_stroke3
+    from sketchtool.prepare import svg_to_stroke3
 
     return [svg_to_stroke3(path, **svg_options)]
