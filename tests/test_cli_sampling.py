@@ -96,7 +96,11 @@ def test_complete_svg_keeps_the_input_frame(tiny_model, fixtures, tmp_path, plac
        "--placement", placement, "--out", out)
     root = ET.parse(out).getroot()
     source = ET.parse(fixtures / "sheep_start.svg").getroot()
-    assert [root.get(k) for k in ("viewBox", "width", "height")] == ["0 0 200 150", "200mm", "150mm"]
+    vx, vy, vw, vh = (float(v) for v in root.get("viewBox").split())
+    assert vx <= 0 and vy <= 0 and vx + vw >= 200 and vy + vh >= 150  # the input's frame, grown if need be
+    width, height = (root.get(k) for k in ("width", "height"))
+    assert width.endswith("mm") and height.endswith("mm")
+    assert (float(width[:-2]), float(height[:-2])) == pytest.approx((vw, vh), abs=1e-3)  # 1 user unit = 1 mm, as input
     variants = [g for g in root.iter(f"{SVG}g") if g.get("class") == "sketchtool-variant"]
     assert [g.get("id") for g in variants] == ["variant-0", "variant-1", "variant-2"]
     shifts = [float(re.search(r"translate\(([-\d.]+),0\)", g.get("transform", "translate(0,0)")).group(1))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from sketchtool.cli.options import COMMON_SCALE, COUNT, MAX_DRAWINGS, SEED, write_grid
 from sketchtool.cli.progress import progress_bar
 
 __all__ = ["COMMANDS"]
@@ -134,13 +135,14 @@ def info_command(dataset, as_json):
 @click.command("show")
 @click.argument("dataset", type=click.Path(dir_okay=False))
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Preview file (.svg or .png).")
-@click.option("--n", "count", default=100, show_default=True, type=click.IntRange(min=1), help="Drawings to show.")
+@click.option("--n", "count", default=100, show_default=True, type=COUNT, help=f"Drawings to show, 1 to {MAX_DRAWINGS:,}.")
 @click.option("--split", default="train", show_default=True, type=click.Choice(["train", "valid", "test"]))
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random pick.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the random pick, 0 to 2^64-1.")
 @click.option("--cols", default=None, type=click.IntRange(min=1), help="Grid columns [default: square grid].")
 @click.option("--class", "class_name", default=None, help="Only drawings of this class.")
 @click.option("--colour-by-order", is_flag=True, help="Colour strokes by their order in the drawing.")
-def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_order):
+@COMMON_SCALE
+def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_order, common_scale):
     """Draw a random grid of a dataset's drawings into an SVG or PNG file.
 
     \b
@@ -151,7 +153,7 @@ def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_o
 
     from sketchtool.errors import SketchtoolError
     from sketchtool.fileio import check_output_path
-    from sketchtool.formats import OutputOptions, write_drawings
+    from sketchtool.formats import OutputOptions
     from sketchtool.formats.npz import load_dataset
 
     check_output_path(out, inputs=[dataset], force=True)
@@ -167,7 +169,7 @@ def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_o
                               + f"; splits: {', '.join(f'{k} {v}' for k, v in ds.counts().items())}")
     picked = np.sort(np.random.default_rng(seed).choice(indices, size=min(count, len(indices)), replace=False))
     drawings = [ds.splits[split][i] for i in picked]
-    write_drawings(out, drawings, OutputOptions(cols=cols, colour_by_order=colour_by_order))
+    write_grid(out, drawings, OutputOptions(cols=cols, colour_by_order=colour_by_order), common_scale)
     click.echo(f"Wrote {out}: {len(drawings)} of {len(indices)} {split} drawings")
 
 COMMANDS = [build_dataset_command, info_command, show_command]
