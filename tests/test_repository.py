@@ -1,8 +1,10 @@
-"""Promises the repository makes: README's commands are the ones CI runs; the CLI starts light."""
+"""Promises the repository makes: README's commands are the ones CI runs; the CLI starts light; the test extra
+installs what the tests import; README's image is what its caption's command writes."""
 
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import ROOT
 
@@ -89,3 +91,27 @@ def test_every_library_the_tests_import_is_in_the_test_extra_or_skipped():
             if not names & declared:
                 missing.append(f"{path.name}:{line} imports {module} ({', '.join(sorted(names))})")
     assert not missing, "add to the test extra or pytest.importorskip: " + "; ".join(missing)
+
+
+def test_readme_image_is_what_its_caption_command_writes(tmp_path):
+    """The caption's command, run again (writing elsewhere), gives an image of the committed image's size."""
+    import shlex
+
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from sketchtool.cli import cli
+
+    text = (ROOT / "README.md").read_text()
+    images = re.findall(r"!\[[^\]]*\(`(sketchtool [^`]+)`\)\]\(([^)]+\.png)\)", text)
+    assert images, "README shows an image captioned with the command that made it"
+    for command, image in images:
+        args = shlex.split(command)[1:]
+        assert "--out" in args, f"{command!r} must name the image it writes"
+        out = args.index("--out") + 1
+        assert args[out] == image, f"{command!r} must write {image}"
+        args[out] = str(tmp_path / Path(image).name)
+        done = CliRunner().invoke(cli, args)
+        assert done.exit_code == 0, done.output
+        with Image.open(ROOT / image) as committed, Image.open(args[out]) as fresh:
+            assert committed.size == fresh.size, f"{image} is {committed.size}; {command!r} writes {fresh.size}"
