@@ -31,10 +31,10 @@ READING_SETTINGS = ("epsilon", "size", "keep_units", "tolerance")  # dataset bui
 
 @dataclass(frozen=True)
 class NormalizedSvg:
-    """One SVG as training data sees it. `stroke3` is (n, 3) int16 in normalised units (first row offset from
+    """One SVG (or drawing of polylines) as training data sees it. `stroke3` is (n, 3) int16 in normalised units (first row offset from
     (0, 0), the top-left of the drawing's bounds); source = normalised / `scale` + `origin` maps it back to
     the SVG's user units (see `to_source`). `epsilon` is the RDP epsilon actually used; `viewbox`, `width`,
-    `height` are the SVG's own frame (as `SvgDrawing` has them), for writing results back into it."""
+    `height` are the SVG's own frame (as `SvgDrawing` has them; None for polylines), for writing results back."""
 
     stroke3: np.ndarray
     origin: tuple[float, float]
@@ -106,12 +106,13 @@ def svg_to_stroke3(path: str | os.PathLike | bytes, **options) -> np.ndarray:
     use that function when you also need the transform back to the SVG's coordinates)."""
     return read_normalized_svg(path, **options).stroke3
 
+
 @dataclass(frozen=True)
 class Completion:
     """`complete_polylines`' result, all (n, 2) float64 in the caller's coordinates: `given` is the input as
-    the model saw it (simplified and quantised: within `(0.5 + epsilon) / prepared.scale` of the input),
-    `endings[k]` the polylines of ending k (possibly empty), whose first point is offset from `given`'s
-    last point exactly as the model drew it; `prepared` holds the stroke-3 and the transform used."""
+    the model saw it (input points kept by RDP, rounded to the model's grid: within 0.71 / `prepared.scale`),
+    `endings[k]` the polylines of ending k (possibly none), its first point offset from `given`'s last point
+    as the model drew it; `prepared` holds the stroke-3 and the transform used."""
 
     given: list[np.ndarray]
     endings: list[list[np.ndarray]]
@@ -119,8 +120,9 @@ class Completion:
 
 
 def model_reading_options(model, info) -> dict:
-    """Keyword arguments for `read_normalized_svg` / `prepare_polylines` that read an input as the model's
-    dataset was built (its recorded settings, else the builder's defaults), re-simplifying to fit max_seq_len."""
+    """Keyword arguments for `read_normalized_svg` that read an input as the model's dataset was built (its
+    recorded settings, else the builder's defaults), re-simplifying to fit max_seq_len; `prepare_polylines`
+    takes all but "tolerance" (curve flattening, which only reading an SVG does)."""
     settings = info.dataset.get("settings") or {}
     options = {k: settings[k] for k in READING_SETTINGS if settings.get(k) is not None}
     return {**options, "max_seq_len": int(model.hps.max_seq_len), "adaptive": True}
