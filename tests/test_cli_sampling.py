@@ -236,6 +236,10 @@ ERRORS = [  # (arguments, fragment of the one-line message); {tiny}, {uncond}, {
     (["generate", "--dpi", "-96", "--out", "{tmp}/x.png"], "--dpi -96"),
     (["generate", "--dpi", "20000", "--out", "{tmp}/x.png"], "--dpi 20000"),
     (["generate", "--n", "400", "--dpi", "3000", "--out", "{tmp}/x.png"], "too large (at most 32,767 px a side"),
+    (["reconstruct", "{fx}/sheep_a.svg", "{fx}/sheep_b.svg", "--n", "60000", "--out", "{tmp}/x.svg"],
+     "2 input(s) x --n 60000 = 120,000 drawings, more than 100,000"),
+    (["interpolate", *["{fx}/sheep_a.svg", "{fx}/sheep_b.svg"] * 51, "--steps", "1000", "--out", "{tmp}/x.svg"],
+     "101 pair(s) x --steps 1000 = 101,000 drawings, more than 100,000"),
 ]
 
 

@@ -126,6 +126,12 @@ class _Run:
                    f"seed {self.seed}, {how})")
 
 
+def _check_total(count: int, what: str) -> None:
+    """The --n bound for commands whose drawing count multiplies several inputs."""
+    if count > MAX_DRAWINGS:
+        raise SketchtoolError(f"{what} = {count:,} drawings, more than {MAX_DRAWINGS:,}; split the run")
+
+
 def _reference_path(ref: str) -> Path:
     from sketchtool.formats import parse_reference
 
@@ -234,6 +240,7 @@ def interpolate_command(refs, steps, linear, with_inputs, **params):
     run = _Run(params, inputs=refs)
     require_encoder(run.model, run.info)
     drawings = [run.read_one(ref) for ref in refs]
+    _check_total((len(refs) - 1) * steps, f"{len(refs) - 1} pair(s) x --steps {steps}")
     rows = interpolate(run.model, run.info, drawings, steps, run.options, method="linear" if linear else "slerp",
                        on_progress=_progress())
     if with_inputs and run.out.suffix.lower() != ".npz":
@@ -294,6 +301,7 @@ def reconstruct_command(refs, n, with_inputs, **params):
     run = _Run(params, inputs=refs)
     require_encoder(run.model, run.info)
     drawings = [d for ref in refs for d in run.read(ref)]
+    _check_total(len(drawings) * n, f"{len(drawings)} input(s) x --n {n}")
     rows = reconstruct(run.model, run.info, drawings, n, run.options, on_progress=_progress())
     if with_inputs and run.out.suffix.lower() != ".npz":
         cells, given = [], []
