@@ -127,7 +127,7 @@ def _measure(side: str, args, extra: list[str]) -> dict:
 
 def _compare(names: list[str], naive: dict, kanji_dir: Path, epsilon: float) -> dict:
     """Ours (svg_to_stroke3, the function build_dataset uses) against the naive drawings, file by file."""
-    from sketchtool.build import svg_to_stroke3
+    from sketchtool.prepare import svg_to_stroke3
     from sketchtool.strokes import num_strokes, stroke3_to_polylines
 
     cpu = time.process_time()

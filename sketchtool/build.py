@@ -1,5 +1,5 @@
-"""SVG collections -> a sketch-rnn stroke-3 dataset (discover, read, normalise, simplify, dedupe, split), and
-`svg_to_stroke3`, the one SVG -> int16 stroke-3 conversion every command shares so inputs match training data."""
+"""SVG collections -> a sketch-rnn stroke-3 dataset (discover, read, dedupe, split); each file is read by
+`sketchtool.prepare.read_normalized_svg`, the SVG -> stroke-3 conversion every command shares."""
 
 from __future__ import annotations
 
@@ -20,26 +20,21 @@ from sketchtool import __version__
 from sketchtool.dataset import SPLITS, StrokeDataset, length_stats
 from sketchtool.errors import SketchtoolError
 from sketchtool.formats import accepts, suffixes
-from sketchtool.strokes import normalization_transform, num_strokes, polylines_to_stroke3
+from sketchtool.prepare import read_normalized_svg
+from sketchtool.strokes import num_strokes
 
 __all__ = [
     "SVG_SUFFIXES",
     "BuildOptions",
-    "NormalizedSvg",
     "FileRecord",
     "BuildReport",
     "build_dataset",
     "discover_svgs",
     "parse_split",
     "split_sizes",
-    "read_normalized_svg",
-    "svg_to_stroke3",
 ]
 
 SVG_SUFFIXES = suffixes("svg")
-ADAPTIVE_GROWTH = 1.25  # --adaptive multiplies epsilon by this until the drawing fits
-ADAPTIVE_MAX_STEPS = 30  # 1.25**30 ~ 800x the starting epsilon: past that only dots would remain
-INT16_MAX = 32767
 NOT_FAILURES = ("duplicate", "split-full")  # skipped on purpose, not because the file was unusable
 
 
@@ -77,29 +72,6 @@ class BuildOptions:
             raise SketchtoolError(f"--workers {self.workers}: must be >= 1")
         if len(self.split) != 3 or min(self.split) < 0 or sum(self.split) <= 0:
             raise SketchtoolError(f"--split {self.split}: give three non-negative values for train, valid, test")
-
-
-@dataclass(frozen=True)
-class NormalizedSvg:
-    """One SVG as training data sees it. `stroke3` is (n, 3) int16 in normalised units (first row offset from
-    (0, 0), the top-left of the drawing's bounds); source = normalised / `scale` + `origin` maps it back to
-    the SVG's user units (see `to_source`). `epsilon` is the RDP epsilon actually used; `viewbox`, `width`,
-    `height` are the SVG's own frame (as `SvgDrawing` has them), for writing results back into it."""
-
-    stroke3: np.ndarray
-    origin: tuple[float, float]
-    scale: float
-    epsilon: float
-    text_elements: int = 0
-    viewbox: tuple[float, float, float, float] | None = None
-    width: str | None = None
-    height: str | None = None
-    warnings: tuple[str, ...] = ()  # SvgDrawing.warnings: parts a browser would not draw either
-
-    def to_source(self, polylines: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Normalised absolute polylines (e.g. `stroke3_to_polylines(stroke3)`) -> the SVG's user units."""
-        origin = np.asarray(self.origin, dtype=np.float64)
-        return [np.asarray(p, dtype=np.float64) / self.scale + origin for p in polylines]
 
 
 @dataclass(slots=True)  # one per input file: a million-file build keeps a million of these
@@ -223,39 +195,6 @@ def discover_svgs(sources: Sequence[str | os.PathLike]) -> list[Path]:
     return found
 
 
-def read_normalized_svg(
-    path: str | os.PathLike | bytes,
-    *,
-    epsilon: float = 2.0,
-    size: float = 256.0,
-    keep_units: bool = False,
-    max_seq_len: int | None = None,
-    adaptive: bool = False,
-    tolerance: float | None = None,
-) -> NormalizedSvg:
-    """Read one SVG and normalise it exactly as `build_dataset` does: scale the longer side to `size`
-    (unless `keep_units`), top-left at the origin, RDP with `epsilon`, round absolute points to integers
-    (so offsets carry no accumulated rounding error), drop repeated points; a zero-length stroke stays a dot.
-    Raises SketchtoolError (reason "too-long" when it exceeds `max_seq_len`, even after `adaptive`)."""
-    from sketchtool.formats.svg_reader import read_svg
-
-    drawing = read_svg(path, tolerance=tolerance)
-    name = path if isinstance(path, (str, os.PathLike)) else "SVG data"
-    origin, scale = normalization_transform(drawing.polylines, size)
-    if keep_units:
-        scale = 1.0
-    normalized = [(np.asarray(p, dtype=np.float64) - origin) * scale for p in drawing.polylines]
-    stroke3, used = _fit_length(normalized, epsilon, max_seq_len, adaptive, name)
-    return NormalizedSvg(stroke3, (float(origin[0]), float(origin[1])), float(scale), used, drawing.text_elements,
-                         drawing.viewbox, drawing.width, drawing.height, tuple(drawing.warnings))
-
-
-def svg_to_stroke3(path: str | os.PathLike | bytes, **options) -> np.ndarray:
-    """One SVG -> (n, 3) int16 stroke-3 normalised exactly as training data is (options as `read_normalized_svg`;
-    use that function when you also need the transform back to the SVG's coordinates)."""
-    return read_normalized_svg(path, **options).stroke3
-
-
 def build_dataset(
     sources: Sequence[str | os.PathLike],
     options: BuildOptions,
@@ -301,41 +240,6 @@ def _walk_svgs(folder: Path) -> list[Path]:
         dirs.sort()
         found.extend(Path(root, f) for f in sorted(files) if _is_svg_name(Path(f)))
     return found
-
-
-def _quantize(polylines: Sequence[np.ndarray], name) -> np.ndarray:
-    """Round absolute points to integers, drop points equal to their predecessor, -> int16 stroke-3."""
-    rounded = []
-    for p in polylines:
-        q = np.round(np.asarray(p, dtype=np.float64).reshape(-1, 2))
-        if len(q):
-            moved = np.ones(len(q), dtype=bool)
-            moved[1:] = np.any(q[1:] != q[:-1], axis=1)
-            rounded.append(q[moved])
-    stroke3 = polylines_to_stroke3(rounded)
-    if len(stroke3) == 0:
-        raise SketchtoolError(f"{name}: nothing left to draw after simplification", reason="empty")
-    if not np.isfinite(stroke3).all() or np.abs(stroke3[:, :2]).max() > INT16_MAX:
-        raise SketchtoolError(f"{name}: coordinates do not fit int16; drop --keep-units or use a smaller --size",
-                              reason="out-of-range")
-    return stroke3.astype(np.int16)
-
-
-def _fit_length(normalized, epsilon, max_seq_len, adaptive, name) -> tuple[np.ndarray, float]:
-    from sketchtool.simplify import simplify_polylines
-
-    used = float(epsilon)
-    for _ in range(ADAPTIVE_MAX_STEPS + 1):
-        stroke3 = _quantize(simplify_polylines(normalized, used), name)
-        if max_seq_len is None or len(stroke3) <= max_seq_len:
-            return stroke3, used
-        if not adaptive:
-            break
-        used = max(used, 0.5) * ADAPTIVE_GROWTH
-    how = f" even at epsilon {used:.3g}" if adaptive else ""
-    raise SketchtoolError(f"{name}: {len(stroke3)} points after simplification{how}, more than --max-seq-len "
-                          f"{max_seq_len}; raise --max-seq-len{'' if adaptive else ' or pass --adaptive'}",
-                          reason="too-long")
 
 
 def _read_one(path: str, options: BuildOptions) -> tuple[FileRecord, np.ndarray | None, int]:

@@ -60,10 +60,12 @@ def grid_page(
     cell: float = 128.0,
     padding: float = 0.08,
     given_points: Sequence[int] | None = None,
+    common_scale: bool = False,
 ) -> Page:
-    """Lay stroke-3 drawings out in a grid of square `cell`-sized cells, all at one common scale
-    (so relative sizes stay comparable), each centred in its cell. `given_points[i]` marks the first
-    points of drawing i as "given" (e.g. the start a model completed); the rest is "generated"."""
+    """Lay stroke-3 drawings out in a grid of square `cell`-sized cells, each centred in its cell and scaled so
+    its longer side fills the cell less `padding` on each side; `common_scale` draws all at the scale of the
+    largest instead (so relative sizes stay comparable). `given_points[i]` marks the first points of drawing i
+    as "given" (e.g. the start a model completed); the rest is "generated"."""
     n = len(drawings)
     if cols is None:
         cols = max(1, math.ceil(math.sqrt(n)))
@@ -72,12 +74,15 @@ def grid_page(
     page = Page(width=cols * cell, height=rows * cell)
     polys = [stroke3_to_polylines(d) for d in drawings]
     bounds = [polylines_bounds(p) if p else None for p in polys]
-    largest = max((max(b[2] - b[0], b[3] - b[1]) for b in bounds if b), default=0.0)
-    scale = cell * (1 - 2 * padding) / largest if largest > 0 else 1.0
+    sides = [max(b[2] - b[0], b[3] - b[1]) if b else 0.0 for b in bounds]
+    room = cell * (1 - 2 * padding)
+    if common_scale:
+        sides = [max(sides, default=0.0)] * n
     for i, p in enumerate(polys):
         if not p:
             continue
         x0, y0, x1, y1 = bounds[i]
+        scale = room / sides[i] if sides[i] > 0 else 1.0  # a lone dot keeps its size
         centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
         offset = np.array([(i % cols + 0.5) * cell, (i // cols + 0.5) * cell])
         given = given_points[i] if given_points is not None else None

@@ -1,4 +1,4 @@
-"""build_dataset / svg_to_stroke3: SVG files become normalised int16 stroke-3 drawings, deduplicated and split."""
+"""build_dataset / prepare.svg_to_stroke3: SVG files become normalised int16 stroke-3 drawings, deduplicated and split."""
 
 from __future__ import annotations
 
@@ -14,11 +14,10 @@ from sketchtool.build import (
     build_dataset,
     discover_svgs,
     parse_split,
-    read_normalized_svg,
     split_sizes,
-    svg_to_stroke3,
 )
 from sketchtool.errors import SketchtoolError
+from sketchtool.prepare import read_normalized_svg, svg_to_stroke3
 from sketchtool.strokes import stroke3_to_polylines
 
 KANJIVG = Path(__file__).parent / "fixtures" / "svg" / "kanjivg"

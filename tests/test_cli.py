@@ -26,6 +26,16 @@ class _Payload:
         return (Path.touch, (Path("/tmp/sketchtool-pwned"),))
 
 
+def _small_dataset(path: Path) -> Path:
+    """A valid three-drawing dataset, so a refusal is the option's doing, not the file's."""
+    from sketchtool.dataset import StrokeDataset
+    from sketchtool.formats.npz import save_dataset
+
+    drawing = np.array([[0, 0, 0], [10, 5, 0], [5, 10, 1]], dtype=np.int16)
+    save_dataset(path, StrokeDataset(splits={"train": [drawing] * 3, "valid": [], "test": []}))
+    return path
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("inputs")
@@ -59,7 +69,8 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
             "root": root, "empty_dir": empty_dir, "empty_npz": root / "empty.npz", "empty_svg": root / "empty.svg",
             "text": root / "text.txt", "evil_npz": evil, "bomb_svg": HOSTILE / "billion_laughs.svg",
             "xxe_svg": HOSTILE / "xxe_file.svg", "invisible_svg": HOSTILE / "only_invisible.svg",
-            **_raster_inputs(root)}
+            "outputs_a_svg": FIXTURES / "sampling" / "sheep_a.svg", "outputs_b_svg": FIXTURES / "sampling" / "sheep_b.svg",
+            "outputs_npz": _small_dataset(root / "outputs.npz"), **_raster_inputs(root)}
 
 
 def _raster_inputs(root: Path) -> dict[str, Path]:
@@ -181,6 +192,16 @@ ROWS = [
     ("rasterize {raster_strokes} -o {raster_strokes} --force", "output over input"),
     ("rasterize {raster_images} -o {out}.npz", "already images"),
     ("show {raster_images} -o {out}.svg", "image dataset as svg"),
+    # issue 10: outputs
+    ("generate --seed 1180591620717411303424 --n 2 --out {out}.svg", "seed 2**70"),
+    ("generate --n 2 --size 100000 --out {out}.png", "png wider than cairo allows"),
+    ("generate --n 2 --stroke-width nan --out {out}.svg", "stroke width nan"),
+    ("generate --n 2 --dpi 0 --out {out}.png", "dpi 0"),
+    ("generate --n 2 --dpi nan --out {out}.png", "dpi nan"),
+    ("generate --n 10000000 --out {out}.svg", "n ten million"),
+    ("interpolate {outputs_a_svg} {outputs_b_svg} --steps 100000 --out {out}.svg", "steps 100000"),
+    ("show {outputs_npz} --seed 1180591620717411303424 -o {out}.svg", "seed 2**70"),
+    ("show {outputs_npz} --n 10000000 -o {out}.svg", "n ten million"),
 ]
 
 

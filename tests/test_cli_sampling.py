@@ -96,7 +96,11 @@ def test_complete_svg_keeps_the_input_frame(tiny_model, fixtures, tmp_path, plac
        "--placement", placement, "--out", out)
     root = ET.parse(out).getroot()
     source = ET.parse(fixtures / "sheep_start.svg").getroot()
-    assert [root.get(k) for k in ("viewBox", "width", "height")] == ["0 0 200 150", "200mm", "150mm"]
+    vx, vy, vw, vh = (float(v) for v in root.get("viewBox").split())
+    assert vx <= 0 and vy <= 0 and vx + vw >= 200 and vy + vh >= 150  # the input's frame, grown if need be
+    width, height = (root.get(k) for k in ("width", "height"))
+    assert width.endswith("mm") and height.endswith("mm")
+    assert (float(width[:-2]), float(height[:-2])) == pytest.approx((vw, vh), abs=1e-3)  # 1 user unit = 1 mm, as input
     variants = [g for g in root.iter(f"{SVG}g") if g.get("class") == "sketchtool-variant"]
     assert [g.get("id") for g in variants] == ["variant-0", "variant-1", "variant-2"]
     shifts = [float(re.search(r"translate\(([-\d.]+),0\)", g.get("transform", "translate(0,0)")).group(1))
@@ -112,6 +116,48 @@ def test_complete_svg_keeps_the_input_frame(tiny_model, fixtures, tmp_path, plac
     assert np.allclose(ours.min(axis=0), original.min(axis=0), atol=0.5)
     assert np.allclose(ours.max(axis=0), original.max(axis=0), atol=0.5)
     assert all({p.get("class") for p in g} <= {"given", "generated"} for g in variants)
+
+
+def _ink(svg_root: ET.Element, viewbox: tuple[float, float, float, float], px_per_unit: float) -> float:
+    """Total alpha cairosvg draws for this SVG shown through `viewbox` (transparent background)."""
+    import io
+
+    import cairosvg
+
+    root = ET.fromstring(ET.tostring(svg_root))
+    for size in ("width", "height"):  # the viewBox alone sets the canvas, so both renders share the scale
+        root.attrib.pop(size, None)
+    root.set("viewBox", " ".join(f"{v:.4f}" for v in viewbox))
+    png = cairosvg.svg2png(bytestring=ET.tostring(root), output_width=round(viewbox[2] * px_per_unit))
+    with Image.open(io.BytesIO(png)) as image:
+        return float(np.asarray(image.convert("RGBA"))[..., 3].sum()) / 255
+
+
+@pytest.mark.parametrize("placement", ["side", "overlay"])
+def test_complete_svg_shows_every_ending_when_rendered(fixtures, tmp_path, placement):
+    """Each ending, rendered alone in the written file's own frame, has all the ink it has on a canvas that
+    surely holds it (its points' bounds, widened), at the same scale: nothing the file holds falls outside
+    what a browser or cairosvg shows."""
+    out = tmp_path / "done.svg"
+    ok("complete", fixtures / "sheep_start.svg", "--n", 6, "--seed", 1, "--placement", placement, "--out", out)
+    root = ET.parse(out).getroot()
+    frame = tuple(float(v) for v in root.get("viewBox").split())
+    endings = 0
+    for k, variant in enumerate(g for g in root if g.get("class") == "sketchtool-variant"):
+        alone = ET.fromstring(ET.tostring(root))
+        for group in list(alone):
+            alone.remove(group)
+        kept = ET.SubElement(alone, variant.tag, variant.attrib)
+        kept.extend(p for p in variant if p.get("class") == "generated")
+        if not len(kept):
+            continue  # this ending drew nothing
+        endings += 1
+        dx = float(re.search(r"translate\(([-\d.]+),0\)", variant.get("transform", "translate(0,0)")).group(1))
+        points = np.concatenate([_numbers(p.get("d")) for p in kept]) + np.array([dx, 0])
+        (x0, y0), (x1, y1) = points.min(axis=0) - 20, points.max(axis=0) + 20
+        everything = _ink(alone, (x0, y0, x1 - x0, y1 - y0), 2.0)
+        assert everything > 0 and _ink(alone, frame, 2.0) == pytest.approx(everything, rel=0.02), f"ending {k}"
+    assert endings >= 4
 
 
 def test_complete_dataset_reference_to_png_and_npz(tiny_model, sheep_path, tmp_path):
@@ -179,6 +225,24 @@ ERRORS = [  # (arguments, fragment of the one-line message); {tiny}, {uncond}, {
     (["interpolate", "{fx}/sheep_a.svg", "{fx}/sheep_b.svg", "--model", "{uncond}", "--out", "{tmp}/x.svg"],
      "cannot encode"),
     (["reconstruct", "{fx}/sheep_a.svg", "--model", "{uncond}", "--out", "{tmp}/x.svg"], "cannot encode"),
+    (["generate", "--seed", str(2**64), "--out", "{tmp}/x.svg"], "--seed 18446744073709551616: must be an integer"),
+    (["generate", "--seed", "-1", "--out", "{tmp}/x.svg"], "--seed -1: must be an integer from 0"),
+    (["generate", "--n", "100001", "--out", "{tmp}/x.svg"], "--n 100001: must be an integer from 1 to 100,000"),
+    (["generate", "--n", "2.5", "--out", "{tmp}/x.svg"], "--n 2.5: must be an integer"),
+    (["complete", "{fx}/sheep_start.svg", "--n", "1000000", "--out", "{tmp}/x.svg"], "--n 1000000"),
+    (["interpolate", "{fx}/sheep_a.svg", "{fx}/sheep_b.svg", "--steps", "1001", "--out", "{tmp}/x.svg"],
+     "--steps 1001: must be an integer from 2 to 1,000"),
+    (["generate", "--size", "32768", "--out", "{tmp}/x.png"], "--size 32768: must be an integer from 1 to 32,767"),
+    (["generate", "--stroke-width", "inf", "--out", "{tmp}/x.svg"], "--stroke-width inf: must be a finite number"),
+    (["generate", "--stroke-width", "0", "--out", "{tmp}/x.svg"], "--stroke-width 0"),
+    (["complete", "{fx}/sheep_start.svg", "--stroke-width", "-1", "--out", "{tmp}/x.svg"], "--stroke-width -1"),
+    (["generate", "--dpi", "-96", "--out", "{tmp}/x.png"], "--dpi -96"),
+    (["generate", "--dpi", "20000", "--out", "{tmp}/x.png"], "--dpi 20000"),
+    (["generate", "--n", "400", "--dpi", "3000", "--out", "{tmp}/x.png"], "too large (at most 32,767 px a side"),
+    (["reconstruct", "{fx}/sheep_a.svg", "{fx}/sheep_b.svg", "--n", "60000", "--out", "{tmp}/x.svg"],
+     "2 input(s) x --n 60000 = 120,000 drawings, more than 100,000"),
+    (["interpolate", *["{fx}/sheep_a.svg", "{fx}/sheep_b.svg"] * 51, "--steps", "1000", "--out", "{tmp}/x.svg"],
+     "101 pair(s) x --steps 1000 = 101,000 drawings, more than 100,000"),
 ]
 
 
@@ -196,3 +260,33 @@ def test_bad_input_is_one_clear_line(tiny_model, unconditional_model, broken_fil
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
     assert message in lines[0]
     assert "Traceback" not in result.output
+    assert not (tmp_path / "x.svg").exists() and not (tmp_path / "x.png").exists()
+
+
+def _cell_fill(path: Path) -> list[float]:
+    """Each drawing's longer side as a fraction of its 128 px cell, from the written SVG."""
+    return [float(np.ptp(np.concatenate([_numbers(p.get("d").replace("h0", "")) for p in g]), axis=0).max()) / 128
+            for g in drawing_groups(path)]
+
+
+def test_grids_fit_each_drawing_unless_common_scale(tiny_model, tmp_path):
+    ok("generate", "--model", tiny_model, "--n", 9, "--seed", 2, "--out", tmp_path / "fit.svg")
+    ok("generate", "--model", tiny_model, "--n", 9, "--seed", 2, "--common-scale", "--out", tmp_path / "common.svg")
+    fit, common = _cell_fill(tmp_path / "fit.svg"), _cell_fill(tmp_path / "common.svg")
+    dots = [i for i, f in enumerate(fit) if f == 0]
+    assert all(f == pytest.approx(0.84, abs=0.01) for i, f in enumerate(fit) if i not in dots)  # 8% padding
+    assert max(common) == pytest.approx(0.84, abs=0.01) and min(common) < max(common)
+
+
+def test_show_fits_each_drawing_unless_common_scale(sheep_path, tmp_path):
+    ok("show", sheep_path, "--n", 9, "-o", tmp_path / "fit.svg")
+    ok("show", sheep_path, "--n", 9, "--common-scale", "-o", tmp_path / "common.svg")
+    fit, common = _cell_fill(tmp_path / "fit.svg"), _cell_fill(tmp_path / "common.svg")
+    assert fit == pytest.approx([0.84] * 9, abs=0.01) and sum(common) < sum(fit)
+
+
+def test_dpi_scales_a_png_grid(tiny_model, tmp_path):
+    for dpi in (96, 192):
+        ok("generate", "--model", tiny_model, "--n", 4, "--seed", 0, "--dpi", dpi, "--out", tmp_path / f"{dpi}.png")
+    with Image.open(tmp_path / "96.png") as small, Image.open(tmp_path / "192.png") as large:
+        assert small.size == (256, 256) and large.size == (512, 512)

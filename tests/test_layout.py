@@ -170,3 +170,49 @@ def test_coordinates_too_large_to_lay_out_are_refused_without_warnings():
             layout_on_paper([[np.array([[-1e308, 0.0], [1e308, 1.0]])]], parse_paper("A4"))
         with pytest.raises(SketchtoolError, match="not finite or too large"):
             layout_on_paper([[np.array([[0.0, 0.0], [np.nan, 1.0]])]], parse_paper("A4"))
+
+
+def _grid_extents(page: Page) -> dict[int, tuple[float, float]]:
+    """Each drawing's (width, height) on the page."""
+    out = {}
+    for i in range(page.num_drawings):
+        pts = np.concatenate([s.points for s in page.strokes if s.drawing == i])
+        out[i] = tuple(np.ptp(pts, axis=0))
+    return out
+
+
+def test_grid_fits_each_drawing_to_its_cell_by_default():
+    small, wide, tall = (np.array([[0, 0, 0], [w, h, 1]]) for w, h in ((3, 2), (40, 10), (5, 90)))
+    page = grid_page([small, wide, tall], cols=3, cell=100, padding=0.1)
+    extents = _grid_extents(page)
+    assert [max(extents[i]) for i in range(3)] == pytest.approx([80, 80, 80])  # longer side = cell less padding
+    assert extents[1][0] / extents[1][1] == pytest.approx(4)  # aspect kept
+    for i in range(3):  # centred in cell i
+        pts = np.concatenate([s.points for s in page.strokes if s.drawing == i])
+        assert (pts.min(axis=0) + pts.max(axis=0)) / 2 == pytest.approx([100 * i + 50, 50])
+
+
+def test_common_scale_keeps_relative_sizes_for_comparisons():
+    small, large = np.array([[0, 0, 0], [10, 0, 1]]), np.array([[0, 0, 0], [0, 40, 1]])
+    extents = _grid_extents(grid_page([small, large], cols=2, cell=100, padding=0.1, common_scale=True))
+    assert extents[1][1] == pytest.approx(80) and extents[0][0] == pytest.approx(20)
+
+
+def test_a_lone_dot_is_drawn_in_its_cell_either_way():
+    dot = np.array([[5.0, 5.0, 1.0]])
+    for common in (False, True):
+        page = grid_page([dot, np.array([[0, 0, 0], [0, 40, 1]])], cols=2, cell=100, common_scale=common)
+        np.testing.assert_allclose(page.strokes[0].points, [[50, 50]])
+
+
+def test_fitted_sheep_fill_their_cells(sheep_path):
+    """The point of fitting: on real sheep, each drawing's box covers most of its cell; at one common scale
+    (set by the largest sheep) the typical one is much smaller."""
+    from sketchtool.formats.npz import load_dataset
+
+    sheep = load_dataset(sheep_path).splits["test"][:50]
+    fill = {}
+    for common in (False, True):
+        page = grid_page(sheep, cols=10, cell=128, common_scale=common)
+        fill[common] = np.mean([w * h / 128**2 for w, h in _grid_extents(page).values()])
+    assert fill[False] > 0.4 and fill[False] > 2 * fill[True]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from sketchtool.cli.options import COMMON_SCALE, COUNT, MAX_DRAWINGS, SEED
 from sketchtool.cli.progress import progress_bar
 from sketchtool.formats import describe
 
@@ -162,13 +163,14 @@ def _echo_image_info(info: dict) -> None:
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
               help=f"Preview file; its extension picks the format ({describe('drawings')}). Image datasets: "
                    f"{describe('images')}.")
-@click.option("--n", "count", default=100, show_default=True, type=click.IntRange(min=1), help="Drawings to show.")
+@click.option("--n", "count", default=100, show_default=True, type=COUNT, help=f"Drawings to show, 1 to {MAX_DRAWINGS:,}.")
 @click.option("--split", default="train", show_default=True, type=click.Choice(["train", "valid", "test"]))
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random pick.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the random pick, 0 to 2^64-1.")
 @click.option("--cols", default=None, type=click.IntRange(min=1), help="Grid columns [default: square grid].")
 @click.option("--class", "class_name", default=None, help="Only drawings of this class.")
 @click.option("--colour-by-order", is_flag=True, help="Colour strokes by their order in the drawing.")
-def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_order):
+@COMMON_SCALE
+def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_order, common_scale):
     """Draw a random grid of a dataset's drawings (or images) into a preview file; --out's extension picks the
     format (an image dataset: .png or .npz).
 
@@ -203,7 +205,7 @@ def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_o
         click.echo(f"Wrote {out}: {len(picked)} of {len(indices)} {split} images")
         return
     drawings = [ds.splits[split][i] for i in picked]
-    write_drawings(out, drawings, OutputOptions(cols=cols, colour_by_order=colour_by_order))
+    write_drawings(out, drawings, OutputOptions(cols=cols, colour_by_order=colour_by_order, common_scale=common_scale))
     click.echo(f"Wrote {out}: {len(drawings)} of {len(indices)} {split} drawings")
 
 COMMANDS = [build_dataset_command, info_command, show_command]

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from sketchtool.cli.options import (COMMON_SCALE, COUNT, DPI, MAX_DRAWINGS, MAX_PNG_SIDE, MAX_STEPS, PNG_WIDTH,
+                                    SEED, STEPS, STROKE_WIDTH)
 from sketchtool.cli.progress import progress_bar
 from sketchtool.cli.precision import PRECISION
 from sketchtool.errors import SketchtoolError
@@ -25,8 +27,9 @@ def _sampling_options(command):
     options = [
         click.option("--model", "model_ref", default=None, metavar="MODEL",
                      help="Run directory, checkpoint file or embedded model name [default: sheep]."),
-        click.option("--seed", type=int, default=None,
-                     help="Random seed; the same seed gives byte-identical output [default: random, printed]."),
+        click.option("--seed", type=SEED, default=None,
+                     help="Random seed from 0 to 2^64-1; the same seed gives byte-identical output "
+                          "[default: random, printed]."),
         click.option("--temperature", type=float, default=DEFAULT_TEMPERATURE, show_default=True,
                      help="Randomness: lower is tidier, higher is wilder (must be > 0)."),
         click.option("--greedy", is_flag=True,
@@ -37,10 +40,13 @@ def _sampling_options(command):
                      help="Output file; its extension picks the format (.svg, .png, .npz, .gcode, .hpgl)."),
         click.option("--cols", type=click.IntRange(min=1), default=None,
                      help="Grid columns [default: one row per input, else about square]."),
-        click.option("--stroke-width", type=float, default=None, help="Stroke width in output units."),
+        COMMON_SCALE,
+        click.option("--stroke-width", type=STROKE_WIDTH, default=None, help="Stroke width in output units (> 0)."),
         click.option("--colour-by-order", is_flag=True, help="Colour strokes by their order (SVG/PNG)."),
-        click.option("--size", "png_width", type=click.IntRange(min=1), default=None, help="PNG width in pixels."),
-        click.option("--dpi", type=float, default=96.0, show_default=True, help="PNG resolution (without --size)."),
+        click.option("--size", "png_width", type=PNG_WIDTH, default=None,
+                     help=f"PNG width in pixels, 1 to {MAX_PNG_SIDE:,} (a PNG holds at most 100 million pixels)."),
+        click.option("--dpi", type=DPI, default=96.0, show_default=True,
+                     help="PNG resolution without --size (96: one pixel per px of the grid), > 0 and <= 10,000."),
         click.option("--force", is_flag=True, help="Overwrite an existing output file."),
         click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
                      help="CPU threads; one step of a few drawings is too small to share, and extra threads "
@@ -97,12 +103,10 @@ class _Run:
         return drawings[0]
 
     def svg_options(self) -> dict:
-        """The build settings of the model's dataset (size, epsilon, ...; the reader's defaults, which
-        build-dataset also uses, when the checkpoint does not record them), re-simplifying to fit max_seq_len."""
-        settings = self.info.dataset.get("settings") or {}
-        keys = ("epsilon", "size", "keep_units", "tolerance")
-        options = {k: settings[k] for k in keys if settings.get(k) is not None}
-        return {**options, "max_seq_len": self.info.spec.max_length, "adaptive": True}
+        """The build settings of the model's dataset (see `sketchtool.prepare.model_reading_options`)."""
+        from sketchtool.prepare import model_reading_options
+
+        return model_reading_options(self.model, self.info)
 
     def output_options(self, row: int | None = None, **fields):
         """Writer options from the command line; `row` is the command's natural grid width (--cols wins)."""
@@ -118,12 +122,18 @@ class _Run:
     def write(self, drawings: list, row: int | None = None, **fields) -> None:
         from sketchtool.formats import write_drawings
 
-        write_drawings(self.out, drawings, self.output_options(row, **fields))
+        write_drawings(self.out, drawings, self.output_options(row, common_scale=self.params["common_scale"], **fields))
 
     def done(self, what: str) -> None:
         how = "greedy" if self.options.greedy else f"temperature {self.options.temperature:g}"
         click.echo(f"Wrote {what} to {self.out} (model {_model_name(self.params['model_ref'])}, "
                    f"seed {self.seed}, {how})")
+
+
+def _check_total(count: int, what: str) -> None:
+    """The --n bound for commands whose drawing count multiplies several inputs."""
+    if count > MAX_DRAWINGS:
+        raise SketchtoolError(f"{what} = {count:,} drawings, more than {MAX_DRAWINGS:,}; split the run")
 
 
 def _reference_path(ref: str) -> Path:
@@ -149,7 +159,7 @@ def _with_inputs(inputs: list, outputs: list) -> tuple[list, list]:
 
 
 @click.command("generate")
-@click.option("--n", "n", type=int, default=16, show_default=True, help="Number of drawings.")
+@click.option("--n", "n", type=COUNT, default=16, show_default=True, help=f"Number of drawings, 1 to {MAX_DRAWINGS:,}.")
 @click.option("--frames", type=click.Path(dir_okay=False), default=None,
               help="Image models that draw in steps: also write the canvas over time (.gif).")
 @_sampling_options
@@ -192,7 +202,8 @@ def generate_command(n, frames, **params):
 
 @click.command("complete")
 @click.argument("input_ref", metavar="INPUT")
-@click.option("--n", "n", type=int, default=4, show_default=True, help="Number of different endings.")
+@click.option("--n", "n", type=COUNT, default=4, show_default=True,
+              help=f"Number of different endings, 1 to {MAX_DRAWINGS:,}.")
 @click.option("--placement", type=click.Choice(["side", "overlay"]), default="side", show_default=True,
               help="SVG input and output: endings side by side, or all on top of the input's position.")
 @_sampling_options
@@ -200,8 +211,9 @@ def complete_command(input_ref, n, placement, **params):
     """Finish a started drawing in N different ways.
 
     INPUT is an SVG file (normalised as training data is) or DATASET.npz:split:index. For an SVG input and
-    .svg output the result keeps INPUT's viewBox, size and position (given part blue, new part orange), one
-    group per ending, so it can be laid over the original; other outputs use the usual grid.
+    .svg output the result keeps INPUT's user units and position (given part blue, new part orange), one
+    group per ending, so it can be laid over the original; its viewBox grows to show every ending. Other
+    outputs use the usual grid.
 
     \b
     Examples:
@@ -223,24 +235,20 @@ def complete_command(input_ref, n, placement, **params):
 
 def _complete_in_place(run: _Run, input_ref: str, n: int, placement: str) -> None:
     """Complete an SVG and write the endings in the SVG's own coordinates (the Inkscape contract)."""
-    from sketchtool.build import read_normalized_svg
     from sketchtool.formats.completion_svg import write_completion_svg
-    from sketchtool.sampling import complete
-    from sketchtool.strokes import stroke3_to_polylines
+    from sketchtool.formats.svg_reader import read_svg
+    from sketchtool.prepare import complete_polylines
 
-    normalized = read_normalized_svg(input_ref, **run.svg_options())  # also carries the SVG's own frame
-    prefix = normalized.stroke3.astype(float)
-    endings = complete(run.model, run.info, prefix, n, run.options, on_progress=_progress())
-    end_point = tuple(prefix[:, :2].sum(axis=0))
-    given = normalized.to_source(stroke3_to_polylines(prefix))
-    variants = [normalized.to_source(stroke3_to_polylines(d[len(prefix):], origin=end_point)) for d in endings]
-    write_completion_svg(run.out, given, variants, viewbox=normalized.viewbox, width=normalized.width,
-                         height=normalized.height, placement=placement, stroke_width=run.params["stroke_width"])
+    drawing = read_svg(input_ref, tolerance=run.svg_options().get("tolerance"))
+    result = complete_polylines(drawing.polylines, run.model, run.info, n, run.options, _progress(), name=input_ref)
+    write_completion_svg(run.out, result.given, result.endings, viewbox=drawing.viewbox, width=drawing.width,
+                         height=drawing.height, placement=placement, stroke_width=run.params["stroke_width"])
 
 
 @click.command("interpolate")
 @click.argument("refs", nargs=-1, required=True, metavar="A B [C ...]")
-@click.option("--steps", type=int, default=8, show_default=True, help="Drawings per pair, both ends included.")
+@click.option("--steps", type=STEPS, default=8, show_default=True,
+              help=f"Drawings per pair, both ends included, 2 to {MAX_STEPS:,}.")
 @click.option("--linear", is_flag=True, help="Interpolate linearly instead of spherically (slerp).")
 @click.option("--with-inputs", is_flag=True, help="Page outputs: start each row with its two inputs (blue).")
 @_sampling_options
@@ -258,6 +266,7 @@ def interpolate_command(refs, steps, linear, with_inputs, **params):
     run = _Run(params, inputs=refs)
     require_encoder(run.model, run.info)
     drawings = [run.read_one(ref) for ref in refs]
+    _check_total((len(refs) - 1) * steps, f"{len(refs) - 1} pair(s) x --steps {steps}")
     rows = interpolate(run.model, run.info, drawings, steps, run.options, method="linear" if linear else "slerp",
                        on_progress=_progress())
     if with_inputs and not accepts("dataset", run.out):
@@ -274,7 +283,7 @@ def interpolate_command(refs, steps, linear, with_inputs, **params):
 
 @click.command("analogy")
 @click.argument("refs", nargs=3, metavar="A B C")
-@click.option("--n", "n", type=int, default=4, show_default=True, help="Number of samples.")
+@click.option("--n", "n", type=COUNT, default=4, show_default=True, help=f"Number of samples, 1 to {MAX_DRAWINGS:,}.")
 @click.option("--with-inputs", is_flag=True, help="Page outputs: show A, B, C (blue) before the samples.")
 @_sampling_options
 def analogy_command(refs, n, with_inputs, **params):
@@ -300,7 +309,8 @@ def analogy_command(refs, n, with_inputs, **params):
 
 @click.command("reconstruct")
 @click.argument("refs", nargs=-1, required=True, metavar="INPUT [INPUT ...]")
-@click.option("--n", "n", type=int, default=1, show_default=True, help="Reconstructions per input.")
+@click.option("--n", "n", type=COUNT, default=1, show_default=True,
+              help=f"Reconstructions per input, 1 to {MAX_DRAWINGS:,}.")
 @click.option("--with-inputs", is_flag=True, help="Page outputs: start each row with its input (blue).")
 @_sampling_options
 def reconstruct_command(refs, n, with_inputs, **params):
@@ -317,6 +327,7 @@ def reconstruct_command(refs, n, with_inputs, **params):
     run = _Run(params, inputs=refs)
     require_encoder(run.model, run.info)
     drawings = [d for ref in refs for d in run.read(ref)]
+    _check_total(len(drawings) * n, f"{len(drawings)} input(s) x --n {n}")
     rows = reconstruct(run.model, run.info, drawings, n, run.options, on_progress=_progress())
     if with_inputs and not accepts("dataset", run.out):
         cells, given = [], []

@@ -101,6 +101,7 @@ class OutputOptions:
     png_width: int | None = None
     dpi: float = 96.0
     given_points: Sequence[int] | None = None
+    common_scale: bool = False  # grids: one scale for every drawing (to compare sizes) instead of each filling its cell
     extra: dict[str, Any] = field(default_factory=dict)  # format-specific (e.g. G-code profile)
     profile: str | None = None  # G-code machine profile: built-in name or TOML path (None: grbl-servo)
     paper: str = "A4"           # plotter outputs (G-code, HP-GL): paper a px page is fitted onto
@@ -127,7 +128,8 @@ def write_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], opti
     if accepts("dataset", path):
         writer(drawings, path, options)
         return
-    page = grid_page(drawings, cols=options.cols, cell=options.cell, given_points=options.given_points)
+    page = grid_page(drawings, cols=options.cols, cell=options.cell, given_points=options.given_points,
+                     common_scale=options.common_scale)
     writer(page, path, options)
 
 
@@ -157,7 +159,7 @@ def parse_reference(ref: str) -> tuple[Path, str | None, int | None]:
 
 def read_drawings(ref: str | os.PathLike, **svg_options) -> list[np.ndarray]:
     """Drawings (stroke-3) from an SVG file (normalised exactly as training data is, via
-    `sketchtool.build.svg_to_stroke3`), a whole `.npz` (all splits), or `DATASET.npz:split[:index]`."""
+    `sketchtool.prepare.svg_to_stroke3`), a whole `.npz` (all splits), or `DATASET.npz:split[:index]`."""
     path, split, index = parse_reference(str(ref))
     if not accepts("drawings-in", path):
         raise SketchtoolError(f"{ref}: cannot read drawings from {path.suffix.lower() or 'a file without extension'};"
@@ -174,7 +176,7 @@ def read_drawings(ref: str | os.PathLike, **svg_options) -> list[np.ndarray]:
         if index >= len(drawings):
             raise SketchtoolError(f"{ref}: index {index} out of range; split {split!r} has {len(drawings)} drawings")
         return [drawings[index]]
-    from sketchtool.build import svg_to_stroke3
+    from sketchtool.prepare import svg_to_stroke3
 
     return [svg_to_stroke3(path, **svg_options)]
 

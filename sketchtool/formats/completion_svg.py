@@ -1,5 +1,6 @@
-"""The SVG that `complete` writes for an SVG input: the input's own frame (viewBox, width, height), one group
-per variant holding the given start and the model's continuation, so it overlays the original drawing.
+"""The SVG that `complete` writes for an SVG input: the input's own user units and position, one group per
+variant holding the given start and the model's continuation, so it overlays the original drawing. The
+input's frame (viewBox, width, height) grows, at the same units per pixel, until it holds every variant.
 
 Contract with the Inkscape extension: `<g class="sketchtool-variant" id="variant-K">` per variant, side
 placement translating variant k by k x (drawing width x 1.15) with `transform="translate(dx,0)"`, overlay
@@ -8,7 +9,9 @@ none; inside, `<path class="given">` and `<path class="generated">` with `d` in 
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from typing import Sequence
 
 import numpy as np
@@ -23,6 +26,7 @@ __all__ = ["PLACEMENTS", "SIDE_GAP", "completion_svg", "write_completion_svg"]
 PLACEMENTS = ("side", "overlay")
 SIDE_GAP = 1.15  # variant k sits k x width x SIDE_GAP to the right
 STROKE_WIDTH_FRACTION = 0.01  # default stroke width: 1% of the drawing's larger side, in its user units
+_LENGTH = re.compile(r"^\s*(?P<value>[+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<unit>[a-zA-Z]*)\s*$")
 
 
 def completion_svg(given: Sequence[np.ndarray], variants: Sequence[Sequence[np.ndarray]], *,
@@ -36,7 +40,12 @@ def completion_svg(given: Sequence[np.ndarray], variants: Sequence[Sequence[np.n
     step = (x1 - x0) * SIDE_GAP if placement == "side" else 0.0
     if stroke_width is None:
         stroke_width = max(x1 - x0, y1 - y0) * STROKE_WIDTH_FRACTION or 1.0
-    vb = " ".join(f"{v:g}" for v in viewbox)
+    if not (math.isfinite(stroke_width) and stroke_width > 0):
+        raise SketchtoolError(f"--stroke-width {stroke_width}: must be a finite number > 0")
+    pad = stroke_width  # round caps reach half a stroke width past the points; the rest is margin
+    drawn = (x0 - pad, y0 - pad, x1 + step * max(len(variants) - 1, 0) + pad, y1 + pad)
+    viewbox, width, height = _frame_holding(viewbox, width, height, drawn)
+    vb = " ".join(_number(v) for v in viewbox)
     size = "".join(f' {name}="{value}"' for name, value in (("width", width), ("height", height)) if value)
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
@@ -60,3 +69,27 @@ def write_completion_svg(path: str | os.PathLike, given: Sequence[np.ndarray],
     text = completion_svg(given, variants, **options)
     with atomic_write(path, "w") as f:
         f.write(text)
+
+
+def _frame_holding(viewbox, width, height, drawn) -> tuple[tuple[float, float, float, float], str | None, str | None]:
+    """The input's frame grown to hold `drawn` (x0, y0, x1, y1 in user units). Its user units keep their size
+    on the page: width and height grow by the factor the viewBox sides grew (a percentage stays as it is)."""
+    vx, vy, vw, vh = viewbox
+    if vx <= drawn[0] and vy <= drawn[1] and drawn[2] <= vx + vw and drawn[3] <= vy + vh:
+        return viewbox, width, height
+    if not (vw > 0 and vh > 0):  # no usable frame: the drawing's own bounds, sized by the viewBox alone
+        return (drawn[0], drawn[1], drawn[2] - drawn[0], drawn[3] - drawn[1]), None, None
+    x0, y0 = (math.floor(min(v, d) * 1e4) / 1e4 for v, d in ((vx, drawn[0]), (vy, drawn[1])))  # 4 digits, outwards
+    x1, y1 = (math.ceil(max(v, d) * 1e4) / 1e4 for v, d in ((vx + vw, drawn[2]), (vy + vh, drawn[3])))
+    return (x0, y0, x1 - x0, y1 - y0), _scaled(width, (x1 - x0) / vw), _scaled(height, (y1 - y0) / vh)
+
+
+def _scaled(length: str | None, factor: float) -> str | None:
+    m = _LENGTH.match(length or "")
+    if not m:  # None, a percentage or "auto": the viewBox decides
+        return length
+    return f"{_number(float(m.group('value')) * factor)}{m.group('unit')}"
+
+
+def _number(value: float) -> str:
+    return f"{value + 0.0:.4f}".rstrip("0").rstrip(".")

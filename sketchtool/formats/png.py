@@ -1,23 +1,50 @@
-"""PNG: a laid-out page rasterised through cairosvg, on white unless asked otherwise."""
+"""PNG: a laid-out page rasterised through cairosvg, on white unless asked otherwise; the pixel size is
+checked before cairo allocates it (cairo fails on sides over 32,767 px, and memory fails first on huge ones)."""
 
 from __future__ import annotations
 
+import math
 import os
 
+from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import atomic_write
 from sketchtool.formats.svg import SvgStyle, page_to_svg
 from sketchtool.layout import Page
 
-__all__ = ["write_png", "write_page"]
+__all__ = ["MAX_SIDE", "MAX_PIXELS", "png_size", "write_png", "write_page"]
+
+MAX_SIDE = 32_767           # cairo's largest image surface side
+MAX_PIXELS = 100_000_000    # 400 MB of RGBA: a 10,000 x 10,000 px poster
+
+
+def png_size(page: Page, width_px: int | None = None, dpi: float = 96.0) -> tuple[int, int]:
+    """(width, height) in pixels that `write_png` renders: `dpi` / 96 pixels per px unit (a CSS px is 1/96 in),
+    `dpi` / 25.4 per mm; `width_px` scales the page to that width instead."""
+    if not (math.isfinite(dpi) and dpi > 0):
+        raise SketchtoolError(f"--dpi {dpi}: must be a finite number > 0")
+    per_unit = dpi / 25.4 if page.unit == "mm" else dpi / 96
+    width, height = page.width * per_unit, page.height * per_unit
+    if width_px is not None:
+        if width_px < 1:
+            raise SketchtoolError(f"--size {width_px}: must be at least 1 pixel")
+        height, width = (height * width_px / width if width > 0 else height), width_px
+    return max(1, round(width)), max(1, round(height))
 
 
 def write_png(page: Page, path: str | os.PathLike, style: SvgStyle | None = None, *,
               width_px: int | None = None, dpi: float = 96.0) -> None:
     """Render the page to PNG; `width_px` fixes the output width, otherwise `dpi` sets the scale
     (cairosvg's default background is transparent, so SvgStyle's white background is drawn in)."""
+    width, height = png_size(page, width_px, dpi)
+    if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
+        raise SketchtoolError(f"{path}: a PNG of {width:,} x {height:,} px is too large (at most {MAX_SIDE:,} px a "
+                              f"side and {MAX_PIXELS // 10**6:,} million pixels); use a smaller --size or --dpi, "
+                              "fewer drawings, or write .svg")
     import cairosvg  # heavy: only when a PNG is asked for
 
     svg = page_to_svg(page, style).encode()
+    if width_px is None and page.unit != "mm":  # cairosvg applies dpi to physical units only
+        width_px = width
     png = cairosvg.svg2png(bytestring=svg, output_width=width_px, dpi=dpi, unsafe=False)
     with atomic_write(path) as f:
         f.write(png)

@@ -4,12 +4,14 @@ mm, plotter SVG (physical page size, one Inkscape layer per pen layer, `<path>` 
 from __future__ import annotations
 
 import colorsys
+import math
 import os
 from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
 
 import numpy as np
 
+from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import atomic_write
 from sketchtool.layout import Page
 from sketchtool.travel import optimize_page
@@ -29,6 +31,10 @@ class SvgStyle:
     stroke_width: float = 1.5
     colour_by_order: bool = False
     background: str | None = "#ffffff"
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.stroke_width) and self.stroke_width > 0):
+            raise SketchtoolError(f"--stroke-width {self.stroke_width}: must be a finite number > 0")
 
 
 def _stroke_colour(layer: str, index: int, style: SvgStyle) -> str:

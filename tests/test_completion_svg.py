@@ -1,0 +1,48 @@
+"""The completion SVG: variants in the input's user units, in a frame grown (never shrunk) to hold them all."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+from sketchtool.errors import SketchtoolError
+from sketchtool.formats.completion_svg import SIDE_GAP, completion_svg
+
+GIVEN = [np.array([[10.0, 10.0], [30.0, 10.0]])]
+ENDINGS = [[np.array([[30.0, 10.0], [30.0, 20.0]])], [np.array([[30.0, 10.0], [20.0, 25.0]])]]
+
+
+def _frame(text: str) -> tuple[list[float], str | None, str | None]:
+    root = ET.fromstring(text)
+    return [float(v) for v in root.get("viewBox").split()], root.get("width"), root.get("height")
+
+
+def test_a_frame_that_holds_everything_is_kept_as_written():
+    text = completion_svg(GIVEN, ENDINGS, viewbox=(0, 0, 100, 50), width="100mm", height="50mm", placement="overlay")
+    assert _frame(text) == ([0, 0, 100, 50], "100mm", "50mm")
+
+
+def test_side_by_side_endings_widen_the_frame_at_the_same_units_per_mm():
+    text = completion_svg(GIVEN, ENDINGS, viewbox=(0, 0, 40, 30), width="80mm", height="60mm", stroke_width=1)
+    (x, y, w, h), width, height = _frame(text)
+    right = 30 + (30 - 10) * SIDE_GAP + 1  # ending 1's right edge plus the stroke
+    assert (x, y, h) == (0, 0, 30) and w >= right
+    assert float(width[:-2]) == pytest.approx(2 * w, abs=1e-3) and height == "60mm"  # 2 mm per user unit, as given
+    shifts = [float(s) for s in re.findall(r"translate\(([-\d.]+),0\)", text)]
+    assert shifts == [0, pytest.approx(20 * SIDE_GAP)]
+
+
+def test_endings_beyond_any_edge_grow_the_frame_there():
+    far = [[np.array([[30.0, 10.0], [-15.0, -20.0]])]]
+    (x, y, w, h), width, height = _frame(completion_svg(GIVEN, far, viewbox=(0, 0, 40, 30), width="100%",
+                                                        height=None, placement="overlay", stroke_width=2))
+    assert x <= -17 and y <= -22 and x + w >= 40 and y + h >= 30
+    assert (width, height) == ("100%", None)  # no absolute size to scale: the viewBox decides
+
+
+def test_unusable_stroke_width_is_refused():
+    with pytest.raises(SketchtoolError, match="--stroke-width"):
+        completion_svg(GIVEN, ENDINGS, viewbox=(0, 0, 40, 30), width=None, height=None, stroke_width=float("nan"))
