@@ -70,7 +70,34 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
             "text": root / "text.txt", "evil_npz": evil, "bomb_svg": HOSTILE / "billion_laughs.svg",
             "xxe_svg": HOSTILE / "xxe_file.svg", "invisible_svg": HOSTILE / "only_invisible.svg",
             "outputs_a_svg": FIXTURES / "sampling" / "sheep_a.svg", "outputs_b_svg": FIXTURES / "sampling" / "sheep_b.svg",
-            "outputs_npz": _small_dataset(root / "outputs.npz"), **_raster_inputs(root)}
+            "outputs_npz": _small_dataset(root / "outputs.npz"), **_raster_inputs(root), **_checkpoint_inputs(root)}
+
+
+def _checkpoint_inputs(root: Path) -> dict[str, Path]:
+    """issue 10, models: checkpoints that would draw nonsense, a dataset without a validation split."""
+    import torch
+
+    from sketchtool.checkpoint import read_checkpoint, save_checkpoint
+    from sketchtool.dataset import StrokeDataset
+    from sketchtool.dataspec import DataSpec
+    from sketchtool.formats.npz import save_dataset
+    from sketchtool.models.sketch_rnn import SketchRNN, SketchRNNHParams
+
+    good = root / "model_good.pt"
+    model = SketchRNN(SketchRNNHParams(enc_rnn_size=4, dec_rnn_size=8, z_size=2, num_mixture=1, max_seq_len=20),
+                      DataSpec(scale_factor=10.0, max_length=20))
+    save_checkpoint(good, model, step=1)
+    out = {}
+    for name, change in (("nan", lambda p: p["state_dict"]["output.bias"].fill_(float("nan"))),
+                         ("zero_scale", lambda p: p["spec"].__setitem__("scale_factor", 0.0))):
+        payload = read_checkpoint(good)
+        change(payload)
+        out[f"model_{name}"] = root / f"model_{name}.pt"
+        torch.save(payload, out[f"model_{name}"])
+    drawing = np.array([[5, 2, 0], [3, 4, 1]], dtype=np.int16)
+    out["model_no_valid"] = root / "model_no_valid.npz"
+    save_dataset(out["model_no_valid"], StrokeDataset(splits={"train": [drawing] * 4, "valid": [], "test": []}))
+    return out
 
 
 def _raster_inputs(root: Path) -> dict[str, Path]:
@@ -202,6 +229,19 @@ ROWS = [
     ("interpolate {outputs_a_svg} {outputs_b_svg} --steps 100000 --out {out}.svg", "steps 100000"),
     ("show {outputs_npz} --seed 1180591620717411303424 -o {out}.svg", "seed 2**70"),
     ("show {outputs_npz} --n 10000000 -o {out}.svg", "n ten million"),
+    # issue 10: models and training
+    ("generate --model {model_nan} --n 2 --out {out}.svg", "checkpoint with NaN weights"),
+    ("generate --model {model_zero_scale} --n 2 --out {out}.npz", "checkpoint with a zero scale factor"),
+    ("generate --model {outputs_npz} --n 2 --out {out}.svg", "a dataset given as the model"),
+    ("eval {model_nan}", "checkpoint with NaN weights"),
+    ("train {model_no_valid} -o {out}", "no validation split"),
+    ("train {outputs_npz} -o {out} --steps 0", "steps 0"),
+    ("train {outputs_npz} -o {out} --seed 1180591620717411303424", "seed 2**70"),
+    ("train {outputs_npz} -o {out} --precision half", "unknown precision"),
+    ("train {outputs_npz} -o {out} --model toy-nothing", "unknown model"),
+    ("train {outputs_npz} -o {out} --preset huge", "unknown preset"),
+    ("train {raster_images} -o {out}", "images for a stroke model"),
+    ("generate --n 2 --frames {out}.gif --out {out}.svg", "frames of a stroke model"),
 ]
 
 

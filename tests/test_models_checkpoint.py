@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -97,3 +100,82 @@ def test_bad_files_are_refused_with_one_clear_error(tmp_path, content, monkeypat
 def test_a_directory_without_checkpoints_is_not_a_run(tmp_path):
     with pytest.raises(SketchtoolError, match="not a training run"):
         load_model(tmp_path)
+
+
+def _tampered(saved, tmp_path, change) -> Path:
+    _, path = saved
+    payload = read_checkpoint(path)
+    change(payload)
+    out = tmp_path / "tampered.pt"
+    torch.save(payload, out)
+    return out
+
+
+def _set_weight(value):
+    return lambda p: p["state_dict"].__setitem__("output.bias", value)
+
+
+@pytest.mark.parametrize("change, message", [
+    (_set_weight(torch.full((3 * 6 + 3,), float("nan"))), "NaN or infinite values"),
+    (_set_weight(torch.full((3 * 6 + 3,), float("inf"))), "NaN or infinite values"),
+    (_set_weight("0.5"), "is not a tensor"),
+    (lambda p: p["spec"].__setitem__("scale_factor", 0.0), "scale factor 0.0 is not a positive number"),
+    (lambda p: p["spec"].__setitem__("scale_factor", float("nan")), "scale factor nan is not a positive number"),
+    (lambda p: p.pop("state_dict"), "no valid 'state_dict'"),
+    (lambda p: p.pop("hparams"), "no valid 'hparams'"),
+    (lambda p: p.__setitem__("version", "2"), "version '2' is not valid"),
+    (lambda p: p.__setitem__("version", 99), "newer than this sketchtool"),
+    (lambda p: p["state_dict"].__setitem__("output.weight", torch.zeros(2, 2)), "do not fit model"),
+], ids=["nan-weight", "inf-weight", "string-weight", "zero-scale", "nan-scale", "no-state-dict", "no-hparams",
+        "string-version", "future-version", "wrong-shape"])
+def test_checkpoints_that_would_draw_nonsense_are_refused_at_load(saved, tmp_path, change, message):
+    path = _tampered(saved, tmp_path, change)
+    with pytest.raises(SketchtoolError, match=message) as err:
+        load_model(path)
+    assert "\n" not in str(err.value)
+
+
+def test_a_format_1_checkpoint_loads_as_the_same_model(saved, tmp_path):
+    """Format 1 kept the scale factor, classes and dataset at the top level (every run before format 2)."""
+    model, path = saved
+    payload = read_checkpoint(path)
+    spec = payload.pop("spec")
+    payload.update(version=1, scale_factor=spec["scale_factor"], class_names=spec["class_names"], num_classes=1,
+                   dataset={**spec["dataset"], "settings": {"epsilon": 1.0}})
+    old = tmp_path / "v1.pt"
+    torch.save(payload, old)
+    loaded, info = load_model(old)
+    assert (info.scale_factor, info.class_names, info.spec.max_length) == (12.5, ["sheep"], 20)
+    assert info.dataset == {"name": "sheep", "path": "/x/sheep.npz", "settings": {"epsilon": 1.0}}
+    for a, b in zip(_greedy(model), _greedy(loaded)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_legacy_pickle_checkpoint_loads_without_torch_warnings(saved, tmp_path):
+    _, path = saved
+    legacy = tmp_path / "legacy.pt"
+    torch.save(read_checkpoint(path), legacy, _use_new_zipfile_serialization=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_model(legacy)[1].step == 7
+
+
+def test_a_dataset_given_as_a_model_says_so(tmp_path):
+    data = tmp_path / "my.npz"
+    np.savez(data, train=np.zeros((1, 2, 3), np.int16))
+    with pytest.raises(SketchtoolError, match="is a dataset, not a model; train one with `sketchtool train"):
+        load_model(data)
+
+
+def test_a_full_disk_keeps_the_previous_checkpoint_and_says_so(saved, tmp_path, monkeypatch):
+    model, path = saved
+    before = path.read_bytes()
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("sketchtool.fileio.os.fsync", full)
+    with pytest.raises(SketchtoolError, match="no space left on the device") as err:
+        save_checkpoint(path, model, step=8)
+    assert "\n" not in str(err.value) and path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
