@@ -231,8 +231,10 @@ def export_model(src: str | os.PathLike, dst: str | os.PathLike, *, half: bool =
     `sketchtool/pretrained/*.pt` holds. `load_model` reads it back as float32. `metrics` (e.g. {"test": {...}}
     from `sketchtool.train.evaluate`) are added to the stored ones, for model cards and `sketchtool models`."""
     path = resolve_checkpoint(src)
-    payload = read_checkpoint(path)
-    payload.pop("training", None)
+    payload = read_checkpoint(path)  # a format-1 file comes back with its spec: written out as format 2
+    for legacy in ("training", "scale_factor", "class_names", "num_classes", "dataset"):
+        payload.pop(legacy, None)
+    payload["version"] = VERSION
     payload["metrics"] = {**payload.get("metrics", {}), **(metrics or {})}
     if half:
         payload["state_dict"] = {k: (v.half() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()}

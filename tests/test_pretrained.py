@@ -57,7 +57,21 @@ def test_shipped_model_loads_and_has_a_card(model):
     card = model.card_path.read_text()
     assert model.licence.split(" (")[0] in card  # e.g. "CC BY-NC 4.0"
     assert "L_R" in card and "L_KL" in card and str(info.step) in card.replace(",", "")
-    assert {"L_R", "L_KL"} <= set(info.metrics.get("test", {}))
+    test = info.metrics.get("test", {})
+    assert {"L_R", "L_KL"} <= set(test)
+    row = next(line for line in card.splitlines() if line.startswith("| Test split |"))
+    assert f"L_R {test['L_R']:.4f}, L_KL {test['L_KL']:.4f}, loss {test['loss']:.4f}" in row, "card and checkpoint differ"
+
+
+def test_eval_of_the_embedded_sheep_prints_the_figures_it_ships_with(sheep_path):
+    """One source of truth: `sketchtool eval sheep` (seed 0), `sketchtool models` and the card agree."""
+    from sketchtool.checkpoint import load_model
+
+    shipped = load_model(EMBEDDED["sheep"].path)[1].metrics["test"]
+    result = CliRunner().invoke(cli, ["eval", "sheep", "--dataset", str(sheep_path)])
+    assert result.exit_code == 0, result.output
+    assert f"L_R {shipped['L_R']:.4f}  L_KL {shipped['L_KL']:.4f}" in result.output
+    assert f"test loss {shipped['loss']:.4f}, L_R {shipped['L_R']:.4f}" in CliRunner().invoke(cli, ["models"]).output
 
 
 @pytest.mark.parametrize("model", SHIPPED, ids=[m.name for m in SHIPPED])

@@ -34,7 +34,7 @@ CARD = """# `{name}`: embedded Sketch-RNN model
 | Data | {dataset} |
 | Licence | {licence} |
 | Training | {steps} steps with `sketchtool train` (recipe: {recipe}) |
-| Test split | L_R {test_lr:.4f}, L_KL {test_kl:.4f}, loss {test_loss:.4f} on {test_n} drawings (`sketchtool eval`) |
+| Test split | L_R {test_lr:.4f}, L_KL {test_kl:.4f}, loss {test_loss:.4f} on {test_n} drawings (`sketchtool eval {name}`, seed 0) |
 | Validation at export | {valid} |
 | Samples that end by themselves | {ended:.0%} of 500 at temperature {temperature:g} before max_seq_len {max_len} (median {sample_median:.0f} points; test drawings' median {test_median:.0f}) |
 | File | `sketchtool/pretrained/{name}.pt`, {size_mb:.2f} MB (fp16 weights, no optimizer state) |
@@ -64,7 +64,7 @@ KL divergence of the latent code, floored at kl_tolerance during training.
 def draw_images(name: str, model, info, dataset: Path, temperature: float) -> None:
     IMAGES.mkdir(parents=True, exist_ok=True)
     samples = generate(model, info, 25, SampleOptions(seed=0, temperature=temperature))
-    write_drawings(IMAGES / f"{name}-samples.png", samples, OutputOptions(cols=5, png_width=800))
+    write_drawings(IMAGES / f"{name}-samples.png", samples, OutputOptions(cols=5))  # = the README caption's command
     ends = [d for d in read_drawings(f"{dataset}:test") if len(d) <= model.hps.max_seq_len][:2]
     rows = interpolate(model, info, ends, 8, SampleOptions(seed=0, temperature=0.2))
     write_drawings(IMAGES / f"{name}-interpolation.png", rows[0], OutputOptions(cols=8, png_width=1000))
@@ -87,8 +87,11 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=0.3, help="sampling temperature of the sample grid")
     args = parser.parse_args()
     embedded = EMBEDDED[args.name]
-    test = evaluate(args.run, split="test", dataset=args.dataset)
-    info = export_model(args.run, embedded.path, metrics={"test": test})
+    export_model(args.run, embedded.path)
+    # the figures `sketchtool eval NAME` prints (the shipped fp16 weights, evaluation seed 0): one source of truth
+    # for the checkpoint, `sketchtool models` and the card
+    test = evaluate(embedded.path, split="test", dataset=args.dataset)
+    info = export_model(embedded.path, embedded.path, metrics={"test": test})
     model, info = load_model(embedded.path)
     dataset = Path(args.dataset or info.dataset["path"])
     draw_images(args.name, model, info, dataset, args.temperature)
@@ -98,7 +101,7 @@ def main() -> None:
     card = CARD.format(
         name=args.name, note=args.note, temperature=args.temperature, model=info.model, dataset=embedded.dataset, licence=embedded.licence,
         steps=info.step, recipe=args.recipe, test_lr=test["L_R"], test_kl=test["L_KL"], test_loss=test["loss"],
-        test_n=test["drawings"], ended=ended, sample_median=sample_median, test_median=test_median,
+        test_n=test["items"], ended=ended, sample_median=sample_median, test_median=test_median,
         max_len=info.hparams["max_seq_len"], size_mb=embedded.path.stat().st_size / 1e6, scale_factor=info.scale_factor,
         valid=", ".join(f"{k} {valid[k]:.4f}" for k in ("L_R", "L_KL", "loss") if k in valid) or "not recorded",
         date=datetime.date.today().isoformat(),
