@@ -19,7 +19,6 @@ from sketchtool.formats import accepts
 __all__ = ["COMMANDS"]
 
 DEFAULT_TEMPERATURE = 0.4  # = sketchtool.sampling.DEFAULT_TEMPERATURE (not imported here: it imports torch)
-LARGE_N = 1000  # show a progress bar from this many drawings on, even when stderr is not a terminal
 
 
 def _sampling_options(command):
@@ -149,8 +148,8 @@ def _model_name(ref) -> str:
 
 
 def _progress():
-    """The drawings' progress bar: on a terminal, or for large runs whatever stderr is."""
-    return progress_bar("drawing", always_from=LARGE_N)
+    """The drawings' progress bar (on a terminal only)."""
+    return progress_bar("drawing")
 
 
 def _with_inputs(inputs: list, outputs: list) -> tuple[list, list]:
