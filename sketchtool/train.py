@@ -42,8 +42,8 @@ class StopFlag(Protocol):
 
 @dataclass
 class TrainOptions:
-    """Run settings that do not change the model. `steps` defaults to the hparam `num_steps` (else 10,000);
-    validation and checkpoints happen every `save_every` steps (default: the hparam `save_every`, else 500).
+    """Run settings that do not change the model. `steps` and `save_every` (validation and checkpoints) default to
+    the model's `run_length()`.
     `stop` (e.g. a `threading.Event` a signal handler sets) ends the run at the next step boundary, saved;
     `new_dataset` lets `--resume` continue on a different dataset file (best.pt then starts afresh)."""
 
@@ -307,8 +307,9 @@ class _Loop:
         self.step = 0
         self.saved_step = -1
         self.best_valid = math.inf
-        self.steps = options.steps or getattr(model.hps, "num_steps", 10_000)
-        self.save_every = options.save_every or getattr(model.hps, "save_every", 500)
+        steps, save_every = model.run_length()
+        self.steps = options.steps or steps
+        self.save_every = options.save_every or save_every
         self.last_metrics: dict[str, float] = {}
         self.tensorboard = None  # a SummaryWriter, False when TensorBoard is not installed, None before the first log
 

@@ -106,3 +106,35 @@ def test_an_entry_point_stroke_model_trains_and_generates(toy_env, sheep_path, t
     done = _cli(toy_env, "interpolate", f"{small}:test:0", f"{small}:test:1", "--model", run, "--out",
                 tmp_path / "i.svg", ok=False)
     assert done.returncode == 1 and "cannot encode" in done.stderr
+
+
+GENERIC = ["sketchtool/train.py", "sketchtool/checkpoint.py", "sketchtool/curves.py", "sketchtool/cli/training.py",
+           "sketchtool/sampling.py", "sketchtool/dataspec.py", "sketchtool/cli/sampling.py"]
+ALLOWED = {
+    "save_every",  # the run option (--save-every), which a model's run_length() may default
+    "max_seq_len",  # only where reading format-1 checkpoints (all Sketch-RNN's) and SVGs (prepare's own keyword)
+}
+
+
+@pytest.mark.parametrize("path", GENERIC)
+def test_generic_code_names_no_sketch_rnn_hparam_or_loss_term(path):
+    """Names and string literals only (prose in help texts may give examples)."""
+    import dataclasses
+    import io
+    import tokenize
+
+    from sketchtool.models.sketch_rnn import SketchRNNHParams
+
+    specific = {f.name for f in dataclasses.fields(SketchRNNHParams)} | {"L_R", "L_KL", "L_s", "L_p", "kl_weight_at"}
+    specific -= ALLOWED
+    if path != "sketchtool/checkpoint.py":
+        specific.add("max_seq_len")
+    source = (TESTS.parent / path).read_text()
+    found = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        text = token.string
+        if token.type == tokenize.STRING:
+            text = text.strip("\"'rbf")
+        if token.type in (tokenize.NAME, tokenize.STRING) and text in specific:
+            found.add(text)
+    assert not found, f"{path} names {sorted(found)}"

@@ -150,6 +150,10 @@ class SketchModel(torch.nn.Module):
     def clip_gradients(self) -> None:
         """Called between backward and the optimiser step; no clipping by default."""
 
+    def run_length(self) -> tuple[int, int]:
+        """(steps, save_every) of a run when the command line does not say: the hparams' own, if they have them."""
+        return int(getattr(self.hps, "num_steps", 10_000)), int(getattr(self.hps, "save_every", 500))
+
     def log_scalars(self, step: int) -> dict[str, float]:
         """Schedules worth logging beside the loss terms (learning rate, annealed weights)."""
         lr = self.learning_rate(step)
