@@ -1,15 +1,17 @@
-"""Options shared by the sampling commands and `show`. Bounded numbers: a value that is not a number, not finite
-or out of range is refused while the command line is read, as one `Error:` line and exit 1, before any model
-loads or any file is written. `--common-scale` and `write_grid`, the grid writer that honours it."""
+"""Option types shared by the commands. Bounded numbers: a value that is not a number, not finite or out of range
+is refused while the command line is read, as one `Error:` line and exit 1, before any model loads or any file is
+written. `--common-scale`; the one `--precision` vocabulary (auto, fp32, bf16; float32 and bfloat16 read as the
+same words)."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
-
 import click
 
-__all__ = ["Number", "SEED", "COUNT", "STEPS", "STROKE_WIDTH", "DPI", "PNG_WIDTH", "COMMON_SCALE", "write_grid",
+from sketchtool.device import PRECISIONS, normalize_precision
+from sketchtool.errors import SketchtoolError
+
+__all__ = ["Number", "SEED", "COUNT", "STEPS", "STROKE_WIDTH", "DPI", "PNG_WIDTH", "COMMON_SCALE", "PRECISION",
            "MAX_DRAWINGS", "MAX_STEPS", "MAX_DPI", "MAX_PNG_SIDE"]
 
 MAX_DRAWINGS = 100_000  # generate to .npz: 186 s, 0.95 GB peak RSS on one busy core; 10 million ran for hours
@@ -58,3 +60,16 @@ PNG_WIDTH = Number(int, 1, MAX_PNG_SIDE)
 COMMON_SCALE = click.option("--common-scale", is_flag=True,
                             help="Grids: draw every drawing at one scale, to compare sizes [default: each fills "
                                  "its cell].")
+
+
+class _Precision(click.ParamType):
+    name = "|".join(PRECISIONS)
+
+    def convert(self, value, param, ctx):
+        try:
+            return normalize_precision(value)
+        except SketchtoolError:
+            self.fail(f"{value!r} is not one of {', '.join(PRECISIONS)}", param, ctx)
+
+
+PRECISION = _Precision()

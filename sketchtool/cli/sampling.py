@@ -10,9 +10,8 @@ from pathlib import Path
 import click
 
 from sketchtool.cli.options import (COMMON_SCALE, COUNT, DPI, MAX_DRAWINGS, MAX_PNG_SIDE, MAX_STEPS, PNG_WIDTH,
-                                    SEED, STEPS, STROKE_WIDTH)
+                                    PRECISION, SEED, STEPS, STROKE_WIDTH)
 from sketchtool.cli.progress import progress_bar
-from sketchtool.cli.precision import PRECISION
 from sketchtool.errors import SketchtoolError
 from sketchtool.formats import accepts
 

@@ -12,7 +12,7 @@ import time
 
 import click
 
-from sketchtool.cli.precision import PRECISION
+from sketchtool.cli.options import PRECISION
 
 __all__ = ["COMMANDS", "curves_command", "eval_command", "train_command"]
 
