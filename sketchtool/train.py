@@ -156,25 +156,44 @@ class _RunLock:
         self.fd: int | None = None
 
     def __enter__(self) -> _RunLock:
-        import fcntl
-
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_exclusive(self.fd)
         except OSError:
-            holder = os.pread(self.fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            holder = _read_pid(self.fd)
             os.close(self.fd)
             self.fd = None
             raise SketchtoolError(f"{self.path.parent} is in use by another training process (PID {holder}); wait "
                                   "for it to finish or stop it, or choose another -o") from None
         os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+        os.lseek(self.fd, 0, os.SEEK_SET)
+        os.write(self.fd, f"{os.getpid()}\n".encode())
         return self
 
     def __exit__(self, *exc) -> None:
         if self.fd is not None:
             os.close(self.fd)  # closing releases the lock; the file stays (removing it would race a new holder)
             self.fd = None
+
+
+def _read_pid(fd: int) -> str:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        return os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+    except OSError:  # Windows refuses to read a locked region
+        return "unknown"
+
+
+def _lock_exclusive(fd: int) -> None:
+    """A non-blocking exclusive lock on an open file; OSError when another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _prepare_run_dir(run_dir: Path, resume: bool) -> None:
