@@ -1,0 +1,164 @@
+"""The ASGI app of `sketchtool serve` (Starlette): the page's three static files, the JSON API, and the guards
+a local server needs: Host and Origin checks (DNS rebinding, cross-site requests), a body cap, JSON-only
+POSTs, no CORS, a bounded number of inference calls off the event loop, and JSON errors without tracebacks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from importlib import resources
+from typing import Any, Callable, Iterable
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from sketchtool.errors import SketchtoolError
+from sketchtool.serve import api
+from sketchtool.serve.api import ApiError, Limits
+from sketchtool.serve.catalog import Catalog
+
+__all__ = ["LOOPBACK_HOSTS", "STATIC_FILES", "create_app"]
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+STATIC_FILES = {  # URL path -> (file in sketchtool/serve/static, media type); nothing else is served
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/style.css": ("style.css", "text/css; charset=utf-8"),
+}
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", b"default-src 'self'; img-src 'self' data: blob:; object-src 'none'; "
+                                 b"frame-ancestors 'none'; base-uri 'none'; form-action 'none'"),
+    (b"cache-control", b"no-store"),
+]
+log = logging.getLogger("sketchtool.serve")
+
+
+def create_app(catalog: Catalog, limits: Limits | None = None, *, port: int | None = None,
+               allowed_hosts: Iterable[str] = LOOPBACK_HOSTS) -> Callable:
+    """The app serving `catalog`. Requests must name one of `allowed_hosts` in their Host header (and on
+    `port`, when given); a request from a page (Origin header) must come from such an address too."""
+    limits = limits or Limits()
+    gate = asyncio.Semaphore(limits.concurrency)
+    static = {url: (resources.files("sketchtool.serve").joinpath("static", name).read_bytes(), media)
+              for url, (name, media) in STATIC_FILES.items()}
+
+    async def page(request: Request) -> Response:
+        body, media = static[request.url.path]
+        return Response(body, media_type=media)
+
+    async def models(request: Request) -> Response:
+        return JSONResponse(api.describe_server(catalog, limits))
+
+    def inference(work: Callable[[dict], Any]):
+        async def endpoint(request: Request) -> Response:
+            try:
+                payload = api.parse_json(await _read_body(request, limits))
+                try:
+                    await asyncio.wait_for(gate.acquire(), timeout=limits.queue_timeout)
+                except asyncio.TimeoutError:
+                    raise ApiError(503, "the server is busy; try again in a moment") from None
+                try:
+                    result = await run_in_threadpool(work, payload)
+                finally:
+                    gate.release()
+            except ApiError as e:
+                return _error(e.status, e.message)
+            except SketchtoolError as e:
+                return _error(422, api.refusal(e).message)
+            except Exception as e:  # a bug of ours: logged here, one line to the page
+                log.error("internal error in %s", request.url.path, exc_info=e)
+                return _error(500, f"internal error ({type(e).__name__}); see the server's log")
+            if isinstance(result, tuple):  # a file: (bytes, media type, name)
+                data, media, name = result
+                return Response(data, media_type=media,
+                                headers={"content-disposition": f'attachment; filename="{name}"'})
+            return JSONResponse(result)
+        return endpoint
+
+    routes = [Route(url, page, methods=["GET"]) for url in STATIC_FILES]
+    routes += [
+        Route("/api/models", models, methods=["GET"]),
+        Route("/api/complete", inference(lambda p: api.complete(catalog, p, limits)), methods=["POST"]),
+        Route("/api/generate", inference(lambda p: api.generate(catalog, p, limits)), methods=["POST"]),
+        Route("/api/interpolate", inference(lambda p: api.interpolate(catalog, p, limits)), methods=["POST"]),
+        Route("/api/export", inference(lambda p: api.export(p, limits)), methods=["POST"]),
+    ]
+
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return _error(exc.status_code, exc.detail if isinstance(exc.detail, str) else "request refused")
+
+    async def any_error(request: Request, exc: Exception) -> Response:
+        return _error(500, "internal error; see the server's log")
+
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: any_error})
+    return _Guard(app, frozenset(h.lower() for h in allowed_hosts), port)
+
+
+class _Guard:
+    """ASGI middleware in front of everything: refuse a foreign Host (DNS rebinding) or Origin (another site's
+    page) with a JSON 403 before any route runs, and add the security headers to every response."""
+
+    def __init__(self, app, hosts: frozenset[str], port: int | None):
+        self.app, self.hosts, self.port = app, hosts, port
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        problem = self._problem(headers)
+        if problem is not None:
+            return await _error(403, problem)(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *SECURITY_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _problem(self, headers: dict[str, str]) -> str | None:
+        if not self._ours(headers.get("host", ""), scheme="http"):
+            return "this server answers only requests addressed to it (Host header refused)"
+        origin = headers.get("origin")
+        if origin is not None and not self._ours(origin, scheme=None):
+            return "requests from other sites' pages are refused (Origin header)"
+        return None
+
+    def _ours(self, value: str, scheme: str | None) -> bool:
+        """Whether a Host value ("localhost:8765") or an Origin ("http://localhost:8765") names this server."""
+        try:
+            parts = urlsplit(value if scheme is None else f"{scheme}://{value}")
+            host, port = (parts.hostname or "").lower(), parts.port
+        except ValueError:
+            return False
+        if parts.scheme != "http" or host not in self.hosts or parts.path or parts.query or parts.username:
+            return False
+        return self.port is None or (port or 80) == self.port
+
+
+async def _read_body(request: Request, limits: Limits) -> bytes:
+    """The body of a JSON POST, refused past `limits.max_body` bytes (told by Content-Length or counted)."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":  # also keeps other sites' plain form posts out (they cannot send JSON)
+        raise ApiError(415, "send the request as application/json")
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > limits.max_body):
+        raise ApiError(413, f"the request body is larger than {limits.max_body:,} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limits.max_body:
+            raise ApiError(413, f"the request body is larger than {limits.max_body:,} bytes")
+    return bytes(body)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
