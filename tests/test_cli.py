@@ -202,6 +202,16 @@ ROWS = [
     ("interpolate {outputs_a_svg} {outputs_b_svg} --steps 100000 --out {out}.svg", "steps 100000"),
     ("show {outputs_npz} --seed 1180591620717411303424 -o {out}.svg", "seed 2**70"),
     ("show {outputs_npz} --n 10000000 -o {out}.svg", "n ten million"),
+    # issue 10: serve
+    ("serve --port 0 --host 0.0.0.0", "another address without --allow-remote"),
+    ("serve --port 0 --host 192.0.2.1 --allow-remote", "an address this machine lacks"),
+    ("serve --port 0 --host no-such-host.invalid", "unknown host name"),
+    ("serve --port 0 --model {empty_dir}", "model: not a run"),
+    ("serve --port 0 --model {evil_npz}", "model: pickle payload"),
+    ("serve --port 0 --model no-such-model", "model: unknown name"),
+    ("serve --port 0 --runs {text}", "runs: a file"),
+    ("serve --port 0 --runs {empty_dir}/missing", "runs: missing folder"),
+    ("serve --port 70000", "port out of range"),
 ]
 
 

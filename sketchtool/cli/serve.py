@@ -3,8 +3,11 @@ until Ctrl-C or SIGTERM (both stop it cleanly, exit 0)."""
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import signal
 import socket
+import threading
 
 import click
 
@@ -66,17 +69,42 @@ def serve_command(model_ref, runs, host, port, allow_remote, allowed_hosts, conc
         hosts = {*LOOPBACK_HOSTS, *(h.lower() for h in allowed_hosts)} | ({host.lower()} if remote else set())
         app = create_app(catalog, Limits(concurrency=concurrency), port=bound, allowed_hosts=hosts)
         if remote:
+            names = "" if allowed_hosts else "; other machines must open it under the address itself or a name given with --allowed-host"
             click.echo(f"Warning: listening on {host}, reachable from other machines; anyone who can reach it "
-                       "can use your models and CPU.", err=True)
-        shown = f"[{host}]" if ":" in host else host
-        click.echo(f"Serving {len(catalog.models)} model(s) at http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{bound}/ "
-                   "(Ctrl-C to stop)", err=False)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                               timeout_graceful_shutdown=5))
-        server.run(sockets=[sock])
+                       f"can use your models and CPU{names}.", err=True)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in host else host
+        ready = f"Serving {len(catalog.models)} model(s) at http://{shown}:{bound}/ (Ctrl-C to stop)"
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+        _server_class(uvicorn, lambda: click.echo(ready))(config).run(sockets=[sock])
     finally:
         sock.close()
     click.echo("Stopped.")
+
+
+def _server_class(uvicorn, on_ready):
+    """uvicorn's server, but a stop by SIGTERM or Ctrl-C ends the command normally (exit 0, "Stopped."):
+    uvicorn itself re-raises the signal after its graceful shutdown, so the process would die by it. `on_ready`
+    runs once it listens with its signal handlers in place (so a stop right after the URL is still clean)."""
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None):
+            await super().startup(sockets=sockets)
+            if not self.should_exit:
+                on_ready()
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server
 
 
 def _is_loopback(host: str) -> bool:
