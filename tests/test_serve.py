@@ -134,7 +134,7 @@ def test_generate_returns_n_drawings_and_interpolate_runs_from_a_to_b(client):
 
 
 def test_image_models_answer_with_png_images(catalog):
-    from tests.toy_models import PixelBernoulli, PixelBernoulliHParams
+    from toy_models import PixelBernoulli, PixelBernoulliHParams
 
     from sketchtool.dataspec import DataSpec
     from sketchtool.serve.catalog import Catalog, ServedModel

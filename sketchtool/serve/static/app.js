@@ -158,7 +158,7 @@ async function complete() {
     state.shown = 0;
     redraw();
     showCells($("proposals"), result.endings.map((e) => [...polylines(state.strokes), ...e]),
-      (i) => { state.shown = i; redraw(); }, (i) => polylines(state.strokes).length);
+      (i) => { state.shown = i; redraw(); }, () => state.strokes.length);
     status(`${result.endings.length} endings (seed ${body.seed})`);
   } catch (error) {
     if (id === state.request) status(error.message, true);
@@ -200,7 +200,7 @@ function drawCell(cell, lines, given = 0) {
   });
 }
 
-function showCells(container, drawings, onClick, given = () => 0) {
+function showCells(container, drawings, onClick, given = () => Infinity) {
   container.replaceChildren(...drawings.map((lines, i) => {
     const cell = document.createElement("canvas");
     cell.width = cell.height = 96;
