@@ -301,27 +301,72 @@ def test_the_page_s_own_addresses_are_accepted(client, host):
 
 # --- concurrency ---------------------------------------------------------------------------------------------
 def test_inference_runs_off_the_event_loop_and_is_bounded(catalog, monkeypatch):
-    """With one slot, a second completion waits (here past its queue timeout: 503) while the page and the
+    """With one slot, another model call waits (here past its queue timeout: 503) while the page and the
     model list still answer at once: the event loop is never blocked by a model call."""
     started, release = threading.Event(), threading.Event()
 
-    def slow_complete(catalog, payload, limits):
+    def slow_generate(catalog, payload, limits):
         started.set()
         release.wait(30)
-        return {"endings": []}
+        return {"drawings": []}
 
-    monkeypatch.setattr(api, "complete", slow_complete)
+    monkeypatch.setattr(api, "generate", slow_generate)
     app = create_app(catalog, Limits(concurrency=1, queue_timeout=0.5), port=PORT)
     with TestClient(app, base_url=BASE) as c:
         results = {}
-        first = threading.Thread(target=lambda: results.setdefault("first", c.post("/api/complete", json={})))
+        first = threading.Thread(target=lambda: results.setdefault("first", c.post("/api/generate", json={})))
         first.start()
         assert started.wait(30)
         assert c.get("/api/models").status_code == 200  # answered while the model call runs
-        refused(c.post("/api/complete", json={}), 503)
+        refused(c.post("/api/complete", json={"strokes": [circle()]}), 503)
+        refused(c.post("/api/generate", json={}), 503)
         release.set()
         first.join(30)
         assert results["first"].status_code == 200
+
+
+def test_waiting_completions_are_decoded_together_each_in_its_own_coordinates(catalog, monkeypatch):
+    """While the only slot is busy, completions queue up; the next slot decodes all of the same kind in one
+    batch, and each request still gets its own drawing's endings where its drawing is."""
+    batches, release = [], threading.Event()
+    real = api.run_completions
+
+    def counted(jobs):
+        batches.append(len(jobs))
+        if len(batches) == 1:
+            release.wait(30)
+        return real(jobs)
+
+    monkeypatch.setattr(api, "run_completions", counted)
+    app = create_app(catalog, Limits(concurrency=1), port=PORT)
+    places = [(300, 200), (1300, 200), (300, 900), (5000, 5000)]
+    with TestClient(app, base_url=BASE) as c:
+        results = {}
+
+        def ask(k, cx, cy):
+            results[k] = c.post("/api/complete", json={"strokes": [circle(cx, cy)], "n": 2, "seed": 10 + k})
+
+        first = threading.Thread(target=ask, args=(-1, 0, 0))
+        first.start()
+        for _ in range(3000):
+            if batches:
+                break
+            time.sleep(0.01)
+        others = [threading.Thread(target=ask, args=(k, *xy)) for k, xy in enumerate(places)]
+        for t in others:
+            t.start()
+        time.sleep(1.0)  # let all four reach the queue
+        release.set()
+        for t in [first, *others]:
+            t.join(120)
+    assert batches == [1, 4]
+    for k, (cx, cy) in enumerate(places):
+        body = results[k].json()
+        assert results[k].status_code == 200 and len(body["endings"]) == 2
+        given = np.concatenate([np.array(p) for p in body["given"]])
+        assert np.abs(given - [cx, cy]).max() < 51
+        drawn = [np.array(p) for e in body["endings"] for p in e]
+        assert drawn and all(np.abs(p - [cx, cy]).max() < 1000 for p in drawn)  # near its own drawing
 
 
 def test_an_internal_error_is_a_json_500_without_traceback(catalog, monkeypatch):

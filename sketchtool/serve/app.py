@@ -57,18 +57,23 @@ def create_app(catalog: Catalog, limits: Limits | None = None, *, port: int | No
     async def models(request: Request) -> Response:
         return JSONResponse(api.describe_server(catalog, limits))
 
-    def inference(work: Callable[[dict], Any]):
-        async def endpoint(request: Request) -> Response:
+    async def run(work: Callable[[], Any]) -> Any:
+        """One model call in a worker thread, once one of `limits.concurrency` slots is free."""
+        try:
+            await asyncio.wait_for(gate.acquire(), timeout=limits.queue_timeout)
+        except asyncio.TimeoutError:
+            raise ApiError(503, "the server is busy; try again in a moment") from None
+        try:
+            return await run_in_threadpool(work)
+        finally:
+            gate.release()
+
+    batcher = _Batcher(gate, limits)
+
+    def endpoint(handle: Callable[[dict], Any]):
+        async def respond(request: Request) -> Response:
             try:
-                payload = api.parse_json(await _read_body(request, limits))
-                try:
-                    await asyncio.wait_for(gate.acquire(), timeout=limits.queue_timeout)
-                except asyncio.TimeoutError:
-                    raise ApiError(503, "the server is busy; try again in a moment") from None
-                try:
-                    result = await run_in_threadpool(work, payload)
-                finally:
-                    gate.release()
+                result = await handle(api.parse_json(await _read_body(request, limits)))
             except ApiError as e:
                 return _error(e.status, e.message)
             except SketchtoolError as e:
@@ -81,15 +86,28 @@ def create_app(catalog: Catalog, limits: Limits | None = None, *, port: int | No
                 return Response(data, media_type=media,
                                 headers={"content-disposition": f'attachment; filename="{name}"'})
             return JSONResponse(result)
-        return endpoint
+        return respond
+
+    async def complete(payload: dict) -> Any:
+        job = await run_in_threadpool(api.read_completion, catalog, payload, limits)
+        return await batcher.submit(job)
+
+    async def generate(payload: dict) -> Any:
+        return await run(lambda: api.generate(catalog, payload, limits))
+
+    async def interpolate(payload: dict) -> Any:
+        return await run(lambda: api.interpolate(catalog, payload, limits))
+
+    async def export(payload: dict) -> Any:
+        return await run(lambda: api.export(payload, limits))
 
     routes = [Route(url, page, methods=["GET"]) for url in STATIC_FILES]
     routes += [
         Route("/api/models", models, methods=["GET"]),
-        Route("/api/complete", inference(lambda p: api.complete(catalog, p, limits)), methods=["POST"]),
-        Route("/api/generate", inference(lambda p: api.generate(catalog, p, limits)), methods=["POST"]),
-        Route("/api/interpolate", inference(lambda p: api.interpolate(catalog, p, limits)), methods=["POST"]),
-        Route("/api/export", inference(lambda p: api.export(p, limits)), methods=["POST"]),
+        Route("/api/complete", endpoint(complete), methods=["POST"]),
+        Route("/api/generate", endpoint(generate), methods=["POST"]),
+        Route("/api/interpolate", endpoint(interpolate), methods=["POST"]),
+        Route("/api/export", endpoint(export), methods=["POST"]),
     ]
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -100,6 +118,66 @@ def create_app(catalog: Catalog, limits: Limits | None = None, *, port: int | No
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error, Exception: any_error})
     return _Guard(app, frozenset(h.lower() for h in allowed_hosts), port)
+
+
+class _Batch:
+    """A waiting completion: its job, the future its request awaits, and whether a batch has taken it."""
+
+    def __init__(self, job: api.CompletionJob):
+        self.job = job
+        self.future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.taken = False
+
+
+class _Batcher:
+    """Completions that wait for a model slot are decoded together: whoever gets a slot takes its own job and
+    every waiting job with the same key (up to `limits.batch_drawings` endings) and decodes them in one batch,
+    so 20 clients cost little more than one. A job waits at most `limits.queue_timeout` for a slot (503)."""
+
+    def __init__(self, gate: asyncio.Semaphore, limits: Limits):
+        self.gate, self.limits = gate, limits
+        self.waiting: list[_Batch] = []
+
+    async def submit(self, job: api.CompletionJob) -> dict:
+        mine = _Batch(job)
+        self.waiting.append(mine)
+        try:
+            await asyncio.wait_for(self.gate.acquire(), timeout=self.limits.queue_timeout)
+        except asyncio.TimeoutError:
+            if mine.taken:  # another request's batch is decoding it
+                return await mine.future
+            self.waiting.remove(mine)
+            raise ApiError(503, "the server is busy; try again in a moment") from None
+        try:
+            if not mine.taken:
+                await self._decode(self._take(mine))
+        finally:
+            self.gate.release()
+        return await mine.future
+
+    def _take(self, mine: _Batch) -> list[_Batch]:
+        batch, rows = [mine], mine.job.n
+        for other in self.waiting:
+            if other is not mine and other.job.key == mine.job.key and rows + other.job.n <= self.limits.batch_drawings:
+                batch.append(other)
+                rows += other.job.n
+        for item in batch:
+            item.taken = True
+            self.waiting.remove(item)
+        return batch
+
+    async def _decode(self, batch: list[_Batch]) -> None:
+        try:
+            results = await run_in_threadpool(api.run_completions, [item.job for item in batch])
+        except Exception as e:
+            if len(batch) > 1:  # one job's problem must not fail its companions: decode each alone
+                for item in batch:
+                    await self._decode([item])
+                return
+            batch[0].future.set_exception(e)
+            return
+        for item, result in zip(batch, results):
+            item.future.set_result(result)
 
 
 class _Guard:
