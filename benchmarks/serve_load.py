@@ -133,6 +133,7 @@ def main() -> None:
         "server_cpu_s_per_request": round(cpu / max(1, len(results)), 4),
         "rss_mb_first_quarter": round(statistics.mean(memory[:quarter]), 1),
         "rss_mb_last_quarter": round(statistics.mean(memory[-quarter:]), 1), "rss_mb_max": round(max(memory), 1),
+        "rss_mb_every_10s": [round(m, 1) for m in memory[::20]],
         "start_to_first_response_s": round(first_response, 2), "start_cpu_s": round(start_cpu, 2), "start_to_first_completion_s": round(first_completion, 2),
         "load_average": os.getloadavg(), "machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.python_version()}",
     }

@@ -148,6 +148,10 @@ class _Batcher:
                 return await mine.future
             self.waiting.remove(mine)
             raise ApiError(503, "the server is busy; try again in a moment") from None
+        except asyncio.CancelledError:  # the client went away: nobody needs its endings
+            if not mine.taken:
+                self.waiting.remove(mine)
+            raise
         try:
             if not mine.taken:
                 await self._decode(self._take(mine))
