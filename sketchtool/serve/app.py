@@ -137,6 +137,7 @@ class _Batcher:
     def __init__(self, gate: asyncio.Semaphore, limits: Limits):
         self.gate, self.limits = gate, limits
         self.waiting: list[_Batch] = []
+        self.running: set[asyncio.Task] = set()
 
     async def submit(self, job: api.CompletionJob) -> dict:
         mine = _Batch(job)
@@ -152,12 +153,19 @@ class _Batcher:
             if not mine.taken:
                 self.waiting.remove(mine)
             raise
+        if mine.taken:
+            self.gate.release()
+        else:  # a task of its own holds the slot, so a client leaving cannot strand its companions
+            task = asyncio.ensure_future(self._decode_and_release(self._take(mine)))
+            self.running.add(task)
+            task.add_done_callback(self.running.discard)
+        return await mine.future
+
+    async def _decode_and_release(self, batch: list[_Batch]) -> None:
         try:
-            if not mine.taken:
-                await self._decode(self._take(mine))
+            await self._decode(batch)
         finally:
             self.gate.release()
-        return await mine.future
 
     def _take(self, mine: _Batch) -> list[_Batch]:
         batch, rows = [mine], mine.job.n
@@ -178,10 +186,12 @@ class _Batcher:
                 for item in batch:
                     await self._decode([item])
                 return
-            batch[0].future.set_exception(e)
+            if not batch[0].future.done():
+                batch[0].future.set_exception(e)
             return
         for item, result in zip(batch, results):
-            item.future.set_result(result)
+            if not item.future.done():
+                item.future.set_result(result)
 
 
 class _Guard:
