@@ -133,6 +133,22 @@ def test_generate_returns_n_drawings_and_interpolate_runs_from_a_to_b(client):
     assert r.status_code == 200 and len(rows) == 4 and rows[0] != rows[-1]
 
 
+def test_runs_found_at_start_up_are_offered_by_id_and_a_broken_one_is_skipped(tiny_model, tmp_path):
+    (tmp_path / "tiny").symlink_to(tiny_model, target_is_directory=True)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "latest.pt").write_bytes(b"not a checkpoint")
+    skipped = []
+    catalog = load_catalog(runs=tmp_path, on_skip=skipped.append)
+    assert "runs/tiny" in catalog.models and "runs/broken" not in catalog.models
+    assert len(skipped) == 1 and "broken" in skipped[0]
+    with TestClient(create_app(catalog, port=PORT), base_url=BASE) as c:
+        ids = [m["id"] for m in c.get("/api/models").json()["models"]]
+        assert ids[0] == "sheep" and "runs/tiny" in ids
+        r = c.post("/api/complete", json={"model": "runs/tiny", "strokes": [circle()], "n": 2, "seed": 0})
+        assert r.status_code == 200 and len(r.json()["endings"]) == 2
+        refused(c.post("/api/complete", json={"model": str(tiny_model), "strokes": [circle()]}), 404)  # never a path
+
+
 def test_image_models_answer_with_png_images(catalog):
     from toy_models import PixelBernoulli, PixelBernoulliHParams
 
@@ -427,6 +443,18 @@ def test_another_address_needs_the_explicit_flag_and_prints_a_warning():
 
     result = CliRunner().invoke(cli, ["serve", "--host", "0.0.0.0", "--port", "0"])
     assert result.exit_code not in (0, 3) and "--allow-remote" in result.output
+
+
+def test_without_the_serve_extra_the_command_says_how_to_install_it(monkeypatch):
+    from click.testing import CliRunner
+
+    from sketchtool.cli import cli
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if the serve extra were not installed
+    result = CliRunner().invoke(cli, ["serve", "--port", "0"])
+    assert result.exit_code not in (0, 3)
+    assert result.output.strip().splitlines() == ["Error: serve needs uvicorn; install it with pip install "
+                                                  "'sketchtool[serve]'"]
 
 
 @pytest.mark.slow
