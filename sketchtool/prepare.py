@@ -21,6 +21,7 @@ __all__ = [
     "prepare_polylines",
     "model_reading_options",
     "complete_polylines",
+    "complete_polylines_many",
 ]
 
 ADAPTIVE_GROWTH = 1.25  # --adaptive multiplies epsilon by this until the drawing fits
@@ -134,16 +135,28 @@ def complete_polylines(polylines: Sequence[np.ndarray], model, info, n: int, opt
                        name: str | os.PathLike = "drawing") -> Completion:
     """n endings of a started drawing given as polylines in any coordinates (canvas px, SVG user units),
     returned in those same coordinates; `options` is a `sketchtool.sampling.SampleOptions`."""
-    from sketchtool.sampling import complete  # torch: only when a completion is asked for
+    return complete_polylines_many([polylines], model, info, n, options, on_progress, names=[name])[0]
+
+
+def complete_polylines_many(drawings: Sequence[Sequence[np.ndarray]], model, info, n: int, options,
+                            on_progress: Callable[[int, int], None] | None = None, *,
+                            names: Sequence[str | os.PathLike] | None = None) -> list[Completion]:
+    """`complete_polylines` for several drawings decoded in one batch (a server's concurrent requests), each
+    in its own coordinates; one drawing gives exactly `complete_polylines`' result."""
+    from sketchtool.sampling import complete_many  # torch: only when a completion is asked for
 
     reading = {k: v for k, v in model_reading_options(model, info).items() if k != "tolerance"}
-    prepared = prepare_polylines(polylines, **reading, name=name)
-    prefix = prepared.stroke3.astype(np.float64)
-    drawings = complete(model, info, prefix, n, options, on_progress=on_progress)
-    end_point = tuple(prefix[:, :2].sum(axis=0))  # the last given point, in normalised units
-    given = prepared.to_source(stroke3_to_polylines(prefix))
-    endings = [prepared.to_source(stroke3_to_polylines(d[len(prefix):], origin=end_point)) for d in drawings]
-    return Completion(given, endings, prepared)
+    names = names or [f"drawing {i + 1}" for i in range(len(drawings))]
+    prepared = [prepare_polylines(p, **reading, name=name) for p, name in zip(drawings, names)]
+    prefixes = [p.stroke3.astype(np.float64) for p in prepared]
+    results = complete_many(model, info, prefixes, n, options, on_progress=on_progress)
+    completions = []
+    for p, prefix, drawings_k in zip(prepared, prefixes, results):
+        end_point = tuple(prefix[:, :2].sum(axis=0))  # the last given point, in normalised units
+        given = p.to_source(stroke3_to_polylines(prefix))
+        endings = [p.to_source(stroke3_to_polylines(d[len(prefix):], origin=end_point)) for d in drawings_k]
+        completions.append(Completion(given, endings, p))
+    return completions
 
 
 def _quantize(polylines: Sequence[np.ndarray], name) -> np.ndarray:

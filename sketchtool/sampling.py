@@ -29,6 +29,7 @@ __all__ = [
     "require_encoder",
     "generate",
     "complete",
+    "complete_many",
     "interpolate",
     "analogy",
     "reconstruct",
@@ -117,16 +118,24 @@ def complete(model, info, prefix: np.ndarray, n: int, options: SampleOptions,
     `prefix` itself followed by the model's continuation (rows from len(prefix) on), which may be empty.
     A conditional model draws z ~ N(0, I) per ending (encoding the start instead would describe a drawing
     that stops where the start stops)."""
+    return complete_many(model, info, [prefix], n, options, on_progress=on_progress)[0]
+
+
+def complete_many(model, info, prefixes: Sequence[np.ndarray], n: int, options: SampleOptions,
+                  on_progress: ProgressFn | None = None) -> list[list[np.ndarray]]:
+    """`complete` for several starts decoded in one batch (n endings each, one generator for all): what a
+    server does with concurrent requests. One start gives exactly `complete`'s drawings."""
     _check_count(n, "--n")
     model.require("complete", "complete")
     _require_strokes(model, info)
-    prefix = np.asarray(prefix, dtype=np.float64).reshape(-1, 3)
-    if len(prefix) == 0:
+    prefixes = [np.asarray(p, dtype=np.float64).reshape(-1, 3) for p in prefixes]
+    if not prefixes or any(len(p) == 0 for p in prefixes):
         raise SketchtoolError("the drawing to complete is empty; give a drawing with at least one stroke")
-    start = _to_model_units([prefix], info)[0]
+    starts = _to_model_units(prefixes, info)
     # the model leaves room for a full drawing after the given start, as long as it would draw one
-    full = _decode(model, info, n, options, prefix=[start] * n, on_progress=on_progress)
-    return [np.concatenate([prefix, d[len(prefix):]]) for d in full]
+    full = _decode(model, info, len(prefixes) * n, options, prefix=[s for s in starts for _ in range(n)],
+                   on_progress=on_progress)
+    return [[np.concatenate([p, d[len(p):]]) for d in full[i * n:(i + 1) * n]] for i, p in enumerate(prefixes)]
 
 
 def interpolate(model, info, drawings: Sequence[np.ndarray], steps: int, options: SampleOptions, *,

@@ -242,6 +242,16 @@ ROWS = [
     ("train {outputs_npz} -o {out} --preset huge", "unknown preset"),
     ("train {raster_images} -o {out}", "images for a stroke model"),
     ("generate --n 2 --frames {out}.gif --out {out}.svg", "frames of a stroke model"),
+    # issue 10: serve
+    ("serve --port 0 --host 0.0.0.0", "another address without --allow-remote"),
+    ("serve --port 0 --host 192.0.2.1 --allow-remote", "an address this machine lacks"),
+    ("serve --port 0 --host no-such-host.invalid", "unknown host name"),
+    ("serve --port 0 --model {empty_dir}", "model: not a run"),
+    ("serve --port 0 --model {evil_npz}", "model: pickle payload"),
+    ("serve --port 0 --model no-such-model", "model: unknown name"),
+    ("serve --port 0 --runs {text}", "runs: a file"),
+    ("serve --port 0 --runs {empty_dir}/missing", "runs: missing folder"),
+    ("serve --port 70000", "port out of range"),
 ]
 
 

@@ -1,0 +1,286 @@
+"""What each endpoint of `sketchtool serve` does, as plain functions over parsed JSON: check every field against
+`Limits` (types, finite coordinates, counts), call the same library functions as the CLI, and return JSON-ready
+results. A bad request raises `ApiError` (an HTTP status and one line); the app turns it into a JSON reply."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sketchtool.errors import SketchtoolError
+from sketchtool.serve.catalog import Catalog, ServedModel
+
+__all__ = ["Limits", "ApiError", "EXPORTS", "PAPERS", "parse_json", "read_polylines", "describe_server",
+           "CompletionJob", "read_completion", "run_completions", "complete", "generate", "interpolate", "export"]
+
+SEED_MAX = 2**63 - 1
+PAPERS = ("A6", "A5", "A4", "A3", "Letter", "Legal")
+EXPORTS = {  # format -> (suffix, media type); the page offers exactly these
+    "svg": (".svg", "image/svg+xml"),
+    "png": (".png", "image/png"),
+    "gcode": (".gcode", "text/plain; charset=utf-8"),
+    "npz": (".npz", "application/octet-stream"),
+}
+EXPORT_MARGIN = 10.0  # px around the drawing in SVG/PNG downloads
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on one request, so no request can hold the server for long or fill its memory; the page reads
+    them from /api/models and never sends more."""
+
+    max_body: int = 1_000_000         # bytes of one request body
+    max_strokes: int = 1000           # strokes in one drawing
+    max_points: int = 20_000          # points in one drawing, all strokes together
+    max_coordinate: float = 1e6       # |x|, |y| in the page's pixels
+    max_complete: int = 8             # continuations per request
+    max_generate: int = 36            # drawings per generate request
+    max_steps: int = 12               # drawings per interpolation
+    max_temperature: float = 2.0
+    concurrency: int = 2              # inference calls running at once; later ones wait
+    batch_drawings: int = 64          # waiting completions decoded together, in endings (one batch step is
+                                      # about as fast for 60 rows as for 3: what keeps 20 clients fast)
+    queue_timeout: float = 30.0       # seconds a request waits for its turn before a 503
+
+
+class ApiError(Exception):
+    """A request the server refuses: `status` (400, 404, 413, 422, ...) and one line for the page."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    """A request body -> a JSON object; NaN/Infinity literals, bad UTF-8, deep nesting and non-objects are 400s."""
+    def refuse_constant(name: str):
+        raise ValueError(f"{name} is not a number JSON allows")
+
+    try:
+        payload = json.loads(body.decode("utf-8"), parse_constant=refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise ApiError(400, f"the request body is not valid JSON ({str(e)[:80]})") from None
+    if not isinstance(payload, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    return payload
+
+
+def describe_server(catalog: Catalog, limits: Limits) -> dict[str, Any]:
+    """/api/models: the models, the default, limits, and the choices the download panel offers."""
+    from sketchtool.profiles import builtin_profiles
+
+    return {"models": [m.describe() for m in catalog.models.values()], "default": catalog.default,
+            "limits": asdict(limits), "profiles": list(builtin_profiles()), "papers": list(PAPERS),
+            "exports": list(EXPORTS), "vectorize": catalog.can("vectorize")}
+
+
+# --- field readers -------------------------------------------------------------------------------------------
+def read_polylines(value: Any, limits: Limits, what: str = "strokes") -> list[np.ndarray]:
+    """[[[x, y], ...], ...] -> (k, 2) float64 polylines, checked element by element (a type error names the
+    place) against the stroke, point and coordinate caps; an empty stroke is dropped."""
+    if not isinstance(value, list):
+        raise ApiError(400, f"{what}: expected a list of strokes, each a list of [x, y] points")
+    if len(value) > limits.max_strokes:
+        raise ApiError(413, f"{what}: {len(value)} strokes, more than {limits.max_strokes}")
+    total = sum(len(s) for s in value if isinstance(s, list))
+    if total > limits.max_points:
+        raise ApiError(413, f"{what}: {total} points, more than {limits.max_points}")
+    polylines = []
+    for i, stroke in enumerate(value):
+        if not isinstance(stroke, list):
+            raise ApiError(400, f"{what}[{i}]: expected a list of [x, y] points")
+        for j, point in enumerate(stroke):
+            if (not isinstance(point, list) or len(point) != 2
+                    or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in point)):
+                raise ApiError(400, f"{what}[{i}][{j}]: expected [x, y], two numbers")
+            if not all(math.isfinite(c) and abs(c) <= limits.max_coordinate for c in point):
+                raise ApiError(400, f"{what}[{i}][{j}]: coordinates must be finite and within "
+                                    f"±{limits.max_coordinate:g}")
+        if stroke:
+            polylines.append(np.asarray(stroke, dtype=np.float64).reshape(-1, 2))
+    return polylines
+
+
+def _integer(payload: dict, key: str, default: int, low: int, high: int) -> int:
+    value = payload.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ApiError(400, f"{key}: expected a whole number from {low} to {high}")
+    if not low <= value <= high:
+        raise ApiError(413 if value > high else 400, f"{key} {value}: must be from {low} to {high}")
+    return value
+
+
+def _choice(payload: dict, key: str, default: str, choices) -> str:
+    value = payload.get(key, default)
+    if not isinstance(value, str) or value not in choices:
+        raise ApiError(400, f"{key}: expected one of {', '.join(choices)}")
+    return value
+
+
+def _model(catalog: Catalog, payload: dict, capability: str) -> ServedModel:
+    model_id = payload.get("model", catalog.default)
+    try:
+        served = catalog.get(model_id)
+    except KeyError:
+        shown = model_id if isinstance(model_id, str) else type(model_id).__name__
+        raise ApiError(404, f"model {str(shown)[:60]!r}: not served here; pick one from /api/models") from None
+    if not served.model.can(capability):
+        raise ApiError(422, f"model {served.id!r} cannot {capability}")
+    return served
+
+
+def _options(payload: dict, served: ServedModel, limits: Limits):
+    from sketchtool.sampling import DEFAULT_TEMPERATURE, SampleOptions
+
+    temperature = payload.get("temperature", DEFAULT_TEMPERATURE)
+    if (not isinstance(temperature, (int, float)) or isinstance(temperature, bool)
+            or not (0 < temperature <= limits.max_temperature)):
+        raise ApiError(400, f"temperature: expected a number > 0 and <= {limits.max_temperature:g}")
+    seed = payload.get("seed")
+    if seed is not None:
+        seed = _integer(payload, "seed", 0, 0, SEED_MAX)
+    class_name = payload.get("class")
+    if class_name is not None and (not isinstance(class_name, str) or class_name not in served.info.class_names):
+        raise ApiError(400, f"class: not a class of model {served.id!r}")
+    return SampleOptions(temperature=float(temperature), seed=seed, class_name=class_name, precision="fp32")
+
+
+def _rounded(polylines) -> list[list[list[float]]]:
+    """Polylines as JSON lists, to 1/100 of a unit (finer than any screen shows)."""
+    return [np.round(np.asarray(p, dtype=np.float64), 2).tolist() for p in polylines]
+
+
+# --- endpoints (run in a worker thread: they may take a second) ----------------------------------------------
+@dataclass
+class CompletionJob:
+    """One checked completion request, waiting to be decoded, alone or with others of the same `key`."""
+
+    served: ServedModel
+    polylines: list[np.ndarray]
+    n: int
+    options: Any  # SampleOptions
+
+    @property
+    def key(self) -> tuple:
+        """Requests that may share one batch: same model, count and sampling settings (the seed is the batch's)."""
+        return (self.served.id, self.n, self.options.temperature, self.options.class_name)
+
+
+def read_completion(catalog: Catalog, payload: dict, limits: Limits) -> CompletionJob:
+    """{"model", "strokes" (page px), "n", "temperature", "seed", "class"} -> a checked `CompletionJob`."""
+    served = _model(catalog, payload, "complete")
+    polylines = read_polylines(payload.get("strokes"), limits)
+    n = _integer(payload, "n", 3, 1, limits.max_complete)
+    options = _options(payload, served, limits)
+    if not polylines:
+        raise ApiError(422, "nothing drawn yet: draw a stroke first")
+    return CompletionJob(served, polylines, n, options)
+
+
+def run_completions(jobs: list[CompletionJob]) -> list[dict[str, Any]]:
+    """The endings of jobs sharing one key, decoded in one batch through `complete_polylines_many` (the
+    function behind the CLI's and the Inkscape extension's completions), each in its page's coordinates. The
+    first job's seed drives the batch, so a job alone gives exactly what `complete_polylines` gives."""
+    from sketchtool.prepare import complete_polylines_many
+
+    first = jobs[0]
+    results = complete_polylines_many([job.polylines for job in jobs], first.served.model, first.served.info,
+                                      first.n, first.options, names=["the drawing"] * len(jobs))
+    return [{"model": job.served.id, "given": _rounded(r.given), "endings": [_rounded(e) for e in r.endings]}
+            for job, r in zip(jobs, results)]
+
+
+def complete(catalog: Catalog, payload: dict, limits: Limits) -> dict[str, Any]:
+    """One completion request, decoded alone."""
+    return run_completions([read_completion(catalog, payload, limits)])[0]
+
+
+def generate(catalog: Catalog, payload: dict, limits: Limits) -> dict[str, Any]:
+    """{"model", "n", "temperature", "seed", "class"} -> new drawings (polylines in dataset units, the page
+    fits each into its cell) or, for an image model, PNG data URLs."""
+    from sketchtool.sampling import generate as sample
+
+    served = _model(catalog, payload, "generate")
+    n = _integer(payload, "n", 9, 1, limits.max_generate)
+    options = _options(payload, served, limits)
+    out = sample(served.model, served.info, n, options)
+    if served.model.output_kind == "images":
+        return {"model": served.id, "images": [_png_data_url(image) for image in out.images]}
+    return {"model": served.id, "drawings": [_rounded(_polylines(d)) for d in out]}
+
+
+def interpolate(catalog: Catalog, payload: dict, limits: Limits) -> dict[str, Any]:
+    """{"model", "a", "b" (drawings in page px), "steps", ...} -> `steps` drawings from A to B, read as the
+    model's training data was built (`prepare_polylines`), decoded from latents between theirs."""
+    from sketchtool.prepare import model_reading_options, prepare_polylines
+    from sketchtool.sampling import interpolate as morph
+
+    served = _model(catalog, payload, "encode")
+    a = read_polylines(payload.get("a"), limits, "a")
+    b = read_polylines(payload.get("b"), limits, "b")
+    steps = _integer(payload, "steps", 6, 2, limits.max_steps)
+    options = _options(payload, served, limits)
+    reading = {k: v for k, v in model_reading_options(served.model, served.info).items() if k != "tolerance"}
+    drawings = [prepare_polylines(p, **reading, name=name).stroke3 for p, name in ((a, "drawing A"), (b, "drawing B"))]
+    row = morph(served.model, served.info, drawings, steps, options)[0]
+    return {"model": served.id, "drawings": [_rounded(_polylines(d)) for d in row]}
+
+
+def export(payload: dict, limits: Limits) -> tuple[bytes, str, str]:
+    """{"strokes" (page px), "format", "profile", "paper"} -> (file bytes, media type, file name), written by
+    the same writers as the CLI (G-code: the chosen built-in profile, fitted onto the chosen paper)."""
+    from sketchtool.formats import OutputOptions, write_drawings, write_page
+    from sketchtool.layout import Page, PageStroke
+    from sketchtool.profiles import builtin_profiles
+    from sketchtool.strokes import polylines_bounds, polylines_to_stroke3
+
+    fmt = _choice(payload, "format", "svg", tuple(EXPORTS))
+    profile = _choice(payload, "profile", "grbl-servo", tuple(builtin_profiles()))
+    paper = _choice(payload, "paper", "A4", PAPERS)
+    polylines = read_polylines(payload.get("strokes"), limits)
+    if not polylines:
+        raise ApiError(422, "nothing drawn yet: there is nothing to download")
+    suffix, media = EXPORTS[fmt]
+    x0, y0, x1, y1 = polylines_bounds(polylines)
+    shifted = [p - [x0 - EXPORT_MARGIN, y0 - EXPORT_MARGIN] for p in polylines]
+    with tempfile.TemporaryDirectory(prefix="sketchtool-serve-") as tmp:
+        path = Path(tmp) / f"drawing{suffix}"
+        if fmt == "npz":
+            write_drawings(path, [polylines_to_stroke3(polylines)])
+        else:
+            page = Page(width=x1 - x0 + 2 * EXPORT_MARGIN, height=y1 - y0 + 2 * EXPORT_MARGIN,
+                        strokes=[PageStroke(p, 0, i) for i, p in enumerate(shifted)])
+            write_page(path, page, OutputOptions(profile=profile, paper=paper, stroke_width=2.0))
+        return path.read_bytes(), media, path.name
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+def _polylines(stroke3: np.ndarray) -> list[np.ndarray]:
+    from sketchtool.strokes import stroke3_to_polylines
+
+    return stroke3_to_polylines(stroke3)
+
+
+def _png_data_url(image: np.ndarray) -> str:
+    """One (H, W) image in [0, 1] -> a PNG data URL, dark ink on white as the PNG grid writer draws it."""
+    from PIL import Image
+
+    pixels = np.round((1.0 - np.clip(np.asarray(image, dtype=np.float32), 0, 1)) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def refusal(error: SketchtoolError) -> ApiError:
+    """A library refusal (a drawing too long for the model, ...) as a 422 with its one line."""
+    text = str(error).splitlines()[0] if str(error) else "the request could not be done"
+    return ApiError(422, text)
