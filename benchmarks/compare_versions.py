@@ -21,7 +21,8 @@ reads steps/s from the run's metrics.jsonl and checks that both versions logged 
 
 `library` runs this checkout's in-process benchmarks with each version's Python and library, interleaved the same
 way: `train_speed.py --only fast,lstm,bf16` (one reference-size training step, wall and CPU s/step) and
-`generate_speed.py` (N drawings batched, auto and fp32; 20 one at a time; one whole `generate --n 50` command).
+`generate_speed.py` (N drawings batched, auto and fp32; 20 one at a time; one whole `generate --n 50` command;
+wall seconds), and the same sampling timed in CPU seconds (`--only "sampling CPU"` runs just that).
 """
 
 from __future__ import annotations
@@ -228,6 +229,28 @@ def speed_runs(before: Version, after: Version, args, work: Path) -> dict:
     return summary
 
 
+# CPU seconds (process time: what this process used, whatever else runs) of sampling through the library functions
+# both versions have; printed as one JSON line
+SAMPLING_CPU = """
+import json, sys, time, torch
+from sketchtool.checkpoint import load_model
+from sketchtool.pretrained import resolve_model
+from sketchtool.sampling import SampleOptions, generate
+torch.set_num_threads(1)
+n, single, fp32 = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+model, info = load_model(resolve_model("sheep"))
+generate(model, info, 64, SampleOptions(seed=0))
+t = time.process_time(); generate(model, info, n, SampleOptions(seed=1, chunk_size=n)); auto = time.process_time() - t
+t = time.process_time(); generate(model, info, n, SampleOptions(seed=1, chunk_size=n, precision=fp32))
+f32 = time.process_time() - t
+t = time.process_time()
+for i in range(single):
+    generate(model, info, 1, SampleOptions(seed=100 + i))
+one = time.process_time() - t
+print(json.dumps({"batched_auto_cpu_s": auto, "batched_fp32_cpu_s": f32, "single_cpu_s": one}))
+"""
+
+
 def library_runs(before: Version, after: Version, args) -> dict:
     """The repository's own in-process benchmarks (this checkout's scripts, each version's library): one training
     step of the reference model (`train_speed.py --only fast,lstm,bf16`) and batched sampling of N drawings
@@ -235,17 +258,22 @@ def library_runs(before: Version, after: Version, args) -> dict:
     here = Path(__file__).resolve().parent
     benches = {
         "train_speed.py fast,lstm,bf16 (s/step)": (
-            lambda py: [py, str(here / "train_speed.py"), "--only", "fast,lstm,bf16", "--steps", "3", "--data",
+            lambda py, v: [py, str(here / "train_speed.py"), "--only", "fast,lstm,bf16", "--steps", "3", "--data",
                         str(Path(args.data).resolve()), "--threads", "1"],
             lambda out: {"wall_s_per_step": out["s_per_step"], "cpu_s_per_step": out["cpu_s_per_step"]}),
+        f"sampling CPU s, sheep, N = {args.n} and 20 one at a time": (
+            lambda py, v: [py, "-c", SAMPLING_CPU, str(args.n), "20", v.fp32],
+            lambda out: out),
         f"generate_speed.py --n {args.n} (batched s)": (
-            lambda py: [py, str(here / "generate_speed.py"), "--n", str(args.n), "--single", "20", "--repeats", "1",
+            lambda py, v: [py, str(here / "generate_speed.py"), "--n", str(args.n), "--single", "20", "--repeats", "1",
                         "--threads", "1"],
             lambda out: {"batched_auto_s": out["sampling"]["batched_s"],
                          "batched_fp32_s": out["sampling"]["batched_float32_s"],
                          "single_20_s": out["sampling"]["single_s"],
                          "cli_generate_50_s": out["cli_generate_50"]["median_wall_s"]}),
     }
+    if args.only:
+        benches = {k: v for k, v in benches.items() if args.only in k}
     samples: dict[str, dict[str, list]] = {name: {"before": [], "after": []} for name in benches}
     for r in range(args.repeats):
         for name, (make, read) in benches.items():
@@ -253,7 +281,7 @@ def library_runs(before: Version, after: Version, args) -> dict:
                 bin_dir = Path(version.exe).parent
                 env = {**ENV, "PATH": f"{bin_dir}{os.pathsep}{ENV.get('PATH', '')}", "OMP_WAIT_POLICY": "PASSIVE"}
                 load = os.getloadavg()[0]
-                proc = subprocess.run(make(str(bin_dir / "python")), capture_output=True, text=True, env=env,
+                proc = subprocess.run(make(str(bin_dir / "python"), version), capture_output=True, text=True, env=env,
                                       cwd=here.parent)
                 if proc.returncode:
                     sys.exit(f"{version.label}: {name} failed:\n{proc.stderr[-2000:]}")
@@ -304,6 +332,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--train-steps", type=int, default=20)
     parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--only", help="library: run only the benchmarks whose name contains this")
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--keep", help="keep the outputs in this folder (default: a temporary one)")
     parser.add_argument("--json", help="write the results here")
