@@ -26,6 +26,8 @@ __all__ = ["SIDE", "RASTER", "FEATURES", "JudgeNet", "Judge", "TrainOptions", "p
 SIDE = 28
 # padding 3 + half of a 2-pixel line leaves the 20-pixel box MNIST centres its digits in
 RASTER = RasterOptions(size=(SIDE, SIDE), line_width=2.0, padding=3.0, antialias="fast")
+_BOX = 20  # the side of the box drawings and images are fitted into
+_INK = 0.1  # an image's pixels above this are ink when its bounding box is found
 FEATURES = 64  # width of the feature layer the Fréchet distance and precision/recall use
 FORMAT = "sketchtool-judge"
 DEFAULT_JUDGE = Path(__file__).resolve().parent / "pretrained" / "judge.pt"
@@ -88,20 +90,36 @@ class Judge:
 
 def prepare(items) -> torch.Tensor:
     """Stroke-3 drawings (a list of (n, 3) arrays, rasterised by `sketchtool.raster` with `RASTER`) or images
-    ((N, H, W) floats in [0, 1] or uint8, 1.0/255 = ink; resized by area or bilinearly to 28 x 28)
+    ((N, H, W) floats in [0, 1] or uint8, 1.0/255 = ink; each cropped to its ink and fitted into the same
+    20-pixel box, resized by area or bilinearly)
     -> (N, 1, 28, 28) float32."""
     if isinstance(items, np.ndarray) and items.ndim == 3:
         x = torch.from_numpy(np.ascontiguousarray(items)).float()
         if items.dtype == np.uint8:
             x = x / 255
-        x = x[:, None]  # (N, 1, H, W)
-        if tuple(x.shape[2:]) != (SIDE, SIDE):
-            mode = "area" if min(x.shape[2:]) >= SIDE else "bilinear"
-            x = F.interpolate(x, size=(SIDE, SIDE), mode=mode, **({} if mode == "area" else {"align_corners": False}))
-        return x.clamp(0, 1).contiguous()
+        return torch.stack([_frame(image) for image in x.clamp(0, 1)])[:, None]  # (N, 1, 28, 28)
     from sketchtool.raster import rasterize_batch
 
     return torch.from_numpy(rasterize_batch(list(items), RASTER))[:, None]  # (N, 1, 28, 28)
+
+
+def _frame(image: torch.Tensor) -> torch.Tensor:
+    """(H, W) -> (28, 28): the ink's bounding box (pixels above `_INK`) resized with its aspect kept to fill the
+    20-pixel box and centred, as the rasteriser fits a drawing (and as MNIST framed its digits)."""
+    rows, cols = torch.nonzero(image > _INK, as_tuple=True)
+    out = torch.zeros(SIDE, SIDE)
+    if not len(rows):
+        return out
+    crop = image[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+    h, w = crop.shape
+    scale = _BOX / max(h, w)
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    mode = "area" if scale < 1 else "bilinear"
+    resized = F.interpolate(crop[None, None], size=size, mode=mode,
+                            **({} if mode == "area" else {"align_corners": False}))[0, 0]
+    top, left = (SIDE - size[0]) // 2, (SIDE - size[1]) // 2
+    out[top:top + size[0], left:left + size[1]] = resized.clamp(0, 1)
+    return out
 
 
 @dataclass(frozen=True)

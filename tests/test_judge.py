@@ -21,16 +21,17 @@ def test_drawings_are_rasterised_by_the_one_rasteriser():
     assert torch.equal(x[0], x[1])  # fitted to the box: size does not matter
 
 
-def test_images_are_resized_to_the_judge_side_and_uint8_means_0_to_255():
+def test_images_are_cropped_to_their_ink_and_fitted_into_the_box_drawings_are_fitted_into():
     images = np.zeros((3, 8, 8), dtype=np.uint8)
     images[:, 2:6, 2:6] = 255
     x = prepare(images)
     assert x.shape == (3, 1, SIDE, SIDE)
-    assert torch.allclose(x, prepare(images.astype(np.float32) / 255))
-    assert x.max() == 1 and x[:, :, 0, 0].max() == 0
-    big = np.zeros((2, 56, 56), dtype=np.float32)
-    big[:, 28:, :] = 1
-    assert prepare(big)[:, 0, SIDE // 2:].min() == 1 and prepare(big)[:, 0, :SIDE // 2].max() == 0
+    assert torch.allclose(x, prepare(images.astype(np.float32) / 255))  # uint8 means 0-255
+    assert x[0, 0, 4:24, 4:24].min() > 0.999 and x[0, 0].sum() == pytest.approx(20 * 20)  # the 20-pixel box
+    wide = np.zeros((1, 56, 56), dtype=np.float32)
+    wide[0, 10:20, :] = 1  # 10 x 56 pixels of ink -> 4 x 20, aspect kept
+    assert prepare(wide)[0, 0, 12:16, 4:24].min() > 0.999 and prepare(wide).sum() == pytest.approx(4 * 20)
+    assert prepare(np.zeros((1, 5, 5), dtype=np.float32)).sum() == 0
 
 
 def test_net_gives_features_and_logits():

@@ -41,9 +41,14 @@ def collect(args) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray], list[
         ds = load_image_dataset(args.mnist)
         first = len(classes)
         classes += [f"digit {c}" for c in ds.class_names]
-        for split in ("train", "test"):
-            images[split].append(prepare(ds.splits[split]))
-            labels[split].append(ds.labels_of(split) + first)
+        # the test split is Bernoulli-binarised (make_mnist.py's fixed NLL test set) and image models sample binary
+        # digits: train on each grey digit and on a binarised copy, so the judge reads both
+        grey = ds.splits["train"]
+        binary = (np.random.default_rng(args.seed).random(grey.shape) < grey / 255).astype(np.uint8) * 255
+        images["train"] += [prepare(grey), prepare(binary)]
+        labels["train"] += [ds.labels_of("train") + first] * 2
+        images["test"].append(prepare(ds.splits["test"]))
+        labels["test"].append(ds.labels_of("test") + first)
     if not classes:
         raise SketchtoolError("give at least one collection")
     return ({s: torch.cat(v) for s, v in images.items()}, {s: np.concatenate(v) for s, v in labels.items()}, classes)

@@ -49,9 +49,11 @@ def score_command(samples, ref, model_ref, n, temperature, seed, max_length, int
     from sketchtool.device import configure_threads
 
     configure_threads(None)
+    from sketchtool.checkpoint import resolve_checkpoint
     from sketchtool.fileio import atomic_write, check_output_path
     from sketchtool.formats import parse_reference
     from sketchtool.judge import load_judge
+    from sketchtool.pretrained import resolve_model
     from sketchtool.score import ScoreOptions, score_samples
 
     if (samples is None) == (model_ref is None):
@@ -67,11 +69,13 @@ def score_command(samples, ref, model_ref, n, temperature, seed, max_length, int
         check_output_path(json_out, inputs=[str(p) for p in (ref_path, samples and parse_reference(samples)[0]) if p],
                           force=force)
     reference, train = _reference(ref_path, split or "test")
+    if model_ref is None:
+        drawings = _read_samples(samples)
+    else:
+        model_path = resolve_checkpoint(resolve_model(model_ref))  # a wrong name fails before anything loads
     judge = load_judge(judge_path)
     if model_ref is not None:
-        drawings, max_length = _sample(model_ref, n, temperature, seed, max_length)
-    else:
-        drawings = _read_samples(samples)
+        drawings, max_length = _sample(model_path, n, temperature, seed, max_length)
     report = score_samples(drawings, reference, train, judge,
                            ScoreOptions(k=k, seed=seed, max_length=max_length, intended=intended))
     report["inputs"] = {"samples": samples, "model": model_ref, "temperature": temperature if model_ref else None,
@@ -140,14 +144,13 @@ def _read_samples(ref: str):
     return [d for s in names for d in ds.splits[s]]
 
 
-def _sample(model_ref: str, n: int, temperature: float, seed: int, max_length: int | None):
+def _sample(model_path: Path, n: int, temperature: float, seed: int, max_length: int | None):
     """n samples from a model, and its point cap (the drawings that reach it did not end by themselves)."""
     from sketchtool.checkpoint import load_model
     from sketchtool.cli.progress import progress_bar
-    from sketchtool.pretrained import resolve_model
     from sketchtool.sampling import SampleOptions, generate
 
-    model, info = load_model(resolve_model(model_ref))
+    model, info = load_model(model_path)
     result = generate(model, info, n, SampleOptions(temperature=temperature, seed=seed),
                       on_progress=progress_bar("drawing"))
     if model.output_kind == "images":
