@@ -124,7 +124,7 @@ def test_the_test_split_against_itself_scores_perfectly_and_scribbles_far_worse(
     # train drawings are new but from the same distribution; scribbles have the data's steps and lengths only
     assert 0 < floor["frechet"] < baseline["frechet"] / 10
     assert floor["precision"] > 0.6 and floor["recall"] > 0.6
-    assert baseline["precision"] < 0.1 and baseline["recognition"] < 0.2
+    assert baseline["precision"] < floor["precision"] - 0.2 and baseline["recognition"] < 0.2
     assert floor["recognition"] > 0.9
     assert baseline["strokes"]["points_distance"] < 10  # the baseline is no worse on lengths: the judge is needed
 

@@ -3,7 +3,8 @@
     python examples/judge/train_judge.py --sheep aaron_sheep.npz --kanji kanji.npz --icons icons.npz \
         --mnist mnist.npz -o sketchtool/pretrained/judge.pt
 
-Classes are the collections (sheep, kanji, icon) and MNIST split by digit ("digit 0" ... "digit 9"). Stroke
+Classes are the collections (sheep, kanji, icon), MNIST split by digit ("digit 0" ... "digit 9") and "scribble"
+(random drawings with the stroke collections' own steps: `sketchtool.score.scribbles`). Stroke
 datasets are rasterised by `sketchtool.judge.prepare` (THE rasteriser); each dataset's own train split trains and
 its test split measures, so the recorded accuracy is on drawings the judge never saw. See examples/judge/README.md.
 """
@@ -21,6 +22,7 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.images import load_image_dataset
 from sketchtool.formats.npz import load_dataset
 from sketchtool.judge import TrainOptions, prepare, save_judge, train_judge
+from sketchtool.score import scribbles
 
 
 def collect(args) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray], list[str]]:
@@ -28,10 +30,12 @@ def collect(args) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray], list[
     classes: list[str] = []
     images: dict[str, list] = {"train": [], "test": []}
     labels: dict[str, list] = {"train": [], "test": []}
+    strokes = []
     for name, path in (("sheep", args.sheep), ("kanji", args.kanji), ("icon", args.icons)):
         if path is None:
             continue
         ds = load_dataset(path)
+        strokes.append(ds)
         classes.append(name)
         for split in ("train", "test"):
             drawings = ds.splits[split] + (ds.splits["valid"] if split == "train" else [])
@@ -51,6 +55,15 @@ def collect(args) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray], list[
         labels["test"].append(ds.labels_of("test") + first)
     if not classes:
         raise SketchtoolError("give at least one collection")
+    if args.scribbles:
+        # "not a drawing": random drawings with each stroke collection's own steps and lengths (what a model that
+        # learnt the statistics but not the structure draws), so run-on tangles are not read as the nearest class
+        rng = np.random.default_rng(args.seed)
+        classes.append("scribble")
+        for split, count in (("train", args.scribbles), ("test", args.scribbles // 10)):
+            made = [d for ds in strokes for d in scribbles(ds.splits["train"], count // len(strokes), rng)]
+            images[split].append(prepare(made))
+            labels[split].append(np.full(len(made), len(classes) - 1))
     return ({s: torch.cat(v) for s, v in images.items()}, {s: np.concatenate(v) for s, v in labels.items()}, classes)
 
 
@@ -60,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kanji", help="kanji.npz built by examples/kanji/build.sh")
     parser.add_argument("--icons", help="icons.npz: lucide-static + feather-icons built by build-dataset")
     parser.add_argument("--mnist", help="mnist.npz built by examples/mnist/make_mnist.py")
+    parser.add_argument("--scribbles", type=int, default=6000,
+                        help="train drawings of the 'scribble' class (a tenth as many to test); 0: no such class")
     parser.add_argument("--steps", type=int, default=TrainOptions.steps)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("-o", "--out", required=True, help="judge weights to write (.pt)")
