@@ -48,7 +48,7 @@ def main() -> None:
         cmd = [sys.executable, "-m", "sketchtool", "score", "--model", args.model, "--n", str(args.n),
                "--temperature", t, "--seed", str(args.seed), "--ref", f"{args.data}:test",
                "--json", str(out / f"{t}.json"), "--force"]
-        subprocess.run(cmd, check=True)
+        subprocess.run(cmd, check=True, stdout=sys.stderr)  # the table alone on stdout
         report = json.loads((out / f"{t}.json").read_text())
         lines.append(row(f"{args.model}, temperature {t}", report["samples"]))
         print(f"temperature {t}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
