@@ -15,9 +15,11 @@ import numpy as np
 from sketchtool.errors import SketchtoolError
 
 __all__ = ["ScoreOptions", "frechet_distance", "gaussian_stats", "precision_recall", "wasserstein_1d",
-           "stroke_statistics", "scribbles", "noise_images", "score_samples", "MIN_SAMPLES"]
+           "stroke_statistics", "scribbles", "noise_images", "score_samples", "MIN_SAMPLES", "MAX_SAMPLES"]
 
 MIN_SAMPLES = 10  # below this a covariance of the judge's features means nothing
+MAX_SAMPLES = 20_000  # per set: precision/recall compare every pair, 20,000^2 distances take about a minute
+_CHUNK = 1024  # rows of a distance matrix computed at once: bounds memory
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,9 @@ def score_samples(samples, reference, train, judge, options: ScoreOptions = Scor
         raise SketchtoolError(f"{n} samples: score needs at least {MIN_SAMPLES} (1,000 gives stable figures)")
     if len(reference) <= options.k:
         raise SketchtoolError(f"the reference split has {len(reference)} drawings; score needs more than {options.k}")
+    if max(n, len(reference)) > MAX_SAMPLES:
+        raise SketchtoolError(f"{max(n, len(reference)):,} drawings in one set: score compares at most "
+                              f"{MAX_SAMPLES:,} (1,000 gives stable figures); pass fewer")
     rng = np.random.default_rng(options.seed)
     strokes = _is_drawings(reference)
     floor = [train[i] for i in np.sort(rng.permutation(len(train))[:n])] if strokes else \
@@ -163,11 +168,12 @@ def _is_drawings(items) -> bool:
 
 def _coverage(manifold: np.ndarray, queries: np.ndarray, k: int) -> float:
     """Share of `queries` within the k-NN ball of some point of `manifold`."""
-    radii = np.sort(_distances(manifold, manifold), axis=1)[:, k]  # column 0 is the point itself
+    radii = np.concatenate([np.partition(_distances(manifold[i:i + _CHUNK], manifold), k, axis=1)[:, k]
+                            for i in range(0, len(manifold), _CHUNK)])  # column 0 is the point itself
     inside = np.zeros(len(queries), dtype=bool)
-    for start in range(0, len(queries), 1024):
-        d = _distances(queries[start:start + 1024], manifold)
-        inside[start:start + 1024] = (d <= radii[None, :]).any(axis=1)
+    for start in range(0, len(queries), _CHUNK):
+        d = _distances(queries[start:start + _CHUNK], manifold)
+        inside[start:start + _CHUNK] = (d <= radii[None, :]).any(axis=1)
     return float(inside.mean())
 
 

@@ -194,3 +194,23 @@ def test_score_command_samples_a_model_first(tiny_model, sheep_path, judge, tmp_
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["n"] == 12 and report["inputs"]["max_length"] == 64
     assert 0 <= report["samples"]["strokes"]["ended_by_itself"] <= 1
+
+
+def test_sets_beyond_the_bound_are_refused_before_any_work():
+    from sketchtool.score import MAX_SAMPLES
+
+    many = [np.array([[1.0, 0, 1]])] * (MAX_SAMPLES + 1)
+    with pytest.raises(SketchtoolError, match="at most"):
+        score_samples(many, many[:20], many[:20], judge=None)
+    with pytest.raises(SketchtoolError, match="at most"):
+        score_samples(many[:20], many, many[:20], judge=None)
+
+
+def test_precision_recall_in_chunks_equals_the_whole_matrix():
+    from sketchtool import score
+
+    rng = np.random.default_rng(6)
+    real, fake = rng.normal(size=(2500, 3)), rng.normal(0.3, 1, size=(2100, 3))
+    radii = np.sort(score._distances(real, real), axis=1)[:, 3]
+    whole = float((score._distances(fake, real) <= radii[None, :]).any(axis=1).mean())
+    assert precision_recall(real, fake)[0] == whole
