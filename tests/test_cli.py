@@ -252,6 +252,26 @@ ROWS = [
     ("serve --port 0 --runs {text}", "runs: a file"),
     ("serve --port 0 --runs {empty_dir}/missing", "runs: missing folder"),
     ("serve --port 70000", "port out of range"),
+    # issue 12: score
+    ("score {empty_npz} --ref {readers_good}:test", "empty samples file"),
+    ("score {evil_npz} --ref {readers_good}:test", "pickle payload samples"),
+    ("score {outputs_npz} --ref {evil_npz}:test", "pickle payload reference"),
+    ("score {outputs_npz} --ref {text}", "reference not a dataset"),
+    ("score --ref {readers_good}:test", "neither samples nor model"),
+    ("score {outputs_npz} --model sheep --ref {readers_good}:test", "samples and model"),
+    ("score {outputs_npz} --ref {outputs_npz}:test", "empty reference split"),
+    ("score {outputs_npz} --ref {outputs_npz}:bogus", "unknown split"),
+    ("score {outputs_npz} --ref {outputs_npz}:train:0", "one drawing as reference"),
+    ("score {outputs_npz} --ref {readers_good}:test", "three samples"),
+    ("score {readers_good} --ref {outputs_npz}:train", "reference of three drawings"),
+    ("score {outputs_npz} --ref {readers_huge}:train", "1e308 offsets"),
+    ("score {outputs_npz} --ref {readers_good}:test --judge {evil_npz}", "judge with a pickle payload"),
+    ("score {outputs_npz} --ref {readers_good}:test --judge {empty_npz}", "empty judge file"),
+    ("score {outputs_npz} --ref {readers_good}:test --json {out}.txt", "report not json"),
+    ("score --model sheep --n 0 --ref {readers_good}:test", "n 0"),
+    ("score --model sheep --n 20 --temperature nan --ref {readers_good}:test", "temperature nan"),
+    ("score --model {empty_dir} --n 20 --ref {readers_good}:test", "model folder without a run"),
+    ("score {raster_images} --ref {raster_images}:train", "two images"),
 ]
 
 

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "sketchtool.cli.plotting",  # plot
     "sketchtool.cli.inkscape",  # inkscape install / uninstall
     "sketchtool.cli.serve",     # serve (the local drawing page)
+    "sketchtool.cli.score",     # score
 ]
 
 
