@@ -195,6 +195,10 @@ def test_sampled_frames_are_the_canvas_over_time_ending_at_the_images():
     assert out.frames.shape == (TINY["T"], 3, 8, 8) and out.images.shape == (3, 8, 8)
     plain = model.sample(3, generator=torch.Generator().manual_seed(0))
     np.testing.assert_array_equal(plain.images, out.images)
+    with torch.no_grad():
+        canvases = torch.sigmoid(model.run(None, 3, generator=torch.Generator().manual_seed(0)).canvases).numpy()
+    window = out.frames != canvases
+    assert window.any() and (out.frames[window] == 0.5).all()  # the write window, drawn over the canvas
     model_plain = _model(write_attn=False)
     no_window = model_plain.sample(3, generator=torch.Generator().manual_seed(0), frames=True)
     np.testing.assert_array_equal(no_window.frames[-1], no_window.images)
