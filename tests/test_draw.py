@@ -198,22 +198,24 @@ def test_sampled_frames_are_the_canvas_over_time_ending_at_the_images():
     with torch.no_grad():
         canvases = torch.sigmoid(model.run(None, 3, generator=torch.Generator().manual_seed(0)).canvases).numpy()
     window = out.frames != canvases
-    assert window.any() and (out.frames[window] == 0.5).all()  # the write window, drawn over the canvas
+    assert window.any() and np.isin(out.frames[window], [0.0, 1.0]).all()  # the write window over the canvas
     model_plain = _model(write_attn=False)
     no_window = model_plain.sample(3, generator=torch.Generator().manual_seed(0), frames=True)
     np.testing.assert_array_equal(no_window.frames[-1], no_window.images)
 
 
-def test_mark_windows_draws_a_clipped_border():
+def test_mark_windows_draws_a_clipped_border_that_contrasts_with_the_canvas():
     frames = np.zeros((1, 2, 6, 6), np.float32)
+    frames[0, 0, 4] = 0.9  # a dark row: the border crosses it in white
     boxes = np.array([[[1, 1, 3, 4], [-2, 3, 8, 9]]], np.float64)
-    marked = mark_windows(frames, boxes, ink=0.5)
+    marked = mark_windows(frames, boxes)
     inside = marked[0, 0]
-    assert (inside[1, 1:4] == 0.5).all() and (inside[4, 1:4] == 0.5).all() and (inside[1:5, 3] == 0.5).all()
+    assert (inside[1, 1:4] == 1).all() and (inside[1:4, 3] == 1).all() and (inside[1:4, 1] == 1).all()
+    assert (inside[4, 1:4] == 0).all() and inside[4, 0] == np.float32(0.9)
     assert inside[2:4, 2].sum() == 0 and inside[0].sum() == 0
     clipped = marked[0, 1]
-    assert (clipped[3] == 0.5).all() and clipped[4:, 0].sum() == 0 and clipped[:3].sum() == 0
-    assert frames.sum() == 0  # a copy
+    assert (clipped[3] == 1).all() and clipped[4:, 0].sum() == 0 and clipped[:3].sum() == 0
+    assert (frames[0, 0, 4] == np.float32(0.9)).all() and frames[0, 0, :4].sum() == 0  # a copy
 
 
 def test_greedy_samples_are_binary_and_temperature_zero_is_deterministic():

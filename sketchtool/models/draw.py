@@ -27,11 +27,10 @@ from sketchtool.dataspec import DataSpec
 from sketchtool.errors import SketchtoolError
 from sketchtool.models.base import Condition, ImageSamples, SketchModel
 
-__all__ = ["DRAW", "DRAWHParams", "PRESETS", "Attention", "filterbank", "gaussian_kl", "glimpse", "paste",
+__all__ = ["DRAW", "DRAWHParams", "PRESETS", "Attention", "Pass", "filterbank", "gaussian_kl", "glimpse", "paste",
            "window_boxes", "mark_windows"]
 
 FILTER_EPS = 1e-8  # Z_X, Z_Y floor: a filter centred far off the image reads (and writes) nothing
-WINDOW_INK = 0.5  # grey level of the write window drawn into --frames (the paper's red rectangle)
 
 # The default learns at once on one CPU thread (RASTER_MODELS.md probe: T=10, z=10, 5x5 attention). `paper-mnist`
 # is Table 3's MNIST row as we recall it (64 glimpses, 256-unit LSTMs, z of 100, read 2x2, write 5x5) with KL warm-up;
@@ -136,22 +135,26 @@ def window_boxes(p: Tensor, n: int, height: int, width: int) -> Tensor:
     return torch.stack([g_x - half, g_y - half, g_x + half, g_y + half], dim=1)
 
 
-def mark_windows(frames: np.ndarray, boxes: np.ndarray, ink: float = WINDOW_INK) -> np.ndarray:
-    """Draw each box (T, n, 4) as a one-pixel grey border into a copy of frames (T, n, H, W); the part of a box
-    outside the image is clipped away."""
+def mark_windows(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Draw each box (T, n, 4) as a one-pixel border into a copy of frames (T, n, H, W), black over light pixels
+    and white over dark ones so it shows on any canvas (the paper draws it in red); parts outside are clipped."""
     out = frames.copy()
     height, width = frames.shape[2:]
+    border = np.zeros((height, width), dtype=bool)
     for t, n in np.ndindex(*frames.shape[:2]):
         x0, y0, x1, y1 = np.round(boxes[t, n]).astype(np.int64)
-        if x1 < 0 or y1 < 0 or x0 >= width or y0 >= height:
-            continue
+        border[:] = False
         cx0, cx1, cy0, cy1 = max(x0, 0), min(x1, width - 1), max(y0, 0), min(y1, height - 1)
+        if cx0 > cx1 or cy0 > cy1:
+            continue
         for x in (x0, x1):
             if 0 <= x < width:
-                out[t, n, cy0:cy1 + 1, x] = ink
+                border[cy0:cy1 + 1, x] = True
         for y in (y0, y1):
             if 0 <= y < height:
-                out[t, n, y, cx0:cx1 + 1] = ink
+                border[y, cx0:cx1 + 1] = True
+        frame = out[t, n]
+        frame[border] = np.where(frame[border] < 0.5, 1.0, 0.0)
     return out
 
 
@@ -298,7 +301,7 @@ class DRAW(SketchModel):
                frames: bool = False) -> ImageSamples:
         """n images (n, H, W) float32: the Bernoulli means σ(c_T) (as the paper shows them), or their modes
         (σ(c_T) > ½) when `greedy`; z_t ~ N(0, temperature² I). With `frames`, σ(c_t) for t = 1..T (T, n, H, W)
-        with the write window drawn in grey."""
+        with the write window drawn in."""
         condition = condition or Condition()
         if condition.z is not None or condition.prefix is not None or condition.image is not None:
             raise SketchtoolError("DRAW draws unconditionally; it takes no latent, start or image to continue")
