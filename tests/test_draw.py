@@ -225,3 +225,16 @@ def test_greedy_samples_are_binary_and_temperature_zero_is_deterministic():
     a = model.sample(2, generator=torch.Generator().manual_seed(0), temperature=1e-9).images
     b = model.sample(2, generator=torch.Generator().manual_seed(5), temperature=1e-9).images
     np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("preset", list(DRAW.PRESETS))
+def test_presets_build_and_take_a_step(preset):
+    from sketchtool.train import resolve_hparams
+
+    hps = resolve_hparams("draw", preset=preset, overrides={"batch_size": 2})
+    model = DRAW(hps, DataSpec(kind="images", image_shape=(28, 28)))
+    x = (torch.rand(2, 1, 28, 28) < 0.3).float()
+    terms = model.loss(ImageBatch(x, torch.zeros(2, dtype=torch.int64)), step=0)
+    assert torch.isfinite(terms["loss"]) and terms["L_x"] > 0
+    if hps.kl_warmup_steps:
+        assert model.kl_weight_at(0) < 1 and model.log_scalars(0)["kl_weight"] == model.kl_weight_at(0)
