@@ -15,7 +15,8 @@ from sketchtool.cli import cli
 from sketchtool.dataspec import DataSpec
 from sketchtool.models import get_model_class
 from sketchtool.models.base import hparams_from_dict
-from sketchtool.models.draw import DRAW, DRAWHParams, filterbank, gaussian_kl, glimpse, mark_windows, paste
+from sketchtool.models.draw import (DRAW, DRAWHParams, filterbank, gaussian_kl, glimpse, mark_windows, paste,
+                                   window_boxes)
 from sketchtool.train import TrainOptions, evaluate, train
 
 TINY = {"T": 4, "enc_size": 24, "dec_size": 24, "z_size": 4, "read_n": 3, "write_n": 3, "batch_size": 16}
@@ -202,6 +203,15 @@ def test_sampled_frames_are_the_canvas_over_time_ending_at_the_images():
     model_plain = _model(write_attn=False)
     no_window = model_plain.sample(3, generator=torch.Generator().manual_seed(0), frames=True)
     np.testing.assert_array_equal(no_window.frames[-1], no_window.images)
+
+
+def test_the_window_spans_the_filter_centres():
+    """With N = side and δ = 1 the filters sit on every pixel: the window is the whole image; half the stride
+    halves it about the centre."""
+    p = torch.tensor([[0.0, 0.0, -30.0, 0.0, 0.0], [0.0, 0.0, -30.0, float(np.log(0.5)), 0.0]])
+    boxes = window_boxes(p, 8, 8, 8)
+    torch.testing.assert_close(boxes[0], torch.tensor([0.0, 0.0, 7.0, 7.0]))
+    torch.testing.assert_close(boxes[1], torch.tensor([1.75, 1.75, 5.25, 5.25]))
 
 
 def test_mark_windows_draws_a_clipped_border_that_contrasts_with_the_canvas():
