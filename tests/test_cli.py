@@ -98,6 +98,7 @@ def _checkpoint_inputs(root: Path) -> dict[str, Path]:
     out["model_no_valid"] = root / "model_no_valid.npz"
     save_dataset(out["model_no_valid"], StrokeDataset(splits={"train": [drawing] * 4, "valid": [], "test": []}))
     return out
+            "outputs_npz": _small_dataset(root / "outputs.npz"), **_raster_inputs(root), **_draw_inputs(root)}
 
 
 def _raster_inputs(root: Path) -> dict[str, Path]:
@@ -122,6 +123,21 @@ def _raster_inputs(root: Path) -> dict[str, Path]:
     (bomb / "big.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"".join(
         struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d)) for k, d in chunks))
     return {"raster_strokes": strokes, "raster_images": images, "raster_broken_dir": broken, "raster_bomb_dir": bomb}
+
+
+def _draw_inputs(root: Path) -> dict[str, Path]:
+    """issue 14 (draw): a tiny image dataset with every split and a DRAW run trained on it for one step."""
+    from sketchtool.images import ImageDataset, save_image_dataset
+    from sketchtool.train import TrainOptions, resolve_hparams, train
+
+    images = root / "draw_images.npz"
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 6, 6, 6)).astype(np.uint8)
+    save_image_dataset(images, ImageDataset(splits=dict(zip(("train", "valid", "test"), pixels))))
+    run = root / "draw_run"
+    hps = resolve_hparams("draw", overrides={"T": 2, "enc_size": 4, "dec_size": 4, "z_size": 2, "read_n": 2,
+                                             "write_n": 2, "batch_size": 6})
+    train(images, run, model="draw", hps=hps, options=TrainOptions(steps=1, save_every=1, precision="fp32"))
+    return {"draw_images": images, "draw_run": run}
 
 
 def _readers_inputs(root: Path) -> dict[str, Path]:
@@ -272,6 +288,18 @@ ROWS = [
     ("score --model sheep --n 20 --temperature nan --ref {readers_good}:test", "temperature nan"),
     ("score --model {empty_dir} --n 20 --ref {readers_good}:test", "model folder without a run"),
     ("score {raster_images} --ref {raster_images}:train", "two images"),
+    # issue 14: draw
+    ("train {draw_images} -o {out} --model draw --hparams T=0", "no glimpses"),
+    ("train {draw_images} -o {out} --model draw --hparams read_n=0", "read_n 0"),
+    ("train {draw_images} -o {out} --model draw --hparams kl_warmup_steps=-1", "negative warm-up"),
+    ("train {draw_images} -o {out} --model draw --hparams grad_clip=nan", "grad_clip nan"),
+    ("train {draw_images} -o {out} --model draw --preset paper", "unknown preset"),
+    ("train {raster_strokes} -o {out} --model draw", "stroke dataset"),
+    ("generate --model {draw_run} --n 2 --out {out}.svg", "images as svg"),
+    ("generate --model {draw_run} --n 2 --out {out}.png --class 3", "unconditional with --class"),
+    ("generate --model {draw_run} --n 2 --out {out}.png --frames {out}.mp4", "frames not a gif"),
+    ("generate --model {draw_run} --n 2 --out {out}.png --temperature 0", "draw at temperature 0"),
+    ("eval {draw_run} --dataset {raster_strokes}", "stroke dataset"),
 ]
 
 
