@@ -128,7 +128,10 @@ def skeleton_polylines(canvas: np.ndarray, *, epsilon: float = 0.5, min_length: 
     """(S, S) ink -> polylines in canvas pixels (pixel centres at i + 0.5): skeletonize (scikit-image), walk the
     8-connected pixel graph from line ends, then junctions, then loops, so each polyline runs end to end without
     lifting; drop spurs shorter than `min_length` pixels; RDP with `epsilon`; ordered top to bottom, left to right."""
-    from skimage.morphology import skeletonize
+    try:
+        from skimage.morphology import skeletonize
+    except ImportError:
+        raise SketchtoolError("the skeleton tracer needs scikit-image: pip install 'sketchtool[vectorize]'") from None
 
     from sketchtool.simplify import rdp
 

@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from sketchtool.errors import SketchtoolError
 from sketchtool.models.base import SketchModel
 
-__all__ = ["RenderBatch", "RenderBatchSource", "StrokeRenderer", "StrokeRendererHParams", "composite",
+__all__ = ["RenderBatch", "RenderBatchSource", "StrokeRenderer", "StrokeRendererHParams", "composite", "default_max_width",
            "random_strokes", "real_render", "stroke_widths"]
 
 
@@ -66,6 +66,11 @@ class StrokeRendererHParams:
 
 
 # --- the real environment -----------------------------------------------------------------------------------------
+def default_max_width(size) -> float:
+    """The pen's widest line when not given: an eighth of the canvas height, at least one pixel."""
+    return max(1.0, size[0] / 8)
+
+
 def stroke_widths(pressure: np.ndarray, brush: np.ndarray, max_width: float) -> np.ndarray:
     """(B, n) pen widths in output pixels: radius * max_width * pressure."""
     return np.asarray(brush)[:, 1:2] * max_width * np.asarray(pressure)
@@ -151,7 +156,7 @@ class RenderBatchSource:
 
     def _make(self, count: int) -> RenderBatch:
         points, pressure, brush = random_strokes(self.rng, count, self.hps.num_points, self.hps.unstructured_share)
-        images = real_render(points, pressure, brush, self.size, self.hps.max_width)
+        images = real_render(points, pressure, brush, self.size, self.hps.max_width or default_max_width(self.size))
         return RenderBatch(*(torch.from_numpy(a) for a in (points, pressure, brush, images)))
 
     def __len__(self) -> int:
@@ -219,7 +224,7 @@ class StrokeRenderer(SketchModel):
         if self.size[0] % k or self.size[1] % k:
             raise SketchtoolError(f"canvas {self.size[1]}x{self.size[0]} is not divisible by 2**upsample = {k}; "
                                   "choose another upsample or image size")
-        self.max_width = hps.max_width or max(1.0, self.size[0] / 8)
+        self.max_width = hps.max_width or default_max_width(self.size)
         self.map_size = (self.size[0] // k, self.size[1] // k)
         n, c, g = hps.num_points, hps.channels, hps.group_channels
         self.position = PositionEncoder([hps.position_hidden, hps.position_wide], self.map_size)
@@ -246,7 +251,7 @@ class StrokeRenderer(SketchModel):
 
         hps, spec = super().fit_data(hps, dataset, spec)
         if not hps.max_width:
-            hps = replace(hps, max_width=max(1.0, spec.image_shape[0] / 8))
+            hps = replace(hps, max_width=default_max_width(spec.image_shape))
         return hps, spec
 
     @classmethod
