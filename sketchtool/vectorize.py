@@ -123,7 +123,7 @@ def fit_picture(ink: np.ndarray, size: int, padding: float = 2.0) -> Fitted:
 
 
 # --- the classical baseline ------------------------------------------------------------------------------------------
-def skeleton_polylines(canvas: np.ndarray, *, epsilon: float = 0.5, min_length: float = 2.0,
+def skeleton_polylines(canvas: np.ndarray, *, epsilon: float = 0.8, min_length: float = 2.0,
                        threshold: float = SKELETON_THRESHOLD) -> list[np.ndarray]:
     """(S, S) ink -> polylines in canvas pixels (pixel centres at i + 0.5): skeletonize (scikit-image), walk the
     8-connected pixel graph from line ends, then junctions, then loops, so each polyline runs end to end without
