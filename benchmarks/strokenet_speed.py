@@ -3,7 +3,7 @@ same run (their ratio is what carries across machines); a GPU line when one is a
 
     python benchmarks/strokenet_speed.py --n 512
 
-The agent has the default architecture (16 points, VGG blocks 16..128, FC 1024/256) with untrained weights: speed
+Agents: single-step (`agent1`) and recurrent with 3 strokes (`agent`), the default architecture (16 points, VGG blocks 16..128, FC 1024/256) with untrained weights: speed
 does not depend on them. Pictures: sheep test drawings rasterised at 64 x 64.
 """
 
@@ -34,13 +34,17 @@ def main() -> None:
     pictures = list(rasterize_batch([drawings[i % len(drawings)] for i in range(args.n)], size=64, line_width=1.5))
     spec = DataSpec(kind="images", image_shape=(64, 64))
     renderer = StrokeRenderer(StrokeRendererHParams(), spec)
-    agent = StrokeAgent(StrokeAgentHParams(renderer_hparams=json.dumps(renderer.hparams_dict()), steps=3), spec).eval()
+    agents = {k: StrokeAgent(StrokeAgentHParams(renderer_hparams=json.dumps(renderer.hparams_dict()), steps=k),
+                             spec).eval() for k in (1, 3)}
+    agent = agents[3]
     out = {"pictures": args.n, "canvas": 64, "threads": torch.get_num_threads()}
     vectorize(pictures[:8], method="agent", model=agent)  # warm-up
-    for name, kw in (("agent", {"method": "agent", "model": agent}), ("skeleton", {"method": "skeleton", "size": 64})):
+    for name, kw in (("agent1", {"method": "agent", "model": agents[1]}), ("agent", {"method": "agent", "model": agent}),
+                     ("skeleton", {"method": "skeleton", "size": 64})):
         started = time.perf_counter()
         vectorize(pictures, **kw)
         out[f"{name}_per_s"] = round(args.n / (time.perf_counter() - started), 1)
+    out["agent1_over_skeleton"] = round(out["agent1_per_s"] / out["skeleton_per_s"], 2)
     out["agent_over_skeleton"] = round(out["agent_per_s"] / out["skeleton_per_s"], 2)
     if torch.cuda.is_available():
         agent = agent.cuda()

@@ -165,13 +165,17 @@ class StrokeAgent(SketchModel):
         brush = torch.sigmoid(self.brush_head(h))                                            # (B, 2)
         return Strokes(points[:, None], pressure[:, None], brush[:, None])
 
-    def draw(self, target: torch.Tensor, steps: int | None = None) -> tuple[Strokes, torch.Tensor]:
-        """(B, H, W) target -> (Strokes with K = steps, (B, H, W) neural canvas)."""
+    def draw(self, target: torch.Tensor, steps: int | None = None, *,
+             final_canvas: bool = True) -> tuple[Strokes, torch.Tensor]:
+        """(B, H, W) target -> (Strokes with K = steps, (B, H, W) neural canvas); without `final_canvas` the last
+        stroke is not rendered (vectorising needs only the strokes: the single-step agent then renders nothing)."""
         canvas = torch.zeros_like(target)
         strokes = []
-        for _ in range(steps or self.hps.steps):
+        steps = steps or self.hps.steps
+        for k in range(steps):
             s = self.act(target, canvas)
-            canvas = composite(canvas, self.renderer.forward_render(s.points[:, 0], s.pressure[:, 0], s.brush[:, 0]))
+            if final_canvas or k < steps - 1:
+                canvas = composite(canvas, self.renderer.forward_render(s.points[:, 0], s.pressure[:, 0], s.brush[:, 0]))
             strokes.append(s)
         return Strokes(*(torch.cat([getattr(s, k) for s in strokes], 1) for k in ("points", "pressure", "brush"))), canvas
 
@@ -188,7 +192,7 @@ class StrokeAgent(SketchModel):
         """(B, H, W) pictures at the canvas size, ink 1 -> their strokes (eval mode, no gradients)."""
         was = self.training
         self.eval()
-        strokes, _ = self.draw(images.to(next(self.parameters()).device, torch.float32), steps)
+        strokes, _ = self.draw(images.to(next(self.parameters()).device, torch.float32), steps, final_canvas=False)
         self.train(was)
         return strokes
 
