@@ -46,8 +46,8 @@ class Fitted:
 
 @dataclass
 class Vectorized:
-    """One picture's strokes: polylines in picture pixels, in drawing order; `widths` per polyline point (output
-    pixels of the canvas) when the method knows them (the agent), else None."""
+    """One picture's strokes: polylines in picture pixels (x right, y down), in drawing order, and the picture's
+    (width, height)."""
 
     polylines: list[np.ndarray]
     size: tuple[int, int]

@@ -102,7 +102,7 @@ def test_vectorize_output_round_trips_through_the_svg_writer(tmp_path):
 @pytest.mark.parametrize("mode", ["P", "I;16", "RGBA", "RGB"])
 def test_palette_16_bit_and_alpha_pictures_read_as_the_same_ink(tmp_path, mode):
     ink = _line_picture(60, 40, (10, 10), (50, 30), 3)
-    got = read_picture(_save(tmp_path / f"p.png", ink, mode))
+    got = read_picture(_save(tmp_path / "p.png", ink, mode))
     np.testing.assert_allclose(got, np.round(ink * 255) / 255, atol=2 / 255)
 
 

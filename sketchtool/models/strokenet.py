@@ -18,7 +18,6 @@ output is a sigmoid ink image in [0, 1] (the paper: tanh); (4) the position enco
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import ClassVar
 

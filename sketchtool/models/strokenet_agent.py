@@ -20,10 +20,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
-import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from sketchtool.errors import SketchtoolError
 from sketchtool.models.base import SketchModel
