@@ -127,7 +127,8 @@ def skeleton_polylines(canvas: np.ndarray, *, epsilon: float = 0.8, min_length: 
                        threshold: float = SKELETON_THRESHOLD) -> list[np.ndarray]:
     """(S, S) ink -> polylines in canvas pixels (pixel centres at i + 0.5): skeletonize (scikit-image), walk the
     8-connected pixel graph from line ends, then junctions, then loops, so each polyline runs end to end without
-    lifting; drop spurs shorter than `min_length` pixels; RDP with `epsilon`; ordered top to bottom, left to right."""
+    lifting; drop spurs and junction links shorter than `min_length` pixels; join pieces that carry on
+    straight through a junction; RDP with `epsilon`; ordered top to bottom, left to right."""
     try:
         from skimage.morphology import skeletonize
     except ImportError:
@@ -156,15 +157,44 @@ def skeleton_polylines(canvas: np.ndarray, *, epsilon: float = 0.8, min_length: 
             lines.append(path)
         if not neighbours[start]:
             lines.append([start])  # an isolated dot
-    out = []
+    kept = []
     for path in lines:
         points = np.array([(c + 0.5, r + 0.5) for r, c in path], dtype=np.float64)
         length = float(np.hypot(*np.diff(points, axis=0).T).sum()) if len(points) > 1 else 0.0
-        spur = len(path) > 1 and (degree[path[0]] >= 3) != (degree[path[-1]] >= 3) and length < min_length
+        spur = len(path) > 1 and (degree[path[0]] >= 3 or degree[path[-1]] >= 3) and length < min_length
         if not spur:
-            out.append(rdp(points, epsilon) if len(points) > 2 else points)
+            kept.append(points)
+    out = [rdp(p, epsilon) if len(p) > 2 else p for p in _join_continuations(kept)]
     out.sort(key=lambda p: (round(float(p[:, 1].min()) / 4), float(p[:, 0].min())))
     return out
+
+
+def _join_continuations(lines: list[np.ndarray], gap: float = 1.5, max_turn: float = 50.0,
+                        reach: int = 4) -> list[np.ndarray]:
+    """Join polylines that meet end to end (within `gap` px) and carry on in nearly the same direction (turning
+    less than `max_turn` degrees, directions over `reach` pixels), straightest pair first: a pen goes straight
+    through a crossing instead of lifting at every junction."""
+    lines = [p for p in lines if len(p)]
+    cos_limit = np.cos(np.radians(max_turn))
+    while len(lines) > 1:
+        # each line's two ends (row 2i: start, 2i + 1: end) and the unit direction pointing out of the line there
+        ends = np.array([e for p in lines for e in (p[0], p[-1])])                          # (2L, 2)
+        out = np.array([d for p in lines for d in (p[0] - p[min(len(p) - 1, reach)],
+                                                   p[-1] - p[max(0, len(p) - 1 - reach)])])
+        length = np.linalg.norm(out, axis=1, keepdims=True)
+        out = np.where(length > 0, out / np.maximum(length, 1e-9), 0)
+        near = np.linalg.norm(ends[:, None] - ends[None], axis=-1) <= gap                  # (2L, 2L)
+        owner = np.arange(len(ends)) // 2
+        straight = -(out @ out.T)                         # cos of the turn when leaving one end into the other
+        score = np.where(near & (owner[:, None] != owner[None]) & (length > 0) & (length.T > 0), straight, -np.inf)
+        e1, e2 = np.unravel_index(np.argmax(score), score.shape)
+        if score[e1, e2] < cos_limit:
+            return lines
+        a = lines[owner[e1]] if e1 % 2 else lines[owner[e1]][::-1]  # oriented to end at e1
+        b = lines[owner[e2]][::-1] if e2 % 2 else lines[owner[e2]]  # oriented to start at e2
+        joined = np.concatenate([a, b[1:] if np.hypot(*(a[-1] - b[0])) < 0.5 else b])
+        lines = [p for k, p in enumerate(lines) if k not in (owner[e1], owner[e2])] + [joined]
+    return lines
 
 
 def _pixel_graph(skeleton: np.ndarray) -> dict[tuple[int, int], set[tuple[int, int]]]:

@@ -50,6 +50,10 @@ def test_skeleton_traces_one_line_per_pen_stroke_and_a_loop_once():
                        size=64, view=(0, 0, 64, 64), padding=0, line_width=3)
     lines = skeleton_polylines(canvas)
     assert len(lines) == 2 and lines[0][:, 1].mean() < lines[1][:, 1].mean()  # top first
+    cross = rasterize([np.array([[8, 8], [56, 56]], float), np.array([[8, 56], [56, 8]], float)],
+                      size=64, view=(0, 0, 64, 64), padding=0, line_width=3)
+    strokes = skeleton_polylines(cross)  # four arms meet at the centre: the pen goes straight through it
+    assert len(strokes) == 2 and all(np.hypot(*(p[0] - p[-1])) > 60 for p in strokes)
     t = np.linspace(0, 2 * np.pi, 60)
     ring = rasterize(np.c_[32 + 20 * np.cos(t), 32 + 20 * np.sin(t)], size=64, view=(0, 0, 64, 64), padding=0,
                      line_width=3)
