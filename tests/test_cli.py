@@ -122,7 +122,22 @@ def _raster_inputs(root: Path) -> dict[str, Path]:
     chunks = [(b"IHDR", ihdr), (b"IDAT", zlib.compress(b"\0" * 64)), (b"IEND", b"")]
     (bomb / "big.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"".join(
         struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d)) for k, d in chunks))
-    return {"raster_strokes": strokes, "raster_images": images, "raster_broken_dir": broken, "raster_bomb_dir": bomb}
+    return {"raster_strokes": strokes, "raster_images": images, "raster_broken_dir": broken, "raster_bomb_dir": bomb,
+            **_vec_inputs(root)}
+
+
+def _vec_inputs(root: Path) -> dict[str, Path]:
+    """issue 13 (vectorize): blank, all-black and fully transparent pictures, and one good line picture."""
+    from PIL import Image
+
+    paths = {k: root / f"{k}.png" for k in ("vec_white", "vec_black", "vec_clear", "vec_line")}
+    Image.new("L", (30, 30), 255).save(paths["vec_white"])
+    Image.new("L", (30, 30), 0).save(paths["vec_black"])
+    Image.new("RGBA", (30, 30), (0, 0, 0, 0)).save(paths["vec_clear"])
+    line = Image.new("L", (30, 30), 255)
+    line.paste(0, (5, 14, 25, 17))
+    line.save(paths["vec_line"])
+    return paths
 
 
 def _draw_inputs(root: Path) -> dict[str, Path]:
@@ -300,6 +315,25 @@ ROWS = [
     ("generate --model {draw_run} --n 2 --out {out}.png --frames {out}.mp4", "frames not a gif"),
     ("generate --model {draw_run} --n 2 --out {out}.png --temperature 0", "draw at temperature 0"),
     ("eval {draw_run} --dataset {raster_strokes}", "stroke dataset"),
+    # issue 13: vectorize
+    ("vectorize {text} -o {out}.svg", "not an image"),
+    ("vectorize {vec_white} -o {out}.svg", "blank picture"),
+    ("vectorize {vec_black} -o {out}.svg", "all-black picture"),
+    ("vectorize {vec_clear} -o {out}.svg", "transparent picture"),
+    ("vectorize {raster_bomb_dir}/big.png -o {out}.svg", "decompression bomb"),
+    ("vectorize {raster_broken_dir}/a.png -o {out}.svg", "broken png"),
+    ("vectorize {vec_line} -o {vec_line} --force", "output over input"),
+    ("vectorize {vec_line} -o {out}.txt", "unknown output format"),
+    ("vectorize {vec_line} -o {out}.svg --method agent", "agent without a model"),
+    ("vectorize {vec_line} -o {out}.svg --model {empty_npz}", "model is not a checkpoint"),
+    ("vectorize {vec_line} -o {out}.svg --model {raster_images}", "model is a dataset"),
+    ("vectorize {vec_line} -o {out}.svg --method skeleton --model {raster_images}", "skeleton with a model"),
+    ("vectorize {vec_line} -o {out}.svg --strokes 0", "zero strokes"),
+    ("vectorize {vec_line} -o {out}.svg --size 2", "canvas too small"),
+    ("vectorize {vec_line} -o {out}.svg --stroke-width nan", "stroke width nan"),
+    ("vectorize {raster_strokes} -o {out}.svg", "stroke dataset"),
+    ("vectorize {raster_images} -o {out}.svg", "dataset of blank images"),
+    ("vectorize {raster_images} -o {out}.svg --split nope", "unknown split"),
 ]
 
 

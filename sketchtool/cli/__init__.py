@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "sketchtool.cli.inkscape",  # inkscape install / uninstall
     "sketchtool.cli.serve",     # serve (the local drawing page)
     "sketchtool.cli.score",     # score
+    "sketchtool.cli.vectorize",  # vectorize
 ]
 
 

@@ -13,6 +13,8 @@ __all__ = ["BUILTIN_MODELS", "available_models", "get_model_class"]
 BUILTIN_MODELS: dict[str, str] = {
     "sketch-rnn": "sketchtool.models.sketch_rnn:SketchRNN",
     "draw": "sketchtool.models.draw:DRAW",
+    "strokenet-renderer": "sketchtool.models.strokenet:StrokeRenderer",
+    "strokenet-agent": "sketchtool.models.strokenet_agent:StrokeAgent",
 }
 
 

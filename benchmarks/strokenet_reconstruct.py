@@ -1,0 +1,57 @@
+"""Reconstruction of rasterised test drawings, agent against the skeleton tracer, scored through THE rasteriser:
+ink F1 within 2 px, chamfer distance (px) and strokes per drawing.
+
+    python benchmarks/strokenet_reconstruct.py --data sheep28.npz --agent runs/sheep-agent --line-width 1.5
+
+Both methods' polylines are drawn back with the same plain pen (`--line-width`, the dataset's own) so the scores
+compare the strokes' placement, not the pen; the agent is also scored with its own pressure widths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+
+def scores(targets, results, line_width: float) -> dict[str, float]:
+    from sketchtool.vectorize import render_polylines, score_reconstruction
+
+    rows = [score_reconstruction(t, render_polylines(r.polylines, r.size, line_width)) for t, r in zip(targets, results)]
+    return {"f1": float(np.mean([r["f1"] for r in rows])), "chamfer": float(np.mean([r["chamfer"] for r in rows])),
+            "strokes": float(np.mean([len(r.polylines) for r in results]))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--agent", action="append", default=[])
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--limit", type=int, default=300)
+    parser.add_argument("--line-width", type=float, default=1.5)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    from sketchtool.checkpoint import load_model
+    from sketchtool.images import load_image_dataset
+    from sketchtool.vectorize import vectorize
+
+    targets = load_image_dataset(args.data).images(args.split)[:args.limit]
+    size = targets.shape[1]
+    started = time.perf_counter()
+    skeleton = vectorize(list(targets), method="skeleton", size=size)
+    out = {"data": args.data, "pictures": len(targets),
+           "skeleton": {**scores(targets, skeleton, args.line_width), "s": round(time.perf_counter() - started, 2)}}
+    for ref in args.agent:
+        model, info = load_model(ref)
+        started = time.perf_counter()
+        drawn = vectorize(list(targets), method="agent", model=model)
+        out[ref] = {**scores(targets, drawn, args.line_width), "s": round(time.perf_counter() - started, 2),
+                    "trained_steps": info.step, "agent_steps": model.hps.steps}
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""`vectorize` pictures per second on one CPU thread at 64 x 64, the agent (batched) and the skeleton tracer in the
+same run (their ratio is what carries across machines); a GPU line when one is available.
+
+    python benchmarks/strokenet_speed.py --n 512
+
+Agents: single-step (`agent1`) and recurrent with 3 strokes (`agent`), the default architecture (16 points, VGG blocks 16..128, FC 1024/256) with untrained weights: speed
+does not depend on them. Pictures: sheep test drawings rasterised at 64 x 64.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=512)
+    parser.add_argument("--data", default="../shared/data/aaron_sheep.npz")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    from sketchtool.dataspec import DataSpec
+    from sketchtool.formats.npz import load_dataset
+    from sketchtool.models.strokenet import StrokeRenderer, StrokeRendererHParams
+    from sketchtool.models.strokenet_agent import StrokeAgent, StrokeAgentHParams
+    from sketchtool.raster import rasterize_batch
+    from sketchtool.vectorize import vectorize
+
+    drawings = load_dataset(args.data).splits["test"]
+    pictures = list(rasterize_batch([drawings[i % len(drawings)] for i in range(args.n)], size=64, line_width=1.5))
+    spec = DataSpec(kind="images", image_shape=(64, 64))
+    renderer = StrokeRenderer(StrokeRendererHParams(), spec)
+    agents = {k: StrokeAgent(StrokeAgentHParams(renderer_hparams=json.dumps(renderer.hparams_dict()), steps=k),
+                             spec).eval() for k in (1, 3)}
+    agent = agents[3]
+    out = {"pictures": args.n, "canvas": 64, "threads": torch.get_num_threads()}
+    vectorize(pictures[:8], method="agent", model=agent)  # warm-up
+    for name, kw in (("agent1", {"method": "agent", "model": agents[1]}), ("agent", {"method": "agent", "model": agent}),
+                     ("skeleton", {"method": "skeleton", "size": 64})):
+        started = time.perf_counter()
+        vectorize(pictures, **kw)
+        out[f"{name}_per_s"] = round(args.n / (time.perf_counter() - started), 1)
+    out["agent1_over_skeleton"] = round(out["agent1_per_s"] / out["skeleton_per_s"], 2)
+    out["agent_over_skeleton"] = round(out["agent_per_s"] / out["skeleton_per_s"], 2)
+    if torch.cuda.is_available():
+        agent = agent.cuda()
+        vectorize(pictures[:8], method="agent", model=agent)
+        started = time.perf_counter()
+        vectorize(pictures, method="agent", model=agent)
+        torch.cuda.synchronize()
+        out["agent_gpu_per_s"] = round(args.n / (time.perf_counter() - started), 1)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

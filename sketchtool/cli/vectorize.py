@@ -1,0 +1,109 @@
+"""`sketchtool vectorize`: pictures of line art (PNG/JPG, or an image dataset) -> ordered single-line pen strokes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sketchtool.cli.progress import progress_bar
+
+__all__ = ["COMMANDS"]
+
+
+@click.command("vectorize")
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
+              help="Output: .svg/.png/.gcode/.hpgl (one picture: its own size; several: a grid) or .npz (stroke-3).")
+@click.option("--method", type=click.Choice(["agent", "skeleton"]), default=None,
+              help="agent: a trained StrokeNet agent (--model); skeleton: thin and trace (default without --model).")
+@click.option("--model", "model_ref", default=None, help="A trained strokenet-agent run or checkpoint.")
+@click.option("--strokes", type=int, default=None, help="Strokes the agent draws per picture (default: as trained).")
+@click.option("--size", type=int, default=None, help="Canvas the skeleton tracer works on (default 128 pixels).")
+@click.option("--split", default="test", show_default=True, help="Split of an image dataset to vectorize.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many pictures of a dataset.")
+@click.option("--stroke-width", type=float, default=1.5, show_default=True, help="Line width of SVG/PNG previews.")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
+def vectorize_command(images, out, method, model_ref, strokes, size, split, limit, stroke_width, force):
+    """Turn pictures of line drawings into ordered single-line pen strokes.
+
+    Each picture's drawing is found, fitted to the canvas, traced, and mapped back to the
+    picture's own pixels: an SVG of one picture has its width and height.
+
+    \b
+    Examples:
+      sketchtool vectorize scan.png -o scan.svg
+      sketchtool vectorize scan.jpg -o scan.gcode --method skeleton
+      sketchtool vectorize a.png b.png -o both.svg --model runs/agent --strokes 8
+      sketchtool vectorize digits.npz --split test --limit 64 -o digits.npz --model runs/agent
+    """
+    import math
+
+    from sketchtool.errors import SketchtoolError
+    from sketchtool.fileio import check_output_path
+    from sketchtool.formats import OutputOptions, require_output
+    from sketchtool.vectorize import vectorize
+
+    require_output("drawings", out)
+    if not (math.isfinite(stroke_width) and 0 < stroke_width <= 1000):
+        raise SketchtoolError(f"--stroke-width {stroke_width}: give a width from 0 to 1000")
+    check_output_path(out, inputs=list(images), force=force)
+    method = method or ("agent" if model_ref else "skeleton")
+    model = None
+    if method == "agent":
+        if not model_ref:
+            raise SketchtoolError("--method agent needs a trained strokenet-agent: --model RUN")
+        from sketchtool.checkpoint import load_model
+
+        model, _ = load_model(model_ref)
+        model.require("vectorize", "vectorize")
+    elif model_ref:
+        raise SketchtoolError("--model is for --method agent; the skeleton tracer needs no model")
+    pictures = _read_pictures(images, split, limit)
+    results = vectorize(pictures, method=method, model=model, size=size, strokes=strokes,
+                        on_progress=progress_bar("picture"))
+    options = OutputOptions(stroke_width=stroke_width)
+    if len(results) == 1 and Path(out).suffix.lower() != ".npz":
+        from sketchtool.formats import write_page
+        from sketchtool.layout import Page, PageStroke
+
+        r = results[0]
+        write_page(out, Page(width=float(r.size[0]), height=float(r.size[1]),
+                             strokes=[PageStroke(p, 0, i) for i, p in enumerate(r.polylines)]), options)
+    else:
+        from sketchtool.formats import write_drawings
+        from sketchtool.strokes import polylines_to_stroke3
+
+        write_drawings(out, [polylines_to_stroke3(r.polylines) for r in results], options)
+    total = sum(len(r.polylines) for r in results)
+    click.echo(f"Wrote {out}: {len(results)} picture(s), {total} strokes ({method})")
+
+
+def _read_pictures(paths, split: str, limit: int | None):
+    """Pictures as float ink: each PNG/JPG, or the `split` of an image dataset (.npz)."""
+    from sketchtool.errors import SketchtoolError
+    from sketchtool.vectorize import read_picture
+
+    pictures = []
+    for path in paths:
+        if Path(path).suffix.lower() == ".npz":
+            from sketchtool.images import dataset_kind, load_image_dataset
+
+            if dataset_kind(path) != "images":
+                raise SketchtoolError(f"{path}: a stroke dataset is already strokes; give pictures or an image dataset")
+            dataset = load_image_dataset(path)
+            if split not in dataset.splits:
+                raise SketchtoolError(f"--split {split}: use train, valid or test")
+            images = dataset.images(split)[:limit]
+            if not len(images):
+                raise SketchtoolError(f"{path}: split {split!r} holds no images")
+            pictures += list(images)
+        else:
+            pictures.append(read_picture(path))
+    blank = [i for i, p in enumerate(pictures) if not (p > 26 / 255).any()]
+    if len(blank) == len(pictures):
+        raise SketchtoolError("no ink in any picture; nothing to vectorize")
+    return pictures
+
+
+COMMANDS = [vectorize_command]

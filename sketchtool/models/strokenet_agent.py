@@ -1,0 +1,211 @@
+"""StrokeNet's agents: CNNs that read a picture and emit strokes, trained through the frozen neural renderer
+(Zheng, Jiang, Huang, ICLR 2019, sec. 3.3-3.4; reference code vexilligera/strokenet, its agent and recurrent
+training scripts). `steps` = 1 is the single-step agent (target in, one stroke out); `steps` > 1 the recurrent agent
+(target and current canvas in, one stroke per step, the canvas composited through the renderer).
+
+Loss = summed pixel MSE(target, canvas) + lambda * sum of squared distances between adjacent points (x, y,
+pressure), the reference's lambda = 200 on its 256 x 256 canvas; ours is scaled by canvas area / 256^2 so the
+balance with the summed MSE stays the paper's at any canvas size (`penalty_lambda` is given at the paper's scale).
+Deviations: the VGG-like encoder has as many blocks as the canvas allows (5 at 64 x 64) and narrower channels for
+CPU training; composition is white ink over black with alpha = the renderer's ink (`strokenet.composite`).
+The trained renderer is read from `renderer` (a run or checkpoint) when the agent is first built; its weights then
+live in the agent's checkpoint, so a trained agent needs nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from sketchtool.errors import SketchtoolError
+from sketchtool.models.base import SketchModel
+from sketchtool.models.strokenet import StrokeRenderer, composite
+
+__all__ = ["StrokeAgent", "StrokeAgentHParams", "Strokes", "adjacent_penalty"]
+
+PAPER_CANVAS = 256 * 256
+
+
+@dataclass
+class StrokeAgentHParams:
+    renderer: str = ""                                      # a trained strokenet-renderer run or checkpoint
+    renderer_hparams: str = ""                              # its hparams as JSON (filled in from `renderer`)
+    steps: int = 1                                          # strokes per picture: 1 single-step, > 1 recurrent
+    penalty_lambda: float = 200.0                           # adjacent-point penalty at the paper's 256^2 scale
+    channels: int = 16                                      # first VGG block (two 3x3 convs + avg pool); doubles
+                                                            # per block up to 8x, at most 5 blocks
+    fc1: int = 1024                                         # FC 1024, FC 256, then the three heads
+    fc2: int = 256
+    binarize: str = "none"                                  # targets keep their grey
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    num_steps: int = 10_000
+    save_every: int = 500
+
+    def validate(self) -> None:
+        if self.steps < 1 or self.penalty_lambda < 0:
+            raise SketchtoolError("steps must be >= 1 and penalty_lambda >= 0")
+
+
+@dataclass
+class Strokes:
+    """points (B, K, n, 2) in [-1, 1], pressure (B, K, n), brush (B, K, 2) (colour, radius), all in [0, 1]."""
+
+    points: torch.Tensor
+    pressure: torch.Tensor
+    brush: torch.Tensor
+
+
+def adjacent_penalty(points: torch.Tensor, pressure: torch.Tensor) -> torch.Tensor:
+    """(..., n, 2), (..., n) -> (...): sum over i of |(x, y, p)_{i+1} - (x, y, p)_i|^2."""
+    xyp = torch.cat([points, pressure[..., None]], -1)                                       # (..., n, 3)
+    return (xyp[..., 1:, :] - xyp[..., :-1, :]).pow(2).sum((-2, -1))
+
+
+class Encoder(nn.Module):
+    """VGG-like: blocks of two 3x3 convs + ReLU + 2x2 average pool, as many as the canvas allows; flattened."""
+
+    def __init__(self, in_channels: int, channels: list[int], size: tuple[int, int]):
+        super().__init__()
+        blocks = min(len(channels), int(math.log2(min(size))))
+        layers: list[nn.Module] = []
+        c = in_channels
+        for out in channels[:blocks]:
+            layers += [nn.Conv2d(c, out, 3, padding=1), nn.ReLU(), nn.Conv2d(out, out, 3, padding=1), nn.ReLU(),
+                       nn.AvgPool2d(2)]
+            c = out
+        self.net = nn.Sequential(*layers, nn.Flatten())
+        self.features = c * (size[0] >> blocks) * (size[1] >> blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class StrokeAgent(SketchModel):
+    """Picture (B, H, W) -> `Strokes` with K = `steps` strokes; trained through the frozen renderer."""
+
+    name: ClassVar[str] = "strokenet-agent"
+    HParams: ClassVar[type] = StrokeAgentHParams
+    PRESETS: ClassVar[dict] = {"reference": {}, "recurrent": {"steps": 3}}
+    input_kind: ClassVar[str] = "images"
+    output_kind: ClassVar[str] = "strokes"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"vectorize"})
+
+    def __init__(self, hps: StrokeAgentHParams, spec=None):
+        super().__init__(hps, spec)
+        if not hps.renderer_hparams:
+            raise SketchtoolError("strokenet-agent needs a trained renderer: --hparams renderer=RUN "
+                                  "(train one with `sketchtool train IMAGES.npz --model strokenet-renderer`)")
+        from sketchtool.models.base import hparams_from_dict
+        from sketchtool.models.strokenet import StrokeRendererHParams
+
+        self.renderer = StrokeRenderer(hparams_from_dict(StrokeRendererHParams, json.loads(hps.renderer_hparams)),
+                                       self.spec)
+        if hps.renderer and Path(hps.renderer).exists():
+            self.renderer.load_state_dict(_read_renderer(hps.renderer)[1]["state_dict"])
+        self.renderer.requires_grad_(False).eval()
+        self.size = self.renderer.size
+        self.n = self.renderer.hps.num_points
+        self.target_encoder = Encoder(1, _block_channels(hps.channels), self.size)
+        self.canvas_encoder = Encoder(1, _block_channels(hps.channels), self.size) if hps.steps > 1 else None
+        width = self.target_encoder.features * (2 if self.canvas_encoder is not None else 1)
+        layers: list[nn.Module] = []
+        for size in (hps.fc1, hps.fc2):
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            width = size
+        self.fc = nn.Sequential(*layers)
+        self.brush_head = nn.Linear(width, 2)
+        self.coord_head = nn.Linear(width, 2 * self.n)
+        self.pressure_head = nn.Linear(width, self.n)
+
+    def describe(self) -> str:
+        kind = "single-step" if self.hps.steps == 1 else f"recurrent, {self.hps.steps} strokes"
+        return f"StrokeNet agent ({kind}), {self.n} points per stroke, canvas {self.size[1]}x{self.size[0]}"
+
+    @classmethod
+    def fit_data(cls, hps, dataset, spec):
+        hps, spec = super().fit_data(hps, dataset, spec)
+        if not hps.renderer:
+            raise SketchtoolError("strokenet-agent needs a trained renderer: --hparams renderer=RUN "
+                                  "(train one with `sketchtool train IMAGES.npz --model strokenet-renderer`)")
+        info, payload = _read_renderer(hps.renderer)
+        shape = tuple(info.spec.image_shape)
+        if shape != tuple(spec.image_shape):
+            raise SketchtoolError(f"renderer {hps.renderer} draws {shape[1]}x{shape[0]} canvases but the images are "
+                                  f"{spec.image_shape[1]}x{spec.image_shape[0]}; rasterize them at its size")
+        return replace(hps, renderer=str(Path(hps.renderer).resolve()),
+                       renderer_hparams=json.dumps(payload["hparams"])), spec
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.renderer.eval()  # frozen: its batch-norm statistics stay the trained ones
+        return self
+
+    def configure_optimizers(self):
+        params = [p for name, p in self.named_parameters() if not name.startswith("renderer.")]
+        return {"model": torch.optim.Adam(params, lr=self.hps.learning_rate)}
+
+    # --- the agent ------------------------------------------------------------------------------------------------
+    def act(self, target: torch.Tensor, canvas: torch.Tensor | None) -> Strokes:
+        """One stroke per picture: (B, H, W) target [and canvas] -> Strokes with K = 1."""
+        h = self.target_encoder(target[:, None])                                            # (B, F)
+        if self.canvas_encoder is not None:
+            h = torch.cat([h, self.canvas_encoder(canvas[:, None])], 1)                     # (B, 2F)
+        h = self.fc(h)                                                                       # (B, 256)
+        points = torch.tanh(self.coord_head(h)).unflatten(-1, (self.n, 2))                  # (B, n, 2)
+        pressure = torch.sigmoid(self.pressure_head(h))                                      # (B, n)
+        brush = torch.sigmoid(self.brush_head(h))                                            # (B, 2)
+        return Strokes(points[:, None], pressure[:, None], brush[:, None])
+
+    def draw(self, target: torch.Tensor, steps: int | None = None, *,
+             final_canvas: bool = True) -> tuple[Strokes, torch.Tensor]:
+        """(B, H, W) target -> (Strokes with K = steps, (B, H, W) neural canvas); without `final_canvas` the last
+        stroke is not rendered (vectorising needs only the strokes: the single-step agent then renders nothing)."""
+        canvas = torch.zeros_like(target)
+        strokes = []
+        steps = steps or self.hps.steps
+        for k in range(steps):
+            s = self.act(target, canvas)
+            if final_canvas or k < steps - 1:
+                canvas = composite(canvas, self.renderer.forward_render(s.points[:, 0], s.pressure[:, 0], s.brush[:, 0]))
+            strokes.append(s)
+        return Strokes(*(torch.cat([getattr(s, k) for s in strokes], 1) for k in ("points", "pressure", "brush"))), canvas
+
+    def loss(self, batch, step=None):
+        target = batch.images[:, 0]                                                          # (B, H, W)
+        strokes, canvas = self.draw(target)
+        mse = (canvas - target).pow(2).sum((1, 2)).mean()
+        penalty = adjacent_penalty(strokes.points, strokes.pressure).sum(1).mean()
+        lam = self.hps.penalty_lambda * self.size[0] * self.size[1] / PAPER_CANVAS
+        return {"loss": mse + lam * penalty, "mse": mse, "penalty": penalty}
+
+    @torch.no_grad()
+    def vectorize_images(self, images: torch.Tensor, steps: int | None = None) -> Strokes:
+        """(B, H, W) pictures at the canvas size, ink 1 -> their strokes (eval mode, no gradients)."""
+        was = self.training
+        self.eval()
+        strokes, _ = self.draw(images.to(next(self.parameters()).device, torch.float32), steps, final_canvas=False)
+        self.train(was)
+        return strokes
+
+
+def _block_channels(first: int) -> list[int]:
+    return [first * min(2 ** i, 8) for i in range(5)]
+
+
+def _read_renderer(ref: str):
+    """(ModelInfo, checkpoint dict) of a trained strokenet-renderer; one clear error for anything else."""
+    from sketchtool.checkpoint import _info, read_checkpoint, resolve_checkpoint
+
+    path = resolve_checkpoint(ref)
+    payload = read_checkpoint(path)
+    if payload["model"] != StrokeRenderer.name:
+        raise SketchtoolError(f"{ref}: a {payload['model']} model, not a {StrokeRenderer.name}; "
+                              f"train one with `sketchtool train IMAGES.npz --model {StrokeRenderer.name}`")
+    return _info(payload, path), payload

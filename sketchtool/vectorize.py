@@ -1,0 +1,300 @@
+"""Line art -> ordered single-line pen strokes (`sketchtool vectorize`): a trained StrokeNet agent, or the classical
+baseline (thin the ink to a one-pixel skeleton, trace it into polylines, simplify with our RDP); plus the scores
+that compare them, always measured through the real rasteriser.
+
+Pictures are read as grey ink (transparency flattened onto white, a light background inverted), the ink's bounding
+box is fitted to the canvas with its aspect kept, and the strokes are mapped back into the picture's own pixel
+coordinates (x right, y down), so a drawing keeps the picture's width and height.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from sketchtool.errors import SketchtoolError
+
+__all__ = ["METHODS", "Fitted", "Vectorized", "fit_picture", "read_picture", "score_reconstruction",
+           "skeleton_polylines", "vectorize", "agent_polylines", "render_polylines"]
+
+METHODS = ("agent", "skeleton")
+INK_THRESHOLD = 26 / 255      # fainter pixels (paper texture, JPEG noise) do not count when finding the drawing
+SKELETON_THRESHOLD = 0.35     # ink above this is line, for thinning
+MIN_DRAWN_WIDTH = 0.5         # an agent's point with a thinner pen (output pixels) is a pen lift
+MIN_DRAWN_COLOUR = 0.25       # an agent's stroke fainter than this is not drawn
+MAX_PIXELS = 50_000_000       # larger pictures are refused before decoding (Pillow's own bomb limit is higher)
+
+
+@dataclass
+class Fitted:
+    """A picture fitted to a square canvas: `canvas` (S, S) float32 ink in [0, 1]; a canvas pixel coordinate c maps
+    to picture coordinate c / scale + origin; `size` = the picture's (width, height)."""
+
+    canvas: np.ndarray
+    scale: float
+    origin: np.ndarray
+    size: tuple[int, int]
+
+    def to_picture(self, canvas_xy: np.ndarray) -> np.ndarray:
+        return canvas_xy / self.scale + self.origin
+
+
+@dataclass
+class Vectorized:
+    """One picture's strokes: polylines in picture pixels (x right, y down), in drawing order, and the picture's
+    (width, height)."""
+
+    polylines: list[np.ndarray]
+    size: tuple[int, int]
+
+
+def read_picture(path: str | os.PathLike) -> np.ndarray:
+    """PNG/JPG (any mode: palette, 16-bit, alpha) -> float32 (H, W) ink in [0, 1]; refuses decompression bombs,
+    non-images and blank pictures with one clear line."""
+    from PIL import Image
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise SketchtoolError(f"{path}: {image.width}x{image.height} pixels is more than "
+                                          f"{MAX_PIXELS:,}; scale it down first", reason="unsafe")
+                image.load()
+                grey = _grey(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise SketchtoolError(f"{path}: image is larger than Pillow's decompression-bomb limit; not loaded",
+                              reason="unsafe") from None
+    except SketchtoolError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.UnidentifiedImageError) as e:
+        raise SketchtoolError(f"{path}: unreadable image ({' '.join(str(e).split())[:100]})", reason="corrupt") from None
+    if np.median(grey) > 0.5:
+        grey = 1 - grey  # dark ink on light paper
+    if not (grey > INK_THRESHOLD).any():
+        raise SketchtoolError(f"{path}: no ink found (a blank or single-colour picture); nothing to vectorize")
+    return grey
+
+
+def _grey(image) -> np.ndarray:
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit and float greys: scale, never clip
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if values.max(initial=0) > 255 else 255.0
+        return np.clip(values / top, 0, 1).astype(np.float32)
+    return np.asarray(image.convert("L"), dtype=np.float32) / 255
+
+
+def fit_picture(ink: np.ndarray, size: int, padding: float = 2.0) -> Fitted:
+    """Crop `ink` (H, W) to its drawing and fit it into a (size, size) canvas with its aspect kept and centred."""
+    from PIL import Image
+
+    h, w = ink.shape
+    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
+    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
+    if not len(rows):
+        return Fitted(np.zeros((size, size), np.float32), 1.0, np.zeros(2), (w, h))
+    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    ch, cw = crop.shape
+    room = size - 2 * padding
+    if room < 1:
+        raise SketchtoolError(f"padding {padding:g} leaves no room in a {size}x{size} canvas")
+    k = room / max(ch, cw)
+    new_w, new_h = max(1, round(cw * k)), max(1, round(ch * k))
+    resample = Image.Resampling.BOX if k < 1 else Image.Resampling.BILINEAR
+    scaled = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize((new_w, new_h), resample))
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    canvas = np.zeros((size, size), np.float32)
+    canvas[top:top + new_h, left:left + new_w] = np.clip(scaled, 0, 1)
+    sx, sy = new_w / cw, new_h / ch  # the realised scale (rounding) per axis; equal up to a pixel
+    scale = (sx + sy) / 2
+    origin = np.array([cols[0] - left / scale, rows[0] - top / scale])
+    return Fitted(canvas, scale, origin, (w, h))
+
+
+# --- the classical baseline ------------------------------------------------------------------------------------------
+def skeleton_polylines(canvas: np.ndarray, *, epsilon: float = 0.8, min_length: float = 2.0,
+                       threshold: float = SKELETON_THRESHOLD) -> list[np.ndarray]:
+    """(S, S) ink -> polylines in canvas pixels (pixel centres at i + 0.5): skeletonize (scikit-image), walk the
+    8-connected pixel graph from line ends, then junctions, then loops, so each polyline runs end to end without
+    lifting; drop spurs and junction links shorter than `min_length` pixels; join pieces that carry on
+    straight through a junction; RDP with `epsilon`; ordered top to bottom, left to right."""
+    try:
+        from skimage.morphology import skeletonize
+    except ImportError:
+        raise SketchtoolError("the skeleton tracer needs scikit-image: pip install 'sketchtool[vectorize]'") from None
+
+    from sketchtool.simplify import rdp
+
+    skeleton = skeletonize(canvas > threshold)
+    neighbours = _pixel_graph(skeleton)
+    degree = {p: len(q) for p, q in neighbours.items()}
+    used: set[frozenset] = set()
+    lines = []
+    starts = sorted(neighbours, key=lambda p: (degree[p] != 1, degree[p] < 3, p))  # ends, junctions, then the rest
+    for start in starts:
+        for nxt in sorted(neighbours[start]):
+            if frozenset((start, nxt)) in used:
+                continue
+            path = [start, nxt]
+            used.add(frozenset((start, nxt)))
+            while degree[path[-1]] == 2:
+                step = [q for q in neighbours[path[-1]] if frozenset((path[-1], q)) not in used]
+                if not step:
+                    break
+                used.add(frozenset((path[-1], step[0])))
+                path.append(step[0])
+            lines.append(path)
+        if not neighbours[start]:
+            lines.append([start])  # an isolated dot
+    kept = []
+    for path in lines:
+        points = np.array([(c + 0.5, r + 0.5) for r, c in path], dtype=np.float64)
+        length = float(np.hypot(*np.diff(points, axis=0).T).sum()) if len(points) > 1 else 0.0
+        spur = len(path) > 1 and (degree[path[0]] >= 3 or degree[path[-1]] >= 3) and length < min_length
+        if not spur:
+            kept.append(points)
+    out = [rdp(p, epsilon) if len(p) > 2 else p for p in _join_continuations(kept)]
+    out.sort(key=lambda p: (round(float(p[:, 1].min()) / 4), float(p[:, 0].min())))
+    return out
+
+
+def _join_continuations(lines: list[np.ndarray], gap: float = 1.5, max_turn: float = 50.0,
+                        reach: int = 4) -> list[np.ndarray]:
+    """Join polylines that meet end to end (within `gap` px) and carry on in nearly the same direction (turning
+    less than `max_turn` degrees, directions over `reach` pixels), straightest pair first: a pen goes straight
+    through a crossing instead of lifting at every junction."""
+    lines = [p for p in lines if len(p)]
+    cos_limit = np.cos(np.radians(max_turn))
+    while len(lines) > 1:
+        # each line's two ends (row 2i: start, 2i + 1: end) and the unit direction pointing out of the line there
+        ends = np.array([e for p in lines for e in (p[0], p[-1])])                          # (2L, 2)
+        out = np.array([d for p in lines for d in (p[0] - p[min(len(p) - 1, reach)],
+                                                   p[-1] - p[max(0, len(p) - 1 - reach)])])
+        length = np.linalg.norm(out, axis=1, keepdims=True)
+        out = np.where(length > 0, out / np.maximum(length, 1e-9), 0)
+        near = np.linalg.norm(ends[:, None] - ends[None], axis=-1) <= gap                  # (2L, 2L)
+        owner = np.arange(len(ends)) // 2
+        straight = -(out @ out.T)                         # cos of the turn when leaving one end into the other
+        score = np.where(near & (owner[:, None] != owner[None]) & (length > 0) & (length.T > 0), straight, -np.inf)
+        e1, e2 = np.unravel_index(np.argmax(score), score.shape)
+        if score[e1, e2] < cos_limit:
+            return lines
+        a = lines[owner[e1]] if e1 % 2 else lines[owner[e1]][::-1]  # oriented to end at e1
+        b = lines[owner[e2]][::-1] if e2 % 2 else lines[owner[e2]]  # oriented to start at e2
+        joined = np.concatenate([a, b[1:] if np.hypot(*(a[-1] - b[0])) < 0.5 else b])
+        lines = [p for k, p in enumerate(lines) if k not in (owner[e1], owner[e2])] + [joined]
+    return lines
+
+
+def _pixel_graph(skeleton: np.ndarray) -> dict[tuple[int, int], set[tuple[int, int]]]:
+    """8-neighbour adjacency of skeleton pixels, without the diagonal that short-cuts an L of three pixels (it
+    would make every staircase corner a junction)."""
+    rows, cols = np.nonzero(skeleton)
+    on = set(zip(rows.tolist(), cols.tolist()))
+    graph: dict[tuple[int, int], set[tuple[int, int]]] = {p: set() for p in on}
+    for r, c in on:
+        for dr, dc in ((0, 1), (1, 0), (1, 1), (1, -1)):
+            q = (r + dr, c + dc)
+            if q not in on:
+                continue
+            if dr and dc and ((r + dr, c) in on or (r, c + dc) in on):
+                continue
+            graph[(r, c)].add(q)
+            graph[q].add((r, c))
+    return graph
+
+
+# --- the learned agent --------------------------------------------------------------------------------------------
+def agent_polylines(points: np.ndarray, pressure: np.ndarray, brush: np.ndarray, size: int,
+                    max_width: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """One picture's agent strokes ((K, n, 2) in [-1, 1], (K, n), (K, 2)) -> (polylines in canvas pixels, their
+    widths): each stroke split where its pen is lifted (width under MIN_DRAWN_WIDTH); faint strokes dropped."""
+    from sketchtool.models.strokenet import stroke_widths
+
+    widths = stroke_widths(pressure, brush, max_width)                                  # (K, n)
+    lines, line_widths = [], []
+    for k in range(len(points)):
+        if brush[k, 0] < MIN_DRAWN_COLOUR:
+            continue
+        drawn = widths[k] >= MIN_DRAWN_WIDTH
+        xy = (points[k].astype(np.float64) + 1) * size / 2
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], drawn.astype(np.int8), [0]])))
+        for a, b in zip(edges[::2], edges[1::2]):
+            lines.append(xy[a:b])
+            line_widths.append(widths[k, a:b])
+    return lines, line_widths
+
+
+def vectorize(pictures: Sequence[np.ndarray], *, method: str = "skeleton", model=None, size: int | None = None,
+              strokes: int | None = None, padding: float = 2.0, batch_size: int = 256,
+              on_progress: Callable[[int, int], None] | None = None) -> list[Vectorized]:
+    """Pictures ((H, W) float ink in [0, 1], any size) -> their strokes in picture pixels. `method` "agent" needs
+    `model` (a trained strokenet-agent; its canvas size is used) and draws `strokes` strokes (default: as trained);
+    "skeleton" fits each picture to a `size` canvas (default 128). Agent pictures go through the model in batches."""
+    if method not in METHODS:
+        raise SketchtoolError(f"--method {method}: use one of {', '.join(METHODS)}")
+    if strokes is not None and not 1 <= strokes <= 256:
+        raise SketchtoolError(f"--strokes {strokes}: give 1 to 256 strokes")
+    if method == "agent":
+        if model is None:
+            raise SketchtoolError("--method agent needs a trained strokenet-agent: --model RUN")
+        model.require("vectorize", "vectorize")
+        size = model.size[0]
+    size = size or 128
+    if not 8 <= size <= 4096:
+        raise SketchtoolError(f"--size {size}: give 8 to 4096 pixels")
+    out: list[Vectorized] = []
+    for first in range(0, len(pictures), batch_size):
+        fitted = [fit_picture(np.asarray(p, dtype=np.float32), size, padding) for p in pictures[first:first + batch_size]]
+        if method == "skeleton":
+            lines = [skeleton_polylines(f.canvas) for f in fitted]
+        else:
+            import torch
+
+            drawn = model.vectorize_images(torch.from_numpy(np.stack([f.canvas for f in fitted])), strokes)
+            arrays = [t.cpu().numpy() for t in (drawn.points, drawn.pressure, drawn.brush)]
+            lines = [agent_polylines(arrays[0][i], arrays[1][i], arrays[2][i], size, model.renderer.max_width)[0]
+                     for i in range(len(fitted))]
+        out += [Vectorized([f.to_picture(p) for p in ls], f.size) for f, ls in zip(fitted, lines)]
+        if on_progress is not None:
+            on_progress(len(out), len(pictures))
+    return out
+
+
+# --- scores -------------------------------------------------------------------------------------------------------
+def render_polylines(polylines: Sequence[np.ndarray], size: tuple[int, int], line_width: float) -> np.ndarray:
+    """Polylines in picture pixels -> (H, W) ink through THE rasteriser, at the picture's own scale."""
+    from sketchtool.raster import RasterOptions, rasterize
+
+    w, h = size
+    options = RasterOptions(size=(h, w), view=(0.0, 0.0, float(w), float(h)), padding=0.0, line_width=line_width)
+    kept = [p for p in polylines if len(p)]
+    return rasterize(kept, options) if kept else np.zeros((h, w), np.float32)
+
+
+def score_reconstruction(target: np.ndarray, drawn: np.ndarray, *, tolerance: float = 2.0,
+                         threshold: float = 0.5) -> dict[str, float]:
+    """Ink F1 within `tolerance` pixels (precision: drawn ink near target ink; recall: target ink near drawn ink)
+    and the symmetric chamfer distance (mean of both directions' mean nearest-ink distance, pixels)."""
+    from scipy.ndimage import distance_transform_edt
+
+    t, d = target > threshold, drawn > threshold
+    if not t.any() or not d.any():
+        return {"f1": 0.0, "precision": 0.0, "recall": 0.0, "chamfer": float(max(target.shape))}
+    to_t, to_d = distance_transform_edt(~t), distance_transform_edt(~d)
+    precision = float((to_t[d] <= tolerance).mean())
+    recall = float((to_d[t] <= tolerance).mean())
+    f1 = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+    return {"f1": f1, "precision": precision, "recall": recall,
+            "chamfer": float((to_t[d].mean() + to_d[t].mean()) / 2)}

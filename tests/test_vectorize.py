@@ -1,0 +1,147 @@
+"""`sketchtool vectorize` (issue 13): reading pictures, fitting and mapping back, the skeleton tracer, the scores,
+and the command end to end (the agent path on a tiny trained agent)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from sketchtool.cli import cli
+from sketchtool.errors import SketchtoolError
+from sketchtool.raster import rasterize
+from sketchtool.vectorize import (fit_picture, read_picture, render_polylines, score_reconstruction,
+                                  skeleton_polylines, vectorize)
+
+pytest.importorskip("skimage", reason="the skeleton tracer needs scikit-image (pip install -e '.[test]')")
+
+
+def _save(path: Path, ink: np.ndarray, mode: str = "L") -> Path:
+    """Dark ink on white paper, as a scan looks."""
+    from PIL import Image
+
+    grey = (255 - np.clip(ink, 0, 1) * 255).astype(np.uint8)
+    image = Image.fromarray(grey)
+    if mode == "I;16":
+        image = Image.fromarray(grey.astype(np.uint16) * 257)
+    elif mode != "L":
+        image = image.convert(mode)
+    image.save(path)
+    return path
+
+
+def _line_picture(w=300, h=200, a=(50, 40), b=(250, 160), width=4.0) -> np.ndarray:
+    return rasterize(np.array([a, b], float), size=(h, w), view=(0, 0, w, h), padding=0, line_width=width)
+
+
+def test_a_line_maps_back_into_the_pictures_own_pixels():
+    [result] = vectorize([_line_picture()], method="skeleton", size=64)
+    assert result.size == (300, 200) and len(result.polylines) == 1
+    ends = result.polylines[0][[0, -1]]
+    ends = ends[np.argsort(ends[:, 0])]
+    np.testing.assert_allclose(ends, [[50, 40], [250, 160]], atol=6)  # a 64-px canvas: ~5 picture px per pixel
+
+
+def test_skeleton_traces_one_line_per_pen_stroke_and_a_loop_once():
+    canvas = rasterize([np.array([[10, 10], [50, 10]], float), np.array([[10, 40], [50, 40]], float)],
+                       size=64, view=(0, 0, 64, 64), padding=0, line_width=3)
+    lines = skeleton_polylines(canvas)
+    assert len(lines) == 2 and lines[0][:, 1].mean() < lines[1][:, 1].mean()  # top first
+    cross = rasterize([np.array([[8, 8], [56, 56]], float), np.array([[8, 56], [56, 8]], float)],
+                      size=64, view=(0, 0, 64, 64), padding=0, line_width=3)
+    strokes = skeleton_polylines(cross)  # four arms meet at the centre: the pen goes straight through it
+    assert len(strokes) == 2 and all(np.hypot(*(p[0] - p[-1])) > 60 for p in strokes)
+    t = np.linspace(0, 2 * np.pi, 60)
+    ring = rasterize(np.c_[32 + 20 * np.cos(t), 32 + 20 * np.sin(t)], size=64, view=(0, 0, 64, 64), padding=0,
+                     line_width=3)
+    [loop] = skeleton_polylines(ring)
+    radii = np.hypot(*(loop - 32).T)
+    assert np.abs(radii - 20).max() < 1.5 and np.hypot(*(loop[0] - loop[-1])) < 2  # closed, on the circle
+
+
+def test_scores_by_hand():
+    a = np.zeros((20, 20), np.float32)
+    a[10, 2:18] = 1
+    assert score_reconstruction(a, a) == {"f1": 1.0, "precision": 1.0, "recall": 1.0, "chamfer": 0.0}
+    shifted = np.roll(a, 3, axis=0)  # every pixel 3 px away: outside the 2 px tolerance
+    s = score_reconstruction(a, shifted)
+    assert s["f1"] == 0.0 and s["chamfer"] == 3.0
+    half = a.copy()
+    half[10, 10:] = 0  # half the line: precision 1, recall 8/16 ... within 2 px two more pixels count
+    s = score_reconstruction(a, half)
+    assert s["precision"] == 1.0 and s["recall"] == pytest.approx(10 / 16)
+
+
+def test_skeleton_reconstructs_sheep_through_the_real_rasteriser(sheep_path):
+    from sketchtool.formats.npz import load_dataset
+
+    drawings = load_dataset(sheep_path).splits["test"][:10]
+    pictures = [rasterize(d, size=64, line_width=1.5) for d in drawings]
+    results = vectorize(pictures, method="skeleton", size=64)
+    f1 = [score_reconstruction(p, render_polylines(r.polylines, r.size, 1.5))["f1"] for p, r in zip(pictures, results)]
+    assert np.mean(f1) > 0.9, f1
+
+
+def test_vectorize_output_round_trips_through_the_svg_writer(tmp_path):
+    from sketchtool.formats import read_drawings
+
+    picture = _save(tmp_path / "line.png", _line_picture())
+    result = CliRunner().invoke(cli, ["vectorize", str(picture), "-o", str(tmp_path / "line.svg")])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "line.svg").read_text()
+    assert 'width="300"' in text and 'height="200"' in text
+    [expected] = vectorize([read_picture(picture)], method="skeleton")
+    paths = re.findall(r'<path[^>]* d="([^"]+)"', text)
+    polylines = [np.array(re.findall(r"(-?[\d.]+),(-?[\d.]+)", d), dtype=float) for d in paths]
+    assert len(polylines) == len(expected.polylines) == 1
+    for got, want in zip(polylines, expected.polylines):
+        np.testing.assert_allclose(got, want, atol=0.006)  # the writer keeps two decimals
+    [drawing] = read_drawings(tmp_path / "line.svg")  # our reader takes it back (with its background rectangle)
+    assert (drawing[:, 2] == 1).sum() == 2
+
+
+@pytest.mark.parametrize("mode", ["P", "I;16", "RGBA", "RGB"])
+def test_palette_16_bit_and_alpha_pictures_read_as_the_same_ink(tmp_path, mode):
+    ink = _line_picture(60, 40, (10, 10), (50, 30), 3)
+    got = read_picture(_save(tmp_path / "p.png", ink, mode))
+    np.testing.assert_allclose(got, np.round(ink * 255) / 255, atol=2 / 255)
+
+
+def test_blank_black_and_transparent_pictures_are_refused(tmp_path):
+    from PIL import Image
+
+    Image.new("L", (30, 30), 255).save(tmp_path / "white.png")
+    Image.new("L", (30, 30), 0).save(tmp_path / "black.png")
+    Image.new("RGBA", (30, 30), (0, 0, 0, 0)).save(tmp_path / "clear.png")
+    for name in ("white", "black", "clear"):
+        with pytest.raises(SketchtoolError, match="no ink"):
+            read_picture(tmp_path / f"{name}.png")
+
+
+def test_fit_picture_keeps_aspect_and_centres():
+    fitted = fit_picture(_line_picture(300, 200, (0, 100), (300, 100), 10), 64)
+    rows = np.flatnonzero(fitted.canvas.max(1) > 0.5)
+    cols = np.flatnonzero(fitted.canvas.max(0) > 0.5)
+    assert cols.min() <= 3 and cols.max() >= 60 and 28 <= rows.mean() <= 36
+
+
+def test_agent_vectorizes_a_dataset_into_a_stroke_dataset(digits_npz, tmp_path):
+    from sketchtool.formats.npz import load_dataset
+    from sketchtool.models.base import parse_hparams
+    from sketchtool.train import TrainOptions, resolve_hparams, train
+
+    from test_strokenet import TINY_AGENT, TINY_RENDERER
+
+    opts = TrainOptions(steps=2, save_every=2)
+    train(digits_npz, tmp_path / "r", model="strokenet-renderer",
+          hps=resolve_hparams("strokenet-renderer", overrides=parse_hparams(TINY_RENDERER)), options=opts)
+    train(digits_npz, tmp_path / "a", model="strokenet-agent", options=opts,
+          hps=resolve_hparams("strokenet-agent", overrides=parse_hparams(f"renderer={tmp_path / 'r'},{TINY_AGENT}")))
+    out = tmp_path / "v.npz"
+    result = CliRunner().invoke(cli, ["vectorize", str(digits_npz), "--limit", "5", "--strokes", "3", "--model",
+                                      str(tmp_path / "a"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "5 picture(s)" in result.output and len(load_dataset(out).splits["train"]) == 5
