@@ -4,6 +4,7 @@ vertical layer per row, one new column of every horizontal layer per pixel) agai
 script checks that both draw identical images).
 
     python benchmarks/pixelcnn_sampling.py [--model RUN_OR_CHECKPOINT] [--n 16 64] [--naive-n 16] [--threads 1]
+                                           [--grid samples.png --per-class 10 --temperature 1]
 
 Without --model a freshly initialised model of the default hparams on 28x28 images is timed (speed does not depend
 on the weights). CPU seconds of the process are printed beside wall seconds: on a shared host other processes'
@@ -32,6 +33,9 @@ def main() -> None:
     parser.add_argument("--naive-n", type=int, default=16, help="batch size for the full-recompute sampler")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--grid", default=None, help="also write a PNG of --per-class samples of every class, a row each")
+    parser.add_argument("--per-class", type=int, default=10)
+    parser.add_argument("--temperature", type=float, default=1.0, help="of the --grid samples")
     args = parser.parse_args()
 
     import torch
@@ -73,6 +77,15 @@ def main() -> None:
             continue
         _, wall, cpu = _timed(lambda: draw(model.sample, n))
         results[f"incremental n={n}"] = {"samples_per_s": n / wall, "samples_per_cpu_s": n / cpu}
+    if args.grid:
+        from sketchtool.formats import OutputOptions, write_images
+        from sketchtool.models.base import Condition
+
+        labels = torch.arange(model.num_classes, device=args.device).repeat_interleave(args.per_class)
+        images = model.sample(len(labels), generator=torch.Generator(device=args.device).manual_seed(1),
+                              temperature=args.temperature, condition=Condition(labels=labels)).images
+        write_images(args.grid, images, OutputOptions(cols=args.per_class))
+        results["grid"] = args.grid
     results["load_avg_after"] = os.getloadavg()[0]
     print(json.dumps(results, indent=2))
 
