@@ -216,12 +216,27 @@ def test_generate_label_and_complete_write_images(digits_run, digits_npz, tmp_pa
     images = load_image_dataset(filled).images("train")
     assert (images[:, :4] == (given[:4] > 0.5)).all()  # the upper half is the binarised input
 
+    png = tmp_path / "digit.png"  # dark ink on white, as a scanned drawing: read back inverted, not cropped
+    Image.fromarray(255 - np.round(given * 255).astype(np.uint8)).save(png)
+    from_png = tmp_path / "from_png.npz"
+    result = runner.invoke(cli, ["complete", str(png), "--model", str(digits_run), "--n", "2", "--out", str(from_png)])
+    assert result.exit_code == 0, result.output
+    assert (load_image_dataset(from_png).images("train")[:, :4] == (given[:4] > 0.5)).all()
+
     mask = tmp_path / "mask.png"
     light = np.zeros((8, 8), np.uint8)
     light[:, 5:] = 255  # fill in the right three columns
     Image.fromarray(light).resize((32, 32), Image.Resampling.NEAREST).save(mask)
-    grid = tmp_path / "grid.png"
+    masked = tmp_path / "masked.npz"
     result = runner.invoke(cli, ["complete", f"{digits_npz}:test:0", "--model", str(digits_run), "--mask", str(mask),
-                                 "--n", "2", "--out", str(grid)])
+                                 "--n", "2", "--temperature", "1", "--out", str(masked)])
     assert result.exit_code == 0, result.output
-    assert grid.stat().st_size > 0
+    images = load_image_dataset(masked).images("train")
+    assert (images[:, :, :5] == (given[:, :5] > 0.5)).all()  # only the light part of the mask was filled in
+
+    grid = tmp_path / "grid.png"
+    result = runner.invoke(cli, ["complete", f"{digits_npz}:test:0", "--model", str(digits_run), "--n", "2",
+                                 "--out", str(grid)])
+    assert result.exit_code == 0, result.output
+    with Image.open(grid) as picture:
+        assert picture.width > picture.height  # the input, then two completions, in one row

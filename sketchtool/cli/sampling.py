@@ -267,7 +267,7 @@ def _complete_image(run: _Run, input_ref: str, n: int, mask_path: str | None) ->
     images = samples.images
     if not accepts("dataset", run.out):
         images = np.concatenate([np.where(mask, image, np.float32(0.3))[None], images])
-    write_images(run.out, images, OutputOptions(cols=run.params["cols"]))
+    write_images(run.out, images, OutputOptions(cols=run.params["cols"] or min(len(images), 10)))
 
 
 def _read_image(ref: str, shape: tuple) -> "np.ndarray":
