@@ -15,7 +15,7 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.images import ImageDataset
 from sketchtool.raster import RasterOptions, rasterize_batch
 
-__all__ = ["images_from_strokes", "images_from_folder", "load_line_drawing", "IMAGE_SUFFIXES"]
+__all__ = ["images_from_strokes", "images_from_folder", "load_image_resized", "load_line_drawing", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _INK_THRESHOLD = 26  # of 255: fainter pixels (paper texture, JPEG noise) do not count when finding the bounds
@@ -74,6 +74,22 @@ def load_line_drawing(path: str | os.PathLike, *, size: int, padding: float) -> 
     """One PNG/JPG -> uint8 (size, size), 255 = ink: transparency flattened onto white, grey, inverted when the
     background is light (the median pixel is the background in a line drawing), the ink's bounding box scaled
     with its aspect kept to size - 2 * padding and centred. Refuses decompression bombs (Pillow's limit)."""
+    return _fit_image(_read_ink(path, invert=True), size, padding)
+
+
+def load_image_resized(path: str | os.PathLike, shape: tuple[int, int], *, invert: bool = True) -> np.ndarray:
+    """One PNG/JPG -> uint8 `shape` (H, W), read as `load_line_drawing` reads it (inverted to 255 = ink unless
+    `invert` is False) but the whole picture scaled, never cropped: a drawing with a missing part (or a mask) keeps
+    its place in the frame."""
+    from PIL import Image
+
+    ink = _read_ink(path, invert=invert)
+    h, w = shape
+    resample = Image.Resampling.BOX if ink.shape[0] >= h and ink.shape[1] >= w else Image.Resampling.BILINEAR
+    return np.asarray(Image.fromarray(ink).resize((w, h), resample), dtype=np.uint8)
+
+
+def _read_ink(path: str | os.PathLike, *, invert: bool) -> np.ndarray:
     from PIL import Image
 
     path = Path(path)
@@ -89,9 +105,9 @@ def load_line_drawing(path: str | os.PathLike, *, size: int, padding: float) -> 
     except (OSError, SyntaxError, ValueError, Image.UnidentifiedImageError) as e:
         raise SketchtoolError(f"{path}: unreadable image ({e})", reason="corrupt") from None
     ink = np.asarray(grey, dtype=np.uint8)
-    if np.median(ink) > 127:
+    if invert and np.median(ink) > 127:
         ink = 255 - ink
-    return _fit_image(ink, size, padding)
+    return ink
 
 
 def _flatten_grey(image):

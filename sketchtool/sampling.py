@@ -30,6 +30,8 @@ __all__ = [
     "generate",
     "complete",
     "complete_many",
+    "complete_image",
+    "lower_half_missing",
     "interpolate",
     "analogy",
     "reconstruct",
@@ -138,6 +140,50 @@ def complete_many(model, info, prefixes: Sequence[np.ndarray], n: int, options: 
     return [[np.concatenate([p, d[len(p):]]) for d in full[i * n:(i + 1) * n]] for i, p in enumerate(prefixes)]
 
 
+def complete_image(model, info, image: np.ndarray, mask: np.ndarray, n: int, options: SampleOptions,
+                   on_progress: ProgressFn | None = None) -> ImageSamples:
+    """n completions of `image` ((H, W) float in [0, 1], 1.0 = ink): pixels where `mask` ((H, W) bool) is True are
+    given and kept, the model fills in the rest (an autoregressive model sees only the given pixels before each
+    missing one in its own order)."""
+    _check_count(n, "--n")
+    model.require("complete", "complete")
+    if model.output_kind != "images" or info.spec.kind != "images":
+        raise SketchtoolError(f"model {info.path} draws {model.output_kind}; give it a drawing to complete, "
+                              "not an image")
+    shape = tuple(info.spec.image_shape)
+    image, mask = np.asarray(image, dtype=np.float32), np.asarray(mask, dtype=bool)
+    if image.shape != shape or mask.shape != shape:
+        raise SketchtoolError(f"the image ({'x'.join(map(str, image.shape))}) and mask "
+                              f"({'x'.join(map(str, mask.shape))}) must be the model's size, {shape[0]}x{shape[1]}")
+    if not np.isfinite(image).all():
+        raise SketchtoolError("the image to complete has non-finite values")
+    if mask.all():
+        raise SketchtoolError("nothing to complete: the mask gives every pixel; mark the missing part")
+    options.validate()
+    device = _device_of(model)
+    generator = make_generator(options.seed, device)
+    labels = _labels(model, info, options, n)
+    images = []
+    for start in range(0, n, options.chunk_size):
+        stop = min(n, start + options.chunk_size)
+        k = stop - start
+        condition = Condition(labels=None if labels is None else labels[start:stop].to(device),
+                              image=torch.as_tensor(np.clip(image, 0, 1), device=device).expand(k, *shape),
+                              mask=torch.as_tensor(mask, device=device).expand(k, *shape))
+        images.append(model.sample(k, generator=generator, temperature=options.temperature, greedy=options.greedy,
+                                   condition=condition, precision=options.precision).images)
+        if on_progress is not None:
+            on_progress(stop, n)
+    return ImageSamples(np.concatenate(images))
+
+
+def lower_half_missing(shape: tuple[int, int]) -> np.ndarray:
+    """The default completion mask (H, W) bool: the upper half given (True), the lower half missing."""
+    mask = np.zeros(shape, dtype=bool)
+    mask[: shape[0] // 2] = True
+    return mask
+
+
 def interpolate(model, info, drawings: Sequence[np.ndarray], steps: int, options: SampleOptions, *,
                 method: str = "slerp", on_progress: ProgressFn | None = None) -> list[list[np.ndarray]]:
     """One row of `steps` drawings per consecutive pair of `drawings`, decoded from latents interpolated from
@@ -232,10 +278,15 @@ def _labels(model, info, options: SampleOptions, n: int) -> torch.Tensor | None:
     if not getattr(model, "use_classes", model.num_classes > 1):
         raise SketchtoolError(f"--class {options.class_name}: model {info.path} was not trained with classes; "
                               "drop --class or train on a dataset built with --labels folder")
-    if options.class_name not in info.class_names:
+    if options.class_name in info.class_names:
+        index = info.class_names.index(options.class_name)
+    elif options.class_name.isdigit() and int(options.class_name) < len(info.class_names):
+        index = int(options.class_name)  # a label index (--label K), when no class is named so
+    else:
         known = ", ".join(info.class_names)
-        raise SketchtoolError(f"--class {options.class_name}: not a class of this model; use one of {known}")
-    return torch.full((n,), info.class_names.index(options.class_name), dtype=torch.int64)
+        raise SketchtoolError(f"--class {options.class_name}: not a class of this model; use one of {known} "
+                              f"(or an index from 0 to {len(info.class_names) - 1})")
+    return torch.full((n,), index, dtype=torch.int64)
 
 
 def _sample_images(model, info, n: int, options: SampleOptions, generator: torch.Generator,

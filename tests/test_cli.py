@@ -70,7 +70,8 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
             "text": root / "text.txt", "evil_npz": evil, "bomb_svg": HOSTILE / "billion_laughs.svg",
             "xxe_svg": HOSTILE / "xxe_file.svg", "invisible_svg": HOSTILE / "only_invisible.svg",
             "outputs_a_svg": FIXTURES / "sampling" / "sheep_a.svg", "outputs_b_svg": FIXTURES / "sampling" / "sheep_b.svg",
-            "outputs_npz": _small_dataset(root / "outputs.npz"), **_raster_inputs(root), **_checkpoint_inputs(root)}
+            "outputs_npz": _small_dataset(root / "outputs.npz"), **_raster_inputs(root), **_checkpoint_inputs(root),
+            **_draw_inputs(root), **_pixelcnn_inputs(root)}
 
 
 def _checkpoint_inputs(root: Path) -> dict[str, Path]:
@@ -98,7 +99,6 @@ def _checkpoint_inputs(root: Path) -> dict[str, Path]:
     out["model_no_valid"] = root / "model_no_valid.npz"
     save_dataset(out["model_no_valid"], StrokeDataset(splits={"train": [drawing] * 4, "valid": [], "test": []}))
     return out
-            "outputs_npz": _small_dataset(root / "outputs.npz"), **_raster_inputs(root), **_draw_inputs(root)}
 
 
 def _raster_inputs(root: Path) -> dict[str, Path]:
@@ -153,6 +153,30 @@ def _draw_inputs(root: Path) -> dict[str, Path]:
                                              "write_n": 2, "batch_size": 6})
     train(images, run, model="draw", hps=hps, options=TrainOptions(steps=1, save_every=1, precision="fp32"))
     return {"draw_images": images, "draw_run": run}
+
+
+def _pixelcnn_inputs(root: Path) -> dict[str, Path]:
+    """issue 14 (pixelcnn): a one-step gated PixelCNN on a 4x4 two-class image dataset, a 6x6 image dataset, a
+    mask PNG that leaves nothing missing."""
+    from PIL import Image
+
+    from sketchtool.images import ImageDataset, save_image_dataset
+    from sketchtool.models.base import parse_hparams
+    from sketchtool.train import TrainOptions, resolve_hparams, train
+
+    rng = np.random.default_rng(0)
+    data = root / "pixelcnn_data.npz"
+    save_image_dataset(data, ImageDataset(
+        splits={s: rng.integers(0, 256, (4, 4, 4)).astype(np.uint8) for s in ("train", "valid", "test")},
+        labels={s: np.array([0, 1, 0, 1]) for s in ("train", "valid", "test")}, class_names=["a", "b"]))
+    big = root / "pixelcnn_big.npz"
+    save_image_dataset(big, ImageDataset(splits={"test": np.zeros((2, 6, 6), np.uint8)}))
+    run = root / "pixelcnn_run"
+    hps = resolve_hparams("gated-pixelcnn", overrides=parse_hparams("n_layers=1,n_filters=4,batch_size=4"))
+    train(data, run, model="gated-pixelcnn", hps=hps, options=TrainOptions(steps=1, save_every=1, device="cpu"))
+    full_mask = root / "pixelcnn_full_mask.png"
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(full_mask)
+    return {"pixelcnn_data": data, "pixelcnn_big": big, "pixelcnn_run": run, "pixelcnn_full_mask": full_mask}
 
 
 def _readers_inputs(root: Path) -> dict[str, Path]:
@@ -334,6 +358,26 @@ ROWS = [
     ("vectorize {raster_strokes} -o {out}.svg", "stroke dataset"),
     ("vectorize {raster_images} -o {out}.svg", "dataset of blank images"),
     ("vectorize {raster_images} -o {out}.svg --split nope", "unknown split"),
+    # issue 14: pixelcnn
+    ("train {pixelcnn_data} -o {out} --model gated-pixelcnn --hparams output=gaussian", "unknown output"),
+    ("train {pixelcnn_data} -o {out} --model gated-pixelcnn --hparams kernel_size=4", "even kernel"),
+    ("train {outputs_npz} -o {out} --model gated-pixelcnn", "stroke dataset"),
+    ("generate --model {pixelcnn_run} --label 7 --n 2 --out {out}.png", "label out of range"),
+    ("generate --model {pixelcnn_run} --n 2 --out {out}.svg", "images as svg"),
+    ("complete {pixelcnn_data}:test:9 --model {pixelcnn_run} --out {out}.png", "index out of range"),
+    ("complete {pixelcnn_data}:test --model {pixelcnn_run} --out {out}.png", "no index"),
+    ("complete {pixelcnn_big}:test:0 --model {pixelcnn_run} --out {out}.png", "wrong image size"),
+    ("complete {raster_strokes}:train:0 --model {pixelcnn_run} --out {out}.png", "strokes to an image model"),
+    ("complete {outputs_a_svg} --model {pixelcnn_run} --out {out}.png", "svg to an image model"),
+    ("complete {empty_dir}/missing.png --model {pixelcnn_run} --out {out}.png", "missing png"),
+    ("complete {raster_bomb_dir}/big.png --model {pixelcnn_run} --out {out}.png", "image bomb"),
+    ("complete {raster_broken_dir}/a.png --model {pixelcnn_run} --out {out}.png", "broken png"),
+    ("complete {pixelcnn_data}:test:0 --model {pixelcnn_run} --mask {text} --out {out}.png", "mask not an image"),
+    ("complete {pixelcnn_data}:test:0 --model {pixelcnn_run} --mask {pixelcnn_full_mask} --out {out}.png",
+     "mask leaves nothing missing"),
+    ("complete {pixelcnn_data}:test:0 --model {pixelcnn_run} --out {out}.svg", "images as svg"),
+    ("complete {pixelcnn_data}:test:0 --model {pixelcnn_run} --out {pixelcnn_data} --force", "output over input"),
+    ("complete {outputs_a_svg} --mask {pixelcnn_full_mask} --out {out}.svg", "mask with a stroke model"),
 ]
 
 

@@ -32,8 +32,8 @@ def _sampling_options(command):
                      help="Randomness: lower is tidier, higher is wilder (must be > 0)."),
         click.option("--greedy", is_flag=True,
                      help="Take the most likely next point instead of sampling one (z is still random)."),
-        click.option("--class", "class_name", default=None, metavar="NAME",
-                     help="Class to draw (class-conditional models only)."),
+        click.option("--class", "--label", "class_name", default=None, metavar="NAME",
+                     help="Class to draw (class-conditional models only): a class name, or its index K."),
         click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
                      help="Output file; its extension picks the format (.svg, .png, .npz, .gcode, .hpgl)."),
         click.option("--cols", type=click.IntRange(min=1), default=None,
@@ -204,23 +204,36 @@ def generate_command(n, frames, **params):
               help=f"Number of different endings, 1 to {MAX_DRAWINGS:,}.")
 @click.option("--placement", type=click.Choice(["side", "overlay"]), default="side", show_default=True,
               help="SVG input and output: endings side by side, or all on top of the input's position.")
+@click.option("--mask", "mask_path", type=click.Path(dir_okay=False), default=None,
+              help="Image models: a PNG whose light pixels mark the part to fill in [default: the lower half].")
 @_sampling_options
-def complete_command(input_ref, n, placement, **params):
-    """Finish a started drawing in N different ways.
+def complete_command(input_ref, n, placement, mask_path, **params):
+    """Finish a started drawing in N different ways, or fill in the missing part of an image.
 
     INPUT is an SVG file (normalised as training data is) or DATASET.npz:split:index. For an SVG input and
     .svg output the result keeps INPUT's user units and position (given part blue, new part orange), one
     group per ending, so it can be laid over the original; its viewBox grows to show every ending. Other
-    outputs use the usual grid.
+    outputs use the usual grid. An image model takes a PNG/JPG (scaled whole to the model's size) or
+    IMAGES.npz:split:index, keeps the upper half (or what --mask leaves dark) and writes a PNG grid (the input
+    first, missing part grey) or an .npz of the completions.
 
     \b
     Examples:
       sketchtool complete start.svg --n 4 --out endings.svg
       sketchtool complete sheep.npz:test:3 --n 8 --out endings.png --seed 7
+      sketchtool complete mnist.npz:test:0 --model runs/pixelcnn --temperature 1 --n 8 --out filled.png
     """
     from sketchtool.sampling import complete
 
-    run = _Run(params, inputs=(input_ref,))
+    inputs = (input_ref,) if mask_path is None else (input_ref, mask_path)
+    run = _Run(params, inputs=inputs)
+    run.model.require("complete", "complete")
+    if run.model.output_kind == "images":
+        _complete_image(run, input_ref, n, mask_path)
+        run.done(f"{n} completions of {input_ref}")
+        return
+    if mask_path is not None:
+        raise SketchtoolError("--mask: only image models complete a masked region; this model draws strokes")
     svg_input = accepts("svg", _reference_path(input_ref))
     if svg_input and accepts("svg-out", run.out):
         _complete_in_place(run, input_ref, n, placement)
@@ -229,6 +242,66 @@ def complete_command(input_ref, n, placement, **params):
         endings = complete(run.model, run.info, prefix, n, run.options, on_progress=_progress())
         run.write(endings, given_points=[len(prefix)] * len(endings))
     run.done(f"{n} endings of {input_ref}")
+
+
+def _complete_image(run: _Run, input_ref: str, n: int, mask_path: str | None) -> None:
+    """Fill in the missing part of an image; PNG output shows the input (missing part grey) before the results."""
+    import numpy as np
+
+    from sketchtool.formats import OutputOptions, require_output, write_images
+    from sketchtool.sampling import complete_image, lower_half_missing
+
+    require_output("images", run.out)
+    shape = tuple(run.info.spec.image_shape)
+    image = _read_image(input_ref, shape)
+    if mask_path is None:
+        mask = lower_half_missing(shape)
+    else:
+        from sketchtool.image_build import load_image_resized
+
+        _require_image_file(mask_path, "--mask")
+        mask = load_image_resized(mask_path, shape, invert=False) < 128
+    samples = complete_image(run.model, run.info, image, mask, n, run.options, on_progress=_progress())
+    images = samples.images
+    if not accepts("dataset", run.out):
+        images = np.concatenate([np.where(mask, image, np.float32(0.3))[None], images])
+    write_images(run.out, images, OutputOptions(cols=run.params["cols"] or min(len(images), 10)))
+
+
+def _read_image(ref: str, shape: tuple) -> "np.ndarray":
+    """(H, W) float32 in [0, 1] from a PNG/JPG (scaled whole to `shape`) or IMAGES.npz:split:index."""
+    from sketchtool.formats import parse_reference
+
+    path, split, index = parse_reference(ref)
+    if split is not None or path.suffix.lower() == ".npz":
+        from sketchtool.images import dataset_kind, load_image_dataset
+
+        if index is None:
+            raise SketchtoolError(f"{ref}: name one image, as IMAGES.npz:split:index")
+        if dataset_kind(path) != "images":
+            raise SketchtoolError(f"{path}: holds strokes; this model completes images (make some with rasterize)")
+        images = load_image_dataset(path).images(split)
+        if index >= len(images):
+            raise SketchtoolError(f"{ref}: index {index} out of range; split {split!r} has {len(images)} images")
+        if images.shape[1:] != shape:
+            raise SketchtoolError(f"{ref}: images are {images.shape[1]}x{images.shape[2]}, the model's "
+                                  f"{shape[0]}x{shape[1]}")
+        return images[index]
+    from sketchtool.image_build import load_image_resized
+
+    _require_image_file(path, "INPUT")
+    return load_image_resized(path, shape).astype("float32") / 255
+
+
+def _require_image_file(path, what: str) -> None:
+    from sketchtool.image_build import IMAGE_SUFFIXES
+
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise SketchtoolError(f"{what} {path}: an image model reads {', '.join(IMAGE_SUFFIXES)} images "
+                              "or IMAGES.npz:split:index")
+    if not path.is_file():
+        raise SketchtoolError(f"{path}: no such file")
 
 
 def _complete_in_place(run: _Run, input_ref: str, n: int, placement: str) -> None:

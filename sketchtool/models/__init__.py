@@ -15,6 +15,7 @@ BUILTIN_MODELS: dict[str, str] = {
     "draw": "sketchtool.models.draw:DRAW",
     "strokenet-renderer": "sketchtool.models.strokenet:StrokeRenderer",
     "strokenet-agent": "sketchtool.models.strokenet_agent:StrokeAgent",
+    "gated-pixelcnn": "sketchtool.models.pixelcnn:GatedPixelCNN",
 }
 
 
