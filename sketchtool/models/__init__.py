@@ -12,6 +12,8 @@ __all__ = ["BUILTIN_MODELS", "available_models", "get_model_class"]
 
 BUILTIN_MODELS: dict[str, str] = {
     "sketch-rnn": "sketchtool.models.sketch_rnn:SketchRNN",
+    "chairs": "sketchtool.models.chairs:Chairs",
+    "gran": "sketchtool.models.gran:GRAN",
 }
 
 
