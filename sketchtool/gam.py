@@ -9,7 +9,11 @@ overfitting or by calling everything fake). Deliberate deviations from the offic
 battle.py): error ratios as the paper defines them, not accuracy ratios, and the r_test gate is applied. Error
 ratios are 0/0 when both discriminators are perfect (common on digits), so the raw error counts are always
 reported, and each ratio also with additive smoothing, (k1 + a) / (n1 + 2a) over (k2 + a) / (n2 + 2a), flagged
-as such; the decision uses the raw ratio where it is defined and the smoothed one otherwise.
+as such; the decision uses the raw ratio where it is defined and the smoothed one otherwise. "r_test ~ 1" is read
+statistically (our interpretation; the paper gives no threshold): the gate passes when the 95% interval of
+r_test (Katz's log method on the smoothed counts) reaches into [1 - tolerance, 1 + tolerance], so a ratio of
+two small error rates from a few hundred test images is not mistaken for a difference, while a degenerate
+discriminator (one that calls everything real) still fails it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ __all__ = ["BattleResult", "ErrorCount", "Ratio", "battle", "decide", "error_cou
 
 DEFAULT_TOLERANCE = 0.2  # |r_test - 1| within this: the discriminators judge real data alike
 DEFAULT_SMOOTHING = 1.0  # add-one (Laplace) smoothing of the error counts
+Z_95 = 1.959964  # two-sided 95% normal quantile
 
 
 @dataclass(frozen=True)
@@ -42,12 +47,14 @@ class ErrorCount:
 @dataclass(frozen=True)
 class Ratio:
     """raw: errors ratio (None for 0/0, inf for k/0); smoothed: the additive-smoothed ratio; value: raw where
-    defined and finite, else smoothed; smoothed_used says which one `value` is."""
+    defined and finite, else smoothed; smoothed_used says which one `value` is; low, high: its 95% interval."""
 
     raw: float | None
     smoothed: float
     value: float
     smoothed_used: bool
+    low: float
+    high: float
 
 
 @dataclass(frozen=True)
@@ -89,27 +96,32 @@ def ratio(top: ErrorCount, bottom: ErrorCount, smoothing: float = DEFAULT_SMOOTH
     """eps_top / eps_bottom, raw and smoothed."""
     if not smoothing > 0:
         raise SketchtoolError(f"smoothing {smoothing}: must be > 0 (it is what makes 0/0 a number)")
-    smoothed = ((top.errors + smoothing) / (top.n + 2 * smoothing)) / \
-               ((bottom.errors + smoothing) / (bottom.n + 2 * smoothing))
+    k1, n1 = top.errors + smoothing, top.n + 2 * smoothing
+    k2, n2 = bottom.errors + smoothing, bottom.n + 2 * smoothing
+    smoothed = (k1 / n1) / (k2 / n2)
+    spread = Z_95 * math.sqrt(max(1 / k1 - 1 / n1 + 1 / k2 - 1 / n2, 0.0))  # Katz: SE of log(ratio)
     if bottom.errors == 0:
         raw = None if top.errors == 0 else math.inf
     else:
         raw = top.rate / bottom.rate
     usable = raw is not None and math.isfinite(raw)
-    return Ratio(raw, smoothed, raw if usable else smoothed, not usable)
+    return Ratio(raw, smoothed, raw if usable else smoothed, not usable, smoothed * math.exp(-spread),
+                 smoothed * math.exp(spread))
 
 
 def decide(test_a: ErrorCount, test_b: ErrorCount, sample_a: ErrorCount, sample_b: ErrorCount, *,
            tolerance: float = DEFAULT_TOLERANCE, smoothing: float = DEFAULT_SMOOTHING) -> BattleResult:
-    """The paper's rule on the four error counts: the r_test gate, then r_sample < 1 -> A wins, > 1 -> B wins."""
+    """The paper's rule on the four error counts: the r_test gate (its 95% interval reaches within `tolerance`
+    of 1), then r_sample < 1 -> A wins, > 1 -> B wins."""
     if not (tolerance >= 0 and math.isfinite(tolerance)):
         raise SketchtoolError(f"tolerance {tolerance}: must be a number >= 0")
     r_test, r_sample = ratio(test_a, test_b, smoothing), ratio(sample_a, sample_b, smoothing)
-    gate = abs(r_test.value - 1.0) <= tolerance
+    gate = r_test.low <= 1.0 + tolerance and r_test.high >= 1.0 - tolerance
     if not gate:
         winner = None
-        reason = (f"no decision: r_test = {r_test.value:.3g} is not within {tolerance:g} of 1, so the "
-                  "discriminators judge real data differently and r_sample cannot be trusted")
+        reason = (f"no decision: r_test = {r_test.value:.3g} (95% interval {r_test.low:.3g} to {r_test.high:.3g}) "
+                  f"is not within {tolerance:g} of 1, so the discriminators judge real data differently and "
+                  "r_sample cannot be trusted")
     elif r_sample.value < 1:
         winner, reason = "A", f"A wins: r_sample = {r_sample.value:.3g} < 1 (D_A spots G_B's samples more often)"
     elif r_sample.value > 1:

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "sketchtool.cli.sampling",  # generate, complete, interpolate, analogy, reconstruct, models
     "sketchtool.cli.plotting",  # plot
     "sketchtool.cli.inkscape",  # inkscape install / uninstall
+    "sketchtool.cli.battle",    # battle (GAM)
 ]
 
 
