@@ -26,7 +26,7 @@ from torch import nn
 from sketchtool.errors import SketchtoolError
 from sketchtool.models.base import Condition, ImageSamples, SketchModel
 
-__all__ = ["Chairs", "ChairsHParams", "TurntableBatch", "TurntableBatchSource", "unpool"]
+__all__ = ["Chairs", "ChairsHParams", "TurntableBatch", "TurntableBatchSource", "mask_iou", "unpool", "view_report"]
 
 
 @dataclass
@@ -258,6 +258,38 @@ class Chairs(SketchModel):
                precision="auto", frames=False):
         """Deterministic: the rendering of the conditioned identity, view and transform (no noise)."""
         return ImageSamples(self.render(n, condition)[0])
+
+
+def view_report(model: Chairs, dataset, split: str = "test") -> dict[str, float]:
+    """How well `model` draws the views of `split` (a turntable's test angles are never seen in training): MSE of
+    its images against the true renderings beside three references, the mean training image, the nearest seen
+    view of the same identity (the training image with the closest angle) and the model's MSE on the training
+    views themselves; and the mask IoU (masks at 0.5). Pixels in [0, 1]."""
+    truth = dataset.images(split)  # (N, H, W)
+    if not len(truth):
+        raise SketchtoolError(f"split {split!r} is empty")
+    extras = dataset.extras
+
+    def drawn(name: str) -> tuple[np.ndarray, np.ndarray]:
+        labels = torch.from_numpy(dataset.labels_of(name))
+        condition = Condition(labels=labels, vectors={"view": torch.from_numpy(extras["view"][name]),
+                                                      "transform": torch.from_numpy(extras["transform"][name])})
+        return model.render(len(labels), condition)
+
+    images, masks = drawn(split)
+    seen, _ = drawn("train")
+    train = dataset.images("train")
+    train_labels, train_angles = dataset.labels_of("train"), extras["angle"]["train"]
+    nearest = []
+    for label, angle in zip(dataset.labels_of(split), extras["angle"][split]):
+        same = np.flatnonzero(train_labels == label)
+        gap = np.abs((train_angles[same] - angle + 180) % 360 - 180)
+        nearest.append(train[same[np.argmin(gap)]])
+    iou = mask_iou(torch.from_numpy(masks > 0.5), torch.from_numpy(extras["mask"][split] > 0))
+    return {"mse": float(np.mean((images - truth) ** 2)),
+            "mean_image_mse": float(np.mean((train.mean(0) - truth) ** 2)),
+            "nearest_view_mse": float(np.mean((np.stack(nearest) - truth) ** 2)),
+            "seen_mse": float(np.mean((seen - train) ** 2)), "mask_iou": float(iou), "items": len(truth)}
 
 
 def mask_iou(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
