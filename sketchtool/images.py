@@ -228,5 +228,5 @@ def _validate(ds: ImageDataset, path: Path) -> None:
             a = per_split[name]
             if not extra.isidentifier() or a.dtype.kind not in "biuf" or len(a) != len(ds.splits[name]) \
                     or (a.dtype.kind == "f" and not np.isfinite(a).all()):
-                raise SketchtoolError(f"{path}: extra {extra!r} of split {name!r} is not finite numbers, one row per image",
-                                      reason="corrupt")
+                raise SketchtoolError(f"{path}: extra {extra!r} of split {name!r} is not finite numbers, one row "
+                                      "per image", reason="corrupt")
