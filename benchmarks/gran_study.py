@@ -72,7 +72,8 @@ def main() -> None:
         result = train(data, run, model="gran", hps=resolve_hparams("gran", overrides={**STUDY, "T": T}),
                        options=options)
         runs[T, seed] = run / "latest.pt"
-        record["runs"].append({"T": T, "seed": seed, "steps": result.step, "wall_s": round(time.perf_counter() - wall, 1),
+        record["runs"].append({"T": T, "seed": seed, "steps": result.step,
+                               "wall_s": round(time.perf_counter() - wall, 1),
                                "cpu_s": round(time.process_time() - cpu, 1),
                                "moment_mismatch": round(result.metrics["loss"], 5)})
         print(json.dumps(record["runs"][-1]), flush=True)
