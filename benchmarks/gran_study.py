@@ -58,7 +58,7 @@ def main() -> None:
     from sketchtool.checkpoint import load_model
     from sketchtool.gam import battle
     from sketchtool.images import load_image_dataset
-    from sketchtool.train import TrainOptions, resolve_hparams, train
+    from sketchtool.train import TrainOptions, evaluate, resolve_hparams, train
 
     args.work.mkdir(parents=True, exist_ok=True)
     data = held_out(args.data, args.work, args.hold_out)
@@ -75,7 +75,7 @@ def main() -> None:
         record["runs"].append({"T": T, "seed": seed, "steps": result.step,
                                "wall_s": round(time.perf_counter() - wall, 1),
                                "cpu_s": round(time.process_time() - cpu, 1),
-                               "moment_mismatch": round(result.metrics["loss"], 5)})
+                               "moment_mismatch": round(evaluate(run / "latest.pt", split="valid")["loss"], 5)})
         print(json.dumps(record["runs"][-1]), flush=True)
     test = load_image_dataset(data).images(args.split)
     for seed in args.seeds:
