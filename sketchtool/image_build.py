@@ -1,5 +1,6 @@
-"""Making image datasets: a stroke-3 dataset through the rasteriser, or a folder of PNG/JPG line drawings
-(grey, polarity detected, fitted with aspect kept, labels by folder)."""
+"""Making image datasets: a stroke-3 dataset through the rasteriser (plainly, or as a turntable: every drawing at
+K in-plane angles with random transforms, for the chairs generator), or a folder of PNG/JPG line drawings (grey,
+polarity detected, fitted with aspect kept, labels by folder)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,18 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.images import ImageDataset
 from sketchtool.raster import RasterOptions, rasterize_batch
 
-__all__ = ["images_from_strokes", "images_from_folder", "load_image_resized", "load_line_drawing", "IMAGE_SUFFIXES"]
+__all__ = ["images_from_strokes", "images_from_folder", "load_image_resized", "load_line_drawing",
+           "turntable_from_strokes", "IMAGE_SUFFIXES", "TRANSFORM_NAMES", "TRANSFORM_NEUTRAL"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _INK_THRESHOLD = 26  # of 255: fainter pixels (paper texture, JPEG noise) do not count when finding the bounds
+# a turntable's transform vector: scale of the drawing, shift in half-canvas units, stroke width as a multiple of
+# --line-width, brightness of the ink; neutral values and the uniform ranges drawn per image
+TRANSFORM_NAMES = ("scale", "shift_x", "shift_y", "width", "brightness")
+TRANSFORM_NEUTRAL = (1.0, 0.0, 0.0, 1.0, 1.0)
+TRANSFORM_RANGES = ((0.7, 1.0), (-0.15, 0.15), (-0.15, 0.15), (0.7, 1.5), (0.6, 1.0))
+_TURNTABLE_BOX = 1.2  # the canvas shows [-1.2, 1.2]^2: a unit-radius drawing scaled <= 1 and shifted <= 0.15 fits
+_MASK_COVERAGE = 0.5  # a pixel is in the stroke mask when the stroke covers at least half of it
 
 
 def images_from_strokes(dataset: StrokeDataset, options: RasterOptions, *, limit: int | None = None,
@@ -37,6 +46,89 @@ def images_from_strokes(dataset: StrokeDataset, options: RasterOptions, *, limit
             "padding": options.padding, "antialias": options.antialias, "limit": limit,
             "source_settings": dataset.settings}
     return ImageDataset(splits=splits, labels=labels, class_names=list(dataset.class_names), meta=meta)
+
+
+def turntable_from_strokes(dataset: StrokeDataset, options: RasterOptions, views: int, *, limit: int | None = None,
+                           seed: int = 0, source: str = "",
+                           on_progress: Callable[[int, int], None] | None = None) -> ImageDataset:
+    """Every drawing (the first `limit`, train split first) is one identity, drawn at `views` angles
+    k * 360 / views degrees (clockwise on the image) about its centre, each with a random transform
+    (`TRANSFORM_RANGES`, seeded). The angle decides the split for every identity alike: k = 1 mod 4 -> test,
+    k = 3 mod 8 -> valid, the rest train, so valid and test hold angles never seen in training. Extras:
+    "view" (N, 2) float32 [sin, cos], "transform" (N, 5) float32 (`TRANSFORM_NAMES`), "angle" (N,) float32
+    degrees, "mask" (N, H, W) uint8 0/1 stroke mask; labels are the identities."""
+    from sketchtool.strokes import stroke3_to_polylines
+
+    if not 4 <= views <= 360:
+        raise SketchtoolError(f"--turntable {views}: give 4 to 360 views (valid and test need unseen angles)")
+    drawings = [d for name in SPLITS for d in dataset.splits[name]][:limit]
+    shapes = [_unit_polylines(stroke3_to_polylines(np.asarray(d, dtype=np.float64))) for d in drawings]
+    kept = [i for i, p in enumerate(shapes) if p]
+    if not kept:
+        raise SketchtoolError(f"{source or 'dataset'}: no drawing with ink to turn; nothing written")
+    rng = np.random.default_rng(seed)
+    lo, hi = np.array(TRANSFORM_RANGES).T
+    items: dict[str, list] = {k: [] for k in ("image", "mask", "label", "view", "transform", "angle", "split")}
+    total, done = len(kept) * views, 0
+    for identity, index in enumerate(kept):
+        for k in range(views):
+            angle = 360.0 * k / views
+            transform = lo + (hi - lo) * rng.random(len(lo))
+            coverage = _turn(shapes[index], angle, transform, options)
+            items["image"].append(np.round(coverage * transform[4] * 255).astype(np.uint8))
+            items["mask"].append((coverage >= _MASK_COVERAGE).astype(np.uint8))
+            theta = np.radians(angle)
+            items["view"].append((np.sin(theta), np.cos(theta)))
+            items["transform"].append(transform)
+            items["angle"].append(angle)
+            items["label"].append(identity)
+            items["split"].append("test" if k % 4 == 1 else "valid" if k % 8 == 3 else "train")
+            done += 1
+            if on_progress:
+                on_progress(done, total)
+    split = np.array(items["split"])
+    arrays = {"image": np.stack(items["image"]), "mask": np.stack(items["mask"]),
+              "label": np.array(items["label"], dtype=np.int64),
+              "view": np.array(items["view"], dtype=np.float32), "transform": np.array(items["transform"], np.float32),
+              "angle": np.array(items["angle"], dtype=np.float32)}
+    parts = {name: {k: a[split == name] for k, a in arrays.items()} for name in SPLITS}
+    classes = dataset.class_names
+    names = [f"{classes[0] if len(classes) == 1 else 'drawing'}-{i}" for i in range(len(kept))]
+    meta = {"source": source, "source_kind": "turntable", "line_width": options.line_width,
+            "padding": options.padding, "antialias": options.antialias, "limit": limit, "seed": seed,
+            "source_settings": dataset.settings, "conditions": ["view", "transform"],
+            "turntable": {"views": views, "transform_names": list(TRANSFORM_NAMES),
+                          "transform_neutral": list(TRANSFORM_NEUTRAL),
+                          "transform_ranges": [list(r) for r in TRANSFORM_RANGES],
+                          "splits": "angle index k: k % 4 == 1 test, k % 8 == 3 valid, else train"}}
+    return ImageDataset(splits={n: p["image"] for n, p in parts.items()},
+                        labels={n: p["label"] for n, p in parts.items()}, class_names=names, meta=meta,
+                        extras={x: {n: p[x] for n, p in parts.items()} for x in ("view", "transform", "angle", "mask")})
+
+
+def _unit_polylines(polylines: list[np.ndarray]) -> list[np.ndarray]:
+    """Centred on the bounding box and scaled so the farthest point is at radius 1 (any rotation then fits)."""
+    points = np.concatenate(polylines) if polylines else np.zeros((0, 2))
+    if not len(points) or not np.isfinite(points).all():
+        return []
+    centre = (points.min(0) + points.max(0)) / 2
+    radius = np.linalg.norm(points - centre, axis=1).max()
+    if radius == 0:
+        return []
+    return [(p - centre) / radius for p in polylines]
+
+
+def _turn(polylines: list[np.ndarray], angle: float, transform: np.ndarray, options: RasterOptions) -> np.ndarray:
+    """Coverage (H, W) float32 of the unit drawing rotated by `angle` degrees, then scaled, shifted, stroked."""
+    from dataclasses import replace
+
+    theta = np.radians(angle)
+    rotation = np.array([[np.cos(theta), np.sin(theta)], [-np.sin(theta), np.cos(theta)]])  # y down: clockwise
+    scale, shift, width = transform[0], transform[1:3], transform[3]
+    moved = [scale * p @ rotation + shift for p in polylines]
+    box = _TURNTABLE_BOX
+    return rasterize_batch([moved], replace(options, line_width=options.line_width * width,
+                                            view=(-box, -box, box, box)))[0]
 
 
 def images_from_folder(folder: str | os.PathLike, *, size: int, padding: float, split: Sequence[float | int],

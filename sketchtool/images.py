@@ -2,7 +2,9 @@
 
 Layout: `train`/`valid`/`test` uint8 (N, H, W), 255 = ink; `<split>_labels` int64; `class_names` and `meta`
 as JSON text in numpy unicode scalars (loaded with `allow_pickle=False`); `meta["kind"] == "images"` is how
-`load_any_dataset` tells an image dataset from a stroke-3 one.
+`load_any_dataset` tells an image dataset from a stroke-3 one. Optional named per-item arrays (a turntable's
+"view" and "transform" vectors, its stroke "mask") are members `<split>.<name>`, listed in `meta["extras"]`;
+those named in `meta["conditions"]` are the condition vectors a model is given (`DataSpec.conditions`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class ImageDataset:
     labels: dict[str, np.ndarray] = field(default_factory=dict)
     class_names: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # name -> split -> (N, ...) numbers
 
     def __post_init__(self):
         shape = next((a.shape[1:] for a in self.splits.values() if a is not None and np.ndim(a) == 3), None)
@@ -47,7 +50,20 @@ class ImageDataset:
                 self.splits[name] = np.zeros((0, *shape), dtype=np.uint8)
             if self.labels.get(name) is None:
                 self.labels[name] = np.zeros(len(self.splits[name]), dtype=np.int64)
+        for per_split in self.extras.values():
+            like = next(a for a in per_split.values() if a is not None)
+            for name in SPLITS:
+                if per_split.get(name) is None:
+                    per_split[name] = np.zeros((0, *like.shape[1:]), dtype=like.dtype)
         self.meta = {**self.meta, "kind": "images", "image_shape": list(self.image_shape)}
+        if self.extras:
+            self.meta["extras"] = sorted(self.extras)
+
+    @property
+    def conditions(self) -> dict[str, int]:
+        """{name: width} of the condition vectors (the extras named in meta["conditions"]), for `DataSpec`."""
+        return {name: int(np.prod(self.extras[name]["train"].shape[1:], dtype=np.int64))
+                for name in self.meta.get("conditions", []) if name in self.extras}
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -76,6 +92,8 @@ def save_image_dataset(path: str | os.PathLike, dataset: ImageDataset) -> None:
     for name in SPLITS:
         arrays[name] = np.ascontiguousarray(dataset.splits[name], dtype=np.uint8)
         arrays[f"{name}_labels"] = dataset.labels_of(name)
+        for extra, per_split in dataset.extras.items():
+            arrays[f"{name}.{extra}"] = np.ascontiguousarray(per_split[name])
     arrays["class_names"] = np.array(json.dumps(list(dataset.class_names)))
     arrays["meta"] = np.array(json.dumps(dataset.meta, sort_keys=True))
     # np.savez_compressed's layout, written at zlib level 1: 3x faster than its level 6, files ~20% larger
@@ -103,8 +121,15 @@ def load_image_dataset(path: str | os.PathLike) -> ImageDataset:
             raise SketchtoolError(f"{path}: member {k} has dtype {a.dtype}, not integers", reason="corrupt")
     if any(a.ndim != 3 for a in splits.values()):
         raise SketchtoolError(f"{path}: image splits must be (N, H, W) arrays", reason="corrupt")
+    listed = meta.get("extras", []) if isinstance(meta, dict) else []
+    if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
+        raise SketchtoolError(f"{path}: meta extras is not a list of names", reason="corrupt")
+    extras = {name: {k: arrays[f"{k}.{name}"] for k in SPLITS if f"{k}.{name}" in arrays} for name in listed}
+    if any(not per_split for per_split in extras.values()):
+        raise SketchtoolError(f"{path}: meta lists extras the file does not hold", reason="corrupt")
     dataset = ImageDataset(splits={k: a.astype(np.uint8, copy=False) for k, a in splits.items()},
-                           labels={k: a.astype(np.int64) for k, a in labels.items()}, class_names=names, meta=meta)
+                           labels={k: a.astype(np.int64) for k, a in labels.items()}, class_names=names, meta=meta,
+                           extras=extras)
     _validate(dataset, path)
     return dataset
 
@@ -199,3 +224,9 @@ def _validate(ds: ImageDataset, path: Path) -> None:
         if labels.shape != (len(ds.splits[name]),) or (len(labels) and (labels.min() < 0
                                                                          or labels.max() >= ds.num_classes)):
             raise SketchtoolError(f"{path}: labels of split {name!r} do not match its images", reason="corrupt")
+        for extra, per_split in ds.extras.items():
+            a = per_split[name]
+            if not extra.isidentifier() or a.dtype.kind not in "biuf" or len(a) != len(ds.splits[name]) \
+                    or (a.dtype.kind == "f" and not np.isfinite(a).all()):
+                raise SketchtoolError(f"{path}: extra {extra!r} of split {name!r} is not finite numbers, one row "
+                                      "per image", reason="corrupt")

@@ -37,6 +37,7 @@ __all__ = [
     "reconstruct",
     "slerp",
     "lerp",
+    "parse_condition",
 ]
 
 DEFAULT_TEMPERATURE = 0.4
@@ -58,6 +59,7 @@ class SampleOptions:
     class_name: str | None = None
     chunk_size: int = DEFAULT_CHUNK
     precision: str = "auto"
+    condition: str | None = None  # "identity=3,angle=0:350": see `parse_condition`
 
     def validate(self) -> None:
         if not (self.temperature > 0 and math.isfinite(self.temperature)):
@@ -294,10 +296,15 @@ def _sample_images(model, info, n: int, options: SampleOptions, generator: torch
     """An image model's samples, `options.chunk_size` at a time from one generator."""
     options.validate()
     labels = _labels(model, info, options, n)
+    given = parse_condition(options.condition, n, info.class_names) if options.condition else Condition()
+    if labels is not None and given.labels is not None:
+        raise SketchtoolError("--class and --condition identity= both pick the class; give one")
+    labels = labels if labels is not None else given.labels
     images, steps = [], []
     for start in range(0, n, options.chunk_size):
         stop = min(n, start + options.chunk_size)
-        condition = Condition(labels=None if labels is None else labels[start:stop].to(_device_of(model)))
+        condition = Condition(labels=None if labels is None else labels[start:stop].to(_device_of(model)),
+                              vectors={k: v[start:stop].to(_device_of(model)) for k, v in given.vectors.items()})
         out = model.sample(stop - start, generator=generator, temperature=options.temperature, greedy=options.greedy,
                            condition=condition, precision=options.precision, frames=frames)
         images.append(out.images)
@@ -306,6 +313,53 @@ def _sample_images(model, info, n: int, options: SampleOptions, generator: torch
         if on_progress is not None:
             on_progress(stop, n)
     return ImageSamples(np.concatenate(images), np.concatenate(steps, axis=1) if steps else None)
+
+
+def parse_condition(text: str, n: int, class_names: Sequence[str]) -> Condition:
+    """"name=value,..." -> a Condition for n samples. `identity` (or `class`) is a class index or name ->
+    `labels`; any other name -> `vectors[name]` (n, 1). A value "a:b" sweeps linearly from a to b over the n
+    samples (ends included); an identity sweep gives soft identity codes `vectors["identity"]` (n, classes)
+    blending the two classes (a morph)."""
+    labels, vectors = None, {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = (x.strip() for x in part.partition("="))
+        if not sep or not key or not value:
+            raise SketchtoolError(f"--condition: {part!r} is not name=value (example: identity=3,angle=40)")
+        ends = value.split(":")
+        if len(ends) > 2:
+            raise SketchtoolError(f"--condition {key}={value}: give a number or a sweep a:b")
+        if key in ("identity", "class"):
+            a, b = (_class_index(e, class_names, key) for e in (ends[0], ends[-1]))
+            if a == b:
+                labels = torch.full((n,), a, dtype=torch.int64)
+            else:
+                t = torch.linspace(0, 1, n)[:, None] if n > 1 else torch.zeros(1, 1)
+                onehot = torch.eye(len(class_names))
+                vectors["identity"] = (1 - t) * onehot[a] + t * onehot[b]  # (n, classes)
+            continue
+        try:
+            a, b = (float(e) for e in (ends[0], ends[-1]))
+        except ValueError:
+            raise SketchtoolError(f"--condition {key}={value}: not a number") from None
+        if not (math.isfinite(a) and math.isfinite(b)):
+            raise SketchtoolError(f"--condition {key}={value}: must be finite")
+        vectors[key] = torch.linspace(a, b, n)[:, None] if n > 1 else torch.tensor([[a]])  # (n, 1)
+    if labels is None and not vectors:
+        raise SketchtoolError("--condition: nothing given (example: identity=3,angle=40)")
+    return Condition(labels=labels, vectors=vectors)
+
+
+def _class_index(text: str, class_names: Sequence[str], key: str) -> int:
+    if text in class_names:
+        return list(class_names).index(text)
+    try:
+        index = int(text)
+    except ValueError:
+        index = -1
+    if not 0 <= index < len(class_names):
+        raise SketchtoolError(f"--condition {key}={text}: the model knows {key} 0 to {len(class_names) - 1} "
+                              f"(or a name such as {class_names[0] if class_names else 'none'})")
+    return index
 
 
 def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None = None,

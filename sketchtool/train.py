@@ -133,6 +133,7 @@ def _base_spec(dataset, path: Path):
     from sketchtool.dataspec import DataSpec
 
     return DataSpec(kind=dataset_kind(dataset), class_names=list(dataset.class_names),
+                    conditions=dict(getattr(dataset, "conditions", None) or {}),
                     settings=dict(getattr(dataset, "settings", None) or getattr(dataset, "meta", None) or {}),
                     dataset={"name": path.stem, "path": str(path), "sha256": fingerprint(path)})
 

@@ -71,7 +71,7 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
             "xxe_svg": HOSTILE / "xxe_file.svg", "invisible_svg": HOSTILE / "only_invisible.svg",
             "outputs_a_svg": FIXTURES / "sampling" / "sheep_a.svg", "outputs_b_svg": FIXTURES / "sampling" / "sheep_b.svg",
             "outputs_npz": _small_dataset(root / "outputs.npz"), **_raster_inputs(root), **_checkpoint_inputs(root),
-            **_draw_inputs(root), **_pixelcnn_inputs(root)}
+            **_draw_inputs(root), **_pixelcnn_inputs(root), **_chairs_inputs(root)}
 
 
 def _checkpoint_inputs(root: Path) -> dict[str, Path]:
@@ -99,6 +99,26 @@ def _checkpoint_inputs(root: Path) -> dict[str, Path]:
     out["model_no_valid"] = root / "model_no_valid.npz"
     save_dataset(out["model_no_valid"], StrokeDataset(splits={"train": [drawing] * 4, "valid": [], "test": []}))
     return out
+
+
+def _chairs_inputs(root: Path) -> dict[str, Path]:
+    """issue 15 (chairs, gran, battle): image datasets whose extras are listed but missing, or hold NaN."""
+    import json
+
+    def write(path: Path, members: dict) -> Path:
+        with zipfile.ZipFile(path, "w") as zf:
+            for key, array in members.items():
+                with zf.open(f"{key}.npy", "w") as f:
+                    np.lib.format.write_array(f, array)
+        return path
+
+    images = {"train": np.zeros((2, 4, 4), np.uint8), "class_names": np.array("[]")}
+    missing = write(root / "chairs_missing_extras.npz",
+                    {**images, "meta": np.array(json.dumps({"kind": "images", "extras": ["view"]}))})
+    nan = write(root / "chairs_nan_view.npz", {**images, "train.view": np.full((2, 2), np.nan, np.float32),
+                                               "meta": np.array(json.dumps({"kind": "images", "extras": ["view"],
+                                                                            "conditions": ["view"]}))})
+    return {"chairs_missing_extras": missing, "chairs_nan_view": nan}
 
 
 def _raster_inputs(root: Path) -> dict[str, Path]:
@@ -378,6 +398,21 @@ ROWS = [
     ("complete {pixelcnn_data}:test:0 --model {pixelcnn_run} --out {out}.svg", "images as svg"),
     ("complete {pixelcnn_data}:test:0 --model {pixelcnn_run} --out {pixelcnn_data} --force", "output over input"),
     ("complete {outputs_a_svg} --mask {pixelcnn_full_mask} --out {out}.svg", "mask with a stroke model"),
+
+
+    ("rasterize {raster_strokes} -o {out}.npz --turntable 2", "turntable of 2 views"),
+    ("rasterize {raster_strokes} -o {out}.npz --turntable 100000", "turntable of 100000 views"),
+    ("rasterize {raster_broken_dir} -o {out}.npz --turntable 36", "turntable of a folder"),
+    ("info {chairs_missing_extras}", "extras listed but missing"),
+    ("info {chairs_nan_view}", "NaN view vectors"),
+    ("train {chairs_nan_view} -o {out} --model chairs", "NaN view vectors"),
+    ("train {raster_images} -o {out} --model chairs", "no turntable conditions"),
+    ("train {raster_images} -o {out} --model gran --hparams T=0", "zero steps"),
+    ("generate --n 2 --out {out}.svg --condition identity=3", "condition for a stroke model"),
+    ("battle {raster_images} {raster_images} --data {raster_images}", "datasets as runs"),
+    ("battle {empty_dir} {empty_dir} --data {raster_images}:bogus", "unknown split"),
+    ("battle {empty_dir} {empty_dir} --data {raster_images} --n 0", "no samples"),
+    ("battle {empty_dir} {empty_dir} --data {raster_images} --json {raster_images}", "json over an input"),
 ]
 
 

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "sketchtool.cli.serve",     # serve (the local drawing page)
     "sketchtool.cli.score",     # score
     "sketchtool.cli.vectorize",  # vectorize
+    "sketchtool.cli.battle",    # battle (GAM)
 ]
 
 

@@ -24,9 +24,13 @@ __all__ = ["COMMANDS"]
               help="At most this many drawings per split (a folder: this many files in all).")
 @click.option("--split", "split_text", default="0.9,0.05,0.05", show_default=True,
               help="A folder's train,valid,test as ratios or counts (a stroke dataset keeps its own splits).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of a folder's train/valid/test shuffle.")
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Seed of a folder's train/valid/test shuffle, or of a turntable's transforms.")
+@click.option("--turntable", "views", default=None, type=int, metavar="K",
+              help="Draw every drawing at K angles with random transforms and stroke masks (the chairs "
+                   "generator's data); --limit counts drawings, unseen angles go to valid and test.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
-def rasterize_command(source, out, size, line_width, padding, antialias, limit, split_text, seed, force):
+def rasterize_command(source, out, size, line_width, padding, antialias, limit, split_text, seed, views, force):
     """Turn a stroke-3 dataset, or a folder of PNG/JPG line drawings, into an image dataset.
 
     Drawings are fitted to the image with their aspect kept. In a folder, sub-folder names are
@@ -37,6 +41,7 @@ def rasterize_command(source, out, size, line_width, padding, antialias, limit, 
       sketchtool rasterize aaron_sheep.npz -o sheep64.npz --size 64
       sketchtool rasterize kanji.npz -o kanji28.npz --size 28 --line-width 1 --limit 1000
       sketchtool rasterize scans/ -o scans.npz --size 64 --split 0.8,0.1,0.1
+      sketchtool rasterize aaron_sheep.npz -o turn.npz --size 32 --turntable 36 --limit 50
     """
     from sketchtool.errors import SketchtoolError
     from sketchtool.fileio import check_output_path
@@ -47,6 +52,8 @@ def rasterize_command(source, out, size, line_width, padding, antialias, limit, 
         raise SketchtoolError(f"{out}: the image dataset must be an .npz file; give -o NAME.npz")
     check_output_path(out, inputs=[source], force=force)
     options = RasterOptions(size=size, line_width=line_width, padding=padding, antialias=antialias)
+    if views is not None and Path(source).is_dir():
+        raise SketchtoolError("--turntable turns stroke drawings; give a stroke-3 dataset, not a folder")
     if Path(source).is_dir():
         from sketchtool.build import parse_split
         from sketchtool.image_build import images_from_folder
@@ -61,8 +68,14 @@ def rasterize_command(source, out, size, line_width, padding, antialias, limit, 
         if dataset_kind(source) == "images":
             raise SketchtoolError(f"{source}: already an image dataset; give a stroke-3 dataset or a folder")
         strokes = load_dataset(source)
-        dataset = images_from_strokes(strokes, options, limit=limit, source=Path(source).name,
-                                      on_progress=progress_bar("drawing"))
+        if views is not None:
+            from sketchtool.image_build import turntable_from_strokes
+
+            dataset = turntable_from_strokes(strokes, options, views, limit=limit, seed=seed,
+                                             source=Path(source).name, on_progress=progress_bar("image"))
+        else:
+            dataset = images_from_strokes(strokes, options, limit=limit, source=Path(source).name,
+                                          on_progress=progress_bar("drawing"))
     counts = dataset.counts()
     if not sum(counts.values()):
         raise SketchtoolError(f"{source}: no drawings to rasterise; nothing written")

@@ -160,8 +160,11 @@ def _with_inputs(inputs: list, outputs: list) -> tuple[list, list]:
 @click.option("--n", "n", type=COUNT, default=16, show_default=True, help=f"Number of drawings, 1 to {MAX_DRAWINGS:,}.")
 @click.option("--frames", type=click.Path(dir_okay=False), default=None,
               help="Image models that draw in steps: also write the canvas over time (.gif).")
+@click.option("--condition", default=None, metavar="NAME=VALUE,...",
+              help="Conditions of an image model, e.g. identity=3,angle=40,scale=0.9; a:b sweeps over the N "
+                   "images (angle=0:350 a turntable, identity=3:7 a morph).")
 @_sampling_options
-def generate_command(n, frames, **params):
+def generate_command(n, frames, condition, **params):
     """Draw N new sketches from a model (the embedded sheep by default); an image model writes a PNG grid or an
     .npz of images, and with --frames an animation of its canvas over time.
 
@@ -171,11 +174,16 @@ def generate_command(n, frames, **params):
       sketchtool generate --n 1000 --out sheep.npz --seed 1 --temperature 0.2
       sketchtool generate --model runs/mine --n 20 --out mine.png --size 1200
       sketchtool generate --model runs/draw --n 16 --out digits.png --frames digits.gif
+      sketchtool generate --model runs/chairs --n 12 --out turn.png --condition identity=3,angle=0:330
     """
     from sketchtool.sampling import generate
 
     run = _Run(params)
+    run.options.condition = condition
     if run.model.output_kind != "images":
+        if condition:
+            raise SketchtoolError(f"--condition: model {_model_name(params['model_ref'])} draws strokes; "
+                                  "--condition is for conditional image models")
         if frames:
             raise SketchtoolError(f"--frames: model {_model_name(params['model_ref'])} draws strokes; --frames "
                                   "animates image models that draw in steps")

@@ -16,6 +16,8 @@ BUILTIN_MODELS: dict[str, str] = {
     "strokenet-renderer": "sketchtool.models.strokenet:StrokeRenderer",
     "strokenet-agent": "sketchtool.models.strokenet_agent:StrokeAgent",
     "gated-pixelcnn": "sketchtool.models.pixelcnn:GatedPixelCNN",
+    "chairs": "sketchtool.models.chairs:Chairs",
+    "gran": "sketchtool.models.gran:GRAN",
 }
 
 

@@ -201,6 +201,11 @@ class SketchModel(torch.nn.Module):
         self.require("encode")
         raise NotImplementedError
 
+    def discriminate(self, images: torch.Tensor) -> torch.Tensor:
+        """P(real) (B,) float for images (B, H, W) in [0, 1], from the model's discriminator (GAM battles)."""
+        self.require("discriminate")
+        raise NotImplementedError
+
     def hparams_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self.hps)
 
