@@ -8,6 +8,7 @@ Image models return `ImageSamples`. A model without the capability a function ne
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -377,10 +378,7 @@ def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None
     out: list[np.ndarray] = []
     for start in range(0, n, options.chunk_size):
         stop = min(n, start + options.chunk_size)
-        step_progress = None
-        if on_progress is not None:
-            def step_progress(t: int, total: int, start=start, stop=stop) -> None:
-                on_progress(start + (stop - start) * t // total, n)
+        step_progress = None if on_progress is None else functools.partial(_chunk_progress, on_progress, start, stop, n)
         condition = Condition(z=None if z_all is None else z_all[start:stop],
                               labels=None if labels is None else labels[start:stop].to(device),
                               prefix=None if prefix is None else prefix[start:stop])
@@ -394,3 +392,8 @@ def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None
         if on_progress is not None:
             on_progress(stop, n)
     return out
+
+
+def _chunk_progress(on_progress: ProgressFn, start: int, stop: int, n: int, t: int, total: int) -> None:
+    """A chunk's step t of total, reported as drawings done of all n."""
+    on_progress(start + (stop - start) * t // total, n)

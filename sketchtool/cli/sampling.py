@@ -276,7 +276,7 @@ def _complete_image(run: _Run, input_ref: str, n: int, mask_path: str | None) ->
     write_images(run.out, images, OutputOptions(cols=run.params["cols"] or min(len(images), 10)))
 
 
-def _read_image(ref: str, shape: tuple) -> "np.ndarray":
+def _read_image(ref: str, shape: tuple):
     """(H, W) float32 in [0, 1] from a PNG/JPG (scaled whole to `shape`) or IMAGES.npz:split:index."""
     from sketchtool.formats import parse_reference
 
