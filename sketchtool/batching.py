@@ -14,7 +14,7 @@ import torch
 
 from sketchtool.strokes import augment_strokes, random_scale, stroke3_to_stroke5
 
-__all__ = ["OFFSET_LIMIT", "BatchSource", "ImageBatch", "ImageBatchSource", "StrokeBatch", "default_batch_source",
+__all__ = ["OFFSET_LIMIT", "ArrayBatches", "BatchSource", "ImageBatch", "ImageBatchSource", "StrokeBatch", "default_batch_source",
            "fit_spec", "prepare_drawings", "stroke5_batch"]
 
 OFFSET_LIMIT = 1000.0  # magenta DataLoader `limit`
@@ -152,7 +152,37 @@ class ImageBatch:
         return int(self.images.shape[0])
 
 
-class ImageBatchSource:
+class ArrayBatches:
+    """Batches of rows of same-length arrays: subclasses set `self.images` (what `len` counts), `batch_size` and
+    `rng`, and build one batch from row indices in `_batch`; random batches are drawn without replacement from
+    `rng`, whose state checkpoints save so a resumed run draws the same batches."""
+
+    images: np.ndarray
+    batch_size: int
+    rng: np.random.Generator
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def _batch(self, idx: np.ndarray):
+        raise NotImplementedError
+
+    def random_batch(self):
+        return self._batch(self.rng.permutation(len(self.images))[: self.batch_size])
+
+    def batches(self) -> Iterator:
+        """Every row once, in order (evaluation); the last batch may be smaller."""
+        for start in range(0, len(self.images), self.batch_size):
+            yield self._batch(np.arange(start, min(start + self.batch_size, len(self.images))))
+
+    def get_state(self) -> str:
+        return json.dumps(self.rng.bit_generator.state)
+
+    def set_state(self, state: str) -> None:
+        self.rng.bit_generator.state = json.loads(state)
+
+
+class ImageBatchSource(ArrayBatches):
     """The uint8 (N, H, W) images of one split. `binarize` "stochastic" draws each pixel as Bernoulli(grey) per
     batch, "fixed" binarises once with a fixed seed (evaluation), "none" keeps grey levels."""
 
@@ -172,24 +202,8 @@ class ImageBatchSource:
             noise = np.random.default_rng(EVAL_BINARIZE_SEED).random(grey.shape, dtype=np.float32)
             self.images = ((noise < grey) * 255).astype(np.uint8)
 
-    def __len__(self) -> int:
-        return len(self.images)
-
     def _batch(self, idx: np.ndarray) -> ImageBatch:
         grey = self.images[idx].astype(np.float32) / 255.0  # (B, H, W)
         if self.binarize == "stochastic":
             grey = (self.rng.random(grey.shape, dtype=np.float32) < grey).astype(np.float32)
         return ImageBatch(torch.from_numpy(grey[:, None]), torch.from_numpy(self.labels[idx]))
-
-    def random_batch(self) -> ImageBatch:
-        return self._batch(self.rng.permutation(len(self.images))[: self.batch_size])
-
-    def batches(self) -> Iterator[ImageBatch]:
-        for start in range(0, len(self.images), self.batch_size):
-            yield self._batch(np.arange(start, min(start + self.batch_size, len(self.images))))
-
-    def get_state(self) -> str:
-        return json.dumps(self.rng.bit_generator.state)
-
-    def set_state(self, state: str) -> None:
-        self.rng.bit_generator.state = json.loads(state)

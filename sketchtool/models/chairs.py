@@ -14,7 +14,6 @@ narrower separate stream for the mask); grey images, one channel; sizes scaled d
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -23,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sketchtool.batching import ArrayBatches
 from sketchtool.errors import SketchtoolError
 from sketchtool.models.base import Condition, ImageSamples, SketchModel
 
@@ -69,7 +69,7 @@ class TurntableBatch:
         return int(self.labels.shape[0])
 
 
-class TurntableBatchSource:
+class TurntableBatchSource(ArrayBatches):
     """One split of a turntable dataset; random batches from a numpy Generator saved with checkpoints."""
 
     def __init__(self, dataset, split: str, *, batch_size: int, seed: int = 0):
@@ -86,27 +86,11 @@ class TurntableBatchSource:
         self.batch_size = int(batch_size)
         self.rng = np.random.default_rng(seed)
 
-    def __len__(self) -> int:
-        return len(self.images)
-
     def _batch(self, idx: np.ndarray) -> TurntableBatch:
         return TurntableBatch(torch.from_numpy(self.images[idx].astype(np.float32)[:, None] / 255),
                               torch.from_numpy(self.masks[idx].astype(np.float32)[:, None]),
                               torch.from_numpy(self.labels[idx]), torch.from_numpy(self.view[idx]),
                               torch.from_numpy(self.transform[idx]))
-
-    def random_batch(self) -> TurntableBatch:
-        return self._batch(self.rng.permutation(len(self.images))[: self.batch_size])
-
-    def batches(self):
-        for start in range(0, len(self.images), self.batch_size):
-            yield self._batch(np.arange(start, min(start + self.batch_size, len(self.images))))
-
-    def get_state(self) -> str:
-        return json.dumps(self.rng.bit_generator.state)
-
-    def set_state(self, state: str) -> None:
-        self.rng.bit_generator.state = json.loads(state)
 
 
 # --- parts --------------------------------------------------------------------------------------------------------
