@@ -5,6 +5,7 @@ polarity detected, fitted with aspect kept, labels by folder)."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 import warnings
 from pathlib import Path
 from typing import Callable, Sequence
@@ -16,11 +17,11 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.images import ImageDataset
 from sketchtool.raster import RasterOptions, rasterize_batch
 
-__all__ = ["images_from_strokes", "images_from_folder", "load_image_resized", "load_line_drawing",
+__all__ = ["Fitted", "fit_picture", "images_from_strokes", "images_from_folder", "load_image_resized", "load_line_drawing",
            "turntable_from_strokes", "IMAGE_SUFFIXES", "TRANSFORM_NAMES", "TRANSFORM_NEUTRAL"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-_INK_THRESHOLD = 26  # of 255: fainter pixels (paper texture, JPEG noise) do not count when finding the bounds
+INK_THRESHOLD = 26 / 255  # fainter pixels (paper texture, JPEG noise) do not count when finding the drawing
 # a turntable's transform vector: scale of the drawing, shift in half-canvas units, stroke width as a multiple of
 # --line-width, brightness of the ink; neutral values and the uniform ranges drawn per image
 TRANSFORM_NAMES = ("scale", "shift_x", "shift_y", "width", "brightness")
@@ -213,21 +214,50 @@ def _flatten_grey(image):
 
 
 def _fit_image(ink: np.ndarray, size: int, padding: float) -> np.ndarray:
+    """uint8 ink (H, W) cropped to its drawing and fitted into (size, size), as uint8."""
+    fitted = fit_picture(ink.astype(np.float32) / 255, size, padding)
+    return np.round(fitted.canvas * 255).astype(np.uint8)
+
+
+@dataclass
+class Fitted:
+    """A picture fitted to a square canvas: `canvas` (S, S) float32 ink in [0, 1]; a canvas pixel coordinate c maps
+    to picture coordinate c / scale + origin; `size` = the picture's (width, height)."""
+
+    canvas: np.ndarray
+    scale: float
+    origin: np.ndarray
+    size: tuple[int, int]
+
+    def to_picture(self, canvas_xy: np.ndarray) -> np.ndarray:
+        return canvas_xy / self.scale + self.origin
+
+
+
+def fit_picture(ink: np.ndarray, size: int, padding: float = 2.0) -> Fitted:
+    """Crop `ink` (H, W) to its drawing and fit it into a (size, size) canvas with its aspect kept and centred."""
     from PIL import Image
 
-    out = np.zeros((size, size), dtype=np.uint8)
-    rows, cols = np.flatnonzero((ink > _INK_THRESHOLD).any(axis=1)), np.flatnonzero((ink > _INK_THRESHOLD).any(axis=0))
+    h, w = ink.shape
+    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
+    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
     if not len(rows):
-        return out  # a blank page stays blank
+        return Fitted(np.zeros((size, size), np.float32), 1.0, np.zeros(2), (w, h))
     crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    h, w = crop.shape
+    ch, cw = crop.shape
     room = size - 2 * padding
     if room < 1:
-        raise SketchtoolError(f"padding {padding:g} leaves no room in a {size}x{size} image")
-    k = room / max(h, w)
-    new_w, new_h = max(1, round(w * k)), max(1, round(h * k))
-    resample = Image.Resampling.BOX if k < 1 else Image.Resampling.BILINEAR  # BOX: area average, no ringing
-    scaled = np.asarray(Image.fromarray(crop).resize((new_w, new_h), resample), dtype=np.uint8)
+        raise SketchtoolError(f"padding {padding:g} leaves no room in a {size}x{size} canvas")
+    k = room / max(ch, cw)
+    new_w, new_h = max(1, round(cw * k)), max(1, round(ch * k))
+    resample = Image.Resampling.BOX if k < 1 else Image.Resampling.BILINEAR
+    scaled = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize((new_w, new_h), resample))
     top, left = (size - new_h) // 2, (size - new_w) // 2
-    out[top:top + new_h, left:left + new_w] = scaled
-    return out
+    canvas = np.zeros((size, size), np.float32)
+    canvas[top:top + new_h, left:left + new_w] = np.clip(scaled, 0, 1)
+    sx, sy = new_w / cw, new_h / ch  # the realised scale (rounding) per axis; equal up to a pixel
+    scale = (sx + sy) / 2
+    origin = np.array([cols[0] - left / scale, rows[0] - top / scale])
+    return Fitted(canvas, scale, origin, (w, h))
+
+

@@ -18,30 +18,16 @@ from typing import Callable, Sequence
 import numpy as np
 
 from sketchtool.errors import SketchtoolError
+from sketchtool.image_build import INK_THRESHOLD, Fitted, fit_picture
 
 __all__ = ["METHODS", "Fitted", "Vectorized", "fit_picture", "read_picture", "score_reconstruction",
            "skeleton_polylines", "vectorize", "agent_polylines", "render_polylines"]
 
 METHODS = ("agent", "skeleton")
-INK_THRESHOLD = 26 / 255      # fainter pixels (paper texture, JPEG noise) do not count when finding the drawing
 SKELETON_THRESHOLD = 0.35     # ink above this is line, for thinning
 MIN_DRAWN_WIDTH = 0.5         # an agent's point with a thinner pen (output pixels) is a pen lift
 MIN_DRAWN_COLOUR = 0.25       # an agent's stroke fainter than this is not drawn
 MAX_PIXELS = 50_000_000       # larger pictures are refused before decoding (Pillow's own bomb limit is higher)
-
-
-@dataclass
-class Fitted:
-    """A picture fitted to a square canvas: `canvas` (S, S) float32 ink in [0, 1]; a canvas pixel coordinate c maps
-    to picture coordinate c / scale + origin; `size` = the picture's (width, height)."""
-
-    canvas: np.ndarray
-    scale: float
-    origin: np.ndarray
-    size: tuple[int, int]
-
-    def to_picture(self, canvas_xy: np.ndarray) -> np.ndarray:
-        return canvas_xy / self.scale + self.origin
 
 
 @dataclass
@@ -93,33 +79,6 @@ def _grey(image) -> np.ndarray:
         top = 65535.0 if values.max(initial=0) > 255 else 255.0
         return np.clip(values / top, 0, 1).astype(np.float32)
     return np.asarray(image.convert("L"), dtype=np.float32) / 255
-
-
-def fit_picture(ink: np.ndarray, size: int, padding: float = 2.0) -> Fitted:
-    """Crop `ink` (H, W) to its drawing and fit it into a (size, size) canvas with its aspect kept and centred."""
-    from PIL import Image
-
-    h, w = ink.shape
-    rows = np.flatnonzero((ink > INK_THRESHOLD).any(axis=1))
-    cols = np.flatnonzero((ink > INK_THRESHOLD).any(axis=0))
-    if not len(rows):
-        return Fitted(np.zeros((size, size), np.float32), 1.0, np.zeros(2), (w, h))
-    crop = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    ch, cw = crop.shape
-    room = size - 2 * padding
-    if room < 1:
-        raise SketchtoolError(f"padding {padding:g} leaves no room in a {size}x{size} canvas")
-    k = room / max(ch, cw)
-    new_w, new_h = max(1, round(cw * k)), max(1, round(ch * k))
-    resample = Image.Resampling.BOX if k < 1 else Image.Resampling.BILINEAR
-    scaled = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize((new_w, new_h), resample))
-    top, left = (size - new_h) // 2, (size - new_w) // 2
-    canvas = np.zeros((size, size), np.float32)
-    canvas[top:top + new_h, left:left + new_w] = np.clip(scaled, 0, 1)
-    sx, sy = new_w / cw, new_h / ch  # the realised scale (rounding) per axis; equal up to a pixel
-    scale = (sx + sy) / 2
-    origin = np.array([cols[0] - left / scale, rows[0] - top / scale])
-    return Fitted(canvas, scale, origin, (w, h))
 
 
 # --- the classical baseline ------------------------------------------------------------------------------------------
