@@ -78,6 +78,15 @@ class Version:
 
 
 # --- outputs ----------------------------------------------------------------------------------------------------
+
+def _ratios(b: list[float], a: list[float]) -> dict:
+    """Medians before and after, their ratio, and the spread of the per-repeat (interleaved pair) ratios."""
+    pair = sorted(y / x for x, y in zip(b, a))
+    return {"before_median": statistics.median(b), "after_median": statistics.median(a),
+            "ratio_of_medians": statistics.median(a) / statistics.median(b),
+            "pair_ratio_min": pair[0], "pair_ratio_median": statistics.median(pair),
+            "pair_ratio_max": pair[-1], "before": b, "after": a}
+
 def output_cases() -> list[list[str]]:
     """Command lines (new spelling, output file name last-but-one after --out) covering every sampling path."""
     a, b, start = (str(FIXTURES / f) for f in ("sheep_a.svg", "sheep_b.svg", "sheep_start.svg"))
@@ -216,11 +225,7 @@ def speed_runs(before: Version, after: Version, args, work: Path) -> dict:
             a = [s[key] for s in sides["after"] if key in s]
             if not b or not a:
                 continue
-            pair = sorted(y / x for x, y in zip(b, a))
-            row[key] = {"before_median": statistics.median(b), "after_median": statistics.median(a),
-                        "ratio_of_medians": statistics.median(a) / statistics.median(b),
-                        "pair_ratio_min": pair[0], "pair_ratio_median": statistics.median(pair),
-                        "pair_ratio_max": pair[-1], "before": b, "after": a}
+            row[key] = _ratios(b, a)
         row["load"] = [s["load"] for side in sides.values() for s in side]
         summary[name] = row
     if losses["before"]:
@@ -298,11 +303,7 @@ def library_runs(before: Version, after: Version, args) -> dict:
             if key == "load":
                 continue
             b, a = [s[key] for s in sides["before"]], [s[key] for s in sides["after"]]
-            pair = sorted(y / x for x, y in zip(b, a))
-            row[key] = {"before_median": statistics.median(b), "after_median": statistics.median(a),
-                        "ratio_of_medians": statistics.median(a) / statistics.median(b),
-                        "pair_ratio_min": pair[0], "pair_ratio_median": statistics.median(pair),
-                        "pair_ratio_max": pair[-1], "before": b, "after": a}
+            row[key] = _ratios(b, a)
         row["load"] = [s["load"] for side in sides.values() for s in side]
         summary[name] = row
     return summary

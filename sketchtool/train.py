@@ -111,7 +111,7 @@ def read_dataset(path: Path):
     return load_any_dataset(path)
 
 
-def dataset_kind(dataset) -> str:
+def _kind_of(dataset) -> str:
     from sketchtool.images import ImageDataset
 
     return "images" if isinstance(dataset, ImageDataset) else "strokes"
@@ -129,14 +129,14 @@ def fingerprint(path: Path) -> str:
 def _base_spec(dataset, path: Path):
     from sketchtool.dataspec import DataSpec
 
-    return DataSpec(kind=dataset_kind(dataset), class_names=list(dataset.class_names),
+    return DataSpec(kind=_kind_of(dataset), class_names=list(dataset.class_names),
                     conditions=dict(getattr(dataset, "conditions", None) or {}),
                     settings=dict(getattr(dataset, "settings", None) or getattr(dataset, "meta", None) or {}),
                     dataset={"name": path.stem, "path": str(path), "sha256": fingerprint(path)})
 
 
 def _check_kind(cls, dataset, path: Path) -> None:
-    kind = dataset_kind(dataset)
+    kind = _kind_of(dataset)
     if kind != cls.input_kind:
         make = ("sketchtool build-dataset SVG_FOLDER -o data.npz" if cls.input_kind == "strokes"
                 else f"sketchtool rasterize {path} -o images.npz --size 64")
