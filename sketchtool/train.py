@@ -42,7 +42,9 @@ class TrainOptions:
     """Run settings that do not change the model. `steps` and `save_every` (validation and checkpoints) default to
     the model's `run_length()`.
     `stop` (e.g. a `threading.Event` a signal handler sets) ends the run at the next step boundary, saved;
-    `new_dataset` lets `--resume` continue on a different dataset file (best.pt then starts afresh)."""
+    `new_dataset` lets `--resume` continue on a different dataset file (best.pt then starts afresh);
+    `init` (a run, checkpoint or embedded name) starts a new run from that model's weights and data units, with fresh
+    optimisers from step 0: fine-tuning, e.g. the embedded sheep on your own drawings."""
 
     steps: int | None = None
     save_every: int | None = None
@@ -52,6 +54,7 @@ class TrainOptions:
     log_every: int = 10
     max_minutes: float | None = None
     new_dataset: bool = False
+    init: str | None = None
     stop: StopFlag | None = field(default=None, repr=False, compare=False)
 
     def validate(self) -> None:
@@ -77,6 +80,27 @@ class TrainResult:
 
 
 ProgressFn = Callable[[dict[str, Any]], None]
+
+
+def init_hparams(ref: str, overrides: dict[str, Any] | None = None) -> tuple[str, Any]:
+    """(model name, hparams) of a run started from model `ref` (`--init`): its own hparams, `overrides` on top
+    (training settings such as learning_rate; a change of shape makes its weights not fit, refused at load)."""
+    from sketchtool.models import get_model_class
+    from sketchtool.models.base import hparams_from_dict
+
+    payload = _init_source(ref)
+    cls = get_model_class(payload["model"])
+    return payload["model"], hparams_from_dict(cls.HParams, {**payload["hparams"], **(overrides or {})})
+
+
+def _init_source(ref: str) -> dict[str, Any]:
+    from sketchtool.checkpoint import read_checkpoint
+    from sketchtool.pretrained import resolve_model
+
+    try:
+        return read_checkpoint(resolve_model(ref))
+    except SketchtoolError as e:
+        raise SketchtoolError(f"--init: {e}".replace("--init: --model ", "--init ")) from None
 
 
 def resolve_hparams(model: str, *, preset: str | None = None, config: str | os.PathLike | None = None,
@@ -189,23 +213,39 @@ def _setup(dataset: Path, run_dir: Path, model_name: str, hps, options: TrainOpt
     from sketchtool.models.base import hparams_from_dict
 
     payload = _restore(run_dir) if resume else None
-    if payload is not None:
-        model_name = payload["model"]
+    source = _init_source(options.init) if options.init is not None and payload is None else None
+    if payload is not None or source is not None:
+        model_name = (payload or source)["model"]
     cls = get_model_class(model_name)
     data = read_dataset(dataset)
     _check_kind(cls, data, dataset)
     spec = _base_spec(data, dataset)
-    if payload is None:
+    if source is not None:
+        hps = hps if hps is not None else hparams_from_dict(cls.HParams, source["hparams"])
+        spec = _init_spec(source, spec, options.init)
+    elif payload is None:
         hps, spec = cls.fit_data(hps if hps is not None else resolve_hparams(model_name), data, spec)
     else:
         hps = hparams_from_dict(cls.HParams, payload["hparams"])
         spec, changed = _resumed_spec(payload, spec, options.new_dataset, run_dir)
     sources = {split: cls.batch_source(hps, spec, data, split, train=split == "train", seed=options.seed + dist.rank)
                for split in ("train", "valid")}
+    if not len(sources["train"]):
+        raise SketchtoolError(f"{dataset}: the train split has no drawings the model takes (at most "
+                              f"{spec.max_length} points each)")
     if not len(sources["valid"]):
         raise SketchtoolError(f"{dataset}: the valid split has no usable items, so no checkpoint could be judged or "
                               "best.pt chosen; rebuild the dataset with a validation split (build-dataset --split)")
-    loop = _Loop(cls(hps, spec).to(device), sources, dataset, run_dir, options, device, precision, dist)
+    model = cls(hps, spec)
+    if source is not None:
+        from sketchtool.checkpoint import load_weights
+
+        try:
+            load_weights(model, {k: (v.float() if v.is_floating_point() else v) for k, v in source["state_dict"].items()})
+        except SketchtoolError:
+            raise SketchtoolError(f"--init {options.init}: its weights do not fit these hparams; --hparams may change "
+                                  "how it trains, not the model's shape") from None
+    loop = _Loop(model.to(device), sources, dataset, run_dir, options, device, precision, dist)
     if payload is not None:
         loop.load_state(payload, reset_best=changed)
         loop.trim_metrics()
@@ -221,6 +261,20 @@ def _restore(run_dir: Path) -> dict[str, Any]:
     if "training" not in payload:
         raise SketchtoolError(f"{run_dir}/latest.pt: an exported model holds no training state; cannot resume")
     return payload
+
+
+def _init_spec(source: dict[str, Any], current, ref: str):
+    """The spec of a run started from `source` (`--init`): the source's units (scale factor, length, image shape), so
+    its weights mean what they meant, with this dataset's name and settings; its classes must be the dataset's."""
+    from sketchtool.checkpoint import spec_of
+
+    trained = spec_of(source, ref)
+    if trained.kind != current.kind:
+        raise SketchtoolError(f"--init {ref}: a model of {trained.kind}, but {current.dataset['path']} holds {current.kind}")
+    if list(current.class_names) != list(trained.class_names):
+        raise SketchtoolError(f"--init {ref}: its classes {trained.class_names or 'none'} differ from the dataset's "
+                              f"{current.class_names or 'none'}; start a new run instead")
+    return dataclasses.replace(trained, settings=current.settings, dataset=current.dataset)
 
 
 def _resumed_spec(payload: dict[str, Any], current, new_dataset: bool, run_dir: Path):

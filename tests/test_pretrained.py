@@ -88,6 +88,23 @@ def test_shipped_model_has_learned(model):
     assert np.median([num_strokes(d) for d in drawings]) >= 3
 
 
+def test_the_embedded_sheep_ends_its_drawings_at_the_default_temperatures():
+    """The run-on fix, on the real model: at τ 0.4 with the paper's softmax temperature (= τ) many drawings never
+    reach their end-of-drawing state; with magenta-js's default (0.5 + 0.5·τ) at most half as many do."""
+    from sketchtool.checkpoint import load_model
+    from sketchtool.sampling import SampleOptions, generate
+
+    net, info = load_model(EMBEDDED["sheep"].path)
+    cap = info.spec.max_length
+
+    def hit_cap(**options) -> float:
+        drawings = generate(net, info, 300, SampleOptions(seed=1, temperature=0.4, **options))
+        return float(np.mean([len(d) >= cap for d in drawings]))
+
+    default, paper = hit_cap(), hit_cap(softmax_temperature=0.4)
+    assert default <= paper / 2, (default, paper)
+
+
 def test_generate_works_with_no_model_argument(tmp_path):
     result = CliRunner().invoke(cli, ["generate", "--n", "3", "--seed", "0", "--out", str(tmp_path / "g.svg")])
     assert result.exit_code == 0, result.output

@@ -199,6 +199,26 @@ def test_resume_on_another_dataset_needs_new_dataset_and_resets_best(subset, tmp
     assert read_checkpoint(tmp_path / "run" / "latest.pt")["spec"]["dataset"]["path"] == str(other)
 
 
+def test_init_fine_tunes_from_a_models_weights_in_its_units(subset, tmp_path):
+    """--init: a new run on another dataset starts from the source's weights, hparams and scale factor (its
+    weights mean offsets in those units), with fresh optimisers from step 0."""
+    train(subset, tmp_path / "source", hps=_hps(), options=_options(20, save_every=20))
+    full = load_dataset(subset)
+    bigger = tmp_path / "bigger.npz"  # the same drawings at 3x: a dataset with a scale factor of its own
+    save_dataset(bigger, StrokeDataset(splits={k: [d * np.array([3, 3, 1], dtype=d.dtype) for d in v]
+                                               for k, v in full.splits.items()}))
+    result = train(bigger, tmp_path / "tuned", options=_options(1, init=str(tmp_path / "source")))
+    source, tuned = (read_checkpoint(tmp_path / run / "latest.pt") for run in ("source", "tuned"))
+    assert result.step == 1 and tuned["spec"]["scale_factor"] == source["spec"]["scale_factor"]
+    assert tuned["hparams"] == source["hparams"]
+    assert tuned["spec"]["dataset"]["path"] == str(bigger)
+    moved = max((tuned["state_dict"][k] - w).abs().max().item() for k, w in source["state_dict"].items())
+    assert moved <= 1.5 * source["hparams"]["learning_rate"]  # one Adam step from the source's weights
+    fresh = SketchRNN(_hps(), load_model(tmp_path / "source")[1].spec).state_dict()
+    assert max((fresh[k] - w).abs().max().item() for k, w in source["state_dict"].items()) > 0.05
+    assert json.loads((tmp_path / "tuned" / "run.json").read_text())["options"]["init"] == str(tmp_path / "source")
+
+
 def test_runs_that_could_not_train_are_refused_up_front(subset, tmp_path):
     full = load_dataset(subset)
     no_valid = tmp_path / "no_valid.npz"

@@ -16,7 +16,7 @@ import numpy as np
 from sketchtool.checkpoint import export_model, load_model, resolve_checkpoint
 from sketchtool.formats import OutputOptions, read_drawings, write_drawings
 from sketchtool.pretrained import EMBEDDED
-from sketchtool.sampling import SampleOptions, generate, interpolate
+from sketchtool.sampling import DEFAULT_TEMPERATURE, SampleOptions, generate, interpolate
 from sketchtool.train import evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,10 +33,11 @@ CARD = """# `{name}`: embedded Sketch-RNN model
 | Model | Sketch-RNN (`{model}`), conditional VAE (encoder + decoder) |
 | Data | {dataset} |
 | Licence | {licence} |
-| Training | {steps} steps with `sketchtool train` (recipe: {recipe}) |
+| Training | {training} (recipe: {recipe}) |
 | Test split | L_R {test_lr:.4f}, L_KL {test_kl:.4f}, loss {test_loss:.4f} on {test_n} drawings (`sketchtool eval {name}`, seed 0) |
 | Validation at export | {valid} |
-| Samples that end by themselves | {ended:.0%} of 500 at temperature {temperature:g} before max_seq_len {max_len} (median {sample_median:.0f} points; test drawings' median {test_median:.0f}) |
+| Samples that end by themselves | {ended:.1%} of 1,000 at the default temperature {temperature:g} before max_seq_len {max_len} (median {sample_median:.0f} points; test drawings' median {test_median:.0f}) |
+| Judged (`sketchtool score`) | the same 1,000: Fréchet distance {frechet:.1f} to the test split (train-vs-test floor {floor:.1f}, {ratio:.1f}x), recognised as sheep {recognition:.1%} (floor {floor_recognition:.1%}), precision {precision:.3f}, recall {recall:.3f} |
 | File | `sketchtool/pretrained/{name}.pt`, {size_mb:.2f} MB (fp16 weights, no optimizer state) |
 | Scale factor | {scale_factor:.4f} (dataset units per model unit) |
 | Exported | {date} |
@@ -70,11 +71,29 @@ def draw_images(name: str, model, info, dataset: Path, temperature: float) -> No
     write_drawings(IMAGES / f"{name}-interpolation.png", rows[0], OutputOptions(cols=8, png_width=1000))
 
 
-def ending(model, info, temperature: float, n: int = 500) -> tuple[float, float]:
-    """Share of n samples that reach their end-of-drawing state before max_seq_len, and their median length:
-    a model that has not learnt when a drawing is finished scribbles on to the limit."""
-    lengths = np.array([len(d) for d in generate(model, info, n, SampleOptions(seed=1, temperature=temperature))])
-    return float(np.mean(lengths < model.hps.max_seq_len)), float(np.median(lengths))
+def judged(model, info, dataset: Path, temperature: float, n: int = 1000) -> dict:
+    """`sketchtool score --model NAME --n 1000 --seed 0 --ref DATASET:test` at `temperature`: the share of samples
+    that end by themselves before max_seq_len (a model that has not learnt when a drawing is finished scribbles
+    on to the limit), their median length, and the judge's figures beside the train-vs-test floor."""
+    from sketchtool.formats.npz import load_dataset
+    from sketchtool.judge import load_judge
+    from sketchtool.score import ScoreOptions, score_samples
+
+    samples = generate(model, info, n, SampleOptions(seed=0, temperature=temperature))
+    data = load_dataset(dataset)
+    return score_samples(samples, data.splits["test"], data.splits["train"], load_judge(),
+                         ScoreOptions(seed=0, max_length=model.hps.max_seq_len))
+
+
+def training_history(run: str, steps: int) -> str:
+    """"N steps with `sketchtool train`", naming the model a fine-tuned run started from (run.json's `init`)."""
+    import json
+
+    run_json = Path(run) / "run.json"
+    init = json.loads(run_json.read_text()).get("options", {}).get("init") if run_json.is_file() else None
+    if init is None:
+        return f"{steps} steps with `sketchtool train`"
+    return f"{steps} steps with `sketchtool train --init {init}` on top of the model it started from"
 
 
 def main() -> None:
@@ -84,7 +103,8 @@ def main() -> None:
     parser.add_argument("--dataset", default=None, help="dataset (default: the one stored in the checkpoint)")
     parser.add_argument("--recipe", default="examples/sheep/README.md")
     parser.add_argument("--note", default="", help="a sentence on quality, shown at the top of the card")
-    parser.add_argument("--temperature", type=float, default=0.3, help="sampling temperature of the sample grid")
+    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
+                        help="sampling temperature of the sample grid and the figures (default: the commands')")
     args = parser.parse_args()
     embedded = EMBEDDED[args.name]
     export_model(args.run, embedded.path)
@@ -96,12 +116,17 @@ def main() -> None:
     dataset = Path(args.dataset or info.dataset["path"])
     draw_images(args.name, model, info, dataset, args.temperature)
     valid = info.metrics.get("valid", {})
-    ended, sample_median = ending(model, info, args.temperature)
+    report = judged(model, info, dataset, args.temperature)
+    samples, floor = report["samples"], report["floor"]
     test_median = float(np.median([len(d) for d in read_drawings(f"{dataset}:test")]))
     card = CARD.format(
         name=args.name, note=args.note, temperature=args.temperature, model=info.model, dataset=embedded.dataset, licence=embedded.licence,
-        steps=info.step, recipe=args.recipe, test_lr=test["L_R"], test_kl=test["L_KL"], test_loss=test["loss"],
-        test_n=test["items"], ended=ended, sample_median=sample_median, test_median=test_median,
+        training=training_history(args.run, info.step), recipe=args.recipe, test_lr=test["L_R"],
+        test_kl=test["L_KL"], test_loss=test["loss"], test_n=test["items"],
+        ended=samples["strokes"]["ended_by_itself"], sample_median=samples["strokes"]["points_median"],
+        test_median=test_median, frechet=samples["frechet"], floor=floor["frechet"],
+        ratio=samples["frechet"] / floor["frechet"], recognition=samples["recognition"],
+        floor_recognition=floor["recognition"], precision=samples["precision"], recall=samples["recall"],
         max_len=info.hparams["max_seq_len"], size_mb=embedded.path.stat().st_size / 1e6, scale_factor=info.scale_factor,
         valid=", ".join(f"{k} {valid[k]:.4f}" for k in ("L_R", "L_KL", "loss") if k in valid) or "not recorded",
         date=datetime.date.today().isoformat(),

@@ -24,6 +24,8 @@ DEFAULT_TEMPERATURE = 0.4  # = sketchtool.sampling.DEFAULT_TEMPERATURE (not impo
 @click.option("--n", type=COUNT, default=1000, show_default=True, help="Drawings to sample with --model.")
 @click.option("--temperature", type=float, default=DEFAULT_TEMPERATURE, show_default=True,
               help="Sampling temperature with --model (> 0).")
+@click.option("--softmax-temperature", type=float, default=None, metavar="FLOAT",
+              help="With --model: Sketch-RNN's pen and mixture temperature [default: 0.5 + 0.5 x --temperature].")
 @click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of the samples (--model), the floor's train subset and the baseline.")
 @click.option("--max-length", type=click.IntRange(min=1), default=None,
@@ -35,7 +37,8 @@ DEFAULT_TEMPERATURE = 0.4  # = sketchtool.sampling.DEFAULT_TEMPERATURE (not impo
               help="Judge weights [default: the shipped judge].")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Also write the report here.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --json file.")
-def score_command(samples, ref, model_ref, n, temperature, seed, max_length, intended, k, judge_path, json_out, force):
+def score_command(samples, ref, model_ref, n, temperature, softmax_temperature, seed, max_length, intended, k, judge_path,
+                  json_out, force):
     """Score drawings or images against a reference split: Fréchet distance, precision and recall in the judge
     network's feature space, recognition by the judge, and for drawings the share that ended by themselves and
     how far their lengths and stroke counts are from the reference's. Beside each figure: the reference's train
@@ -58,8 +61,10 @@ def score_command(samples, ref, model_ref, n, temperature, seed, max_length, int
 
     if (samples is None) == (model_ref is None):
         raise SketchtoolError("give either SAMPLES (an .npz) or --model RUN to sample, not both and not neither")
-    if not temperature > 0 or temperature != temperature or temperature == float("inf"):
-        raise SketchtoolError(f"--temperature {temperature}: must be a number > 0 (0.1-1 is typical)")
+    from sketchtool.sampling import SampleOptions
+
+    sampling = SampleOptions(temperature=temperature, seed=seed, softmax_temperature=softmax_temperature)
+    sampling.validate()
     ref_path, split, index = parse_reference(ref)
     if index is not None:
         raise SketchtoolError(f"--ref {ref}: give a dataset split (DATA.npz:test), not one drawing")
@@ -75,10 +80,11 @@ def score_command(samples, ref, model_ref, n, temperature, seed, max_length, int
         model_path = resolve_checkpoint(resolve_model(model_ref))  # a wrong name fails before anything loads
     judge = load_judge(judge_path)
     if model_ref is not None:
-        drawings, max_length = _sample(model_path, n, temperature, seed, max_length)
+        drawings, max_length = _sample(model_path, n, sampling, max_length)
     report = score_samples(drawings, reference, train, judge,
                            ScoreOptions(k=k, seed=seed, max_length=max_length, intended=intended))
     report["inputs"] = {"samples": samples, "model": model_ref, "temperature": temperature if model_ref else None,
+                        "softmax_temperature": softmax_temperature if model_ref else None,
                         "ref": f"{ref_path}:{split or 'test'}", "max_length": max_length}
     click.echo(format_report(report))
     if json_out is not None:
@@ -144,15 +150,14 @@ def _read_samples(ref: str):
     return [d for s in names for d in ds.splits[s]]
 
 
-def _sample(model_path: Path, n: int, temperature: float, seed: int, max_length: int | None):
+def _sample(model_path: Path, n: int, options, max_length: int | None):
     """n samples from a model, and its point cap (the drawings that reach it did not end by themselves)."""
     from sketchtool.checkpoint import load_model
     from sketchtool.cli.progress import progress_bar
-    from sketchtool.sampling import SampleOptions, generate
+    from sketchtool.sampling import generate
 
     model, info = load_model(model_path)
-    result = generate(model, info, n, SampleOptions(temperature=temperature, seed=seed),
-                      on_progress=progress_bar("drawing"))
+    result = generate(model, info, n, options, on_progress=progress_bar("drawing"))
     if model.output_kind == "images":
         return result.images, None
     return result, max_length or info.spec.max_length

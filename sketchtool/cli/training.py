@@ -51,10 +51,13 @@ def format_terms(terms: dict, digits: int = 4) -> str:
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option("--resume", is_flag=True,
               help="Continue the run in --out from its latest checkpoint (its hparams; --steps may extend it).")
+@click.option("--init", "init", metavar="MODEL",
+              help="Start from this model's weights (run dir, checkpoint or embedded name, e.g. sheep): its "
+                   "hparams (--hparams may change training ones) and units, fresh optimisers from step 0.")
 @click.option("--new-dataset", is_flag=True,
               help="With --resume: continue on a different dataset file on purpose (best.pt starts afresh).")
 def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_every, log_every, minutes, device,
-                  precision, threads, seed, resume, new_dataset):
+                  precision, threads, seed, resume, init, new_dataset):
     """Train a model on a DATASET (.npz of strokes or images).
 
     Ctrl-C or SIGTERM finishes the current step, saves it and exits; a second one stops at once (the run
@@ -64,18 +67,27 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
     Examples:
       sketchtool train sheep.npz -o runs/sheep --preset small
       sketchtool train sheep.npz -o runs/sheep --resume --steps 8000
+      sketchtool train my_sheep.npz -o runs/mine --init sheep --steps 2000
       torchrun --nproc-per-node 2 -m sketchtool train sheep.npz -o runs/ddp
     """
     from sketchtool.device import configure_threads
 
     configure_threads(threads)  # before torch loads, so its OpenMP workers wait passively
     from sketchtool.models.base import parse_hparams
-    from sketchtool.train import TrainOptions, resolve_hparams, train
+    from sketchtool.errors import SketchtoolError
+    from sketchtool.train import TrainOptions, init_hparams, resolve_hparams, train
 
-    hps = None if resume else resolve_hparams(model, preset=preset, config=config, overrides=parse_hparams(hparams))
+    if init is not None:
+        clash = [flag for flag, given in (("--resume", resume), ("--preset", preset), ("--config", config),
+                                          ("--model", model != "sketch-rnn")) if given]
+        if clash:
+            raise SketchtoolError(f"--init takes the model and hparams of {init}; drop {', '.join(clash)}")
+        model, hps = init_hparams(init, parse_hparams(hparams))
+    else:
+        hps = None if resume else resolve_hparams(model, preset=preset, config=config, overrides=parse_hparams(hparams))
     stop = threading.Event()
     options = TrainOptions(steps=steps, save_every=save_every, device=device, precision=precision, seed=seed,
-                           log_every=log_every, max_minutes=minutes, new_dataset=new_dataset, stop=stop)
+                           log_every=log_every, max_minutes=minutes, new_dataset=new_dataset, init=init, stop=stop)
     progress = _TrainProgress()
     with _stop_on_signals(stop):
         try:
