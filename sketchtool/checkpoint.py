@@ -202,8 +202,13 @@ def build_model(payload: dict[str, Any]):
     cls = get_model_class(payload["model"])
     hps = hparams_from_dict(cls.HParams, payload["hparams"])
     model = cls(hps, spec_of(payload))
-    load_weights(model, {k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()})
+    load_weights(model, float32_weights(payload))
     return model
+
+
+def float32_weights(payload: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's weights as float32 (exported models store fp16)."""
+    return {k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()}
 
 
 def load_weights(model, state: dict[str, Any]) -> None:

@@ -231,17 +231,17 @@ def _setup(dataset: Path, run_dir: Path, model_name: str, hps, options: TrainOpt
     sources = {split: cls.batch_source(hps, spec, data, split, train=split == "train", seed=options.seed + dist.rank)
                for split in ("train", "valid")}
     if not len(sources["train"]):
-        raise SketchtoolError(f"{dataset}: the train split has no drawings the model takes (at most "
-                              f"{spec.max_length} points each)")
+        limit = f" (drawings of at most {spec.max_length} points)" if spec.kind == "strokes" else ""
+        raise SketchtoolError(f"{dataset}: the train split has nothing this model can train on{limit}")
     if not len(sources["valid"]):
         raise SketchtoolError(f"{dataset}: the valid split has no usable items, so no checkpoint could be judged or "
                               "best.pt chosen; rebuild the dataset with a validation split (build-dataset --split)")
     model = cls(hps, spec)
     if source is not None:
-        from sketchtool.checkpoint import load_weights
+        from sketchtool.checkpoint import float32_weights, load_weights
 
         try:
-            load_weights(model, {k: (v.float() if v.is_floating_point() else v) for k, v in source["state_dict"].items()})
+            load_weights(model, float32_weights(source))
         except SketchtoolError:
             raise SketchtoolError(f"--init {options.init}: its weights do not fit these hparams; --hparams may change "
                                   "how it trains, not the model's shape") from None

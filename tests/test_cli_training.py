@@ -34,6 +34,26 @@ def trained_run(small_dataset, tmp_path_factory):
     return run
 
 
+def test_init_fine_tunes_the_embedded_sheep(small_dataset, tmp_path):
+    """`train --init sheep`: the embedded model's hparams and units, training from its weights, not from scratch."""
+    from sketchtool.checkpoint import read_checkpoint
+    from sketchtool.pretrained import EMBEDDED
+
+    def one_step(name, *args):
+        result = CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / name), "--steps", "1",
+                                          "--threads", "1", *args])
+        assert result.exit_code == 0, result.output
+        return read_checkpoint(tmp_path / name / "latest.pt")
+
+    tuned = one_step("tuned", "--init", "sheep", "--hparams", "batch_size=8,learning_rate=0.00001")
+    fresh = one_step("fresh", "--preset", "small", "--hparams", "batch_size=8,learning_rate=0.00001")
+    sheep = read_checkpoint(EMBEDDED["sheep"].path)
+    assert tuned["spec"]["scale_factor"] == sheep["spec"]["scale_factor"]
+    assert tuned["hparams"]["dec_rnn_size"] == sheep["hparams"]["dec_rnn_size"] and tuned["hparams"]["batch_size"] == 8
+    # the same shape trained one step from scratch reconstructs far worse
+    assert tuned["metrics"]["valid"]["L_R"] < fresh["metrics"]["valid"]["L_R"] - 0.5, (tuned["metrics"], fresh["metrics"])
+
+
 def _one_line_error(result):
     assert result.exit_code != 0
     lines = [line for line in result.output.strip().splitlines() if line.strip()]

@@ -75,6 +75,22 @@ def test_loss_terms_match_an_independent_computation(dec_model):
     assert batch.strokes5.shape == (4, 13, 5)
 
 
+def test_teacher_forced_is_the_distribution_the_loss_scores():
+    """With z the posterior mean, `teacher_forced`'s output scores the batch exactly as an independently written
+    magenta loss does (eval mode): the diagnosis reads the distribution training optimised."""
+    from sketchtool.models.mixture import offset_nll, pen_cross_entropy
+
+    model, batch = _model().eval(), _batch()
+    p = model.teacher_forced(batch)
+    target = batch.strokes5[:, 1:]
+    mask = 1 - target[..., 4]
+    mu = model._encode_params(target, batch.lengths)[0]
+    decoded = _independent_loss(model, batch, mu, training=False)
+    ours = ((offset_nll(p, target[..., 0], target[..., 1]) * mask).sum()
+            + (pen_cross_entropy(p, target[..., 2:5]) * mask).sum()) / (target.shape[0] * model.hps.max_seq_len)
+    torch.testing.assert_close(ours, decoded)
+
+
 def test_kl_is_the_mean_over_batch_and_latent_dimensions_with_a_floor():
     model = _model(use_recurrent_dropout=False).eval()
     batch = _batch()

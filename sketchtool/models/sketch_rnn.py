@@ -259,6 +259,18 @@ class SketchRNN(SketchModel):
             outputs = F.dropout(outputs, p=1 - self.hps.output_dropout_prob)
         return _at_least_fp32(self.output(outputs)), state
 
+    @torch.no_grad()
+    def teacher_forced(self, batch, z: Tensor | None = None):
+        """The decoder's output distribution (`MixtureParams`, (B, T) per parameter) at every step of `batch`
+        given its true prefix, z the posterior mean unless given: what the loss scores, for diagnosing what the
+        model believes, e.g. how sure it is that a drawing has ended (benchmarks/pen_state.py)."""
+        x = batch.strokes5
+        if z is None and self.hps.conditional:
+            z = self._encode_params(x[:, 1:], batch.lengths)[0]
+        cond = self._condition(z, batch.labels, x.shape[0], x.device)
+        y, _ = self._decode(x[:, :-1], cond, self._initial_state(cond, x.shape[0], x))
+        return split_output(y, self.hps.num_mixture)
+
     # --- loss (paper §3.3, magenta `get_lossfunc`) ------------------------------------------------------
     def loss(self, batch, step: int | None = None, *, kl_weight: float | None = None,
              generator: torch.Generator | None = None) -> dict[str, Tensor]:
