@@ -1,8 +1,8 @@
 """How sure is a Sketch-RNN model that a drawing has ended? Under teacher forcing on a split (each step given the
 true prefix, z the posterior mean, or a prior draw with --prior), the end-of-drawing probability at each drawing's
-true end and at the pen lifts where the drawing goes on, at softmax temperatures 1 (the model as trained), τ (the
+true end and at the pen lifts where the drawing goes on, at pen temperatures 1 (the model as trained), τ (the
 paper's sampler) and 0.5 + 0.5·τ (magenta-js's). A model that gives its end state less than the other two states
-at the true end never ends at a low softmax temperature: drawings run on to max_seq_len.
+at the true end never ends at a low pen temperature: drawings run on to max_seq_len.
 
     OMP_NUM_THREADS=1 python benchmarks/pen_state.py [--model sheep] [--data ../shared/data/aaron_sheep.npz]
         [--split test] [--temperature 0.4] [--prior]
@@ -30,7 +30,7 @@ def main() -> None:
     from sketchtool.batching import default_batch_source
     from sketchtool.checkpoint import load_model
     from sketchtool.formats.npz import load_dataset
-    from sketchtool.models.mixture import softmax_temperature_for
+    from sketchtool.models.mixture import pen_temperature_for
     from sketchtool.pretrained import resolve_model
 
     torch.set_num_threads(1)
@@ -46,10 +46,10 @@ def main() -> None:
     tau = args.temperature
     print(f"model {args.model}, {args.split} split: {len(rows)} drawings with an end step, "
           f"{int(going_on.sum())} pen lifts the drawing goes on after; z {'prior' if args.prior else 'posterior mean'}\n")
-    print("| softmax temperature | P(end) at the true end: mean | median | end is the likeliest state "
+    print("| pen temperature | P(end) at the true end: mean | median | end is the likeliest state "
           "| P(end) at lifts that go on |\n|---|---|---|---|---|")
     for label, t in (("1 (as trained)", 1.0), (f"τ = {tau:g} (paper)", tau),
-                     (f"0.5 + 0.5·τ = {softmax_temperature_for(tau):g} (magenta-js)", softmax_temperature_for(tau))):
+                     (f"0.5 + 0.5·τ = {pen_temperature_for(tau):g} (magenta-js)", pen_temperature_for(tau))):
         pen = torch.softmax(p.pen_logits / t, -1)
         at_end = pen[rows, last]
         print(f"| {label} | {at_end[:, 2].mean():.3f} | {at_end[:, 2].median():.3f} "

@@ -1,7 +1,7 @@
 """Do sampled drawings end by themselves? Lengths of generated drawings at several temperatures against the
 lengths of the dataset's test drawings: a model that has not learnt when a drawing is finished runs on to
-max_seq_len and scribbles. Each temperature τ is sampled twice: with the default softmax temperature of the pen and
-mixture choices (magenta-js's 0.5 + 0.5·τ) and with τ itself (magenta's Python sampler, the paper), where a
+max_seq_len and scribbles. Each temperature τ is sampled twice: with the default pen-state temperature (magenta-js's
+0.5 + 0.5·τ) and with τ itself (magenta's Python sampler, the paper), where a
 less-than-certain end-of-drawing state fades at low τ.
 
     OMP_NUM_THREADS=1 python benchmarks/sample_lengths.py [--model sheep] [--data ../shared/data/aaron_sheep.npz]
@@ -50,9 +50,9 @@ def main() -> None:
         test = load_dataset(args.data).splits["test"]
         print(row(f"{args.data.name} test split", np.array([len(d) for d in test]), max_len))
     for tau in (float(t) for t in args.temperatures.split(",")):
-        for label, softmax in (("default softmax temperature", None), ("softmax temperature = τ", tau)):
+        for label, pen in (("default pen temperature", None), ("pen temperature = τ", tau)):
             drawings = generate(model, info, args.n, SampleOptions(seed=args.seed, temperature=tau,
-                                                                   softmax_temperature=softmax))
+                                                                   pen_temperature=pen))
             print(row(f"generated, τ = {tau:g}, {label}", np.array([len(d) for d in drawings]), max_len))
 
 

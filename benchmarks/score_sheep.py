@@ -3,10 +3,10 @@ temperatures against aaron_sheep's test split, with the train-vs-test floor and 
 Markdown table (and every report as JSON beside it).
 
     python benchmarks/score_sheep.py [--data ../shared/data/aaron_sheep.npz] [--model sheep] [--n 1000] \
-        [--temperatures 0.2,0.3,0.4] [--softmax-temperature T] [--seed 0] [--out score_sheep]
+        [--temperatures 0.2,0.3,0.4] [--pen-temperature T] [--seed 0] [--out score_sheep]
 
---softmax-temperature paper samples the pen and mixture choices at each temperature itself (magenta's Python
-sampler); by default they use the sampler's default (magenta-js's 0.5 + 0.5·τ).
+--pen-temperature paper samples the pen state at each temperature itself (magenta's Python sampler); by default
+it is the sampler's default (magenta-js's 0.5 + 0.5·τ).
 
 Each temperature runs the real command (`sketchtool score ... --json OUT/T.json`); the seed fixes the samples,
 the floor's train subset and the baseline, so a rerun gives the same table.
@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--model", default="sheep")
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--temperatures", default="0.2,0.3,0.4")
-    parser.add_argument("--softmax-temperature", default=None, help='a number, or "paper" for the temperature itself')
+    parser.add_argument("--pen-temperature", default=None, help='a number, or "paper" for the temperature itself')
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="score_sheep")
     args = parser.parse_args()
@@ -52,11 +52,11 @@ def main() -> None:
         cmd = [sys.executable, "-m", "sketchtool", "score", "--model", args.model, "--n", str(args.n),
                "--temperature", t, "--seed", str(args.seed), "--ref", f"{args.data}:test",
                "--json", str(out / f"{t}.json"), "--force"]
-        if args.softmax_temperature is not None:
-            cmd += ["--softmax-temperature", t if args.softmax_temperature == "paper" else args.softmax_temperature]
+        if args.pen_temperature is not None:
+            cmd += ["--pen-temperature", t if args.pen_temperature == "paper" else args.pen_temperature]
         subprocess.run(cmd, check=True, stdout=sys.stderr)  # the table alone on stdout
         report = json.loads((out / f"{t}.json").read_text())
-        how = "" if args.softmax_temperature is None else f", softmax temperature {cmd[-1]}"
+        how = "" if args.pen_temperature is None else f", pen temperature {cmd[-1]}"
         lines.append(row(f"{args.model}, temperature {t}{how}", report["samples"]))
         print(f"temperature {t}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
     lines.append(row(f"floor: {report['floor_n']} train drawings", report["floor"]))

@@ -62,14 +62,14 @@ class SampleOptions:
     chunk_size: int = DEFAULT_CHUNK
     precision: str = "auto"
     condition: str | None = None  # "identity=3,angle=0:350": see `parse_condition`
-    softmax_temperature: float | None = None  # Sketch-RNN's pen and mixture choices; None: the model's default
+    pen_temperature: float | None = None  # Sketch-RNN's pen-state choice; None: the model's default
 
     def validate(self) -> None:
         if not (self.temperature > 0 and math.isfinite(self.temperature)):
             raise SketchtoolError(f"--temperature {self.temperature}: must be a number > 0 (0.1-1 is typical)")
-        t = self.softmax_temperature
+        t = self.pen_temperature
         if t is not None and not (t > 0 and math.isfinite(t)):
-            raise SketchtoolError(f"--softmax-temperature {t}: must be a number > 0 (0.5-1 is typical)")
+            raise SketchtoolError(f"--pen-temperature {t}: must be a number > 0 (0.5-1 is typical)")
         if self.chunk_size < 1:
             raise SketchtoolError(f"chunk size {self.chunk_size}: must be >= 1")
         if self.precision not in PRECISIONS:
@@ -170,7 +170,7 @@ def complete_image(model, info, image: np.ndarray, mask: np.ndarray, n: int, opt
     options.validate()
     device = _device_of(model)
     generator = make_generator(options.seed, device)
-    extra = _softmax_temperature(model, info, options)
+    extra = _pen_temperature(model, info, options)
     labels = _labels(model, info, options, n)
     images = []
     for start in range(0, n, options.chunk_size):
@@ -302,7 +302,7 @@ def _sample_images(model, info, n: int, options: SampleOptions, generator: torch
                    on_progress: ProgressFn | None, frames: bool) -> ImageSamples:
     """An image model's samples, `options.chunk_size` at a time from one generator."""
     options.validate()
-    extra = _softmax_temperature(model, info, options)
+    extra = _pen_temperature(model, info, options)
     labels = _labels(model, info, options, n)
     given = parse_condition(options.condition, n, info.class_names) if options.condition else Condition()
     if labels is not None and given.labels is not None:
@@ -381,7 +381,7 @@ def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None
     device = _device_of(model)
     generator = generator or make_generator(options.seed, device)
     labels = _labels(model, info, options, n)
-    extra = _softmax_temperature(model, info, options)
+    extra = _pen_temperature(model, info, options)
     z_all = None if z is None else torch.as_tensor(np.asarray(z), dtype=torch.float32, device=device)
     out: list[np.ndarray] = []
     for start in range(0, n, options.chunk_size):
@@ -402,14 +402,14 @@ def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None
     return out
 
 
-def _softmax_temperature(model, info, options: SampleOptions) -> dict:
-    """The softmax temperature as a keyword for models whose sampler takes one; only when set, so stroke models
-    without discrete choices keep working, and one asked for it anyway is told so."""
-    if options.softmax_temperature is None:
+def _pen_temperature(model, info, options: SampleOptions) -> dict:
+    """The pen temperature as a keyword for models whose sampler takes one; only when set, so other models keep
+    working, and one asked for it anyway is told so."""
+    if options.pen_temperature is None:
         return {}
-    if "softmax_temperature" not in inspect.signature(model.sample).parameters:
-        raise SketchtoolError(f"--softmax-temperature: model {info.path} ({model.name}) has no softmax temperature")
-    return {"softmax_temperature": options.softmax_temperature}
+    if "pen_temperature" not in inspect.signature(model.sample).parameters:
+        raise SketchtoolError(f"--pen-temperature: model {info.path} ({model.name}) has no pen temperature")
+    return {"pen_temperature": options.pen_temperature}
 
 
 def _chunk_progress(on_progress: ProgressFn, start: int, stop: int, n: int, t: int, total: int) -> None:

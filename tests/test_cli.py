@@ -413,10 +413,10 @@ ROWS = [
     ("battle {empty_dir} {empty_dir} --data {raster_images}:bogus", "unknown split"),
     ("battle {empty_dir} {empty_dir} --data {raster_images} --n 0", "no samples"),
     ("battle {empty_dir} {empty_dir} --data {raster_images} --json {raster_images}", "json over an input"),
-    # issue 12: the softmax temperature, fine-tuning from a model
-    ("generate --n 2 --softmax-temperature 0 --out {out}.svg", "softmax temperature 0"),
-    ("generate --n 2 --softmax-temperature nan --out {out}.svg", "softmax temperature nan"),
-    ("generate --model {draw_run} --n 2 --softmax-temperature 0.5 --out {out}.png", "image model"),
+    # issue 12: the pen temperature, fine-tuning from a model
+    ("generate --n 2 --pen-temperature 0 --out {out}.svg", "pen temperature 0"),
+    ("generate --n 2 --pen-temperature nan --out {out}.svg", "pen temperature nan"),
+    ("generate --model {draw_run} --n 2 --pen-temperature 0.5 --out {out}.png", "image model"),
     ("train {outputs_npz} -o {out} --init {empty_npz}", "init from a dataset"),
     ("train {outputs_npz} -o {out} --init nosuchmodel", "init from an unknown model"),
     ("train {outputs_npz} -o {out} --init sheep --preset small", "init with a preset"),

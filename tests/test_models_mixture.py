@@ -100,30 +100,38 @@ def test_component_and_pen_draws_follow_the_tempered_softmax():
                                atol=0.01, rtol=0)
 
 
-def test_softmax_temperature_tempers_the_choices_and_leaves_the_offsets_to_tau():
-    """magenta-js's split: pen and component draws follow softmax(logits / softmax_temperature) while σ still
-    scales by √τ; without one the choices follow τ (magenta's Python sampler)."""
-    m, n, tau, discrete = 3, 40000, 0.3, 0.8
+def test_pen_temperature_tempers_the_pen_state_alone():
+    """Pen states follow softmax(pen logits / pen_temperature) while the component still follows softmax(π / τ)
+    and σ scales by √τ; without a pen temperature the pen follows τ too (magenta's Python sampler)."""
+    m, n, tau, pen_tau = 3, 40000, 0.3, 0.8
     g = torch.Generator().manual_seed(3)
     row = torch.randn(6 * m + 3, generator=g, dtype=torch.float64)
     row[3 + 3 * m:3 + 5 * m] = 0.0  # σ = 1 before temperature
     row[3 + m:3 + 3 * m] = 0.0  # every component centred at 0, so the offsets show σ alone
     p = split_output(row.expand(n, -1), m)
-    offsets, pen = sample_mixture(p, temperature=tau, softmax_temperature=discrete, generator=g)
-    torch.testing.assert_close((torch.bincount(pen, minlength=3) / n).double(), torch.softmax(row[:3] / discrete, -1),
+    offsets, pen = sample_mixture(p, temperature=tau, pen_temperature=pen_tau, generator=g)
+    torch.testing.assert_close((torch.bincount(pen, minlength=3) / n).double(), torch.softmax(row[:3] / pen_tau, -1),
                                atol=0.01, rtol=0)
     assert abs(offsets[:, 0].std().item() - math.sqrt(tau)) < 0.02
     _, pen_paper = sample_mixture(p, temperature=tau, generator=g)
     torch.testing.assert_close((torch.bincount(pen_paper, minlength=3) / n).double(), torch.softmax(row[:3] / tau, -1),
                                atol=0.01, rtol=0)
+    tight = row.clone()
+    tight[3 + m:3 + 2 * m] = torch.arange(m, dtype=torch.float64) * 10  # component k centred at x = 10k
+    tight[3 + 3 * m:3 + 5 * m] = -12.0
+    offsets, _ = sample_mixture(split_output(tight.expand(n, -1), m), temperature=tau, pen_temperature=pen_tau,
+                                generator=g)
+    k = (offsets[:, 0] / 10).round().long()
+    torch.testing.assert_close((torch.bincount(k, minlength=m) / n).double(), torch.softmax(row[3:3 + m] / tau, -1),
+                               atol=0.01, rtol=0)
 
 
-def test_the_default_softmax_temperature_is_magenta_js_heuristic():
-    from sketchtool.models.mixture import softmax_temperature_for
+def test_the_default_pen_temperature_is_magenta_js_heuristic():
+    from sketchtool.models.mixture import pen_temperature_for
 
-    assert softmax_temperature_for(1.0) == 1.0  # τ = 1 samples the model as trained, as both samplers do
-    assert softmax_temperature_for(0.4) == pytest.approx(0.7)
-    assert softmax_temperature_for(0.0) == 0.5
+    assert pen_temperature_for(1.0) == 1.0  # τ = 1 samples the model as trained, as both samplers do
+    assert pen_temperature_for(0.4) == pytest.approx(0.7)
+    assert pen_temperature_for(0.0) == 0.5
 
 
 def test_a_component_of_zero_probability_is_never_drawn():

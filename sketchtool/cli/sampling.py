@@ -30,9 +30,9 @@ def _sampling_options(command):
                           "[default: random, printed]."),
         click.option("--temperature", type=float, default=DEFAULT_TEMPERATURE, show_default=True,
                      help="Randomness: lower is tidier, higher is wilder (must be > 0)."),
-        click.option("--softmax-temperature", type=float, default=None, metavar="FLOAT",
-                     help="Sketch-RNN: temperature of the pen-state and mixture choices [default: 0.5 + 0.5 x "
-                          "--temperature, magenta-js's; equal to --temperature is magenta's Python sampler]."),
+        click.option("--pen-temperature", type=float, default=None, metavar="FLOAT",
+                     help="Sketch-RNN: temperature of the pen state (lift, end) [default: 0.5 + 0.5 x --temperature, "
+                          "magenta-js's, so drawings still end; equal to --temperature: magenta's Python sampler]."),
         click.option("--greedy", is_flag=True,
                      help="Take the most likely next point instead of sampling one (z is still random)."),
         click.option("--class", "--label", "class_name", default=None, metavar="NAME",
@@ -81,7 +81,7 @@ class _Run:
         self.seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
         self.options = SampleOptions(temperature=params["temperature"], greedy=params["greedy"], seed=self.seed,
                                      class_name=params["class_name"], precision=params["precision"],
-                                     softmax_temperature=params["softmax_temperature"])
+                                     pen_temperature=params["pen_temperature"])
         self.options.validate()
         device = str(resolve_device(params["device"]))
         self.model, self.info = load_model(resolve_model(params["model_ref"]), device=device)

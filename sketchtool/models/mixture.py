@@ -2,10 +2,11 @@
 a bivariate-Gaussian mixture over (Δx, Δy) and a softmax over the 3 pen states, its loss and its sampler.
 
 Output layout per step (6M+3 values): pen logits (3), then π, μx, μy, σ̂x, σ̂y, ρ̂ (M each), as magenta.
-Sampling temperature τ follows the paper: σ² is scaled by τ (σ by √τ; magenta's Python sampler scales σ by τ
-instead, a known deviation from its own paper), and the π and pen logits are divided by a softmax temperature,
-τ in the paper and magenta's `sample()`, 0.5 + 0.5·τ by default in magenta-js (the paper author's sampler behind
-the web demos, `getPDF`'s `softmaxTemperature`). See `softmax_temperature_for`.
+Sampling temperature τ follows the paper: π logits are divided by τ and σ² is scaled by τ (σ by √τ; magenta's
+Python sampler scales σ by τ instead, a known deviation from its own paper). The pen logits are divided by a pen
+temperature: τ in the paper and magenta's `sample()`; by default here 0.5 + 0.5·τ, the heuristic of magenta-js (the
+paper author's sampler behind the web demos, `getPDF`'s `softmaxTemperature`, which it applies to π as well; on π
+it made the kanji model's strokes wobblier, docs/BENCHMARKS.md). See `pen_temperature_for`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ __all__ = [
     "offset_nll",
     "pen_cross_entropy",
     "sample_mixture",
-    "softmax_temperature_for",
+    "pen_temperature_for",
     "split_output",
 ]
 
@@ -85,29 +86,30 @@ def pen_cross_entropy(p: MixtureParams, pen: Tensor) -> Tensor:
     return -(pen * torch.log_softmax(p.pen_logits, dim=-1)).sum(-1)
 
 
-def softmax_temperature_for(temperature: float) -> float:
-    """magenta-js's default temperature of the discrete choices (mixture component, pen state) for offset
-    temperature τ: 0.5 + 0.5·τ. Dividing the pen logits by a low τ erases an end-of-drawing state the model gives
-    less than the majority, so drawings run on to the length cap; this keeps the ending the model learnt."""
+def pen_temperature_for(temperature: float) -> float:
+    """The default pen-state temperature for sampling temperature τ: 0.5 + 0.5·τ (magenta-js's heuristic). Dividing
+    the pen logits by a low τ erases an end-of-drawing state the model gives less than the other states, so drawings
+    run on to the length cap; this keeps most of the ending the model learnt."""
     return 0.5 + 0.5 * float(temperature)
 
 
 def sample_mixture(p: MixtureParams, *, temperature: float = 1.0, greedy: bool = False,
                    generator: torch.Generator | None = None,
-                   softmax_temperature: float | None = None) -> tuple[Tensor, Tensor]:
+                   pen_temperature: float | None = None) -> tuple[Tensor, Tensor]:
     """One draw per row from (B, M) params -> offsets (B, 2) and pen state index (B,) in {0, 1, 2}.
-    σ² is scaled by `temperature`; π and pen logits are divided by `softmax_temperature` (None: `temperature`,
-    as magenta's Python sampler). Greedy: the most likely component's mean and pen state (magenta `greedy_mode`)."""
+    π logits are divided by `temperature` and σ² scaled by it; pen logits are divided by `pen_temperature` (None:
+    `temperature`, as magenta's Python sampler). Greedy: the most likely component's mean and pen state (magenta
+    `greedy_mode`)."""
     tau = max(float(temperature), 1e-4)
-    discrete = tau if softmax_temperature is None else max(float(softmax_temperature), 1e-4)
+    pen_tau = tau if pen_temperature is None else max(float(pen_temperature), 1e-4)
     if greedy:
         k = p.pi_logits.argmax(-1, keepdim=True)
         pen_state = p.pen_logits.argmax(-1)
     else:
         u = torch.rand(p.pi_logits.shape[0], 2, generator=generator, device=p.pi_logits.device,
                        dtype=p.pi_logits.dtype)
-        k = _categorical(p.pi_logits / discrete, u[:, :1])
-        pen_state = _categorical(p.pen_logits / discrete, u[:, 1:]).squeeze(-1)
+        k = _categorical(p.pi_logits / tau, u[:, :1])
+        pen_state = _categorical(p.pen_logits / pen_tau, u[:, 1:]).squeeze(-1)
     # the picked component only: gathering before exp/tanh transforms 1 value per row, not M
     mu1, mu2, s1_hat, s2_hat, rho_hat = (t.gather(-1, k).squeeze(-1)
                                          for t in (p.mu1, p.mu2, p.sigma1_hat, p.sigma2_hat, p.rho_hat))

@@ -3,10 +3,10 @@ names and defaults, initialisations and loss are the reference's.
 
 Deliberate deviations: the encoder runs only each drawing's true length (the reference's dynamic_rnn does the
 same; the popular PyTorch port reads the padding); an optional class embedding conditions the decoder when the
-dataset has several classes; sampling temperature scales σ² by τ as the paper says, and the mixture and pen
-choices are sampled at magenta-js's softmax temperature 0.5 + 0.5·τ unless one is given (`softmax_temperature=τ`
-is magenta's Python `sample()`): at the paper's temperature a sheep model whose end-of-drawing state is less than
-certain never ends at low τ (see models/mixture.py and docs/BENCHMARKS.md, "Samples that end by themselves").
+dataset has several classes; sampling temperature scales σ² by τ as the paper says; the pen state is sampled at
+the pen temperature 0.5 + 0.5·τ (magenta-js's heuristic) unless one is given (`pen_temperature=τ` is magenta's
+Python `sample()`): at the paper's temperature a model whose end-of-drawing state is less than certain rarely ends
+at low τ, and its drawings run on to max_seq_len (models/mixture.py; docs/BENCHMARKS.md, issue 12).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from sketchtool.models.mixture import (
     offset_nll,
     pen_cross_entropy,
     sample_mixture,
-    softmax_temperature_for,
+    pen_temperature_for,
     split_output,
 )
 from sketchtool.strokes import stroke5_to_stroke3
@@ -317,17 +317,17 @@ class SketchRNN(SketchModel):
                greedy: bool = False, condition: Condition | None = None,
                on_progress: Callable[[int, int], None] | None = None, precision: str = "auto", frames: bool = False,
                z: Tensor | None = None, labels: Tensor | None = None, prefix: list[np.ndarray] | None = None,
-               max_len: int | None = None, softmax_temperature: float | None = None) -> list[np.ndarray]:
+               max_len: int | None = None, pen_temperature: float | None = None) -> list[np.ndarray]:
         """n drawings advanced together; returns n float64 stroke-3 arrays in normalised units (multiply
         offsets by the scale factor). The condition's (or the keyword) `z` (n, z_size) decodes given latents, else
         z ~ N(0, I) from `generator` (conditional models); `labels` (n,) picks classes (random when omitted);
         `prefix` (n normalised stroke-3 starts) is fed first and is included at the start of each returned drawing.
         Each drawing stops at its end-of-drawing state or after `max_len` points (default max_seq_len, after the
         longest prefix when there is one). `precision` "auto" lets a large batch run its matmuls in bfloat16 where
-        the hardware does that natively (see `_matmul_dtype`), "bf16" always, "fp32" never. `softmax_temperature`
-        divides the mixture and pen logits (None: magenta-js's 0.5 + 0.5·temperature; see models/mixture.py)."""
-        if softmax_temperature is None:
-            softmax_temperature = softmax_temperature_for(temperature)
+        the hardware does that natively (see `_matmul_dtype`), "bf16" always, "fp32" never. `pen_temperature`
+        divides the pen logits (None: 0.5 + 0.5·temperature, magenta-js's heuristic; see models/mixture.py)."""
+        if pen_temperature is None:
+            pen_temperature = pen_temperature_for(temperature)
         if condition is not None:
             if condition.image is not None or condition.vectors:
                 raise SketchtoolError("Sketch-RNN is conditioned on strokes, classes and z, not on images or vectors")
@@ -342,7 +342,7 @@ class SketchRNN(SketchModel):
         with _inference(self):
             cond = self._sample_condition(n, z, labels, generator, device)
             forced = self._prefix_rows(n, prefix, max_len, device)
-            rows = self._sample_loop(n, cond, forced, max_len, (temperature, softmax_temperature), greedy, generator,
+            rows = self._sample_loop(n, cond, forced, max_len, (temperature, pen_temperature), greedy, generator,
                                      on_progress, precision)
         return [stroke5_to_stroke3(r) for r in rows.cpu().numpy()]
 
@@ -405,7 +405,7 @@ class SketchRNN(SketchModel):
         return w_stroke, self.dec.project_inputs(torch.cat([like.new_zeros(n, 5), cond], dim=-1))  # (n, P)
 
     def _sample_loop(self, n, cond, forced, max_len, temperatures, greedy, generator, on_progress, precision) -> Tensor:
-        temperature, softmax_temperature = temperatures
+        temperature, pen_temperature = temperatures
         forced_rows, forced_len = forced
         device = forced_rows.device
         prev = torch.tensor([[0, 0, 1, 0, 0]], dtype=torch.float32, device=device).expand(n, 5)
@@ -435,7 +435,7 @@ class SketchRNN(SketchModel):
             y = _at_least_fp32(F.linear(h.to(matmul_dtype), w_out, b_out))  # (batch, 6M+3)
             offsets, pen_state = sample_mixture(split_output(y, self.hps.num_mixture), temperature=temperature,
                                                 greedy=greedy, generator=generator,
-                                                softmax_temperature=softmax_temperature)
+                                                pen_temperature=pen_temperature)
             step = torch.cat([offsets, F.one_hot(pen_state, 3).to(offsets.dtype)], dim=-1)  # (batch, 5)
             going = pen_state != 2
             if t < forced_until:
