@@ -24,8 +24,8 @@ __all__ = [
     "bivariate_normal_pdf",
     "offset_nll",
     "pen_cross_entropy",
-    "sample_mixture",
     "pen_temperature_for",
+    "sample_mixture",
     "split_output",
 ]
 

@@ -30,8 +30,8 @@ from sketchtool.models.cells import CELLS, final_hidden, make_cell, unroll
 from sketchtool.models.mixture import (
     offset_nll,
     pen_cross_entropy,
-    sample_mixture,
     pen_temperature_for,
+    sample_mixture,
     split_output,
 )
 from sketchtool.strokes import stroke5_to_stroke3
