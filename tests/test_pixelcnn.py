@@ -145,7 +145,6 @@ def test_learns_digits_beyond_independent_pixels_and_classes_help(digits_npz, tm
 
     data = load_image_dataset(digits_npz)
     train_x, test_x = _binarised(data, "train"), _binarised(data, "test")
-    train_y, test_y = data.labels_of("train"), data.labels_of("test")
     independent = _independent_nll(train_x, test_x)
     nll = {}
     for conditional in (False, True):

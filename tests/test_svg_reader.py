@@ -184,7 +184,7 @@ def test_nothing_left_but_unresolved_uses_is_empty_and_says_why():
 
 def test_many_unresolved_uses_are_dropped_in_one_pass_and_listed_briefly():
     uses = "".join(f'<use href="http://example.com/{i}.svg#x"/>' for i in range(50_000))
-    svg = f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10" stroke="black"><path d="M1 1 L2 2"/>'
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10" stroke="black"><path d="M1 1 L2 2"/>'
     drawing = read_svg(f"{svg}<g>{uses}</g></svg>".encode())
     assert len(drawing.polylines) == 1
     assert len(drawing.warnings) == 11 and drawing.warnings[-1] == "49990 more unresolved <use> references not drawn"
