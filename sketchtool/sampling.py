@@ -44,7 +44,8 @@ __all__ = [
 
 DEFAULT_TEMPERATURE = 0.4
 DEFAULT_CHUNK = 1000  # drawings decoded together: large enough to amortise each step, small enough for RAM
-EMPTY_RETRIES = 3  # `generate` redraws drawings that ended before their first point this many times at most
+EMPTY_RETRIES = 10  # `generate` redraws drawings that ended before their first point this many times at most
+# (the embedded kanji ends at once for about 23% of prior z draws: 10 retries leave 4e-7 of drawings empty)
 ProgressFn = Callable[[int, int], None]  # (drawings done, total)
 
 
