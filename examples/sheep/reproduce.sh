@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Reproduce the embedded `sheep` model with sketchtool's own commands (see README.md next to this file).
-# Usage: examples/sheep/reproduce.sh [STEPS] [FINE_TUNE_STEPS] [WORK_DIR]     e.g. examples/sheep/reproduce.sh 17050 FT_STEPS work/
+# Usage: examples/sheep/reproduce.sh [STEPS] [FINE_TUNE_STEPS] [WORK_DIR]     e.g. examples/sheep/reproduce.sh 17050 7000 work/
 set -euo pipefail
 STEPS="${1:-17050}"
-FINE="${2:-FT_STEPS}"
+FINE="${2:-7000}"
 WORK="${3:-work}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$WORK"
