@@ -268,9 +268,7 @@ def _init_spec(source: dict[str, Any], current, ref: str):
     its weights mean what they meant, with this dataset's name and settings; its classes must be the dataset's."""
     from sketchtool.checkpoint import spec_of
 
-    trained = spec_of(source, ref)
-    if trained.kind != current.kind:
-        raise SketchtoolError(f"--init {ref}: a model of {trained.kind}, but {current.dataset['path']} holds {current.kind}")
+    trained = spec_of(source, ref)  # its kind is the model's input kind, which `_check_kind` matched to the data
     if list(current.class_names) != list(trained.class_names):
         raise SketchtoolError(f"--init {ref}: its classes {trained.class_names or 'none'} differ from the dataset's "
                               f"{current.class_names or 'none'}; start a new run instead")

@@ -42,14 +42,17 @@ def test_hostile_pickle_is_refused_and_never_runs(tmp_path: Path):
     assert not marker.exists()
 
 
+def _train_and_hostile(marker: Path, hostile_member: str) -> dict[str, np.ndarray]:
+    """A one-drawing train split beside an object array whose pickle would run a command (creating `marker`)."""
+    ok, evil = np.empty(1, dtype=object), np.empty(1, dtype=object)
+    ok[0], evil[0] = A, _RunsCommand(marker)
+    return {"train": ok, hostile_member: evil}
+
+
 def test_hostile_pickle_in_an_extra_member_is_refused_too(tmp_path: Path):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.npz"
-    evil = np.empty(1, dtype=object)
-    evil[0] = _RunsCommand(marker)
-    ok = np.empty(1, dtype=object)
-    ok[0] = A
-    _npz_with_members(path, {"train": ok, "class_names": evil})
+    _npz_with_members(path, _train_and_hostile(marker, "class_names"))
     with pytest.raises(SketchtoolError, match="unsafe"):
         load_dataset(path)
     assert not marker.exists()
@@ -277,11 +280,7 @@ def test_small_highly_compressible_files_still_load(tmp_path: Path):
 def test_members_nobody_reads_are_never_unpacked(tmp_path: Path):
     marker = tmp_path / "pwned"
     path = tmp_path / "extra.npz"
-    evil = np.empty(1, dtype=object)
-    evil[0] = _RunsCommand(marker)
-    ok = np.empty(1, dtype=object)
-    ok[0] = A
-    _npz_with_members(path, {"train": ok, "notes": evil})
+    _npz_with_members(path, _train_and_hostile(marker, "notes"))
     write_zero_bomb(tmp_path / "bomb.npz", {"weights": 64 << 20})
     with zipfile.ZipFile(path, "a") as zf, zipfile.ZipFile(tmp_path / "bomb.npz") as bomb:
         zf.writestr(bomb.getinfo("weights.npy"), b"")  # a directory entry claiming 64 MiB

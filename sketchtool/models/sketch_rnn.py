@@ -342,7 +342,7 @@ class SketchRNN(SketchModel):
         with _inference(self):
             cond = self._sample_condition(n, z, labels, generator, device)
             forced = self._prefix_rows(n, prefix, max_len, device)
-            rows = self._sample_loop(n, cond, forced, max_len, (temperature, pen_temperature), greedy, generator,
+            rows = self._sample_loop(n, cond, forced, max_len, temperature, pen_temperature, greedy, generator,
                                      on_progress, precision)
         return [stroke5_to_stroke3(r) for r in rows.cpu().numpy()]
 
@@ -404,8 +404,8 @@ class SketchRNN(SketchModel):
             return w_stroke, bias.expand(n, -1)
         return w_stroke, self.dec.project_inputs(torch.cat([like.new_zeros(n, 5), cond], dim=-1))  # (n, P)
 
-    def _sample_loop(self, n, cond, forced, max_len, temperatures, greedy, generator, on_progress, precision) -> Tensor:
-        temperature, pen_temperature = temperatures
+    def _sample_loop(self, n, cond, forced, max_len, temperature, pen_temperature, greedy, generator, on_progress,
+                     precision) -> Tensor:
         forced_rows, forced_len = forced
         device = forced_rows.device
         prev = torch.tensor([[0, 0, 1, 0, 0]], dtype=torch.float32, device=device).expand(n, 5)
