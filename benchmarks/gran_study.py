@@ -1,13 +1,19 @@
-"""The GRAN study: T in {1, 3, 5} (T = 1 is the DCGAN-like ablation) over several seeds, at equal steps or at
-equal wall time, compared by GAM battles between every pair of step counts (per seed) and by the pixel moment
-mismatch of samples against held-out data (the model's validation "loss").
+"""The GRAN study: T in {1, 3, 5} (T = 1 is the DCGAN-like ablation) over several seeds, at equal steps and at
+equal compute, compared by GAM battles between every pair of step counts (per seed) and by `score`'s judge
+(Fréchet distance, precision, recall, recognition) against held-out images.
 
-    python benchmarks/gran_study.py DATA.npz [--T 1 3 5] [--seeds 0 1 2] [--steps 600 | --minutes 1.5]
-        [--hold-out 1000] [--split valid] [--n 1000] [--work /tmp/gran-study]
+    python benchmarks/gran_study.py DATA.npz [--T 1 3 5] [--seeds 0 1 2] [--steps 3000] [--equal-time]
+        [--hold-out 1000] [--split valid] [--n 1000] [--work /tmp/gran-study] [--json study.json]
+
+Equal steps: every run trains `--steps`. `--equal-time` then adds a second phase in which every T gets the CPU
+seconds the median T used for `--steps` (mean over seeds), converted to steps with each T's own measured CPU cost
+per step. Compute is measured as process CPU time, not wall time, so other jobs on a shared host do not tilt it;
+pin the study to a core of its own (`taskset -c 0`) all the same.
 
 An image dataset without a valid split (examples/mnist's mnist.npz) gets its last `--hold-out` training images
-moved to valid (a copy in --work; grey, like the training images; mnist.npz's test split is binarised, which
-no GAN trained on grey digits has seen). Battles use `--split`. Prints one JSON object.
+moved to valid (a copy in --work; grey, like the training images; mnist.npz's test split is binarised, which no
+GAN trained on grey digits has seen). Battles and scores use `--split`. Samples are drawn at temperature 1 (the
+trained noise distribution). Prints one JSON line per run and battle, then the whole record.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import itertools
 import json
 import os
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -40,60 +47,105 @@ def held_out(path: Path, work: Path, count: int) -> Path:
     return out
 
 
+def train_run(data: Path, run: Path, T: int, seed: int, steps: int) -> dict:
+    from sketchtool.train import TrainOptions, evaluate, resolve_hparams, train
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = train(data, run, model="gran", hps=resolve_hparams("gran", overrides={**STUDY, "T": T}),
+                   options=TrainOptions(steps=steps, save_every=steps, seed=seed, log_every=100))
+    return {"T": T, "seed": seed, "steps": result.step, "wall_s": round(time.perf_counter() - wall, 1),
+            "cpu_s": round(time.process_time() - cpu, 1),
+            "moment_mismatch": round(evaluate(run / "latest.pt", split="valid")["loss"], 5)}
+
+
+def judge_figures(checkpoint: Path, reference, train_images, judge, n: int, seed: int) -> dict:
+    """`score`'s figures for n samples of one run at temperature 1 (and the floor and noise baseline rows)."""
+    from sketchtool.checkpoint import load_model
+    from sketchtool.sampling import SampleOptions, generate
+    from sketchtool.score import ScoreOptions, score_samples
+
+    model, info = load_model(checkpoint)
+    images = generate(model, info, n, SampleOptions(temperature=1.0, seed=seed)).images
+    return score_samples(images, reference, train_images, judge, ScoreOptions(seed=0))
+
+
+def battles(runs: dict, Ts: list[int], seeds: list[int], test, n: int) -> list[dict]:
+    from sketchtool.checkpoint import load_model
+    from sketchtool.gam import battle
+
+    rows = []
+    for seed in seeds:
+        for t_a, t_b in itertools.combinations(Ts, 2):
+            r = battle(load_model(runs[t_a, seed])[0], load_model(runs[t_b, seed])[0], test, n_samples=n, seed=seed)
+            rows.append({"seed": seed, "A": f"T{t_a}", "B": f"T{t_b}", "winner": r.winner,
+                         "winner_T": {"A": t_a, "B": t_b}.get(r.winner), "gate": r.gate_passed,
+                         "r_test": round(r.r_test.value, 4), "r_test_95": [round(r.r_test.low, 3),
+                                                                           round(r.r_test.high, 3)],
+                         "r_sample": round(r.r_sample.value, 4), "r_sample_smoothed": r.r_sample.smoothed_used,
+                         "err_test_A": r.test_a.rate, "err_test_B": r.test_b.rate,
+                         "err_A_on_GB": r.sample_a.rate, "err_B_on_GA": r.sample_b.rate})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def run_phase(name: str, steps_of: dict, args, data: Path, work: Path, test, train_images, judge) -> dict:
+    runs, rows = {}, []
+    for T, seed in itertools.product(args.T, args.seeds):
+        run = work / name / f"T{T}-seed{seed}"
+        row = train_run(data, run, T, seed, steps_of[T])
+        report = judge_figures(run / "latest.pt", test, train_images, judge, args.n, seed)
+        row["score"] = {k: round(report["samples"][k], 4) for k in ("frechet", "precision", "recall", "recognition")}
+        row["phase"] = name
+        runs[T, seed] = run / "latest.pt"
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return {"runs": rows, "battles": battles(runs, args.T, args.seeds, test, args.n),
+            "floor": {k: round(report["floor"][k], 4) for k in ("frechet", "precision", "recall", "recognition")},
+            "baseline": {k: round(report["baseline"][k], 4)
+                         for k in ("frechet", "precision", "recall", "recognition")}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path)
     parser.add_argument("--T", type=int, nargs="+", default=[1, 3, 5])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--minutes", type=float, default=None, help="equal wall time instead of equal steps")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--equal-time", action="store_true",
+                        help="a second phase at the CPU time the median T took for --steps")
     parser.add_argument("--hold-out", type=int, default=1000)
     parser.add_argument("--split", default="valid")
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/gran-study"))
+    parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
     import torch
 
-    from sketchtool.checkpoint import load_model
-    from sketchtool.gam import battle
     from sketchtool.images import load_image_dataset
-    from sketchtool.train import TrainOptions, evaluate, resolve_hparams, train
+    from sketchtool.judge import load_judge
 
     args.work.mkdir(parents=True, exist_ok=True)
     data = held_out(args.data, args.work, args.hold_out)
-    tag = f"{args.data.stem}-{'%gmin' % args.minutes if args.minutes else '%dsteps' % args.steps}-{int(time.time())}"
-    runs, record = {}, {"runs": [], "battles": []}
-    for T, seed in itertools.product(args.T, args.seeds):
-        run = args.work / tag / f"T{T}-seed{seed}"
-        options = TrainOptions(steps=10**7 if args.minutes else args.steps, save_every=10**7 if args.minutes else
-                               args.steps, max_minutes=args.minutes, seed=seed, log_every=50)
-        wall, cpu = time.perf_counter(), time.process_time()
-        result = train(data, run, model="gran", hps=resolve_hparams("gran", overrides={**STUDY, "T": T}),
-                       options=options)
-        runs[T, seed] = run / "latest.pt"
-        record["runs"].append({"T": T, "seed": seed, "steps": result.step,
-                               "wall_s": round(time.perf_counter() - wall, 1),
-                               "cpu_s": round(time.process_time() - cpu, 1),
-                               "moment_mismatch": round(evaluate(run / "latest.pt", split="valid")["loss"], 5)})
-        print(json.dumps(record["runs"][-1]), flush=True)
-    test = load_image_dataset(data).images(args.split)
-    for seed in args.seeds:
-        for t_a, t_b in itertools.combinations(args.T, 2):
-            a, b = load_model(runs[t_a, seed])[0], load_model(runs[t_b, seed])[0]
-            r = battle(a, b, test, n_samples=args.n, seed=seed)
-            row = {"seed": seed, "A": f"T{t_a}", "B": f"T{t_b}", "winner": r.winner,
-                   "winner_T": {"A": t_a, "B": t_b}.get(r.winner), "gate": r.gate_passed,
-                   "r_test": round(r.r_test.value, 4), "r_sample": round(r.r_sample.value, 4),
-                   "err_test_A": r.test_a.rate, "err_test_B": r.test_b.rate,
-                   "err_A_on_GB": r.sample_a.rate, "err_B_on_GA": r.sample_b.rate}
-            record["battles"].append(row)
-            print(json.dumps(row), flush=True)
-    record.update({"data": str(args.data), "split": args.split, "hparams": STUDY,
-                   "budget": {"minutes": args.minutes} if args.minutes else {"steps": args.steps},
-                   "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-                              f"{torch.get_num_threads()} thread(s), shared with other jobs"})
+    work = args.work / f"{args.data.stem}-{args.steps}steps-{int(time.time())}"
+    ds = load_image_dataset(data)
+    test, train_images, judge = ds.images(args.split), ds.images("train"), load_judge()
+    record = {"data": str(args.data), "split": args.split, "hparams": STUDY, "n": args.n,
+              "equal_steps": run_phase("equal-steps", {T: args.steps for T in args.T}, args, data, work, test,
+                                       train_images, judge)}
+    if args.equal_time:
+        cpu_per_step = {T: statistics.mean(r["cpu_s"] / r["steps"] for r in record["equal_steps"]["runs"]
+                                           if r["T"] == T) for T in args.T}
+        budget_T = sorted(args.T)[len(args.T) // 2]
+        budget_s = cpu_per_step[budget_T] * args.steps
+        steps_of = {T: max(1, round(budget_s / cpu_per_step[T])) for T in args.T}
+        record["equal_time"] = {"cpu_s_budget": round(budget_s, 1), "budget_of_T": budget_T, "steps": steps_of,
+                                **run_phase("equal-time", steps_of, args, data, work, test, train_images, judge)}
+    record["machine"] = (f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+                         f"{torch.get_num_threads()} thread(s)")
     print(json.dumps(record))
+    if args.json:
+        args.json.write_text(json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":

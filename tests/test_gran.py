@@ -74,6 +74,19 @@ def test_gran_is_unconditional_and_refuses_odd_image_sides():
         GRAN(GRANHParams(**TINY), DataSpec(kind="images", image_shape=(10, 10)))
 
 
+def test_list_hparams_are_given_on_the_command_line_as_json_lists():
+    """nkerns=[4,2]'s comma is part of the value, not a separator; the stage count follows the list."""
+    from sketchtool.models.base import parse_hparams
+    from sketchtool.train import resolve_hparams
+
+    hps = resolve_hparams("gran", overrides=parse_hparams("nkerns=[4,2,1], T=2,ckern=3"))
+    assert (hps.nkerns, hps.T, hps.ckern) == ([4, 2, 1], 2, 3)
+    assert GRAN(hps, DataSpec(kind="images", image_shape=(16, 16))).decoder.channels == [12, 6, 3, 1]
+    for bad, message in (("nkerns=[4,2", "expected list"), ("nkerns=[0]", "whole numbers")):
+        with pytest.raises(SketchtoolError, match=message):
+            resolve_hparams("gran", overrides=parse_hparams(bad))
+
+
 @pytest.fixture(scope="module")
 def trained_pair(digits_npz, tmp_path_factory):
     """A tiny GRAN trained 200 steps on the digits and a copy of the same run stopped at step 25."""

@@ -266,11 +266,23 @@ def hparams_from_dict(cls: type, values: Mapping[str, Any], base: Any = None) ->
 
 
 def parse_hparams(text: str) -> dict[str, str]:
-    """'a=1,b=2' -> {'a': '1', 'b': '2'} (magenta's `--hparams` syntax); values are typed later."""
+    """'a=1,b=[8,4]' -> {'a': '1', 'b': '[8,4]'} (magenta's `--hparams` syntax, plus JSON lists, whose commas do
+    not separate hparams); values are typed later."""
     out: dict[str, str] = {}
-    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+    for part in filter(None, (p.strip() for p in _top_level_split(text or ""))):
         key, sep, value = part.partition("=")
         if not sep or not key.strip():
             raise SketchtoolError(f"--hparams: {part!r} is not name=value (example: dec_model=layer_norm,z_size=64)")
         out[key.strip()] = value.strip()
     return out
+
+
+def _top_level_split(text: str) -> list[str]:
+    """Split at the commas outside [brackets]."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch == "[") - (ch == "]")
+        if ch == "," and depth <= 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [*parts, text[start:]]
