@@ -13,8 +13,9 @@ pin the study to a core of its own (`taskset -c 0`) all the same.
 
 An image dataset without a valid split (examples/mnist's mnist.npz) gets a random `--hold-out` of its training
 images (seed 0; mnist.npz's train split is in class order) moved to valid (a copy in --work; grey, like the
-training images; mnist.npz's test split is binarised, which no GAN trained on grey digits has seen). Battles and scores use `--split`. Samples are drawn at temperature 1 (the
-trained noise distribution). Prints one JSON line per run and battle, then the whole record.
+training images; mnist.npz's test split is binarised, which no GAN trained on grey digits has seen). Battles and
+scores use `--split`. Samples are drawn at temperature 1 (the trained noise distribution). Prints one JSON line
+per run and battle, then the whole record.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def held_out(path: Path, work: Path, count: int) -> Path:
     order = np.random.default_rng(0).permutation(len(train))  # a random subset: mnist.npz's train is in class order
     keep, valid = np.sort(order[count:]), np.sort(order[:count])
     out = work / f"{path.stem}-holdout.npz"
-    save_image_dataset(out, ImageDataset(splits={"train": train[keep], "valid": train[valid], "test": ds.splits["test"]},
+    save_image_dataset(out, ImageDataset(splits={"train": train[keep], "valid": train[valid],
+                                                 "test": ds.splits["test"]},
                                          labels={"train": labels[keep], "valid": labels[valid],
                                                  "test": ds.labels_of("test")},
                                          class_names=ds.class_names, meta=ds.meta))
