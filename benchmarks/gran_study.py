@@ -97,8 +97,8 @@ def battles(runs: dict, Ts: list[int], seeds: list[int], test, n: int) -> list[d
 def run_phase(name: str, steps_of: dict, args, data: Path, work: Path, test, train_images, judge,
               done: dict | None = None) -> tuple[dict, dict]:
     """Train and score every (T, seed) for steps_of[T], then battle them: ({"runs", "battles"}, the runs by
-    (T, seed) as (checkpoint, row)). A run already `done` at those steps (training is deterministic for a seed) is
-    reused, not repeated."""
+    (T, seed) as (checkpoint, row, score report)). A run already `done` at those steps (training is deterministic
+    for a seed) is reused, not repeated."""
     runs = {}
     for T, seed in itertools.product(args.T, args.seeds):
         earlier = (done or {}).get((T, seed))
@@ -110,10 +110,10 @@ def run_phase(name: str, steps_of: dict, args, data: Path, work: Path, test, tra
         row = train_run(data, run, T, seed, steps_of[T])
         report = judge_figures(run / "latest.pt", test, train_images, judge, args.n, seed)
         row["score"] = _figures(report["samples"])
-        runs[T, seed] = (run / "latest.pt", row)
+        runs[T, seed] = (run / "latest.pt", row, report)
         print(json.dumps(row), flush=True)
-    checkpoints = {key: checkpoint for key, (checkpoint, _) in runs.items()}
-    return {"runs": [row for _, row in runs.values()],
+    checkpoints = {key: checkpoint for key, (checkpoint, _, _) in runs.items()}
+    return {"runs": [row for _, row, _ in runs.values()],
             "battles": battles(checkpoints, args.T, args.seeds, test, args.n)}, runs
 
 
@@ -183,8 +183,7 @@ def main() -> None:
     test, train_images, judge = ds.images(args.split), ds.images("train"), load_judge()
     equal_steps, done = run_phase("equal-steps", {T: args.steps for T in args.T}, args, data, work, test,
                                   train_images, judge)
-    first = done[args.T[0], args.seeds[0]][0]
-    reference = judge_figures(first, test, train_images, judge, args.n, args.seeds[0])  # the floor, the baseline
+    reference = done[args.T[0], args.seeds[0]][2]  # every report has the same floor and baseline rows
     record = {"data": str(args.data), "split": args.split, "hparams": STUDY, "n": args.n,
               "floor": _figures(reference["floor"]), "baseline": _figures(reference["baseline"]),
               "equal_steps": equal_steps}
