@@ -74,6 +74,7 @@ def test_gated_stacks_see_every_past_pixel_of_their_receptive_field_while_a_mask
     expected = _gated_receptive_field(model, shape, i, j)
     assert expected.sum() > 30
     assert (gated == expected).all(), f"seen but not expected:\n{gated & ~expected}\nmissed:\n{expected & ~gated}"
+    assert i - np.nonzero(gated.any(axis=1))[0].min() == model.rows_seen  # what describe() tells the user
 
     torch.manual_seed(0)
     masked = MaskedPixelCNN(n_layers=4, kernel_size=3).double()

@@ -127,10 +127,17 @@ class GatedPixelCNN(SketchModel):
             for i in range(hps.n_layers))
         self.head = nn.Sequential(nn.ReLU(), nn.Conv2d(c, c, 1), nn.ReLU(), nn.Conv2d(c, self.out_channels, 1))
 
+    @property
+    def rows_seen(self) -> int:
+        """How many rows above a pixel its logit sees: the vertical stacks' reach (the p of every layer) plus the
+        one-row shift. A digit needs most of its height in view to stay one digit (6 x 3x3 layers see 9 rows,
+        8 x 5x5 layers 18)."""
+        return sum(layer.p for layer in self.layers) + 1
+
     def describe(self) -> str:
         h = self.hps
-        return (f"gated PixelCNN, {h.n_layers} layers x {h.n_filters} filters, {h.output}"
-                + (", class-conditional" if self.use_classes else ""))
+        return (f"gated PixelCNN, {h.n_layers} layers x {h.n_filters} filters, sees {self.rows_seen} rows above, "
+                f"{h.output}" + (", class-conditional" if self.use_classes else ""))
 
     @classmethod
     def batch_source(cls, hps, spec, dataset, split, *, train, seed):
