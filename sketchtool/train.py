@@ -170,10 +170,11 @@ def _check_kind(cls, dataset, path: Path) -> None:
 
 # --- train --------------------------------------------------------------------------------------------------------
 def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, model: str = "sketch-rnn", hps=None,
-          options: TrainOptions | None = None, resume: bool = False, on_progress: ProgressFn | None = None) -> TrainResult:
+          options: TrainOptions | None = None, resume: bool = False, on_progress: ProgressFn | None = None,
+          on_start: Callable[[str], None] | None = None) -> TrainResult:
     """Train `model` on `dataset` into `run_dir` (latest.pt, best.pt, metrics.jsonl, run.json); `resume` continues
     tensor-for-tensor from latest.pt. Seeds only a private copy of torch's RNG (restored on return), so the
-    caller's process state is left as it was."""
+    caller's process state is left as it was. `on_start` gets one line saying what is trained on what."""
     import torch
 
     from sketchtool.device import init_distributed, resolve_device, resolve_precision
@@ -204,6 +205,8 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, model: str 
                 with contextlib.suppress(OSError):
                     run_dir.rmdir()
             raise
+        if on_start is not None and dist.is_main:
+            on_start(loop.summary())
         return loop.run(on_progress)
 
 
@@ -319,6 +322,14 @@ class _Loop:
         self.save_every = options.save_every or save_every
         self.last_metrics: dict[str, float] = {}
         self.tensorboard = None  # a SummaryWriter, False when TensorBoard is not installed, None before the first log
+
+    def summary(self) -> str:
+        """What is trained on what, from where to where: e.g. the receptive field or cell a preset chose."""
+        params = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        counts = ", ".join(f"{len(source):,} {split}" for split, source in self.sources.items())
+        start = f"from step {self.step} " if self.step else ""
+        return (f"{self.model.name} ({self.model.describe()}), {params:,} trainable parameters; {self.dataset.name}: {counts}; "
+                f"{start}to step {self.steps} on {self.device.type}, {self.precision}")
 
     # --- checkpoints ------------------------------------------------------------------------------------
     def write_run_json(self) -> None:

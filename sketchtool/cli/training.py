@@ -92,7 +92,7 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
     with _stop_on_signals(stop):
         try:
             result = train(dataset, run_dir, model=model, hps=hps, options=options, resume=resume,
-                           on_progress=progress)
+                           on_progress=progress, on_start=lambda line: click.echo(f"Training {line}", err=True))
         finally:
             progress.close()
     valid = format_terms(result.metrics) or "not measured"
