@@ -11,9 +11,12 @@ connection in the horizontal stack only. Output: a sigmoid per pixel for binary 
 
 Deliberate deviations: one colour channel (our images are grey), so no R/G/B masking; the paper's skip connections to
 the output are left out (the residual horizontal stack alone learns MNIST here); a first layer of kernel
-`first_kernel_size` as in PixelCNN (2016a), then `kernel_size`. Sampling runs the stacks incrementally: each finished
-row adds one row to every vertical layer, each pixel one column to every horizontal layer, so sampling an image costs
-about one forward pass instead of H x W (`sample_naive` keeps the full-recompute sampler for comparison).
+`first_kernel_size` as in PixelCNN (2016a), then `kernel_size`, by default 5 (reimplementations mostly use 3): a few
+3 x 3 layers see too few rows above (`rows_seen`) to keep a digit one digit, and 8 layers of 5 x 5 see 18 rows for
+less CPU than the 12 layers of 3 x 3 that would see 15 (docs/BENCHMARKS.md). Sampling runs the stacks incrementally:
+each finished row adds one row to every vertical layer, each pixel one column to every horizontal layer, so sampling
+an image costs about one forward pass instead of H x W (`sample_naive` keeps the full-recompute sampler for
+comparison).
 """
 
 from __future__ import annotations
@@ -39,9 +42,9 @@ OUTPUTS = ("bernoulli", "softmax")
 class GatedPixelCNNHParams:
     """Names as in the paper where it names them (layers, filters, kernel n x n, h); the rest as the trainer's."""
 
-    n_layers: int = 6  # gated layers (the paper's MNIST/CIFAR models: 15-20)
+    n_layers: int = 8  # gated layers (the paper's MNIST/CIFAR models: 15-20)
     n_filters: int = 32  # feature maps per stack (the paper: 128-384)
-    kernel_size: int = 3  # n of the n x n receptive field of gated layers 2..n_layers (odd)
+    kernel_size: int = 5  # n of the n x n receptive field of gated layers 2..n_layers (odd); 5: sees 18 rows up
     first_kernel_size: int = 7  # of the first layer, as PixelCNN's 7x7 mask-A layer (odd)
     conditional: bool = True  # class conditioning (one-hot h) when the data has classes
     h_size: int = 0  # size of an embedding vector h given with each image (Condition.z / batch.h); 0: none
