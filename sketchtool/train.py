@@ -237,8 +237,10 @@ def _setup(dataset: Path, run_dir: Path, model_name: str, hps, options: TrainOpt
         limit = f" (drawings of at most {spec.max_length} points)" if spec.kind == "strokes" else ""
         raise SketchtoolError(f"{dataset}: the train split has nothing this model can train on{limit}")
     if not len(sources["valid"]):
+        remedy = ("rebuild the dataset with a validation split (build-dataset --split)" if spec.kind == "strokes"
+                  else "hold out part of train as valid (the MNIST recipe: make_mnist.py --valid 1000)")
         raise SketchtoolError(f"{dataset}: the valid split has no usable items, so no checkpoint could be judged or "
-                              "best.pt chosen; rebuild the dataset with a validation split (build-dataset --split)")
+                              f"best.pt chosen; {remedy}")
     model = cls(hps, spec)
     if source is not None:
         from sketchtool.checkpoint import float32_weights, load_weights

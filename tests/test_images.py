@@ -235,6 +235,10 @@ def test_mnist_recipe_makes_a_fixed_split_and_binarised_test_set(tmp_path):
     assert sorted(map(bytes, pooled)) == sorted(map(bytes, ds.splits["train"]))  # the same digits, split
     assert np.array_equal(held.splits["test"], ds.splits["test"])
     assert make_mnist.main([str(package), "-o", str(tmp_path / "v.npz"), "--valid", "80"]) == 1  # nothing left
+    no_valid = CliRunner().invoke(cli, ["train", str(tmp_path / "m.npz"), "-o", str(tmp_path / "run"),
+                                        "--model", "gated-pixelcnn", "--steps", "1"])
+    assert no_valid.exit_code == 1 and "make_mnist.py --valid 1000" in no_valid.output  # the remedy for images
+    assert not (tmp_path / "run").exists()
     (package / "package.json").write_text(json.dumps({"version": "1.0.0"}))
     with pytest.raises(SketchtoolError, match="1.1.0"):
         make_mnist.build_mnist(package)
