@@ -29,27 +29,18 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
-
 STUDY = {"num_z": 32, "ckern": 8, "nkerns": [4, 2], "dis_ckern": 16, "conv_num_hid": 64, "batch_size": 64,
          "epsilon_gen": 2e-4, "epsilon_dis": 1e-4}
 
 
 def held_out(path: Path, work: Path, count: int) -> Path:
-    from sketchtool.images import ImageDataset, load_image_dataset, save_image_dataset
+    from sketchtool.images import load_image_dataset, save_image_dataset, with_random_valid
 
     ds = load_image_dataset(path)
     if len(ds.splits["valid"]):
         return path
-    train, labels = ds.splits["train"], ds.labels_of("train")
-    order = np.random.default_rng(0).permutation(len(train))  # a random subset: mnist.npz's train is in class order
-    keep, valid = np.sort(order[count:]), np.sort(order[:count])
     out = work / f"{path.stem}-holdout.npz"
-    save_image_dataset(out, ImageDataset(splits={"train": train[keep], "valid": train[valid],
-                                                 "test": ds.splits["test"]},
-                                         labels={"train": labels[keep], "valid": labels[valid],
-                                                 "test": ds.labels_of("test")},
-                                         class_names=ds.class_names, meta=ds.meta))
+    save_image_dataset(out, with_random_valid(ds, count, seed=0))  # mnist.npz's train is in class order
     return out
 
 

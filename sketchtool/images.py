@@ -85,6 +85,20 @@ class ImageDataset:
         return self.splits[split].astype(np.float32) / np.float32(255)
 
 
+def with_random_valid(ds: ImageDataset, count: int, seed: int) -> ImageDataset:
+    """A copy whose valid split is a seeded random `count` of the train images (in their order; the rest stay train):
+    a random subset, because collections such as examples/mnist keep train in class order."""
+    pick = np.random.default_rng(seed).permutation(len(ds.splits["train"]))
+    held, kept = np.sort(pick[:count]), np.sort(pick[count:])
+
+    def split(per_split: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {**per_split, "train": per_split["train"][kept], "valid": per_split["train"][held]}
+
+    return ImageDataset(splits=split(ds.splits), labels=split({k: ds.labels_of(k) for k in SPLITS}),
+                        class_names=list(ds.class_names), meta=dict(ds.meta),
+                        extras={name: split(per_split) for name, per_split in ds.extras.items()})
+
+
 def save_image_dataset(path: str | os.PathLike, dataset: ImageDataset) -> None:
     """Write atomically; every member is a plain array, so `np.load(path, allow_pickle=False)` reads it."""
     _validate(dataset, Path(path))

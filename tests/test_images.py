@@ -23,7 +23,7 @@ from sketchtool.formats import OutputOptions, write_frames, write_images
 from sketchtool.formats.npz import save_dataset
 from sketchtool.image_build import images_from_folder, images_from_strokes, load_line_drawing
 from sketchtool.images import (ImageDataset, dataset_kind, describe_image_dataset, load_any_dataset,
-                               load_image_dataset, save_image_dataset)
+                               load_image_dataset, save_image_dataset, with_random_valid)
 from sketchtool.raster import RasterOptions, rasterize_batch
 from sketchtool.strokes import polylines_to_stroke3
 
@@ -242,6 +242,21 @@ def test_mnist_recipe_makes_a_fixed_split_and_binarised_test_set(tmp_path):
     (package / "package.json").write_text(json.dumps({"version": "1.0.0"}))
     with pytest.raises(SketchtoolError, match="1.1.0"):
         make_mnist.build_mnist(package)
+
+
+def test_a_random_valid_split_keeps_images_labels_and_extras_together():
+    images = np.arange(20, dtype=np.uint8)[:, None, None].repeat(4, 1).repeat(4, 2)  # image k is all k
+    ds = ImageDataset(splits={"train": images}, labels={"train": np.arange(20) % 5}, class_names=list("abcde"),
+                      extras={"view": {"train": np.arange(20.0)[:, None]}})
+    held = with_random_valid(ds, 6, seed=3)
+    assert held.counts() == {"train": 14, "valid": 6, "test": 0}
+    assert held.splits["valid"][:, 0, 0].tolist() != list(range(6))  # random, not the first six
+    for split in ("train", "valid"):
+        ids = held.splits[split][:, 0, 0]
+        assert (np.diff(ids.astype(int)) > 0).all()  # the train order is kept
+        assert np.array_equal(held.labels_of(split), ids % 5)
+        assert np.array_equal(held.extras["view"][split][:, 0], ids)
+    assert np.array_equal(with_random_valid(ds, 6, seed=3).splits["valid"], held.splits["valid"])
 
 
 def test_sklearn_digits_fixture_is_a_loadable_image_dataset(digits_npz):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from sketchtool.errors import SketchtoolError
-from sketchtool.images import ImageDataset, save_image_dataset
+from sketchtool.images import ImageDataset, save_image_dataset, with_random_valid
 
 VERSION = "1.1.0"
 SIDE = 28
@@ -57,15 +57,13 @@ def build_mnist(package: str | Path, valid: int = 0) -> ImageDataset:
             "train": {"binarised": False}}
     if not 0 <= valid < len(train):
         raise SketchtoolError(f"--valid {valid}: must be 0 to {len(train) - 1}")
-    pick = np.random.default_rng(VALID_SEED).permutation(len(train))
-    held, kept = np.sort(pick[:valid]), np.sort(pick[valid:])
     if valid:
         meta["valid"] = f"a default_rng({VALID_SEED}) random {valid} of train"
-    train_grey = np.round(grey[train] * 255).astype(np.uint8)
-    return ImageDataset(splits={"train": train_grey[kept], "valid": train_grey[held],
-                                "test": binary.astype(np.uint8) * 255},
-                        labels={"train": labels[train][kept], "valid": labels[train][held], "test": labels[test]},
-                        class_names=[str(d) for d in range(10)], meta=meta)
+    dataset = ImageDataset(splits={"train": np.round(grey[train] * 255).astype(np.uint8),
+                                   "test": binary.astype(np.uint8) * 255},
+                           labels={"train": labels[train], "test": labels[test]},
+                           class_names=[str(d) for d in range(10)], meta=meta)
+    return with_random_valid(dataset, valid, VALID_SEED) if valid else dataset
 
 
 def main(argv: list[str] | None = None) -> int:
