@@ -1,10 +1,11 @@
 """`vectorize` pictures per second on one CPU thread at 64 x 64, the agent (batched) and the skeleton tracer in the
 same run (their ratio is what carries across machines); a GPU line when one is available.
 
-    python benchmarks/strokenet_speed.py --n 512
+    python benchmarks/strokenet_speed.py --n 512 [--model vectorizer]
 
 Agents: single-step (`agent1`) and recurrent with 3 strokes (`agent`), the default architecture (16 points, VGG blocks 16..128, FC 1024/256) with untrained weights: speed
-does not depend on them. Pictures: sheep test drawings rasterised at 64 x 64.
+does not depend on them; `--model REF` (repeatable) adds a trained agent, e.g. the embedded vectorizer, which fits
+the pictures to its own canvas. Pictures: sheep test drawings rasterised at 64 x 64.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=512)
     parser.add_argument("--data", default="../shared/data/aaron_sheep.npz")
+    parser.add_argument("--model", action="append", default=[])
     args = parser.parse_args()
     torch.set_num_threads(1)
     from sketchtool.dataspec import DataSpec
@@ -27,6 +29,8 @@ def main() -> None:
     from sketchtool.models.strokenet import StrokeRenderer, StrokeRendererHParams
     from sketchtool.models.strokenet_agent import StrokeAgent, StrokeAgentHParams
     from sketchtool.raster import rasterize_batch
+    from sketchtool.checkpoint import load_model
+    from sketchtool.pretrained import resolve_model
     from sketchtool.vectorize import vectorize
 
     drawings = load_dataset(args.data).splits["test"]
@@ -45,6 +49,13 @@ def main() -> None:
         out[f"{name}_per_s"] = round(args.n / (time.perf_counter() - started), 1)
     out["agent1_over_skeleton"] = round(out["agent1_per_s"] / out["skeleton_per_s"], 2)
     out["agent_over_skeleton"] = round(out["agent_per_s"] / out["skeleton_per_s"], 2)
+    for ref in args.model:
+        model = load_model(resolve_model(ref))[0].eval()
+        vectorize(pictures[:8], method="agent", model=model)
+        started = time.perf_counter()
+        vectorize(pictures, method="agent", model=model)
+        out[f"{ref}_per_s"] = round(args.n / (time.perf_counter() - started), 1)
+        out[f"{ref}_over_skeleton"] = round(out[f"{ref}_per_s"] / out["skeleton_per_s"], 2)
     if torch.cuda.is_available():
         agent = agent.cuda()
         vectorize(pictures[:8], method="agent", model=agent)

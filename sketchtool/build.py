@@ -1,5 +1,6 @@
 """SVG collections -> a sketch-rnn stroke-3 dataset (discover, read, dedupe, split); each file is read by
-`sketchtool.prepare.read_normalized_svg`, the SVG -> stroke-3 conversion every command shares."""
+`sketchtool.prepare.read_normalized_svg`, the SVG -> stroke-3 conversion every command shares. Pictures (PNG/JPG
+line art, e.g. scans) are turned into strokes by `sketchtool.vectorize` first, then normalised the same way."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from sketchtool import __version__
 from sketchtool.dataset import SPLITS, StrokeDataset, length_stats
 from sketchtool.errors import SketchtoolError
 from sketchtool.formats import accepts, suffixes
-from sketchtool.prepare import read_normalized_svg
+from sketchtool.image_build import IMAGE_SUFFIXES
+from sketchtool.prepare import prepare_polylines, read_normalized_svg
 from sketchtool.strokes import num_strokes
 
 __all__ = [
@@ -45,7 +47,10 @@ class BuildOptions:
     `split` holds ratios (floats, normalised by their sum) or exact counts (ints) for train, valid, test;
     `epsilon` is in the units of the `size` box (or SVG user units with `keep_units`); `workers=None`
     uses all cores; `tolerance` is the curve-flattening tolerance handed to the SVG reader; `strict` asks the
-    caller to treat any unusable file (`BuildReport.failures()`) as fatal."""
+    caller to treat any unusable file (`BuildReport.failures()`) as fatal. `pictures` ("skeleton" or "agent")
+    also reads the PNG/JPG files in folders and patterns, vectorized that way (`vectorizer`: the agent, default
+    the embedded one); without it only pictures named as files are read, by the skeleton tracer, so a folder's
+    preview PNGs never sneak in beside its SVGs."""
 
     epsilon: float = 2.0
     size: float = 256.0
@@ -58,8 +63,14 @@ class BuildOptions:
     workers: int | None = None
     strict: bool = False
     tolerance: float | None = None
+    pictures: str | None = None  # None | "skeleton" | "agent"
+    vectorizer: str | None = None
 
     def validate(self) -> None:
+        if self.pictures not in (None, "skeleton", "agent"):
+            raise SketchtoolError(f"--pictures {self.pictures!r}: use 'skeleton' or 'agent'")
+        if self.vectorizer and self.pictures != "agent":
+            raise SketchtoolError("--vectorizer is the agent for --pictures agent; give that too")
         if not self.epsilon >= 0:
             raise SketchtoolError(f"--epsilon {self.epsilon}: must be >= 0")
         if not self.size > 0:
@@ -168,23 +179,26 @@ def split_sizes(n: int, split: Sequence[float | int]) -> tuple[tuple[int, int, i
     return (n - valid - test, valid, test), None
 
 
-def discover_svgs(sources: Sequence[str | os.PathLike]) -> list[Path]:
-    """Folders (recursively, sorted), files and glob patterns -> SVG paths in a deterministic order, each once.
-    A source that names nothing is an error (a typo should not silently build a smaller dataset)."""
+def discover_svgs(sources: Sequence[str | os.PathLike], *, pictures: bool = False) -> list[Path]:
+    """Folders (recursively, sorted), files and glob patterns -> SVG paths (and with `pictures`, PNG/JPG paths)
+    in a deterministic order, each once. A source that names nothing is an error (a typo should not silently
+    build a smaller dataset)."""
     found: list[Path] = []
     seen: set[str] = set()
+    wanted = functools.partial(_is_input_name, pictures=pictures)
     for source in sources:
         text = os.fspath(source)
         path = Path(text)
         if path.is_dir():
-            candidates = _walk_svgs(path)
+            candidates = _walk(path, wanted)
         elif path.is_file():
             candidates = [path]
         elif glob.has_magic(text):
             matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
-            candidates = [f for m in matches for f in (_walk_svgs(m) if m.is_dir() else [m]) if _is_svg_name(f)]
+            candidates = [f for m in matches for f in (_walk(m, wanted) if m.is_dir() else [m]) if wanted(f)]
             if not candidates:
-                raise SketchtoolError(f"{text}: the pattern matches no .svg or .svgz files")
+                raise SketchtoolError(f"{text}: the pattern matches no .svg or .svgz files"
+                                      + (" or pictures" if pictures else ""))
         else:
             raise SketchtoolError(f"{text}: no such file or folder; check the path")
         for candidate in candidates:
@@ -204,9 +218,14 @@ def build_dataset(
     an empty dataset (report.kept == []) means nothing was usable. Raises only for bad sources or options.
     `on_progress(done, total)` is called after each file."""
     options.validate()
-    paths = [str(p) for p in discover_svgs(sources)]  # plain strings: the smallest per-file footprint
+    paths = [str(p) for p in discover_svgs(sources, pictures=options.pictures is not None)]  # plain strings: small
     if not paths:
-        raise SketchtoolError(f"no .svg or .svgz files found in {', '.join(map(str, sources)) or '(no sources)'}")
+        hint = ""
+        if options.pictures is None and _has_pictures(sources):
+            hint = "; it has PNG/JPG pictures: pass --pictures skeleton (or agent) to vectorize them"
+        raise SketchtoolError(f"no .svg or .svgz files found in {', '.join(map(str, sources)) or '(no sources)'}{hint}")
+    if options.pictures == "agent" or any(_is_picture_name(Path(p)) for p in paths):
+        _check_vectorizer(options)  # a missing tracer or a bad --vectorizer is one error, not a skip per file
     report = BuildReport()
     drawings: list[np.ndarray] = []
     kept_records: list[FileRecord] = []
@@ -234,12 +253,56 @@ def _is_svg_name(path: Path) -> bool:
     return accepts("svg", path)
 
 
-def _walk_svgs(folder: Path) -> list[Path]:
+def _is_picture_name(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def _is_input_name(path: Path, pictures: bool) -> bool:
+    return _is_svg_name(path) or (pictures and _is_picture_name(path))
+
+
+def _walk(folder: Path, wanted: Callable[[Path], bool]) -> list[Path]:
     found = []
     for root, dirs, files in os.walk(folder):
         dirs.sort()
-        found.extend(Path(root, f) for f in sorted(files) if _is_svg_name(Path(f)))
+        found.extend(Path(root, f) for f in sorted(files) if wanted(Path(f)))
     return found
+
+
+def _has_pictures(sources: Sequence[str | os.PathLike]) -> bool:
+    """Whether folders among `sources` hold pictures (for the hint when they hold no SVGs)."""
+    return any(_walk(Path(s), _is_picture_name) for s in sources if Path(s).is_dir())
+
+
+@functools.lru_cache(maxsize=1)
+def _vectorizer_model(ref: str | None):
+    from sketchtool.checkpoint import load_model
+    from sketchtool.pretrained import DEFAULT_VECTORIZER, resolve_model
+
+    model, _ = load_model(resolve_model(ref or DEFAULT_VECTORIZER))
+    model.require("vectorize", "build-dataset --pictures agent")
+    return model
+
+
+def _check_vectorizer(options: BuildOptions) -> None:
+    if options.pictures == "agent":
+        _vectorizer_model(options.vectorizer)
+    else:
+        from sketchtool.vectorize import skeleton_polylines
+
+        skeleton_polylines(np.zeros((8, 8), np.float32))  # raises the install hint without scikit-image
+
+
+def _read_picture(path: str, options: BuildOptions):
+    """A PNG/JPG -> `NormalizedSvg` of its vectorized strokes, in the picture's pixels before normalising."""
+    from sketchtool.vectorize import read_picture, vectorize
+
+    method = options.pictures or "skeleton"
+    model = _vectorizer_model(options.vectorizer) if method == "agent" else None
+    [traced] = vectorize([read_picture(path)], method=method, model=model)
+    return prepare_polylines(traced.polylines, epsilon=options.epsilon, size=options.size,
+                             keep_units=options.keep_units, max_seq_len=options.max_seq_len,
+                             adaptive=options.adaptive, name=path)
 
 
 def _read_one(path: str, options: BuildOptions) -> tuple[FileRecord, np.ndarray | None, int]:
@@ -248,9 +311,12 @@ def _read_one(path: str, options: BuildOptions) -> tuple[FileRecord, np.ndarray 
     if options.labels == "folder":
         record.label = Path(path).resolve().parent.name
     try:
-        result = read_normalized_svg(path, epsilon=options.epsilon, size=options.size, keep_units=options.keep_units,
-                                     max_seq_len=options.max_seq_len, adaptive=options.adaptive,
-                                     tolerance=options.tolerance)
+        if _is_picture_name(Path(path)):
+            result = _read_picture(path, options)
+        else:
+            result = read_normalized_svg(path, epsilon=options.epsilon, size=options.size,
+                                         keep_units=options.keep_units, max_seq_len=options.max_seq_len,
+                                         adaptive=options.adaptive, tolerance=options.tolerance)
     except SketchtoolError as e:
         record.reason = e.reason
         return record, None, 0
@@ -269,7 +335,7 @@ def _read_all(paths: list[str], options: BuildOptions) -> Iterator[tuple[FileRec
     """Results in input order; parallel when worth it. Files stream through `imap`, so only the kept
     int16 arrays accumulate (in the caller)."""
     reader = functools.partial(_read_one, options=options)
-    workers = options.workers or _usable_cores()
+    workers = 1 if options.pictures == "agent" else options.workers or _usable_cores()  # torch: one process
     if workers <= 1 or len(paths) < 4 * workers:
         yield from map(reader, paths)
         return

@@ -291,3 +291,53 @@ def test_warnings_survive_parallel_workers(tmp_path):
     _, two = build_dataset([tmp_path], BuildOptions(workers=2))
     assert [r.warnings for r in one.files] == [r.warnings for r in two.files]
     assert one.summary()["files_with_warnings"] == 1
+
+
+# --- pictures (issue 13: build-dataset through the vectorizer) ----------------------------------------------------
+def _picture(path: Path, lines: list[tuple[tuple[int, int], tuple[int, int]]], size=(120, 90)) -> Path:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", size, 255)  # dark ink on white paper, as a scan
+    draw = ImageDraw.Draw(image)
+    for a, b in lines:
+        draw.line([a, b], fill=0, width=3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+def test_pictures_become_single_line_strokes(tmp_path):
+    pytest.importorskip("skimage", reason="the skeleton tracer needs scikit-image (pip install -e '.[test]')")
+    _picture(tmp_path / "scans" / "bar.png", [((10, 45), (110, 45))])
+    _picture(tmp_path / "scans" / "vee.jpg", [((10, 10), (60, 80)), ((60, 80), (110, 10))])
+    dataset, report = build_dataset([tmp_path / "scans"], BuildOptions(workers=1, split=(1.0, 0.0, 0.0), pictures="skeleton"))
+    assert [r.status for r in report.files] == ["kept", "kept"]
+    bar, vee = (dataset.splits["train"][i] for i in np.argsort([r.path for r in report.kept]))
+    # a 3-pixel-wide bar is one pen line (not the two outlines a tracer would give), its length the drawing's size
+    [line] = stroke3_to_polylines(bar)
+    assert np.ptp(line[:, 0]) == pytest.approx(256, abs=8) and np.ptp(line[:, 1]) <= 6
+    [path] = stroke3_to_polylines(vee)  # the V's two strokes meet at its tip: one polyline through it
+    assert len(path) >= 3 and path[:, 1].max() - path[:, 1].min() == pytest.approx(256 * 70 / 100, abs=12)
+
+
+def test_pictures_are_read_from_folders_only_when_asked(tmp_path):
+    a = write(tmp_path / "mixed", "a.svg", CORNER_AND_DOT)
+    _picture(tmp_path / "mixed" / "a-preview.png", [((10, 45), (110, 45))])
+    dataset, report = build_dataset([tmp_path / "mixed"], BuildOptions(workers=1, split=(1.0, 0.0, 0.0)))
+    assert [r.path for r in report.files] == [str(a)]  # a folder's preview PNGs never sneak in beside its SVGs
+    _picture(tmp_path / "scans" / "b.png", [((10, 45), (110, 45))])
+    with pytest.raises(SketchtoolError, match="pass --pictures"):
+        build_dataset([tmp_path / "scans"], BuildOptions(workers=1))
+    with pytest.raises(SketchtoolError, match="--vectorizer is the agent"):
+        build_dataset([tmp_path / "scans"], BuildOptions(workers=1, vectorizer="runs/agent"))
+
+
+def test_bad_pictures_are_skipped_with_a_reason(tmp_path):
+    pytest.importorskip("skimage", reason="the skeleton tracer needs scikit-image (pip install -e '.[test]')")
+    _picture(tmp_path / "scans" / "good.png", [((10, 45), (110, 45))])
+    (tmp_path / "scans" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    _picture(tmp_path / "scans" / "blank.png", [])
+    _, report = build_dataset([tmp_path / "scans"], BuildOptions(workers=1, split=(1.0, 0.0, 0.0), pictures="skeleton"))
+    reasons = {Path(r.path).name: (r.status, r.reason) for r in report.files}
+    assert reasons["good.png"] == ("kept", None) and reasons["broken.png"] == ("skipped", "corrupt")
+    assert reasons["blank.png"][0] == "skipped"

@@ -116,8 +116,9 @@ def test_adjacent_point_penalty_equals_a_hand_computation():
     assert torch.isclose(adjacent_penalty(points, pressure), torch.tensor([2.5])).all()
 
 
-def test_agent_gradients_reach_the_agent_but_never_the_frozen_renderer():
-    agent = _agent(_renderer(size=8), steps=2).train()
+@pytest.mark.parametrize("tune_every", [0, 1])
+def test_agent_gradients_reach_the_agent_but_never_the_frozen_renderer(tune_every):
+    agent = _agent(_renderer(size=8), steps=2, tune_renderer_every=tune_every).train()
     from sketchtool.batching import ImageBatch
 
     images = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
@@ -170,6 +171,41 @@ def test_agent_trains_from_a_renderer_run_and_needs_it_no_more(digits_npz, tmp_p
         assert torch.equal(agent.renderer.state_dict()[name], value), name  # the frozen renderer, carried along
     strokes = agent.vectorize_images(torch.zeros(2, 8, 8), steps=3)
     assert strokes.points.shape == (2, 3, 16, 2) and strokes.points.abs().max() <= 1
+
+
+def _renderer_gap(renderer: StrokeRenderer, agent: StrokeAgent, images: torch.Tensor) -> float:
+    """Neural vs real MSE per pixel on the strokes `agent` draws for `images`, stroke by stroke."""
+    s = agent.vectorize_images(images)
+    points, pressure, brush = (t.flatten(0, 1) for t in (s.points, s.pressure, s.brush))
+    real = real_render(points.numpy(), pressure.numpy(), brush.numpy(), agent.size, agent.renderer.max_width)
+    with torch.no_grad():
+        return float((renderer.eval().forward_render(points, pressure, brush) - torch.from_numpy(real)).pow(2).mean())
+
+
+def test_renderer_tuning_learns_the_real_brush_where_the_agent_draws(digits_npz, tmp_path):
+    from sketchtool.checkpoint import load_model
+    from sketchtool.images import load_image_dataset
+    from sketchtool.models.base import parse_hparams
+    from sketchtool.train import TrainOptions, read_metrics, resolve_hparams, train
+
+    train(digits_npz, tmp_path / "r", model="strokenet-renderer", options=TrainOptions(steps=40, save_every=40),
+          hps=resolve_hparams("strokenet-renderer", overrides=parse_hparams(TINY_RENDERER)))
+    hps = resolve_hparams("strokenet-agent", overrides=parse_hparams(
+        f"renderer={tmp_path / 'r'},steps=2,{TINY_AGENT},tune_renderer_every=1,renderer_learning_rate=0.003"))
+    train(digits_npz, tmp_path / "a", model="strokenet-agent", hps=hps, options=TrainOptions(steps=60, save_every=30))
+    renderer, _ = load_model(tmp_path / "r")
+    agent, _ = load_model(tmp_path / "a")
+    tuned = agent.renderer.state_dict()
+    for name, value in renderer.state_dict().items():
+        if name.startswith("position."):
+            assert torch.equal(tuned[name], value), name  # the pre-trained position encoder stays frozen
+    assert not torch.equal(tuned["out.weight"], renderer.state_dict()["out.weight"])
+    images = torch.from_numpy(load_image_dataset(digits_npz).images("valid")[:64])
+    before, after = _renderer_gap(renderer, agent, images), _renderer_gap(agent.renderer, agent, images)
+    assert after < 0.7 * before, (before, after)
+    rows = read_metrics(tmp_path / "a")
+    assert all("real_mse" in r for r in rows if r["split"] == "valid")
+    assert [r["renderer_mse"] > 0 for r in rows if r["split"] == "train"] == [True] * 6
 
 
 def test_agent_refuses_a_missing_or_mismatched_renderer(digits_npz, tmp_path):

@@ -145,3 +145,43 @@ def test_agent_vectorizes_a_dataset_into_a_stroke_dataset(digits_npz, tmp_path):
                                       str(tmp_path / "a"), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert "5 picture(s)" in result.output and len(load_dataset(out).splits["train"]) == 5
+
+
+# --- the embedded vectorizer ----------------------------------------------------------------------------------------
+def _unseen_line_art(fixtures_dir: Path) -> list[np.ndarray]:
+    """28 x 28 pictures the vectorizer never trained on: tabler icons (not among its icon sets) and the embedded
+    sheep model's own new drawings, drawn by THE rasteriser with a 1.5 px pen as its training pictures were."""
+    from sketchtool.checkpoint import load_model
+    from sketchtool.prepare import read_normalized_svg
+    from sketchtool.pretrained import EMBEDDED
+    from sketchtool.raster import RasterOptions, rasterize_batch
+    from sketchtool.sampling import SampleOptions, generate
+
+    icons = [read_normalized_svg(p).stroke3 for p in sorted((fixtures_dir / "svg" / "tabler").glob("*.svg"))]
+    sheep, info = load_model(EMBEDDED["sheep"].path)
+    drawings = icons + generate(sheep, info, 12, SampleOptions(seed=0))
+    return list(rasterize_batch(drawings, RasterOptions(size=(28, 28), line_width=1.5)))
+
+
+def test_the_embedded_vectorizer_traces_line_art_it_never_saw(fixtures_dir):
+    """Its strokes, redrawn, land on the ink and cover it (F1 within 1 px; the skeleton tracer scores about 0.95
+    here), and each picture's strokes are its own: scored against the next picture they fall far behind."""
+    from sketchtool.checkpoint import load_model
+    from sketchtool.pretrained import DEFAULT_VECTORIZER, EMBEDDED
+
+    model, _ = load_model(EMBEDDED[DEFAULT_VECTORIZER].path)
+    pictures = _unseen_line_art(fixtures_dir)
+    drawn = [render_polylines(r.polylines, r.size, 1.5) for r in vectorize(pictures, method="agent", model=model)]
+    f1 = np.mean([score_reconstruction(p, d, tolerance=1)["f1"] for p, d in zip(pictures, drawn)])
+    shuffled = np.mean([score_reconstruction(p, d, tolerance=1)["f1"] for p, d in zip(pictures, drawn[1:] + drawn[:1])])
+    assert f1 >= 0.85 and shuffled < f1 - 0.2, (f1, shuffled)
+
+
+def test_vectorize_method_agent_needs_no_model(tmp_path):
+    picture = _save(tmp_path / "v.png", _line_picture(90, 60, (10, 50), (80, 10), 3) +
+                    _line_picture(90, 60, (10, 10), (80, 50), 3))
+    result = CliRunner().invoke(cli, ["vectorize", str(picture), "--method", "agent", "-o", str(tmp_path / "v.svg")])
+    assert result.exit_code == 0, result.output
+    assert "(agent)" in result.output
+    svg = (tmp_path / "v.svg").read_text()
+    assert 'width="90' in svg and 'height="60' in svg

