@@ -12,7 +12,8 @@ One addition, off by default: `tune_renderer_every` = N > 0 lets the renderer ke
 on the agent's own latest strokes, one step every N agent steps (the agent's loss never trains it). A renderer
 trained only on random strokes is wrong where an agent draws, and an agent trained through a frozen one learns to
 exploit that: our MNIST agent's strokes were read 93 % of the time through the neural renderer and 82 % through
-the real one. Validation reports `real_mse`, the real environment's canvas error, beside the neural `mse`.
+the real one, and 93 % through both once tuned (docs/BENCHMARKS.md). Validation reports `real_mse`, the real
+environment's canvas error, beside the neural `mse`.
 The trained renderer is read from `renderer` (a run or checkpoint) when the agent is first built; its weights then
 live in the agent's checkpoint, so a trained agent needs nothing else.
 """
