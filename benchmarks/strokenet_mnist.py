@@ -42,16 +42,6 @@ def accuracy(judge: nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
     return float((logits.argmax(1).numpy() == labels).mean())
 
 
-def real_canvas(points: np.ndarray, pressure: np.ndarray, brush: np.ndarray, size, max_width: float) -> np.ndarray:
-    """(B, K, n, 2)... -> (B, H, W): each stroke by the real environment, composited in order."""
-    from sketchtool.models.strokenet import composite, real_render
-
-    canvas = np.zeros((len(points), *size), np.float32)
-    for k in range(points.shape[1]):
-        canvas = composite(canvas, real_render(points[:, k], pressure[:, k], brush[:, k], size, max_width))
-    return canvas
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True)
@@ -62,6 +52,7 @@ def main() -> None:
     torch.set_num_threads(1)
     from sketchtool.checkpoint import load_model
     from sketchtool.images import load_image_dataset
+    from sketchtool.models.strokenet import real_canvas
 
     data = load_image_dataset(args.data)
     started = time.time()

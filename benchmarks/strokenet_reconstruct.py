@@ -51,7 +51,8 @@ def main() -> None:
     started = time.perf_counter()
     skeleton = vectorize(list(targets), method="skeleton", size=size)
     out = {"data": args.data, "pictures": len(targets),
-           "skeleton": {**scores(targets, skeleton, args.line_width, tolerances), "s": round(time.perf_counter() - started, 2)}}
+           "skeleton": {**scores(targets, skeleton, args.line_width, tolerances),
+                        "s": round(time.perf_counter() - started, 2)}}
     for ref in args.agent:
         model, info = load_model(ref)
         started = time.perf_counter()

@@ -310,7 +310,8 @@ def test_pictures_become_single_line_strokes(tmp_path):
     pytest.importorskip("skimage", reason="the skeleton tracer needs scikit-image (pip install -e '.[test]')")
     _picture(tmp_path / "scans" / "bar.png", [((10, 45), (110, 45))])
     _picture(tmp_path / "scans" / "vee.jpg", [((10, 10), (60, 80)), ((60, 80), (110, 10))])
-    dataset, report = build_dataset([tmp_path / "scans"], BuildOptions(workers=1, split=(1.0, 0.0, 0.0), pictures="skeleton"))
+    options = BuildOptions(workers=1, split=(1.0, 0.0, 0.0), pictures="skeleton")
+    dataset, report = build_dataset([tmp_path / "scans"], options)
     assert [r.status for r in report.files] == ["kept", "kept"]
     bar, vee = (dataset.splits["train"][i] for i in np.argsort([r.path for r in report.kept]))
     # a 3-pixel-wide bar is one pen line (not the two outlines a tracer would give), its length the drawing's size

@@ -74,8 +74,9 @@ def main() -> None:
     f1 = f1_by_class(model, data, args.limit)
     card = CARD.format(
         size=model.size[0], strokes=model.hps.steps, points=model.n, describe=model.describe(),
-        tune=model.hps.tune_renderer_every, dataset=embedded.dataset, train=len(data.images("train")),
-        licence=embedded.licence, training=args.training or f"{info.step:,} steps", batch=model.hps.batch_size, test_n=int(test.get("items", 0)),
+        tune=model.hps.tune_renderer_every, dataset=embedded.dataset, train=len(data.splits["train"]),
+        licence=embedded.licence, training=args.training or f"{info.step:,} steps", batch=model.hps.batch_size,
+        test_n=int(test.get("items", 0)),
         real_mse=test["real_mse"], mse=test["mse"], mb=Path(args.out).stat().st_size / 1e6,
         f1_table=", ".join(f"{name} {value:.3f}" for name, value in f1.items()),
         date=datetime.date.today().isoformat())

@@ -30,7 +30,7 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.models.base import SketchModel
 
 __all__ = ["RenderBatch", "RenderBatchSource", "StrokeRenderer", "StrokeRendererHParams", "composite", "default_max_width",
-           "random_strokes", "real_render", "stroke_widths"]
+           "random_strokes", "real_canvas", "real_render", "stroke_widths"]
 
 
 @dataclass
@@ -93,6 +93,16 @@ def real_render(points: np.ndarray, pressure: np.ndarray, brush: np.ndarray, siz
 def composite(canvas, ink):
     """Ink over a canvas with alpha = ink (white ink on black): 1 - (1 - canvas)(1 - ink); numpy or torch."""
     return 1 - (1 - canvas) * (1 - ink)
+
+
+def real_canvas(points: np.ndarray, pressure: np.ndarray, brush: np.ndarray, size: tuple[int, int],
+                max_width: float) -> np.ndarray:
+    """K strokes per picture ((B, K, n, 2), (B, K, n), (B, K, 2)) -> (B, H, W) float32: each drawn by the real
+    environment and composited in order, as the agent's canvas is through the neural renderer."""
+    canvas = np.zeros((len(points), *size), np.float32)
+    for k in range(points.shape[1]):
+        canvas = composite(canvas, real_render(points[:, k], pressure[:, k], brush[:, k], size, max_width))
+    return canvas
 
 
 def random_strokes(rng: np.random.Generator, count: int, num_points: int,

@@ -228,21 +228,20 @@ class StrokeAgent(SketchModel):
     def loss(self, batch, step=None):
         terms, strokes = self._loss_terms(batch.images[:, 0])
         if self.training and self.hps.tune_renderer_every:
-            self._drawn = Strokes(*(t.detach().flatten(0, 1) for t in (strokes.points, strokes.pressure, strokes.brush)))
+            drawn = (strokes.points, strokes.pressure, strokes.brush)
+            self._drawn = Strokes(*(t.detach().flatten(0, 1) for t in drawn))
         return terms
 
     def eval_loss(self, batch, generator):
         """The loss terms, and `real_mse`: the same strokes drawn by the real environment, the canvas error that
         `vectorize` users see (the neural `mse` is only the renderer's view of it)."""
-        from sketchtool.models.strokenet import real_render
+        from sketchtool.models.strokenet import real_canvas
 
         target = batch.images[:, 0]
         terms, strokes = self._loss_terms(target)
-        canvas = torch.zeros(target.shape)
-        for k in range(strokes.points.shape[1]):
-            stroke = (t[:, k].float().cpu().numpy() for t in (strokes.points, strokes.pressure, strokes.brush))
-            canvas = composite(canvas, torch.from_numpy(real_render(*stroke, self.size, self.renderer.max_width)))
-        return {**terms, "real_mse": (canvas - target.float().cpu()).pow(2).sum((1, 2)).mean()}
+        canvas = real_canvas(*(t.float().cpu().numpy() for t in (strokes.points, strokes.pressure, strokes.brush)),
+                             self.size, self.renderer.max_width)
+        return {**terms, "real_mse": (torch.from_numpy(canvas) - target.float().cpu()).pow(2).sum((1, 2)).mean()}
 
     def _loss_terms(self, target: torch.Tensor) -> tuple[dict[str, torch.Tensor], Strokes]:
         strokes, canvas = self.draw(target)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sketchtool.errors import SketchtoolError
 
-__all__ = ["EmbeddedModel", "EMBEDDED", "DEFAULT_MODEL", "DEFAULT_VECTORIZER", "PRETRAINED_DIR", "embedded_models", "resolve_model",
-           "model_summary"]
+__all__ = ["EmbeddedModel", "EMBEDDED", "DEFAULT_MODEL", "DEFAULT_VECTORIZER", "PRETRAINED_DIR", "embedded_models",
+           "resolve_model", "model_summary"]
 
 PRETRAINED_DIR = Path(__file__).resolve().parent
 DEFAULT_MODEL = "sheep"
