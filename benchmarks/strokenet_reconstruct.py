@@ -6,7 +6,8 @@ ink F1 within 2 px, chamfer distance (px) and strokes per drawing.
 Both methods' polylines are drawn back with the same plain pen (`--line-width`, the dataset's own) so the scores
 compare the strokes' placement, not the pen. `--tolerance` (repeatable; default 2 px) adds an F1 per tolerance:
 2 px is a fifteenth of a 28-pixel canvas, lenient enough that a sheep without its legs scores 0.98, so pictures
-larger than the agent's canvas (which it fits down and maps back) and 1 px show more.
+larger than the agent's canvas (which it fits down and maps back) and 1 px show more. `--refine N` (repeatable)
+adds a row per agent with its strokes fitted to each picture for N steps (`vectorize --refine`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=300)
     parser.add_argument("--line-width", type=float, default=1.5)
     parser.add_argument("--tolerance", type=float, action="append", default=None)
+    parser.add_argument("--refine", type=int, action="append", default=[],
+                        help="also each agent's strokes refined for N steps (repeatable)")
     args = parser.parse_args()
     tolerances = args.tolerance or [2.0]
     torch.set_num_threads(1)
@@ -55,10 +58,12 @@ def main() -> None:
                         "s": round(time.perf_counter() - started, 2)}}
     for ref in args.agent:
         model, info = load_model(ref)
-        started = time.perf_counter()
-        drawn = vectorize(list(targets), method="agent", model=model)
-        out[ref] = {**scores(targets, drawn, args.line_width, tolerances), "s": round(time.perf_counter() - started, 2),
-                    "trained_steps": info.step, "agent_steps": model.hps.steps}
+        for refine in [0, *args.refine]:
+            started = time.perf_counter()
+            drawn = vectorize(list(targets), method="agent", model=model, refine=refine)
+            out[ref + (f" refined {refine}" if refine else "")] = {
+                **scores(targets, drawn, args.line_width, tolerances), "s": round(time.perf_counter() - started, 2),
+                "trained_steps": info.step, "agent_steps": model.hps.steps}
     print(json.dumps(out, indent=2))
 
 

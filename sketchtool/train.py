@@ -77,6 +77,7 @@ class TrainResult:
     best_valid: float
     stopped: str  # "done", "time", "interrupted"
     metrics: dict[str, float] = field(default_factory=dict)
+    main: bool = True  # False on DDP ranks other than 0, which report nothing
 
 
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -207,7 +208,7 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, model: str 
             raise
         if on_start is not None and dist.is_main:
             on_start(loop.summary())
-        return loop.run(on_progress)
+        return loop.run(on_progress if dist.is_main else None)
 
 
 def _setup(dataset: Path, run_dir: Path, model_name: str, hps, options: TrainOptions, resume: bool, device,
@@ -464,7 +465,7 @@ class _Loop:
             self.validate()
         elif self.saved_step != self.step:
             self.save("latest.pt")  # between steps: a consistent state to resume from, no extra validation
-        return TrainResult(self.run_dir, self.step, self.best_valid, stopped, self.last_metrics)
+        return TrainResult(self.run_dir, self.step, self.best_valid, stopped, self.last_metrics, self.dist.is_main)
 
 
 def _validation_seed(seed: int, step: int) -> int:

@@ -27,6 +27,7 @@ METHODS = ("agent", "skeleton")
 SKELETON_THRESHOLD = 0.35     # ink above this is line, for thinning
 MIN_DRAWN_WIDTH = 0.5         # an agent's point with a thinner pen (output pixels) is a pen lift
 MIN_DRAWN_COLOUR = 0.25       # an agent's stroke fainter than this is not drawn
+MAX_REFINE = 10_000           # refinement steps per batch of pictures
 MAX_PIXELS = 50_000_000       # larger pictures are refused before decoding (Pillow's own bomb limit is higher)
 
 
@@ -196,15 +197,19 @@ def agent_polylines(points: np.ndarray, pressure: np.ndarray, brush: np.ndarray,
 
 
 def vectorize(pictures: Sequence[np.ndarray], *, method: str = "skeleton", model=None, size: int | None = None,
-              strokes: int | None = None, padding: float = 2.0, batch_size: int = 256,
+              strokes: int | None = None, refine: int = 0, padding: float = 2.0, batch_size: int = 256,
               on_progress: Callable[[int, int], None] | None = None) -> list[Vectorized]:
     """Pictures ((H, W) float ink in [0, 1], any size) -> their strokes in picture pixels. `method` "agent" needs
-    `model` (a trained strokenet-agent; its canvas size is used) and draws `strokes` strokes (default: as trained);
-    "skeleton" fits each picture to a `size` canvas (default 128). Agent pictures go through the model in batches."""
+    `model` (a trained strokenet-agent; its canvas size is used) and draws `strokes` strokes (default: as trained),
+    then fits them to each picture for `refine` steps through the renderer (slower, closer); "skeleton" fits each picture to a `size` canvas (default 128). Agent pictures go through the model in batches."""
     if method not in METHODS:
         raise SketchtoolError(f"--method {method}: use one of {', '.join(METHODS)}")
     if strokes is not None and not 1 <= strokes <= 256:
         raise SketchtoolError(f"--strokes {strokes}: give 1 to 256 strokes")
+    if not 0 <= refine <= MAX_REFINE:
+        raise SketchtoolError(f"--refine {refine}: give 0 to {MAX_REFINE} steps")
+    if refine and method != "agent":
+        raise SketchtoolError("--refine fits an agent's strokes; the skeleton tracer has none to fit (--method agent)")
     if method == "agent":
         if model is None:
             raise SketchtoolError("--method agent needs a trained strokenet-agent: --model RUN")
@@ -221,7 +226,7 @@ def vectorize(pictures: Sequence[np.ndarray], *, method: str = "skeleton", model
         else:
             import torch
 
-            drawn = model.vectorize_images(torch.from_numpy(np.stack([f.canvas for f in fitted])), strokes)
+            drawn = model.vectorize_images(torch.from_numpy(np.stack([f.canvas for f in fitted])), strokes, refine)
             arrays = [t.cpu().numpy() for t in (drawn.points, drawn.pressure, drawn.brush)]
             lines = [agent_polylines(arrays[0][i], arrays[1][i], arrays[2][i], size, model.renderer.max_width)[0]
                      for i in range(len(fitted))]

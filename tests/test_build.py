@@ -331,6 +331,8 @@ def test_pictures_are_read_from_folders_only_when_asked(tmp_path):
         build_dataset([tmp_path / "scans"], BuildOptions(workers=1))
     with pytest.raises(SketchtoolError, match="--vectorizer is the agent"):
         build_dataset([tmp_path / "scans"], BuildOptions(workers=1, vectorizer="runs/agent"))
+    with pytest.raises(SketchtoolError, match="^--vectorizer runs/agent: no such run directory"):
+        build_dataset([tmp_path / "scans"], BuildOptions(workers=1, pictures="agent", vectorizer="runs/agent"))
 
 
 def test_bad_pictures_are_skipped_with_a_reason(tmp_path):

@@ -378,6 +378,8 @@ ROWS = [
     ("vectorize {vec_line} -o {out}.svg --model {raster_images}", "model is a dataset"),
     ("vectorize {vec_line} -o {out}.svg --method skeleton --model {raster_images}", "skeleton with a model"),
     ("vectorize {vec_line} -o {out}.svg --strokes 0", "zero strokes"),
+    ("vectorize {vec_line} -o {out}.svg --refine -1", "negative refine"),
+    ("vectorize {vec_line} -o {out}.svg --method skeleton --refine 5", "refine with the skeleton tracer"),
     ("vectorize {vec_line} -o {out}.svg --size 2", "canvas too small"),
     ("vectorize {vec_line} -o {out}.svg --stroke-width nan", "stroke width nan"),
     ("vectorize {raster_strokes} -o {out}.svg", "stroke dataset"),

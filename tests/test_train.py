@@ -317,6 +317,7 @@ def test_distributed_data_parallel_with_two_cpu_processes(subset, tmp_path):
     assert read_checkpoint(tmp_path / "ddp" / "latest.pt")["step"] == 4
     records = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if r["split"] == "valid"] == [2, 4]  # written once, by rank 0
+    assert done.stdout.count("step 4 (done)") == 1, done.stdout  # and reported once
 
 
 def test_checkpoint_records_how_the_dataset_was_built(subset, tmp_path):

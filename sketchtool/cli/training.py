@@ -96,10 +96,13 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
         finally:
             progress.close()
     valid = format_terms(result.metrics) or "not measured"
-    click.echo(f"{result.run_dir}: step {result.step} ({result.stopped}); valid {valid}; best loss {result.best_valid:.4f}")
+    if result.main:  # under DDP, rank 0 speaks for the run
+        click.echo(f"{result.run_dir}: step {result.step} ({result.stopped}); valid {valid}; "
+                   f"best loss {result.best_valid:.4f}")
     if result.stopped == "interrupted":
-        click.echo(f"Interrupted: step {result.step} is saved in {result.run_dir}/latest.pt; continue with "
-                   f"`sketchtool train {dataset} -o {result.run_dir} --resume`", err=True)
+        if result.main:
+            click.echo(f"Interrupted: step {result.step} is saved in {result.run_dir}/latest.pt; continue with "
+                       f"`sketchtool train {dataset} -o {result.run_dir} --resume`", err=True)
         sys.exit(130)
 
 

@@ -21,12 +21,15 @@ __all__ = ["COMMANDS"]
 @click.option("--model", "model_ref", default=None,
               help="A trained strokenet-agent run or checkpoint (default for --method agent: the embedded vectorizer).")
 @click.option("--strokes", type=int, default=None, help="Strokes the agent draws per picture (default: as trained).")
+@click.option("--refine", type=int, default=0, show_default=True,
+              help="Then fit the agent's strokes to each picture for this many steps through its renderer (slower, "
+                   "closer; 100 is a good start).")
 @click.option("--size", type=int, default=None, help="Canvas the skeleton tracer works on (default 128 pixels).")
 @click.option("--split", default="test", show_default=True, help="Split of an image dataset to vectorize.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many pictures of a dataset.")
 @click.option("--stroke-width", type=float, default=1.5, show_default=True, help="Line width of SVG/PNG previews.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
-def vectorize_command(images, out, method, model_ref, strokes, size, split, limit, stroke_width, force):
+def vectorize_command(images, out, method, model_ref, strokes, refine, size, split, limit, stroke_width, force):
     """Turn pictures of line drawings into ordered single-line pen strokes.
 
     Each picture's drawing is found, fitted to the canvas, traced, and mapped back to the
@@ -38,6 +41,7 @@ def vectorize_command(images, out, method, model_ref, strokes, size, split, limi
       sketchtool vectorize scan.jpg -o scan.gcode --method skeleton
       sketchtool vectorize scan.png -o scan.svg --method agent
       sketchtool vectorize a.png b.png -o both.svg --model runs/agent --strokes 8
+      sketchtool vectorize kanji.png -o kanji.svg --method agent --refine 100
       sketchtool vectorize digits.npz --split test --limit 64 -o digits.npz --model runs/agent
     """
     import math
@@ -51,7 +55,7 @@ def vectorize_command(images, out, method, model_ref, strokes, size, split, limi
     if not (math.isfinite(stroke_width) and 0 < stroke_width <= 1000):
         raise SketchtoolError(f"--stroke-width {stroke_width}: give a width from 0 to 1000")
     check_output_path(out, inputs=list(images), force=force)
-    method = method or ("agent" if model_ref else "skeleton")
+    method = method or ("agent" if model_ref or refine else "skeleton")
     model = None
     if method == "agent":
         from sketchtool.checkpoint import load_model
@@ -62,7 +66,7 @@ def vectorize_command(images, out, method, model_ref, strokes, size, split, limi
     elif model_ref:
         raise SketchtoolError("--model is for --method agent; the skeleton tracer needs no model")
     pictures = _read_pictures(images, split, limit)
-    results = vectorize(pictures, method=method, model=model, size=size, strokes=strokes,
+    results = vectorize(pictures, method=method, model=model, size=size, strokes=strokes, refine=refine,
                         on_progress=progress_bar("picture"))
     options = OutputOptions(stroke_width=stroke_width)
     if len(results) == 1 and Path(out).suffix.lower() != ".npz":

@@ -73,9 +73,9 @@ def embedded_models() -> list[EmbeddedModel]:
     return [m for m in ordered if m.available]
 
 
-def resolve_model(ref: str | os.PathLike | None = None) -> Path:
+def resolve_model(ref: str | os.PathLike | None = None, option: str = "--model") -> Path:
     """`--model` value -> path of a run directory or checkpoint file. An existing path wins over an embedded
-    name (so `./sheep` is always your own run); None means the embedded default."""
+    name (so `./sheep` is always your own run); None means the embedded default. `option` is the flag errors name."""
     ref = DEFAULT_MODEL if ref is None or str(ref) == "" else ref
     path = Path(ref)
     if path.exists():
@@ -85,10 +85,10 @@ def resolve_model(ref: str | os.PathLike | None = None) -> Path:
         model = EMBEDDED[name]
         if not model.available:
             raise SketchtoolError(f"embedded model {name!r} is not included in this installation; "
-                                  f"train one with `sketchtool train` and pass --model RUN_DIR")
+                                  f"train one with `sketchtool train` and pass {option} RUN_DIR")
         return model.path
     shipped = ", ".join(m.name for m in embedded_models()) or "none"
-    raise SketchtoolError(f"--model {name}: no such run directory or checkpoint file, and no embedded model of that "
+    raise SketchtoolError(f"{option} {name}: no such run directory or checkpoint file, and no embedded model of that "
                           f"name (embedded: {shipped})")
 
 
