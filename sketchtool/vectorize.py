@@ -20,7 +20,7 @@ import numpy as np
 from sketchtool.errors import SketchtoolError
 from sketchtool.image_build import INK_THRESHOLD, Fitted, fit_picture
 
-__all__ = ["METHODS", "Fitted", "Vectorized", "fit_picture", "read_picture", "score_reconstruction",
+__all__ = ["METHODS", "Fitted", "Vectorized", "check_refine", "fit_picture", "read_picture", "score_reconstruction",
            "skeleton_polylines", "vectorize", "agent_polylines", "render_polylines"]
 
 METHODS = ("agent", "skeleton")
@@ -196,6 +196,14 @@ def agent_polylines(points: np.ndarray, pressure: np.ndarray, brush: np.ndarray,
     return lines, line_widths
 
 
+def check_refine(refine: int, method: str | None) -> None:
+    """`--refine` steps: in range, and only for the agent (the skeleton tracer has no strokes to fit)."""
+    if not 0 <= refine <= MAX_REFINE:
+        raise SketchtoolError(f"--refine {refine}: give 0 to {MAX_REFINE} steps")
+    if refine and method != "agent":
+        raise SketchtoolError("--refine fits an agent's strokes; the skeleton tracer has none to fit (use the agent)")
+
+
 def vectorize(pictures: Sequence[np.ndarray], *, method: str = "skeleton", model=None, size: int | None = None,
               strokes: int | None = None, refine: int = 0, padding: float = 2.0, batch_size: int = 256,
               on_progress: Callable[[int, int], None] | None = None) -> list[Vectorized]:
@@ -206,10 +214,7 @@ def vectorize(pictures: Sequence[np.ndarray], *, method: str = "skeleton", model
         raise SketchtoolError(f"--method {method}: use one of {', '.join(METHODS)}")
     if strokes is not None and not 1 <= strokes <= 256:
         raise SketchtoolError(f"--strokes {strokes}: give 1 to 256 strokes")
-    if not 0 <= refine <= MAX_REFINE:
-        raise SketchtoolError(f"--refine {refine}: give 0 to {MAX_REFINE} steps")
-    if refine and method != "agent":
-        raise SketchtoolError("--refine fits an agent's strokes; the skeleton tracer has none to fit (--method agent)")
+    check_refine(refine, method)
     if method == "agent":
         if model is None:
             raise SketchtoolError("--method agent needs a trained strokenet-agent: --model RUN")

@@ -321,6 +321,17 @@ def test_pictures_become_single_line_strokes(tmp_path):
     assert len(path) >= 3 and path[:, 1].max() - path[:, 1].min() == pytest.approx(256 * 70 / 100, abs=12)
 
 
+def test_pictures_through_the_refined_agent_keep_their_shape_and_say_how(tmp_path):
+    _picture(tmp_path / "scans" / "vee.png", [((10, 10), (60, 80)), ((60, 80), (110, 10))])
+    options = BuildOptions(workers=1, split=(1.0, 0.0, 0.0), pictures="agent", refine=20)
+    dataset, _ = build_dataset([tmp_path / "scans"], options)
+    [vee] = dataset.splits["train"]
+    points = np.concatenate(stroke3_to_polylines(vee))
+    assert np.ptp(points[:, 0]) == pytest.approx(256, abs=8)
+    assert np.ptp(points[:, 1]) == pytest.approx(256 * 70 / 100, abs=12)
+    assert dataset.settings["pictures"] == "agent" and dataset.settings["refine"] == 20
+
+
 def test_pictures_are_read_from_folders_only_when_asked(tmp_path):
     a = write(tmp_path / "mixed", "a.svg", CORNER_AND_DOT)
     _picture(tmp_path / "mixed" / "a-preview.png", [((10, 45), (110, 45))])

@@ -374,6 +374,8 @@ ROWS = [
     ("build-dataset {vec_line} -o {out}.npz --pictures agent --vectorizer {empty_npz}", "vectorizer not a model"),
     ("build-dataset {vec_line} -o {out}.npz --pictures agent --vectorizer sheep", "vectorizer a sketch model"),
     ("build-dataset {vec_line} -o {out}.npz --vectorizer sheep", "vectorizer without agent"),
+    ("build-dataset {vec_line} -o {out}.npz --refine 30", "refine without agent"),
+    ("build-dataset {vec_line} -o {out}.npz --pictures agent --refine -5", "negative refine for build"),
     ("vectorize {vec_line} -o {out}.svg --model {empty_npz}", "model is not a checkpoint"),
     ("vectorize {vec_line} -o {out}.svg --model {raster_images}", "model is a dataset"),
     ("vectorize {vec_line} -o {out}.svg --method skeleton --model {raster_images}", "skeleton with a model"),
