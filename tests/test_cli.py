@@ -430,6 +430,8 @@ ROWS = [
     ("train {outputs_npz} -o {out} --init nosuchmodel", "init from an unknown model"),
     ("train {outputs_npz} -o {out} --init sheep --preset small", "init with a preset"),
     ("train {outputs_npz} -o {out} --init sheep --resume", "init with resume"),
+    ("train {outputs_npz} -o {draw_run} --resume --hparams learning_rate=0.1", "resume with hparams"),
+    ("train {outputs_npz} -o {draw_run} --resume --preset small", "resume with a preset"),
     ("train {outputs_npz} -o {out} --init sheep --hparams dec_rnn_size=8", "init with another shape"),
     ("train {raster_images} -o {out} --init sheep", "init a stroke model on images"),
 ]

@@ -83,8 +83,14 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
         if clash:
             raise SketchtoolError(f"--init takes the model and hparams of {init}; drop {', '.join(clash)}")
         model, hps = init_hparams(init, parse_hparams(hparams))
+    elif resume:
+        clash = [flag for flag, given in (("--hparams", hparams), ("--preset", preset), ("--config", config),
+                                          ("--model", model != "sketch-rnn")) if given]
+        if clash:  # silently training on with other settings than asked would be worse than refusing
+            raise SketchtoolError(f"--resume continues with the run's own model and hparams; drop {', '.join(clash)}")
+        hps = None
     else:
-        hps = None if resume else resolve_hparams(model, preset=preset, config=config, overrides=parse_hparams(hparams))
+        hps = resolve_hparams(model, preset=preset, config=config, overrides=parse_hparams(hparams))
     stop = threading.Event()
     options = TrainOptions(steps=steps, save_every=save_every, device=device, precision=precision, seed=seed,
                            log_every=log_every, max_minutes=minutes, new_dataset=new_dataset, init=init, stop=stop)
