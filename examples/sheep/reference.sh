@@ -2,8 +2,8 @@
 # Issue 12's next sheep: the small preset's layer-norm decoder at magenta's reference size (decoder 512, encoder
 # 256), so the one change against the shipped sheep is its size. Trained on two CPU processes under DDP: each rank
 # draws batches of 50, so the effective batch is magenta's 100. kl_decay_rate 0.9995 (the small preset's; magenta's
-# is 0.99995) lets the KL weight reach 0.5 within the tens of thousands of steps a CPU gives. The run resumes where it stopped, so call this again
-# (across days) until it reaches STEPS.
+# is 0.99995) lets the KL weight reach 0.5 within the tens of thousands of steps a CPU gives. The run resumes
+# where it stopped, so call this again (across days) until it reaches STEPS.
 # Usage: examples/sheep/reference.sh DATA.npz [STEPS] [RUN_DIR]
 set -euo pipefail
 DATA="$1"
