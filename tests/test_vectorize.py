@@ -200,7 +200,7 @@ def test_refining_fits_the_agents_strokes_to_each_picture(fixtures_dir):
 
 
 def test_refining_zero_steps_keeps_the_agents_strokes():
-    """The refinement works on the strokes before the heads' tanh and sigmoid: mapping there and back is exact."""
+    """The refinement works on the strokes before the heads' tanh and sigmoid: there and back loses only the clamp."""
     import torch
 
     from sketchtool.checkpoint import load_model

@@ -254,8 +254,8 @@ class StrokeAgent(SketchModel):
 
     @torch.no_grad()
     def vectorize_images(self, images: torch.Tensor, steps: int | None = None, refine: int = 0) -> Strokes:
-        """(B, H, W) pictures at the canvas size, ink 1 -> their strokes (eval mode); `refine` > 0 then fits them
-        to each picture for that many steps (`refine`)."""
+        """(B, H, W) pictures at the canvas size, ink 1 -> their strokes (eval mode); with `refine` > 0 they are
+        then fitted to each picture for that many steps (`StrokeAgent.refine`)."""
         was = self.training
         self.eval()
         images = images.to(next(self.parameters()).device, torch.float32)
