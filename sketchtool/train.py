@@ -29,7 +29,9 @@ __all__ = [
     "TrainResult",
     "evaluate",
     "read_metrics",
+    "requested_hparams",
     "resolve_hparams",
+    "resume_conflicts",
     "train",
 ]
 
@@ -110,6 +112,15 @@ def resolve_hparams(model: str, *, preset: str | None = None, config: str | os.P
     from sketchtool.models import get_model_class
     from sketchtool.models.base import hparams_from_dict
 
+    values = requested_hparams(model, preset=preset, config=config, overrides=overrides)
+    return hparams_from_dict(get_model_class(model).HParams, values)
+
+
+def requested_hparams(model: str, *, preset: str | None = None, config: str | os.PathLike | None = None,
+                      overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Only the hparams the preset, config file and overrides set (later ones win), not the defaults."""
+    from sketchtool.models import get_model_class
+
     cls = get_model_class(model)
     values: dict[str, Any] = {}
     if preset is not None:
@@ -125,7 +136,31 @@ def resolve_hparams(model: str, *, preset: str | None = None, config: str | os.P
             raise SketchtoolError(f"{config}: a config file holds one JSON object of hparams")
         values.update(loaded)
     values.update(overrides or {})
-    return hparams_from_dict(cls.HParams, values)
+    return values
+
+
+def resume_conflicts(run_dir: str | os.PathLike, model: str | None, **requested) -> list[str]:
+    """What `--resume` would silently not do: a `model`, or hparams of a preset, config or overrides (`requested`:
+    `requested_hparams`'s arguments), that differ from the run's own. A resumed run keeps its own, so the same
+    command with --resume added is fine and a changed one must be refused."""
+    from sketchtool.checkpoint import read_checkpoint
+    from sketchtool.models import get_model_class
+    from sketchtool.models.base import hparams_from_dict
+
+    latest = Path(run_dir) / "latest.pt"
+    if not latest.is_file():
+        return []  # `train` says what is missing
+    payload = read_checkpoint(latest)
+    if model not in (None, payload["model"]):
+        return [f"--model {model} (the run is {payload['model']})"]
+    values = requested_hparams(payload["model"], **requested)
+    asked = hparams_from_dict(get_model_class(payload["model"]).HParams, values)  # typed as the run's are
+    conflicts = []
+    for name in values:
+        value, have = getattr(asked, name), payload["hparams"].get(name, "not set")
+        if have != value:
+            conflicts.append(f"{name}={value} (the run has {have})")
+    return conflicts
 
 
 # --- data -------------------------------------------------------------------------------------------------------

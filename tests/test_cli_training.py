@@ -107,3 +107,26 @@ def test_bad_input_gives_one_line_error(args, small_dataset, tmp_path):
 def test_help_does_not_import_torch():
     code = "import sys; from sketchtool.cli import cli; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_resume_takes_the_same_command_and_refuses_a_changed_one(small_dataset, tmp_path):
+    """A resumed run keeps its own model and hparams: the first command with --resume added continues it, while
+    asking for another hparam or model is refused (and the run left as it was) instead of silently ignored."""
+    from sketchtool.checkpoint import read_checkpoint
+
+    def train(*args):
+        return CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / "r"), "--hparams", TINY,
+                                        "--threads", "1", *args])
+
+    assert train("--steps", "2").exit_code == 0
+    assert train("--steps", "3", "--resume").exit_code == 0
+    assert read_checkpoint(tmp_path / "r" / "latest.pt")["step"] == 3
+    changed = CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / "r"), "--resume",
+                                       "--steps", "4", "--hparams", TINY.replace("batch_size=8", "batch_size=4")])
+    _one_line_error(changed)
+    assert "batch_size=4 (the run has 8)" in changed.output
+    other = CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / "r"), "--resume",
+                                     "--model", "draw"])
+    _one_line_error(other)
+    assert "--model draw (the run is sketch-rnn)" in other.output
+    assert read_checkpoint(tmp_path / "r" / "latest.pt")["step"] == 3

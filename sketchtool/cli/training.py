@@ -75,7 +75,7 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
     configure_threads(threads)  # before torch loads, so its OpenMP workers wait passively
     from sketchtool.models.base import parse_hparams
     from sketchtool.errors import SketchtoolError
-    from sketchtool.train import TrainOptions, init_hparams, resolve_hparams, train
+    from sketchtool.train import TrainOptions, init_hparams, resolve_hparams, resume_conflicts, train
 
     if init is not None:
         clash = [flag for flag, given in (("--resume", resume), ("--preset", preset), ("--config", config),
@@ -83,11 +83,16 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
         if clash:
             raise SketchtoolError(f"--init takes the model and hparams of {init}; drop {', '.join(clash)}")
         model, hps = init_hparams(init, parse_hparams(hparams))
-    elif resume:
-        clash = [flag for flag, given in (("--hparams", hparams), ("--preset", preset), ("--config", config),
-                                          ("--model", model != "sketch-rnn")) if given]
-        if clash:  # silently training on with other settings than asked would be worse than refusing
-            raise SketchtoolError(f"--resume continues with the run's own model and hparams; drop {', '.join(clash)}")
+    elif resume:  # the same command with --resume added is fine; a changed model or hparam is refused, not ignored
+        from click.core import ParameterSource
+
+        given = click.get_current_context().get_parameter_source("model") != ParameterSource.DEFAULT
+        given_model = model if given else None
+        conflicts = resume_conflicts(run_dir, given_model, preset=preset, config=config,
+                                     overrides=parse_hparams(hparams))
+        if conflicts:
+            raise SketchtoolError(f"--resume continues with the run's own model and hparams, not "
+                                  f"{'; '.join(conflicts)}; start a new run (or --init it) to change them")
         hps = None
     else:
         hps = resolve_hparams(model, preset=preset, config=config, overrides=parse_hparams(hparams))
