@@ -130,3 +130,20 @@ def test_resume_takes_the_same_command_and_refuses_a_changed_one(small_dataset, 
     _one_line_error(other)
     assert "--model draw (the run is sketch-rnn)" in other.output
     assert read_checkpoint(tmp_path / "r" / "latest.pt")["step"] == 3
+
+
+@pytest.mark.parametrize("rank, says", [(None, True), ("0", True), ("1", False)])
+def test_a_stop_signal_is_announced_once_under_torchrun(rank, says, monkeypatch, capsys):
+    """torchrun passes SIGTERM to every rank; only rank 0 (or a plain run) says it is stopping."""
+    import signal
+    import threading
+
+    from sketchtool.cli.training import _stop_on_signals
+
+    if rank is None:
+        monkeypatch.delenv("RANK", raising=False)
+    else:
+        monkeypatch.setenv("RANK", rank)
+    stop = threading.Event()
+    _stop_on_signals(stop)._handle(signal.SIGTERM, None)
+    assert stop.is_set() and ("Stopping after this step" in capsys.readouterr().err) == says

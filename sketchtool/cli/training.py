@@ -5,6 +5,7 @@ Printers show whatever loss terms a model returns ("loss" first), so no command 
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -177,7 +178,8 @@ class _stop_on_signals:
         if self.stop.is_set():
             raise KeyboardInterrupt
         self.stop.set()
-        click.echo("Stopping after this step (again to stop at once)...", err=True)
+        if os.environ.get("RANK", "0") == "0":  # torchrun signals every rank; rank 0 speaks for the run
+            click.echo("Stopping after this step (again to stop at once)...", err=True)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
