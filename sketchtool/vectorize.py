@@ -209,7 +209,8 @@ def vectorize(pictures: Sequence[np.ndarray], *, method: str = "skeleton", model
               on_progress: Callable[[int, int], None] | None = None) -> list[Vectorized]:
     """Pictures ((H, W) float ink in [0, 1], any size) -> their strokes in picture pixels. `method` "agent" needs
     `model` (a trained strokenet-agent; its canvas size is used) and draws `strokes` strokes (default: as trained),
-    then fits them to each picture for `refine` steps through the renderer (slower, closer); "skeleton" fits each picture to a `size` canvas (default 128). Agent pictures go through the model in batches."""
+    then fits them to each picture for `refine` steps through the renderer (slower, closer); "skeleton" fits each
+    picture to a `size` canvas (default 128). Agent pictures go through the model in batches."""
     if method not in METHODS:
         raise SketchtoolError(f"--method {method}: use one of {', '.join(METHODS)}")
     if strokes is not None and not 1 <= strokes <= 256:

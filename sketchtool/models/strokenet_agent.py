@@ -247,10 +247,13 @@ class StrokeAgent(SketchModel):
 
     def _loss_terms(self, target: torch.Tensor) -> tuple[dict[str, torch.Tensor], Strokes]:
         strokes, canvas = self.draw(target)
-        mse = (canvas - target).pow(2).sum((1, 2)).mean()
-        penalty = adjacent_penalty(strokes.points, strokes.pressure).sum(1).mean()
-        lam = self.hps.penalty_lambda * self.size[0] * self.size[1] / PAPER_CANVAS
-        return {"loss": mse + lam * penalty, "mse": mse, "penalty": penalty}, strokes
+        mse, penalty = (t.mean() for t in _picture_terms(canvas, target, strokes.points, strokes.pressure))
+        return {"loss": mse + self.penalty_weight * penalty, "mse": mse, "penalty": penalty}, strokes
+
+    @property
+    def penalty_weight(self) -> float:
+        """lambda on this canvas: `penalty_lambda` (the paper's scale) times canvas area / 256^2."""
+        return self.hps.penalty_lambda * self.size[0] * self.size[1] / PAPER_CANVAS
 
     @torch.no_grad()
     def vectorize_images(self, images: torch.Tensor, steps: int | None = None, refine: int = 0) -> Strokes:
@@ -276,18 +279,23 @@ class StrokeAgent(SketchModel):
                torch.logit(strokes.brush, eps)]
         raw = [t.detach().clone().requires_grad_(True) for t in raw]
         optimizer = torch.optim.Adam(raw, lr=learning_rate)
-        lam = self.hps.penalty_lambda * self.size[0] * self.size[1] / PAPER_CANVAS
         with torch.enable_grad():
             for _ in range(iterations):
                 points, pressure, brush = torch.tanh(raw[0]), torch.sigmoid(raw[1]), torch.sigmoid(raw[2])
                 canvas = torch.zeros_like(target)
                 for k in range(points.shape[1]):
                     canvas = composite(canvas, self.renderer.forward_render(points[:, k], pressure[:, k], brush[:, k]))
-                per_picture = (canvas - target).pow(2).sum((1, 2)) + lam * adjacent_penalty(points, pressure).sum(1)
+                mse, penalty = _picture_terms(canvas, target, points, pressure)
+                per_picture = mse + self.penalty_weight * penalty
                 optimizer.zero_grad(set_to_none=True)
                 per_picture.sum().backward()  # a sum: each picture's strokes get only their own picture's gradient
                 optimizer.step()
         return Strokes(torch.tanh(raw[0]).detach(), torch.sigmoid(raw[1]).detach(), torch.sigmoid(raw[2]).detach())
+
+
+def _picture_terms(canvas: torch.Tensor, target: torch.Tensor, points: torch.Tensor, pressure: torch.Tensor):
+    """The training loss's two terms, per picture: (B,) summed pixel MSE and (B,) adjacent-point penalty."""
+    return (canvas - target).pow(2).sum((1, 2)), adjacent_penalty(points, pressure).sum(1)
 
 
 def _block_channels(first: int) -> list[int]:
