@@ -89,6 +89,8 @@ def test_curves_draws_a_png_and_refuses_to_overwrite(trained_run, tmp_path):
     ["train", "{data}", "-o", "{tmp}/r", "--device", "tpu"],
     ["train", "{data}", "-o", "{tmp}/r", "--hparams", "max_seq_len=3"],
     ["train", "{data}", "-o", "{tmp}/r", "--resume"],
+    ["train", "{data}", "-o", "{tmp}/r", "--init", "sheep", "--model", "strokenet-agent"],
+    ["train", "{data}", "-o", "{tmp}/r", "--init", "sheep", "--preset", "small"],
     ["eval", "{tmp}"],
     ["eval", "{data}"],
     ["curves", "{tmp}", "-o", "{tmp}/c.png"],

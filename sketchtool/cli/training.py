@@ -78,17 +78,18 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
     from sketchtool.errors import SketchtoolError
     from sketchtool.train import TrainOptions, init_hparams, resolve_hparams, resume_conflicts, train
 
+    from click.core import ParameterSource
+
+    given_model = model if click.get_current_context().get_parameter_source("model") != ParameterSource.DEFAULT \
+        else None
     if init is not None:
-        clash = [flag for flag, given in (("--resume", resume), ("--preset", preset), ("--config", config),
-                                          ("--model", model != "sketch-rnn")) if given]
+        clash = [flag for flag, given in (("--resume", resume), ("--preset", preset), ("--config", config)) if given]
         if clash:
             raise SketchtoolError(f"--init takes the model and hparams of {init}; drop {', '.join(clash)}")
         model, hps = init_hparams(init, parse_hparams(hparams))
+        if given_model not in (None, model):
+            raise SketchtoolError(f"--init {init} is a {model} model, not --model {given_model}; drop --model")
     elif resume:  # the same command with --resume added is fine; a changed model or hparam is refused, not ignored
-        from click.core import ParameterSource
-
-        given = click.get_current_context().get_parameter_source("model") != ParameterSource.DEFAULT
-        given_model = model if given else None
         conflicts = resume_conflicts(run_dir, given_model, preset=preset, config=config,
                                      overrides=parse_hparams(hparams))
         if conflicts:
