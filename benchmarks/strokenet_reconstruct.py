@@ -7,7 +7,8 @@ Both methods' polylines are drawn back with the same plain pen (`--line-width`, 
 compare the strokes' placement, not the pen. `--tolerance` (repeatable; default 2 px) adds an F1 per tolerance:
 2 px is a fifteenth of a 28-pixel canvas, lenient enough that a sheep without its legs scores 0.98, so pictures
 larger than the agent's canvas (which it fits down and maps back) and 1 px show more. `--refine N` (repeatable)
-adds a row per agent with its strokes fitted to each picture for N steps (`vectorize --refine`).
+adds a row per agent with its strokes fitted to each picture for N steps (`vectorize --refine`); `--strokes K`
+(repeatable) draws K strokes instead of the trained count (`vectorize --strokes`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def main() -> None:
     parser.add_argument("--tolerance", type=float, action="append", default=None)
     parser.add_argument("--refine", type=int, action="append", default=[],
                         help="also each agent's strokes refined for N steps (repeatable)")
+    parser.add_argument("--strokes", type=int, action="append", default=[],
+                        help="draw K strokes instead of the agent's trained count (repeatable: a row set per K)")
     args = parser.parse_args()
     tolerances = args.tolerance or [2.0]
     torch.set_num_threads(1)
@@ -58,12 +61,14 @@ def main() -> None:
                         "s": round(time.perf_counter() - started, 2)}}
     for ref in args.agent:
         model, info = load_model(ref)
-        for refine in [0, *args.refine]:
-            started = time.perf_counter()
-            drawn = vectorize(list(targets), method="agent", model=model, refine=refine)
-            out[ref + (f" refined {refine}" if refine else "")] = {
-                **scores(targets, drawn, args.line_width, tolerances), "s": round(time.perf_counter() - started, 2),
-                "trained_steps": info.step, "agent_steps": model.hps.steps}
+        for strokes in args.strokes or [None]:
+            for refine in [0, *args.refine]:
+                started = time.perf_counter()
+                drawn = vectorize(list(targets), method="agent", model=model, strokes=strokes, refine=refine)
+                label = ref + (f" {strokes} strokes" if strokes else "") + (f" refined {refine}" if refine else "")
+                out[label] = {**scores(targets, drawn, args.line_width, tolerances),
+                              "s": round(time.perf_counter() - started, 2), "trained_steps": info.step,
+                              "agent_steps": strokes or model.hps.steps}
     print(json.dumps(out, indent=2))
 
 
