@@ -74,14 +74,14 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
     from sketchtool.device import configure_threads
 
     configure_threads(threads)  # before torch loads, so its OpenMP workers wait passively
-    from sketchtool.models.base import parse_hparams
-    from sketchtool.errors import SketchtoolError
-    from sketchtool.train import TrainOptions, init_hparams, resolve_hparams, resume_conflicts, train
-
     from click.core import ParameterSource
 
-    given_model = model if click.get_current_context().get_parameter_source("model") != ParameterSource.DEFAULT \
-        else None
+    from sketchtool.errors import SketchtoolError
+    from sketchtool.models.base import parse_hparams
+    from sketchtool.train import TrainOptions, init_hparams, resolve_hparams, resume_conflicts, train
+
+    model_given = click.get_current_context().get_parameter_source("model") != ParameterSource.DEFAULT
+    given_model = model if model_given else None  # --model as typed; None when left at its default
     if init is not None:
         clash = [flag for flag, given in (("--resume", resume), ("--preset", preset), ("--config", config)) if given]
         if clash:
