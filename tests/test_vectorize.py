@@ -202,7 +202,7 @@ def test_refining_fits_the_agents_strokes_to_each_picture(fixtures_dir):
 def test_two_refined_strokes_trace_new_sheep_closer_than_the_tracer_with_fewer_pen_lifts(fixtures_dir):
     """Issue 13's comparison on sheep the vectorizer never saw (the embedded sheep model's own): drawn in two strokes
     and refined (`--strokes 2 --refine 30`), they cover the ink at least as well as the skeleton tracer's lines
-    (F1 within 1 px; measured 0.965 against 0.936) in fewer polylines (3.3 against 4.9)."""
+    (F1 within 1 px; measured 0.968 against 0.942) in fewer polylines (2.6 against 4.9)."""
     from sketchtool.checkpoint import load_model
     from sketchtool.pretrained import DEFAULT_VECTORIZER, EMBEDDED
 

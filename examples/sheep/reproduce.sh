@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Reproduce the embedded `sheep` model with sketchtool's own commands (see README.md next to this file).
-# Usage: examples/sheep/reproduce.sh [STEPS] [FINE_TUNE_STEPS] [WORK_DIR]     e.g. examples/sheep/reproduce.sh 17050 7000 work/
+# Usage: examples/sheep/reproduce.sh [STEPS] [WORK_DIR]     e.g. examples/sheep/reproduce.sh 10000 work/
 set -euo pipefail
-STEPS="${1:-17050}"
-FINE="${2:-7000}"
-WORK="${3:-work}"
+STEPS="${1:-10000}"
+WORK="${2:-work}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$WORK"
 DATA="$WORK/aaron_sheep.npz"
@@ -13,13 +12,11 @@ if [ ! -f "$DATA" ]; then
   curl -L --fail -o "$DATA" https://github.com/hardmaru/sketch-rnn-datasets/raw/master/aaron_sheep/aaron_sheep.npz
 fi
 sketchtool info "$DATA"
-# 1. small preset: layer-norm LSTM decoder 256, encoder 128, z 128, 20 mixtures, batch 100; one thread on a shared CPU
-OMP_NUM_THREADS=1 sketchtool train "$DATA" -o "$WORK/runs/sheep" --preset small --threads 1 --steps "$STEPS"
-# 2. more training from those weights with a fresh optimiser at a lower learning rate (the KL weight anneals again
-#    from 0.3 to 0.5); the shipped model started from stage 1's fp16 export, this from its fp32 weights
-OMP_NUM_THREADS=1 sketchtool train "$DATA" -o "$WORK/runs/sheep-ft" --init "$WORK/runs/sheep" --threads 1 \
-  --hparams learning_rate=0.0001,kl_weight_start=0.3 --save-every 500 --steps "$FINE"
-sketchtool eval "$WORK/runs/sheep-ft" --split test
-sketchtool curves "$WORK/runs/sheep-ft" -o "$WORK/sheep-curves.png"
-python "$HERE/export_embedded.py" "$WORK/runs/sheep-ft" --name sheep --dataset "$DATA"
+# magenta's reference size (LSTM decoder 512, encoder 256), two DDP processes of 50 drawings (reference.sh); the
+# shipped model is this run at step STEPS (it was stopped and resumed in chunks of 2,000 steps on the way)
+"$HERE/reference.sh" "$DATA" "$STEPS" "$WORK/runs/sheep-ref"
+sketchtool eval "$WORK/runs/sheep-ref/latest.pt" --split test
+sketchtool curves "$WORK/runs/sheep-ref" -o "$WORK/sheep-curves.png"
+python "$HERE/export_embedded.py" "$WORK/runs/sheep-ref/latest.pt" --name sheep --dataset "$DATA" \
+  --recipe examples/sheep/reference.sh
 sketchtool generate --model sheep --n 25 --seed 0 --out "$WORK/sheep-samples.svg"
