@@ -46,10 +46,11 @@ def test_init_fine_tunes_the_embedded_sheep(small_dataset, tmp_path):
         return read_checkpoint(tmp_path / name / "latest.pt")
 
     tuned = one_step("tuned", "--init", "sheep", "--hparams", "batch_size=8,learning_rate=0.00001")
-    fresh = one_step("fresh", "--preset", "small", "--hparams", "batch_size=8,learning_rate=0.00001")
+    fresh = one_step("fresh", "--preset", "reference", "--hparams", "batch_size=8,learning_rate=0.00001")
     sheep = read_checkpoint(EMBEDDED["sheep"].path)
     assert tuned["spec"]["scale_factor"] == sheep["spec"]["scale_factor"]
     assert tuned["hparams"]["dec_rnn_size"] == sheep["hparams"]["dec_rnn_size"] and tuned["hparams"]["batch_size"] == 8
+    assert all(fresh["hparams"][k] == sheep["hparams"][k] for k in ("dec_model", "dec_rnn_size", "enc_rnn_size"))
     # the same shape trained one step from scratch reconstructs far worse
     assert tuned["metrics"]["valid"]["L_R"] < fresh["metrics"]["valid"]["L_R"] - 0.5, (tuned["metrics"], fresh["metrics"])
 
