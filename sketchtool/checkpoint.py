@@ -19,7 +19,7 @@ from typing import Any
 
 from sketchtool.dataspec import DataSpec
 from sketchtool.errors import SketchtoolError
-from sketchtool.fileio import atomic_write
+from sketchtool.fileio import DAMAGED_ARCHIVE_ERRORS, atomic_write
 
 __all__ = [
     "FORMAT",
@@ -120,8 +120,8 @@ def read_checkpoint(ref: str | os.PathLike, device: str = "cpu") -> dict[str, An
         with warnings.catch_warnings():  # torch warns about legacy (non-zip) pickles; we refuse them ourselves
             warnings.simplefilter("ignore")
             payload = torch.load(path, map_location=device, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, ValueError, AttributeError,
-            TypeError, KeyError, IndexError, MemoryError, OverflowError) as e:
+    except (pickle.UnpicklingError, RuntimeError, ValueError, AttributeError, TypeError, KeyError, IndexError,
+            MemoryError, OverflowError, *DAMAGED_ARCHIVE_ERRORS) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise SketchtoolError(f"{path}: not a readable sketchtool checkpoint ({first[:120]})", reason="corrupt") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
@@ -135,7 +135,7 @@ def _refuse_dataset(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
-    except (zipfile.BadZipFile, OSError):
+    except (ValueError, *DAMAGED_ARCHIVE_ERRORS):
         return
     if names and all(n.endswith(".npy") for n in names):
         raise SketchtoolError(f"{path} is a dataset, not a model; train one with "

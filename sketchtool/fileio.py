@@ -1,17 +1,26 @@
-"""Atomic file writing: a crash or a full disk never leaves a half-written output behind."""
+"""Atomic file writing: a crash or a full disk never leaves a half-written output behind; and the errors a damaged
+archive raises on reading, so every reader turns all of them into one clear message."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import os
+import struct
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 from typing import IO, Iterator, Sequence
 
 from sketchtool.errors import SketchtoolError
 
-__all__ = ["atomic_write", "check_output_path"]
+__all__ = ["DAMAGED_ARCHIVE_ERRORS", "atomic_write", "check_output_path"]
+
+# what zipfile (under numpy's and torch's readers) raises for a truncated or damaged .npz/.pt, besides ValueError:
+# a bad header (struct.error), a bad deflate stream (zlib.error), a version or method it cannot read
+# (NotImplementedError), a cut-off member (EOFError) or a seek past the end (OSError)
+DAMAGED_ARCHIVE_ERRORS = (zipfile.BadZipFile, struct.error, zlib.error, NotImplementedError, EOFError, OSError)
 
 
 def check_output_path(out: str | os.PathLike, *, inputs: Sequence[str | os.PathLike] = (), force: bool = False) -> Path:

@@ -20,7 +20,7 @@ import numpy as np
 
 from sketchtool.dataset import SPLITS, length_stats
 from sketchtool.errors import SketchtoolError
-from sketchtool.fileio import atomic_write
+from sketchtool.fileio import DAMAGED_ARCHIVE_ERRORS, atomic_write
 
 __all__ = ["ImageDataset", "load_image_dataset", "save_image_dataset", "load_any_dataset", "dataset_kind",
            "describe_image_dataset", "MAX_TOTAL_BYTES"]
@@ -157,7 +157,7 @@ def dataset_kind(path: str | os.PathLike) -> str:
         with zipfile.ZipFile(path) as zf:
             if "meta.npy" not in zf.namelist():
                 return "strokes"
-    except (zipfile.BadZipFile, OSError, ValueError):
+    except (ValueError, *DAMAGED_ARCHIVE_ERRORS):
         return "strokes"  # the stroke loader gives the precise error
     meta = _json_member(_read_arrays(path, only=("meta",)), "meta", path)
     return "images" if isinstance(meta, dict) and meta.get("kind") == "images" else "strokes"
@@ -216,7 +216,7 @@ def _read_arrays(path: Path, only: tuple[str, ...] | None = None) -> dict[str, n
             raise SketchtoolError(f"{path}: holds pickled objects, which image datasets never do; not loaded",
                                   reason="unsafe") from None
         raise SketchtoolError(f"{path}: unreadable dataset ({e})", reason="corrupt") from None
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError) as e:
+    except (KeyError, *DAMAGED_ARCHIVE_ERRORS) as e:
         raise SketchtoolError(f"{path}: unreadable dataset ({e})", reason="corrupt") from None
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from sketchtool.dataset import SPLITS, StrokeDataset
 from sketchtool.errors import SketchtoolError
-from sketchtool.fileio import atomic_write
+from sketchtool.fileio import DAMAGED_ARCHIVE_ERRORS, atomic_write
 
 __all__ = ["load_dataset", "save_dataset", "save_drawings", "write_drawings", "MAX_TOTAL_BYTES", "MAX_RATIO",
            "RATIO_FLOOR", "MAX_OFFSET"]
@@ -150,7 +150,7 @@ def load_dataset(path: str | os.PathLike) -> StrokeDataset:
         raise
     except pickle.UnpicklingError as e:
         raise SketchtoolError(f"{path}: unsafe or corrupt dataset ({e}); not loaded", reason="unsafe") from None
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError, TypeError, AttributeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, *DAMAGED_ARCHIVE_ERRORS) as e:
         raise SketchtoolError(f"{path}: unreadable dataset ({e})", reason="corrupt") from None
     try:
         splits = {k: _as_drawings(arrays[k], k) for k in SPLITS if k in arrays}
