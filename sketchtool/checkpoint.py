@@ -25,6 +25,7 @@ __all__ = [
     "FORMAT",
     "VERSION",
     "ModelInfo",
+    "average_checkpoints",
     "build_model",
     "export_model",
     "load_model",
@@ -226,6 +227,36 @@ def load_model(ref: str | os.PathLike, device: str = "cpu"):
     payload = read_checkpoint(path)
     model = build_model(payload).to(device).eval()
     return model, _info(payload, path)
+
+
+def average_checkpoints(srcs: list[str | os.PathLike], dst: str | os.PathLike) -> ModelInfo:
+    """The element-wise mean of several checkpoints' weights, written as an inference-only checkpoint with the last
+    one's model, hparams and step (Polyak averaging, as SWA does with snapshots). Snapshots taken along one run
+    sample less erratically averaged than alone (docs/BENCHMARKS.md, issue 12). They must be one model's shape."""
+    import torch
+
+    if not srcs:
+        raise SketchtoolError("give at least one checkpoint to average")
+    payloads = [read_checkpoint(src) for src in srcs]
+    last = payloads[-1]
+    for src, payload in zip(srcs, payloads):
+        same = (payload["model"], payload["hparams"]) == (last["model"], last["hparams"]) and \
+            {k: v.shape for k, v in payload["state_dict"].items()} == {k: v.shape for k, v in last["state_dict"].items()}
+        if not same:
+            raise SketchtoolError(f"{src}: not the same model as {srcs[-1]} (model, hparams or weight shapes "
+                                  f"differ); average snapshots of one run")
+    state = {}
+    for key, weight in last["state_dict"].items():
+        if weight.is_floating_point():
+            mean = torch.stack([p["state_dict"][key].float() for p in payloads]).mean(dim=0)
+            state[key] = mean.to(weight.dtype)
+        else:
+            state[key] = weight
+    steps = [int(p["step"]) for p in payloads]
+    payload = {k: v for k, v in last.items() if k != "training"}
+    payload.update(state_dict=state, metrics={"averaged_steps": steps})
+    _write(dst, payload)
+    return _info(payload, Path(dst))
 
 
 def export_model(src: str | os.PathLike, dst: str | os.PathLike, *, half: bool = True,

@@ -179,3 +179,40 @@ def test_a_full_disk_keeps_the_previous_checkpoint_and_says_so(saved, tmp_path, 
         save_checkpoint(path, model, step=8)
     assert "\n" not in str(err.value) and path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_averaged_checkpoints_hold_the_mean_weights(saved, tmp_path):
+    """Polyak averaging of snapshots: every weight is the element-wise mean, the last snapshot's step and hparams
+    are kept, the optimiser state is not, and the averaged model samples like a model with those weights."""
+    from sketchtool.checkpoint import average_checkpoints
+
+    model, first = saved
+    other = SketchRNN(TINY, model.spec)
+    torch.manual_seed(1)
+    for weight in other.parameters():
+        torch.nn.init.normal_(weight)
+    second = tmp_path / "second.pt"
+    save_checkpoint(second, other, step=9, training={"optimizers": {}})
+    info = average_checkpoints([first, second], tmp_path / "mean.pt")
+    payload = read_checkpoint(tmp_path / "mean.pt")
+    assert info.step == 9 and "training" not in payload and payload["metrics"]["averaged_steps"] == [7, 9]
+    for key, weight in model.state_dict().items():
+        torch.testing.assert_close(payload["state_dict"][key], (weight + other.state_dict()[key]) / 2)
+    averaged, _ = load_model(tmp_path / "mean.pt")
+    mixed = SketchRNN(TINY, model.spec).eval()
+    mixed.load_state_dict({k: (w + other.state_dict()[k]) / 2 for k, w in model.state_dict().items()})
+    for a, b in zip(_greedy(averaged), _greedy(mixed)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_averaging_refuses_snapshots_of_different_models(saved, tmp_path):
+    from dataclasses import replace
+
+    from sketchtool.checkpoint import average_checkpoints
+
+    model, first = saved
+    wider = tmp_path / "wider.pt"
+    save_checkpoint(wider, SketchRNN(replace(TINY, dec_rnn_size=32), model.spec), step=9)
+    with pytest.raises(SketchtoolError, match="not the same model"):
+        average_checkpoints([first, wider], tmp_path / "mean.pt")
+    assert not (tmp_path / "mean.pt").exists()
