@@ -103,6 +103,8 @@ def main() -> None:
     parser.add_argument("--dataset", default=None, help="dataset (default: the one stored in the checkpoint)")
     parser.add_argument("--recipe", default="examples/sheep/README.md")
     parser.add_argument("--note", default="", help="a sentence on quality, shown at the top of the card")
+    parser.add_argument("--training", default=None,
+                        help="how it was trained, for the card (default: its steps, and the model it started from)")
     parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
                         help="sampling temperature of the sample grid and the figures (default: the commands')")
     args = parser.parse_args()
@@ -121,7 +123,7 @@ def main() -> None:
     test_median = float(np.median([len(d) for d in read_drawings(f"{dataset}:test")]))
     card = CARD.format(
         name=args.name, note=args.note, temperature=args.temperature, model=info.model, dataset=embedded.dataset, licence=embedded.licence,
-        training=training_history(args.run, info.step), recipe=args.recipe, test_lr=test["L_R"],
+        training=args.training or training_history(args.run, info.step), recipe=args.recipe, test_lr=test["L_R"],
         test_kl=test["L_KL"], test_loss=test["loss"], test_n=test["items"],
         ended=samples["strokes"]["ended_by_itself"], sample_median=samples["strokes"]["points_median"],
         test_median=test_median, frechet=samples["frechet"], floor=floor["frechet"],

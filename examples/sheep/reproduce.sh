@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Reproduce the embedded `sheep` model with sketchtool's own commands (see README.md next to this file).
-# Usage: examples/sheep/reproduce.sh [STEPS] [WORK_DIR]     e.g. examples/sheep/reproduce.sh 10000 work/
+# Usage: examples/sheep/reproduce.sh [STEPS] [FT_STEPS] [WORK_DIR]     e.g. examples/sheep/reproduce.sh 10000 4000 work/
 set -euo pipefail
 STEPS="${1:-10000}"
-WORK="${2:-work}"
+FT_STEPS="${2:-4000}"
+WORK="${3:-work}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$WORK"
 DATA="$WORK/aaron_sheep.npz"
@@ -12,11 +13,14 @@ if [ ! -f "$DATA" ]; then
   curl -L --fail -o "$DATA" https://github.com/hardmaru/sketch-rnn-datasets/raw/master/aaron_sheep/aaron_sheep.npz
 fi
 sketchtool info "$DATA"
-# magenta's reference size (LSTM decoder 512, encoder 256), two DDP processes of 50 drawings (reference.sh); the
-# shipped model is this run at step STEPS (it was stopped and resumed in chunks of 2,000 steps on the way)
+# 1. magenta's reference size (LSTM decoder 512, encoder 256), two DDP processes of 50 drawings (reference.sh)
 "$HERE/reference.sh" "$DATA" "$STEPS" "$WORK/runs/sheep-ref"
-sketchtool eval "$WORK/runs/sheep-ref/latest.pt" --split test
-sketchtool curves "$WORK/runs/sheep-ref" -o "$WORK/sheep-curves.png"
-python "$HERE/export_embedded.py" "$WORK/runs/sheep-ref/latest.pt" --name sheep --dataset "$DATA" \
-  --recipe examples/sheep/reference.sh
+# 2. the schedule taken on from there with a fresh Adam, a snapshot every 500 steps (finetune.sh)
+"$HERE/finetune.sh" "$DATA" "$WORK/runs/sheep-ref/latest.pt" "$FT_STEPS" "$WORK/runs/sheep-ft"
+# 3. the mean of every snapshot's weights, shipped
+python "$HERE/average.py" "$WORK/sheep-averaged.pt" $(seq -f "$WORK/runs/sheep-ft/step%g.pt" 500 500 "$FT_STEPS")
+sketchtool eval "$WORK/sheep-averaged.pt" --split test
+sketchtool curves "$WORK/runs/sheep-ft" -o "$WORK/sheep-curves.png"
+python "$HERE/export_embedded.py" "$WORK/sheep-averaged.pt" --name sheep --dataset "$DATA" \
+  --recipe examples/sheep/reproduce.sh
 sketchtool generate --model sheep --n 25 --seed 0 --out "$WORK/sheep-samples.svg"
