@@ -239,10 +239,12 @@ def average_checkpoints(srcs: list[str | os.PathLike], dst: str | os.PathLike) -
         raise SketchtoolError("give at least one checkpoint to average")
     payloads = [read_checkpoint(src) for src in srcs]
     last = payloads[-1]
+
+    def shape(payload):
+        return payload["model"], payload["hparams"], {k: v.shape for k, v in payload["state_dict"].items()}
+
     for src, payload in zip(srcs, payloads):
-        same = (payload["model"], payload["hparams"]) == (last["model"], last["hparams"]) and \
-            {k: v.shape for k, v in payload["state_dict"].items()} == {k: v.shape for k, v in last["state_dict"].items()}
-        if not same:
+        if shape(payload) != shape(last):
             raise SketchtoolError(f"{src}: not the same model as {srcs[-1]} (model, hparams or weight shapes "
                                   f"differ); average snapshots of one run")
     state = {}

@@ -5,8 +5,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sketchtool.checkpoint import read_checkpoint
 from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import atomic_write, check_output_path
+from sketchtool.formats.npz import load_dataset
+from sketchtool.images import load_any_dataset
 
 
 def test_failed_write_leaves_previous_file_intact(tmp_path: Path):
@@ -96,19 +99,15 @@ def _checkpoint(path: Path) -> None:
     shutil.copy(EMBEDDED["kanji"].path, path)
 
 
-@pytest.mark.parametrize("make, read", [
-    (_stroke_dataset, "sketchtool.formats.npz:load_dataset"),
-    (_image_dataset, "sketchtool.images:load_any_dataset"),
-    (_checkpoint, "sketchtool.checkpoint:read_checkpoint"),
+@pytest.mark.parametrize("make, reader", [
+    (_stroke_dataset, load_dataset),
+    (_image_dataset, load_any_dataset),
+    (_checkpoint, read_checkpoint),
 ])
-def test_a_damaged_file_is_one_clear_error(tmp_path: Path, make, read):
+def test_a_damaged_file_is_one_clear_error(tmp_path: Path, make, reader):
     """Every damaged copy of a real dataset or checkpoint either still reads or raises SketchtoolError (the CLI's
     one-line message). Before, a bad deflate stream (zlib.error), a seek past a truncated end (OSError), a cut-off
     header (struct.error) or an unknown zip version (NotImplementedError) escaped as an internal error."""
-    import importlib
-
-    module, name = read.split(":")
-    reader = getattr(importlib.import_module(module), name)
     original = tmp_path / "original"
     make(original)
     reader(original)  # the undamaged file reads
