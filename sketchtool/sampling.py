@@ -64,6 +64,7 @@ class SampleOptions:
     precision: str = "auto"
     condition: str | None = None  # "identity=3,angle=0:350": see `parse_condition`
     pen_temperature: float | None = None  # Sketch-RNN's pen-state choice; None: the model's default
+    z_temperature: float | None = None  # Sketch-RNN's random latents z ~ N(0, T²I); None: the model's default
 
     def validate(self) -> None:
         if not (self.temperature > 0 and math.isfinite(self.temperature)):
@@ -71,6 +72,9 @@ class SampleOptions:
         t = self.pen_temperature
         if t is not None and not (t > 0 and math.isfinite(t)):
             raise SketchtoolError(f"--pen-temperature {t}: must be a number > 0 (0.5-1 is typical)")
+        t = self.z_temperature
+        if t is not None and not (t >= 0 and math.isfinite(t)):
+            raise SketchtoolError(f"--z-temperature {t}: must be a number >= 0 (0.5-1 is typical; 1 is the paper's)")
         if self.chunk_size < 1:
             raise SketchtoolError(f"chunk size {self.chunk_size}: must be >= 1")
         if self.precision not in PRECISIONS:
@@ -104,10 +108,10 @@ def require_encoder(model, info) -> None:
 
 def generate(model, info, n: int, options: SampleOptions, on_progress: ProgressFn | None = None, *,
              frames: bool = False) -> list[np.ndarray] | ImageSamples:
-    """n new samples: stroke-3 drawings in dataset units (z ~ N(0, I) for a conditional model), or `ImageSamples`
-    (with the canvas over time when `frames` and the model draws in steps). A drawing that ends before its first
-    point (some latents decode to nothing) is drawn again, from the same generator, so a seed still fixes the
-    output."""
+    """n new samples: stroke-3 drawings in dataset units (random latents z: `SampleOptions.z_temperature`), or
+    `ImageSamples` (with the canvas over time when `frames` and the model draws in steps). A drawing that ends
+    before its first point (some latents decode to nothing) is drawn again, from the same generator, so a seed
+    still fixes the output."""
     _check_count(n, "--n")
     model.require("generate", "generate")
     generator = make_generator(options.seed, _device_of(model))
@@ -127,7 +131,7 @@ def complete(model, info, prefix: np.ndarray, n: int, options: SampleOptions,
              on_progress: ProgressFn | None = None) -> list[np.ndarray]:
     """n different endings of the drawing start `prefix` (stroke-3, dataset units): each returned drawing is
     `prefix` itself followed by the model's continuation (rows from len(prefix) on), which may be empty.
-    A conditional model draws z ~ N(0, I) per ending (encoding the start instead would describe a drawing
+    A conditional model draws a random z per ending (encoding the start instead would describe a drawing
     that stops where the start stops)."""
     return complete_many(model, info, [prefix], n, options, on_progress=on_progress)[0]
 
@@ -171,7 +175,7 @@ def complete_image(model, info, image: np.ndarray, mask: np.ndarray, n: int, opt
     options.validate()
     device = _device_of(model)
     generator = make_generator(options.seed, device)
-    extra = _pen_temperature(model, info, options)
+    extra = _sampler_keywords(model, info, options)
     labels = _labels(model, info, options, n)
     images = []
     for start in range(0, n, options.chunk_size):
@@ -303,7 +307,7 @@ def _sample_images(model, info, n: int, options: SampleOptions, generator: torch
                    on_progress: ProgressFn | None, frames: bool) -> ImageSamples:
     """An image model's samples, `options.chunk_size` at a time from one generator."""
     options.validate()
-    extra = _pen_temperature(model, info, options)
+    extra = _sampler_keywords(model, info, options)
     labels = _labels(model, info, options, n)
     given = parse_condition(options.condition, n, info.class_names) if options.condition else Condition()
     if labels is not None and given.labels is not None:
@@ -379,10 +383,13 @@ def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None
     options.validate()
     if model.output_kind != "strokes":
         raise SketchtoolError(f"model {info.path} draws {model.output_kind}, not strokes; these commands need strokes")
+    if z is not None and options.z_temperature is not None:
+        raise SketchtoolError("--z-temperature: this command decodes the latents of its input drawings; it draws "
+                              "no random z (use it with generate or complete)")
     device = _device_of(model)
     generator = generator or make_generator(options.seed, device)
     labels = _labels(model, info, options, n)
-    extra = _pen_temperature(model, info, options)
+    extra = _sampler_keywords(model, info, options)
     z_all = None if z is None else torch.as_tensor(np.asarray(z), dtype=torch.float32, device=device)
     out: list[np.ndarray] = []
     for start in range(0, n, options.chunk_size):
@@ -403,14 +410,17 @@ def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None
     return out
 
 
-def _pen_temperature(model, info, options: SampleOptions) -> dict:
-    """The pen temperature as a keyword for models whose sampler takes one; only when set, so other models keep
-    working, and one asked for it anyway is told so."""
-    if options.pen_temperature is None:
-        return {}
-    if "pen_temperature" not in inspect.signature(model.sample).parameters:
-        raise SketchtoolError(f"--pen-temperature: model {info.path} ({model.name}) has no pen temperature")
-    return {"pen_temperature": options.pen_temperature}
+def _sampler_keywords(model, info, options: SampleOptions) -> dict:
+    """The pen and z temperatures as keywords for models whose sampler takes them; only those set, so other models
+    keep working, and one asked for them anyway is told so."""
+    given = {"pen_temperature": options.pen_temperature, "z_temperature": options.z_temperature}
+    keywords = {name: value for name, value in given.items() if value is not None}
+    takes = inspect.signature(model.sample).parameters
+    for name in keywords:
+        if name not in takes:
+            option, what = "--" + name.replace("_", "-"), name.replace("_", " ")
+            raise SketchtoolError(f"{option}: model {info.path} ({model.name}) has no {what}")
+    return keywords
 
 
 def _chunk_progress(on_progress: ProgressFn, start: int, stop: int, n: int, t: int, total: int) -> None:

@@ -140,6 +140,37 @@ def test_sampling_given_z_and_prefix():
         model.sample(2, z=torch.zeros(3, 4))
 
 
+def test_z_temperature_scales_the_random_latents():
+    """z_temperature T decodes T times the standard normal draw (the same draw, so T = 1 is the paper's sampler),
+    the default is Z_TEMPERATURE, and T = 0 decodes the prior mean: one drawing for every row when greedy."""
+    from sketchtool.models.sketch_rnn import Z_TEMPERATURE
+
+    model = _model().float().eval()
+
+    def sample(**kw):
+        return model.sample(3, temperature=0.5, generator=torch.Generator().manual_seed(7), **kw)
+
+    def with_z(scale):
+        g = torch.Generator().manual_seed(7)
+        z = torch.randn(3, 4, generator=g) * scale
+        return model.sample(3, temperature=0.5, generator=g, z=z)
+
+    for kw, scale in (({"z_temperature": 0.3}, 0.3), ({"z_temperature": 1.0}, 1.0), ({}, Z_TEMPERATURE)):
+        for a, b in zip(sample(**kw), with_z(scale)):
+            np.testing.assert_array_equal(a, b)
+    with torch.no_grad():
+        model.dec_init.weight.mul_(200)  # so that z visibly moves the (untrained) decoder
+    at_mean = model.sample(3, greedy=True, z_temperature=0.0, generator=torch.Generator().manual_seed(1))
+    spread = model.sample(3, greedy=True, z_temperature=1.0, generator=torch.Generator().manual_seed(1))
+    def same(a, b):  # rows of one batch may differ in the last bit
+        return a.shape == b.shape and np.allclose(a, b, atol=1e-6)
+
+    assert all(same(at_mean[0], d) for d in at_mean[1:])
+    assert not all(same(spread[0], d) for d in spread[1:])
+    with pytest.raises(SketchtoolError, match="unconditional"):
+        SketchRNN(SketchRNNHParams(**TINY, conditional=False)).sample(1, z_temperature=0.5)
+
+
 def test_class_conditioning_changes_the_drawing():
     torch.manual_seed(0)
     model = SketchRNN(SketchRNNHParams(**TINY, conditional=False), DataSpec(class_names=["a", "b", "c"])).eval()

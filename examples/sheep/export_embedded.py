@@ -16,6 +16,7 @@ import numpy as np
 from sketchtool.checkpoint import export_model, load_model, resolve_checkpoint
 from sketchtool.formats import OutputOptions, read_drawings, write_drawings
 from sketchtool.pretrained import EMBEDDED
+from sketchtool.models.sketch_rnn import Z_TEMPERATURE
 from sketchtool.sampling import DEFAULT_TEMPERATURE, SampleOptions, generate, interpolate
 from sketchtool.train import evaluate
 
@@ -36,7 +37,7 @@ CARD = """# `{name}`: embedded Sketch-RNN model
 | Training | {training} (recipe: {recipe}) |
 | Test split | L_R {test_lr:.4f}, L_KL {test_kl:.4f}, loss {test_loss:.4f} on {test_n} drawings (`sketchtool eval {name}`, seed 0) |
 | Validation at export | {valid} |
-| Samples that end by themselves | {ended:.1%} of 1,000 at the default temperature {temperature:g} before max_seq_len {max_len} (median {sample_median:.0f} points; test drawings' median {test_median:.0f}) |
+| Samples that end by themselves | {ended:.1%} of 1,000 at the default temperatures ({temperature:g}, z {z_temperature:g}) before max_seq_len {max_len} (median {sample_median:.0f} points; test drawings' median {test_median:.0f}) |
 | Judged (`sketchtool score`) | the same 1,000: Fréchet distance {frechet:.1f} to the test split (train-vs-test floor {floor:.1f}, {ratio:.1f}x), recognised as sheep {recognition:.1%} (floor {floor_recognition:.1%}), precision {precision:.3f}, recall {recall:.3f} |
 | File | `sketchtool/pretrained/{name}.pt`, {size_mb:.2f} MB (fp16 weights, no optimizer state) |
 | Scale factor | {scale_factor:.4f} (dataset units per model unit) |
@@ -122,7 +123,8 @@ def main() -> None:
     samples, floor = report["samples"], report["floor"]
     test_median = float(np.median([len(d) for d in read_drawings(f"{dataset}:test")]))
     card = CARD.format(
-        name=args.name, note=args.note, temperature=args.temperature, model=info.model, dataset=embedded.dataset, licence=embedded.licence,
+        name=args.name, note=args.note, temperature=args.temperature, z_temperature=Z_TEMPERATURE,
+        model=info.model, dataset=embedded.dataset, licence=embedded.licence,
         training=args.training or training_history(args.run, info.step), recipe=args.recipe, test_lr=test["L_R"],
         test_kl=test["L_KL"], test_loss=test["loss"], test_n=test["items"],
         ended=samples["strokes"]["ended_by_itself"], sample_median=samples["strokes"]["points_median"],

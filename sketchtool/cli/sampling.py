@@ -33,6 +33,9 @@ def _sampling_options(command):
         click.option("--pen-temperature", type=float, default=None, metavar="FLOAT",
                      help="Sketch-RNN: temperature of the pen state (lift, end) [default: 0.5 + 0.5 x --temperature, "
                           "magenta-js's, so drawings still end; equal to --temperature: magenta's Python sampler]."),
+        click.option("--z-temperature", type=float, default=None, metavar="FLOAT",
+                     help="Sketch-RNN, generate and complete: spread of the random latent z ~ N(0, T²I) "
+                          "[default: 0.6, tidier drawings; 1: the paper's prior, more varied]."),
         click.option("--greedy", is_flag=True,
                      help="Take the most likely next point instead of sampling one (z is still random)."),
         click.option("--class", "--label", "class_name", default=None, metavar="NAME",
@@ -81,7 +84,8 @@ class _Run:
         self.seed = seed if seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
         self.options = SampleOptions(temperature=params["temperature"], greedy=params["greedy"], seed=self.seed,
                                      class_name=params["class_name"], precision=params["precision"],
-                                     pen_temperature=params["pen_temperature"])
+                                     pen_temperature=params["pen_temperature"],
+                                     z_temperature=params["z_temperature"])
         self.options.validate()
         device = str(resolve_device(params["device"]))
         self.model, self.info = load_model(resolve_model(params["model_ref"]), device=device)

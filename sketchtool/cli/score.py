@@ -26,6 +26,8 @@ DEFAULT_TEMPERATURE = 0.4  # = sketchtool.sampling.DEFAULT_TEMPERATURE (not impo
               help="Sampling temperature with --model (> 0).")
 @click.option("--pen-temperature", type=float, default=None, metavar="FLOAT",
               help="With --model: Sketch-RNN's pen-state temperature [default: 0.5 + 0.5 x --temperature].")
+@click.option("--z-temperature", type=float, default=None, metavar="FLOAT",
+              help="With --model: Sketch-RNN's random latents z ~ N(0, T²I) [default: 0.6; 1: the paper's prior].")
 @click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of the samples (--model), the floor's train subset and the baseline.")
 @click.option("--max-length", type=click.IntRange(min=1), default=None,
@@ -37,8 +39,8 @@ DEFAULT_TEMPERATURE = 0.4  # = sketchtool.sampling.DEFAULT_TEMPERATURE (not impo
               help="Judge weights [default: the shipped judge].")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Also write the report here.")
 @click.option("--force", is_flag=True, help="Overwrite an existing --json file.")
-def score_command(samples, ref, model_ref, n, temperature, pen_temperature, seed, max_length, intended, k, judge_path,
-                  json_out, force):
+def score_command(samples, ref, model_ref, n, temperature, pen_temperature, z_temperature, seed, max_length, intended,
+                  k, judge_path, json_out, force):
     """Score drawings or images against a reference split: Fréchet distance, precision and recall in the judge
     network's feature space, recognition by the judge, and for drawings the share that ended by themselves and
     how far their lengths and stroke counts are from the reference's. Beside each figure: the reference's train
@@ -63,7 +65,8 @@ def score_command(samples, ref, model_ref, n, temperature, pen_temperature, seed
         raise SketchtoolError("give either SAMPLES (an .npz) or --model RUN to sample, not both and not neither")
     from sketchtool.sampling import SampleOptions
 
-    sampling = SampleOptions(temperature=temperature, seed=seed, pen_temperature=pen_temperature)
+    sampling = SampleOptions(temperature=temperature, seed=seed, pen_temperature=pen_temperature,
+                             z_temperature=z_temperature)
     sampling.validate()
     ref_path, split, index = parse_reference(ref)
     if index is not None:
@@ -85,6 +88,7 @@ def score_command(samples, ref, model_ref, n, temperature, pen_temperature, seed
                            ScoreOptions(k=k, seed=seed, max_length=max_length, intended=intended))
     report["inputs"] = {"samples": samples, "model": model_ref, "temperature": temperature if model_ref else None,
                         "pen_temperature": pen_temperature if model_ref else None,
+                        "z_temperature": z_temperature if model_ref else None,
                         "ref": f"{ref_path}:{split or 'test'}", "max_length": max_length}
     click.echo(format_report(report))
     if json_out is not None:
