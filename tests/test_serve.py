@@ -123,6 +123,35 @@ def test_the_same_seed_gives_the_same_endings_and_another_seed_others(client):
     assert client.post("/api/complete", json={**ask, "seed": 12}).json() != first
 
 
+def test_variety_is_the_z_temperature_of_generate_and_complete(client, catalog):
+    from sketchtool.prepare import complete_polylines
+    from sketchtool.sampling import SampleOptions, generate
+    from sketchtool.strokes import stroke3_to_polylines
+
+    served = catalog.get("sheep")
+    sheep = client.get("/api/models").json()["models"][0]
+    assert sheep["z_temperature"] == served.model.default_z_temperature == 0.6
+    ask = {"n": 3, "seed": 4}
+    default = client.post("/api/generate", json=ask).json()["drawings"]
+    assert client.post("/api/generate", json={**ask, "z_temperature": 0.6}).json()["drawings"] == default
+    wide = client.post("/api/generate", json={**ask, "z_temperature": 1.0}).json()["drawings"]
+    assert wide != default
+    direct = generate(served.model, served.info, 3, SampleOptions(seed=4, z_temperature=1.0, precision="fp32"))
+    for got, drawing in zip(wide, direct):  # the library's drawings at that z temperature, as polylines
+        want = stroke3_to_polylines(drawing)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, atol=0.006)
+    stroke = circle()
+    r = client.post("/api/complete", json={"strokes": [stroke], "n": 2, "seed": 7, "z_temperature": 1.0})
+    want = complete_polylines([np.array(stroke)], served.model, served.info, 2,
+                              SampleOptions(seed=7, z_temperature=1.0, precision="fp32"))
+    for got, ending in zip(r.json()["endings"], want.endings):
+        assert len(got) == len(ending)
+        for g, w in zip(got, ending):
+            np.testing.assert_allclose(g, w, atol=0.006)
+
+
 def test_generate_returns_n_drawings_and_interpolate_runs_from_a_to_b(client):
     r = client.post("/api/generate", json={"n": 4, "seed": 1, "model": "kanji"})
     assert r.status_code == 200 and len(r.json()["drawings"]) == 4
@@ -159,7 +188,9 @@ def test_image_models_answer_with_png_images(catalog):
     info = type("Info", (), {"class_names": [], "spec": model.spec, "path": "toy"})()
     toy = Catalog({"toy": ServedModel("toy", "toy", "run", model, info)}, default="toy")
     with TestClient(create_app(toy, port=PORT), base_url=BASE) as c:
-        assert c.get("/api/models").json()["models"][0]["output"] == "images"
+        toy_listing = c.get("/api/models").json()["models"][0]
+        assert toy_listing["output"] == "images" and toy_listing["z_temperature"] is None
+        assert "no random latents" in refused(c.post("/api/generate", json={"n": 1, "z_temperature": 0.5}), 400)
         r = c.post("/api/generate", json={"n": 3, "seed": 0})
         assert r.status_code == 200, r.text
         from PIL import Image
@@ -233,6 +264,11 @@ HOSTILE = [
     ("/api/complete", {"strokes": [circle()], "temperature": -1}, 400),
     ("/api/complete", {"strokes": [circle()], "temperature": "hot"}, 400),
     ("/api/complete", {"strokes": [circle()], "temperature": 1e9}, 400),
+    ("/api/complete", {"strokes": [circle()], "z_temperature": -0.1}, 400),
+    ("/api/complete", {"strokes": [circle()], "z_temperature": "wide"}, 400),
+    ("/api/complete", {"strokes": [circle()], "z_temperature": True}, 400),
+    ("/api/generate", {"z_temperature": 1e9}, 400),
+    ("/api/interpolate", {"a": [circle()], "b": [circle()], "z_temperature": 1.0}, 400),
     ("/api/complete", {"strokes": [circle()], "seed": -1}, 400),
     ("/api/complete", {"strokes": [circle()], "seed": 2**70}, 413),
     ("/api/complete", {"strokes": [circle()], "class": "wolf"}, 400),
@@ -508,6 +544,8 @@ def test_a_real_browser_draws_completes_accepts_and_downloads(tmp_path):
         driver.get(url)
         wait = WebDriverWait(driver, 60)
         wait.until(lambda d: d.execute_script("return window.sketchtool.state.model !== null"))
+        assert driver.find_element(By.ID, "variety-label").is_displayed()  # the sheep draws random latents
+        assert driver.execute_script("return variety()") == {"z_temperature": 0.6}  # sent with complete, generate
         driver.find_element(By.ID, "auto").click()  # off: this test asks for the completion with the button
         canvas = driver.find_element(By.ID, "canvas")
         before = canvas.screenshot_as_png

@@ -36,7 +36,7 @@ CARD = """# `{name}`: embedded Sketch-RNN model
 | Licence | {licence} |
 | Training | {training} (recipe: {recipe}) |
 | Test split | L_R {test_lr:.4f}, L_KL {test_kl:.4f}, loss {test_loss:.4f} on {test_n} drawings (`sketchtool eval {name}`, seed 0) |
-| Validation at export | {valid} |
+| Validation split | L_R {valid_lr:.4f}, L_KL {valid_kl:.4f}, loss {valid_loss:.4f} on {valid_n} drawings (`sketchtool eval {name} --split valid`, seed 0) |
 | Samples that end by themselves | {ended:.1%} of 1,000 at the default temperatures ({temperature:g}, z {z_temperature:g}) before max_seq_len {max_len} (median {sample_median:.0f} points; test drawings' median {test_median:.0f}) |
 | Judged (`sketchtool score`) | the same 1,000: Fréchet distance {frechet:.1f} to the test split (train-vs-test floor {floor:.1f}, {ratio:.1f}x), recognised as sheep {recognition:.1%} (floor {floor_recognition:.1%}), precision {precision:.3f}, recall {recall:.3f} |
 | File | `sketchtool/pretrained/{name}.pt`, {size_mb:.2f} MB (fp16 weights, no optimizer state) |
@@ -111,14 +111,15 @@ def main() -> None:
     args = parser.parse_args()
     embedded = EMBEDDED[args.name]
     export_model(args.run, embedded.path)
-    # the figures `sketchtool eval NAME` prints (the shipped fp16 weights, evaluation seed 0): one source of truth
-    # for the checkpoint, `sketchtool models` and the card
-    test = evaluate(embedded.path, split="test", dataset=args.dataset)
-    info = export_model(embedded.path, embedded.path, metrics={"test": test})
+    # the figures `sketchtool eval NAME [--split valid]` prints (the shipped fp16 weights, evaluation seed 0): one
+    # source of truth for the checkpoint, `sketchtool models` and the card, also for a model averaged from snapshots
+    # (average.py), which has no validation of its own
+    metrics = {split: evaluate(embedded.path, split=split, dataset=args.dataset) for split in ("valid", "test")}
+    info = export_model(embedded.path, embedded.path, metrics=metrics)
+    test, valid = metrics["test"], metrics["valid"]
     model, info = load_model(embedded.path)
     dataset = Path(args.dataset or info.dataset["path"])
     draw_images(args.name, model, info, dataset, args.temperature)
-    valid = info.metrics.get("valid", {})
     report = judged(model, info, dataset, args.temperature)
     samples, floor = report["samples"], report["floor"]
     test_median = float(np.median([len(d) for d in read_drawings(f"{dataset}:test")]))
@@ -132,7 +133,7 @@ def main() -> None:
         ratio=samples["frechet"] / floor["frechet"], recognition=samples["recognition"],
         floor_recognition=floor["recognition"], precision=samples["precision"], recall=samples["recall"],
         max_len=info.hparams["max_seq_len"], size_mb=embedded.path.stat().st_size / 1e6, scale_factor=info.scale_factor,
-        valid=", ".join(f"{k} {valid[k]:.4f}" for k in ("L_R", "L_KL", "loss") if k in valid) or "not recorded",
+        valid_lr=valid["L_R"], valid_kl=valid["L_KL"], valid_loss=valid["loss"], valid_n=valid["items"],
         date=datetime.date.today().isoformat(),
         hparams=", ".join(f"`{k}={info.hparams[k]}`" for k in HPARAMS_SHOWN if k in info.hparams))
     embedded.card_path.write_text(card)

@@ -93,6 +93,8 @@ class SketchModel(torch.nn.Module):
     input_kind: ClassVar[str] = "strokes"
     output_kind: ClassVar[str] = "strokes"
     capabilities: ClassVar[frozenset[str]] = frozenset({"generate"})
+    # models whose sampler draws random latents and takes `z_temperature`: the one it uses when none is given
+    default_z_temperature: float | None = None
 
     def __init__(self, hps: Any, spec: DataSpec | None = None):
         super().__init__()

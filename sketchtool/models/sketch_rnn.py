@@ -166,6 +166,11 @@ class SketchRNN(SketchModel):
         """Without an encoder (conditional=False) there is nothing to encode with."""
         return super().can(capability) and (capability != "encode" or self.hps.conditional)
 
+    @property
+    def default_z_temperature(self) -> float | None:
+        """Z_TEMPERATURE; an unconditional model draws no z."""
+        return Z_TEMPERATURE if self.hps.conditional else None
+
     def describe(self) -> str:
         hps = self.hps
         return f"{hps.dec_model} decoder {hps.dec_rnn_size}, z {hps.z_size}" if hps.conditional else \

@@ -148,10 +148,19 @@ def _options(payload: dict, served: ServedModel, limits: Limits):
     seed = payload.get("seed")
     if seed is not None:
         seed = _integer(payload, "seed", 0, 0, SEED_MAX)
+    z_temperature = payload.get("z_temperature")
+    if z_temperature is not None:
+        if served.model.default_z_temperature is None:
+            raise ApiError(400, f"z_temperature: model {served.id!r} draws no random latents")
+        if (not isinstance(z_temperature, (int, float)) or isinstance(z_temperature, bool)
+                or not (0 <= z_temperature <= limits.max_temperature)):
+            raise ApiError(400, f"z_temperature: expected a number from 0 to {limits.max_temperature:g}")
+        z_temperature = float(z_temperature)
     class_name = payload.get("class")
     if class_name is not None and (not isinstance(class_name, str) or class_name not in served.info.class_names):
         raise ApiError(400, f"class: not a class of model {served.id!r}")
-    return SampleOptions(temperature=float(temperature), seed=seed, class_name=class_name, precision="fp32")
+    return SampleOptions(temperature=float(temperature), seed=seed, class_name=class_name,
+                         z_temperature=z_temperature, precision="fp32")
 
 
 def _rounded(polylines) -> list[list[list[float]]]:
@@ -172,11 +181,12 @@ class CompletionJob:
     @property
     def key(self) -> tuple:
         """Requests that may share one batch: same model, count and sampling settings (the seed is the batch's)."""
-        return (self.served.id, self.n, self.options.temperature, self.options.class_name)
+        return (self.served.id, self.n, self.options.temperature, self.options.z_temperature, self.options.class_name)
 
 
 def read_completion(catalog: Catalog, payload: dict, limits: Limits) -> CompletionJob:
-    """{"model", "strokes" (page px), "n", "temperature", "seed", "class"} -> a checked `CompletionJob`."""
+    """{"model", "strokes" (page px), "n", "temperature", "z_temperature", "seed", "class"} -> a checked
+    `CompletionJob`."""
     served = _model(catalog, payload, "complete")
     polylines = read_polylines(payload.get("strokes"), limits)
     n = _integer(payload, "n", 3, 1, limits.max_complete)
@@ -205,7 +215,7 @@ def complete(catalog: Catalog, payload: dict, limits: Limits) -> dict[str, Any]:
 
 
 def generate(catalog: Catalog, payload: dict, limits: Limits) -> dict[str, Any]:
-    """{"model", "n", "temperature", "seed", "class"} -> new drawings (polylines in dataset units, the page
+    """{"model", "n", "temperature", "z_temperature", "seed", "class"} -> new drawings (polylines in dataset units, the page
     fits each into its cell) or, for an image model, PNG data URLs."""
     from sketchtool.sampling import generate as sample
 
@@ -228,6 +238,8 @@ def interpolate(catalog: Catalog, payload: dict, limits: Limits) -> dict[str, An
     a = read_polylines(payload.get("a"), limits, "a")
     b = read_polylines(payload.get("b"), limits, "b")
     steps = _integer(payload, "steps", 6, 2, limits.max_steps)
+    if "z_temperature" in payload:
+        raise ApiError(400, "z_temperature: interpolation decodes the latents of A and B; it draws no random ones")
     options = _options(payload, served, limits)
     reading = {k: v for k, v in model_reading_options(served.model, served.info).items() if k != "tolerance"}
     drawings = [prepare_polylines(p, **reading, name=name).stroke3 for p, name in ((a, "drawing A"), (b, "drawing B"))]

@@ -28,11 +28,13 @@ class ServedModel:
     info: Any
 
     def describe(self) -> dict[str, Any]:
-        """What the page needs to offer the right panels: kinds, capabilities and classes."""
+        """What the page needs to offer the right panels and controls: kinds, capabilities, classes and, for a model
+        that draws random latents, its default z temperature (null otherwise)."""
         return {"id": self.id, "label": self.label, "source": self.source,
                 "input": self.model.input_kind, "output": self.model.output_kind,
                 "capabilities": sorted(self.model.capabilities), "classes": list(self.info.class_names),
-                "image_shape": list(self.info.spec.image_shape or []) or None}
+                "image_shape": list(self.info.spec.image_shape or []) or None,
+                "z_temperature": self.model.default_z_temperature}
 
 
 @dataclass

@@ -47,6 +47,11 @@ function status(text, isError = false) {
   el.classList.toggle("error", isError);
 }
 
+// the random-latent (z) temperature, for the requests that draw random latents: generate and complete
+function variety() {
+  return $("variety-label").hidden ? {} : {z_temperature: Number($("variety").value)};
+}
+
 function sampling() {
   const typed = $("seed").value.trim();
   const seed = typed === "" ? Math.floor(Math.random() * 2 ** 31) : Number(typed);
@@ -149,7 +154,7 @@ function clearAll() {
 async function complete() {
   if (!state.strokes.length) { status("Draw something first."); return; }
   const id = ++state.request;
-  const body = {...sampling(), strokes: polylines(state.strokes), n: Number($("n").value)};
+  const body = {...sampling(), ...variety(), strokes: polylines(state.strokes), n: Number($("n").value)};
   status("Thinking…");
   try {
     const result = await api("/api/complete", body);
@@ -239,7 +244,7 @@ function placeOnCanvas(lines) {
 
 // --- generate and interpolate -------------------------------------------------------------------------------
 async function generate() {
-  const body = {...sampling(), n: Number($("gen-n").value)};
+  const body = {...sampling(), ...variety(), n: Number($("gen-n").value)};
   status("Drawing…");
   try {
     const result = await api("/api/generate", body);
@@ -299,10 +304,17 @@ function chooseModel(id) {
   $("generate-panel").hidden = !can("generate");
   $("interpolate-panel").hidden = !(can("encode") && strokesIn);
   $("class-label").hidden = !state.model.classes.length;
+  $("variety-label").hidden = state.model.z_temperature === null;
+  if (state.model.z_temperature !== null) setVariety(state.model.z_temperature);
   $("class").replaceChildren(new Option("any", ""), ...state.model.classes.map((c) => new Option(c, c)));
   state.proposals = [];
   redraw();
   status(`Model ${state.model.label}: can ${state.model.capabilities.join(", ")}.`);
+}
+
+function setVariety(value) {
+  $("variety").value = value;
+  $("variety-value").textContent = Number(value).toFixed(2);
 }
 
 function fill(select, values, chosen) {
@@ -321,6 +333,7 @@ async function start() {
   $("gen-n").max = limits.max_generate;
   $("steps").max = limits.max_steps;
   $("temperature").max = limits.max_temperature;
+  $("variety").max = limits.max_temperature;
   $("model").replaceChildren(...state.server.models.map((m) => new Option(m.label, m.id)));
   $("model").value = state.server.default;
   fill($("profile"), state.server.profiles, "grbl-servo");
@@ -331,6 +344,7 @@ async function start() {
 
 $("model").addEventListener("change", (e) => chooseModel(e.target.value));
 $("temperature").addEventListener("input", (e) => { $("temperature-value").textContent = Number(e.target.value).toFixed(2); });
+$("variety").addEventListener("input", (e) => setVariety(e.target.value));
 $("undo").addEventListener("click", undo);
 $("clear").addEventListener("click", clearAll);
 $("complete").addEventListener("click", complete);
