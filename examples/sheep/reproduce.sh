@@ -17,10 +17,13 @@ sketchtool info "$DATA"
 "$HERE/reference.sh" "$DATA" "$STEPS" "$WORK/runs/sheep-ref"
 # 2. the schedule taken on from there with a fresh Adam, a snapshot every 500 steps (finetune.sh)
 "$HERE/finetune.sh" "$DATA" "$WORK/runs/sheep-ref/latest.pt" "$FT_STEPS" "$WORK/runs/sheep-ft"
-# 3. the mean of every snapshot's weights, shipped
+# 3. the mean of every snapshot's weights
 python "$HERE/average.py" "$WORK/sheep-averaged.pt" $(seq -f "$WORK/runs/sheep-ft/step%g.pt" 500 500 "$FT_STEPS")
-sketchtool eval "$WORK/sheep-averaged.pt" --split test
-sketchtool curves "$WORK/runs/sheep-ft" -o "$WORK/sheep-curves.png"
-python "$HERE/export_embedded.py" "$WORK/sheep-averaged.pt" --name sheep --dataset "$DATA" \
+# 4. a second round of 2. and 3. from that mean, shipped
+"$HERE/finetune.sh" "$DATA" "$WORK/sheep-averaged.pt" "$FT_STEPS" "$WORK/runs/sheep-ft2"
+python "$HERE/average.py" "$WORK/sheep-averaged2.pt" $(seq -f "$WORK/runs/sheep-ft2/step%g.pt" 500 500 "$FT_STEPS")
+sketchtool eval "$WORK/sheep-averaged2.pt" --split test
+sketchtool curves "$WORK/runs/sheep-ft2" -o "$WORK/sheep-curves.png"
+python "$HERE/export_embedded.py" "$WORK/sheep-averaged2.pt" --name sheep --dataset "$DATA" \
   --recipe examples/sheep/reproduce.sh
 sketchtool generate --model sheep --n 25 --seed 0 --out "$WORK/sheep-samples.svg"

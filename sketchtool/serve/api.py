@@ -215,8 +215,8 @@ def complete(catalog: Catalog, payload: dict, limits: Limits) -> dict[str, Any]:
 
 
 def generate(catalog: Catalog, payload: dict, limits: Limits) -> dict[str, Any]:
-    """{"model", "n", "temperature", "z_temperature", "seed", "class"} -> new drawings (polylines in dataset units, the page
-    fits each into its cell) or, for an image model, PNG data URLs."""
+    """{"model", "n", "temperature", "z_temperature", "seed", "class"} -> new drawings (polylines in dataset units,
+    the page fits each into its cell) or, for an image model, PNG data URLs."""
     from sketchtool.sampling import generate as sample
 
     served = _model(catalog, payload, "generate")
