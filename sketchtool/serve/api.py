@@ -99,8 +99,7 @@ def read_polylines(value: Any, limits: Limits, what: str = "strokes") -> list[np
         if not isinstance(stroke, list):
             raise ApiError(400, f"{what}[{i}]: expected a list of [x, y] points")
         for j, point in enumerate(stroke):
-            if (not isinstance(point, list) or len(point) != 2
-                    or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in point)):
+            if not isinstance(point, list) or len(point) != 2 or not all(_is_number(c) for c in point):
                 raise ApiError(400, f"{what}[{i}][{j}]: expected [x, y], two numbers")
             if not all(math.isfinite(c) and abs(c) <= limits.max_coordinate for c in point):
                 raise ApiError(400, f"{what}[{i}][{j}]: coordinates must be finite and within "
@@ -108,6 +107,11 @@ def read_polylines(value: Any, limits: Limits, what: str = "strokes") -> list[np
         if stroke:
             polylines.append(np.asarray(stroke, dtype=np.float64).reshape(-1, 2))
     return polylines
+
+
+def _is_number(value: Any) -> bool:
+    """An int or float from the JSON (True and False are ints to Python, not numbers to a request)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _integer(payload: dict, key: str, default: int, low: int, high: int) -> int:
@@ -142,8 +146,7 @@ def _options(payload: dict, served: ServedModel, limits: Limits):
     from sketchtool.sampling import DEFAULT_TEMPERATURE, SampleOptions
 
     temperature = payload.get("temperature", DEFAULT_TEMPERATURE)
-    if (not isinstance(temperature, (int, float)) or isinstance(temperature, bool)
-            or not (0 < temperature <= limits.max_temperature)):
+    if not _is_number(temperature) or not (0 < temperature <= limits.max_temperature):
         raise ApiError(400, f"temperature: expected a number > 0 and <= {limits.max_temperature:g}")
     seed = payload.get("seed")
     if seed is not None:
@@ -152,8 +155,7 @@ def _options(payload: dict, served: ServedModel, limits: Limits):
     if z_temperature is not None:
         if served.model.default_z_temperature is None:
             raise ApiError(400, f"z_temperature: model {served.id!r} draws no random latents")
-        if (not isinstance(z_temperature, (int, float)) or isinstance(z_temperature, bool)
-                or not (0 <= z_temperature <= limits.max_temperature)):
+        if not _is_number(z_temperature) or not (0 <= z_temperature <= limits.max_temperature):
             raise ApiError(400, f"z_temperature: expected a number from 0 to {limits.max_temperature:g}")
         z_temperature = float(z_temperature)
     class_name = payload.get("class")
@@ -238,7 +240,7 @@ def interpolate(catalog: Catalog, payload: dict, limits: Limits) -> dict[str, An
     a = read_polylines(payload.get("a"), limits, "a")
     b = read_polylines(payload.get("b"), limits, "b")
     steps = _integer(payload, "steps", 6, 2, limits.max_steps)
-    if "z_temperature" in payload:
+    if payload.get("z_temperature") is not None:  # as `_options` reads it: null is no value
         raise ApiError(400, "z_temperature: interpolation decodes the latents of A and B; it draws no random ones")
     options = _options(payload, served, limits)
     reading = {k: v for k, v in model_reading_options(served.model, served.info).items() if k != "tolerance"}
