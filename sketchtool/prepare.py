@@ -140,16 +140,18 @@ def complete_polylines(polylines: Sequence[np.ndarray], model, info, n: int, opt
 
 def complete_polylines_many(drawings: Sequence[Sequence[np.ndarray]], model, info, n: int, options,
                             on_progress: Callable[[int, int], None] | None = None, *,
-                            names: Sequence[str | os.PathLike] | None = None) -> list[Completion]:
+                            names: Sequence[str | os.PathLike] | None = None,
+                            seeds: Sequence[int | None] | None = None) -> list[Completion]:
     """`complete_polylines` for several drawings decoded in one batch (a server's concurrent requests), each
-    in its own coordinates; one drawing gives exactly `complete_polylines`' result."""
+    in its own coordinates and with its own seed (`seeds`, default `options.seed` for all): each gives exactly
+    `complete_polylines`' result for it alone."""
     from sketchtool.sampling import complete_many  # torch: only when a completion is asked for
 
     reading = {k: v for k, v in model_reading_options(model, info).items() if k != "tolerance"}
     names = names or [f"drawing {i + 1}" for i in range(len(drawings))]
     prepared = [prepare_polylines(p, **reading, name=name) for p, name in zip(drawings, names)]
     prefixes = [p.stroke3.astype(np.float64) for p in prepared]
-    results = complete_many(model, info, prefixes, n, options, on_progress=on_progress)
+    results = complete_many(model, info, prefixes, n, options, on_progress=on_progress, seeds=seeds)
     completions = []
     for p, prefix, drawings_k in zip(prepared, prefixes, results):
         end_point = tuple(prefix[:, :2].sum(axis=0))  # the last given point, in normalised units

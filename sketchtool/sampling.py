@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import secrets
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -27,6 +28,7 @@ __all__ = [
     "DEFAULT_CHUNK",
     "SampleOptions",
     "make_generator",
+    "drawing_generators",
     "encode",
     "require_encoder",
     "generate",
@@ -91,6 +93,24 @@ def make_generator(seed: int | None, device: str | torch.device = "cpu") -> torc
     return generator
 
 
+def drawing_generators(keys: Sequence[tuple[int, ...]]) -> list[torch.Generator]:
+    """One private CPU generator per drawing, seeded from its key (seed, drawing index[, retry]) through numpy's
+    SeedSequence, which gives independent streams for neighbouring keys. The stroke samplers draw each drawing's
+    random numbers from its own, so drawing i of a seed is the same however many are drawn with it, in chunks or
+    in a server's batch; and on any device, since the numbers are drawn on the CPU."""
+    return [torch.Generator().manual_seed(_key_seed(key)) for key in keys]
+
+
+def _key_seed(key: tuple[int, ...]) -> int:
+    state = np.random.SeedSequence([int(k) % 2**64 for k in key]).generate_state(2, np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1
+
+
+def fresh_seed() -> int:
+    """A seed for a run that gave none (the output is then not reproducible, as asked)."""
+    return secrets.randbits(63)
+
+
 def encode(model, info, drawings: Sequence[np.ndarray], *, chunk_size: int = DEFAULT_CHUNK) -> torch.Tensor:
     """Latent means (B, z_size) float32 of stroke-3 drawings in dataset units; a clear error for a model
     without an encoder or a drawing longer than the model takes."""
@@ -109,20 +129,21 @@ def require_encoder(model, info) -> None:
 def generate(model, info, n: int, options: SampleOptions, on_progress: ProgressFn | None = None, *,
              frames: bool = False) -> list[np.ndarray] | ImageSamples:
     """n new samples: stroke-3 drawings in dataset units (random latents z: `SampleOptions.z_temperature`), or
-    `ImageSamples` (with the canvas over time when `frames` and the model draws in steps). A drawing that ends
-    before its first point (some latents decode to nothing) is drawn again, from the same generator, so a seed
-    still fixes the output."""
+    `ImageSamples` (with the canvas over time when `frames` and the model draws in steps). Drawing i of a seed
+    is the same for any n (`drawing_generators`). A drawing that ends before its first point (some latents decode
+    to nothing) is drawn again from its next stream, so a seed still fixes the output."""
     _check_count(n, "--n")
     model.require("generate", "generate")
-    generator = make_generator(options.seed, _device_of(model))
     if model.output_kind == "images":
+        generator = make_generator(options.seed, _device_of(model))
         return _sample_images(model, info, n, options, generator, on_progress, frames)
-    drawings = _decode(model, info, n, options, generator=generator, on_progress=on_progress)
-    for _ in range(EMPTY_RETRIES):
+    seed = fresh_seed() if options.seed is None else options.seed
+    drawings = _decode(model, info, n, options, keys=[(seed, i) for i in range(n)], on_progress=on_progress)
+    for retry in range(1, EMPTY_RETRIES + 1):
         empty = [i for i, d in enumerate(drawings) if len(d) == 0]
         if not empty:
             break
-        for i, d in zip(empty, _decode(model, info, len(empty), options, generator=generator)):
+        for i, d in zip(empty, _decode(model, info, len(empty), options, keys=[(seed, i, retry) for i in empty])):
             drawings[i] = d
     return drawings
 
@@ -137,19 +158,25 @@ def complete(model, info, prefix: np.ndarray, n: int, options: SampleOptions,
 
 
 def complete_many(model, info, prefixes: Sequence[np.ndarray], n: int, options: SampleOptions,
-                  on_progress: ProgressFn | None = None) -> list[list[np.ndarray]]:
-    """`complete` for several starts decoded in one batch (n endings each, one generator for all): what a
-    server does with concurrent requests. One start gives exactly `complete`'s drawings."""
+                  on_progress: ProgressFn | None = None, *,
+                  seeds: Sequence[int | None] | None = None) -> list[list[np.ndarray]]:
+    """`complete` for several starts decoded in one batch (n endings each): what a server does with concurrent
+    requests. Each start has its own seed (`seeds`; default `options.seed` for all), and its endings are exactly
+    what `complete` gives it alone with that seed."""
     _check_count(n, "--n")
     model.require("complete", "complete")
     _require_strokes(model, info)
     prefixes = [np.asarray(p, dtype=np.float64).reshape(-1, 3) for p in prefixes]
     if not prefixes or any(len(p) == 0 for p in prefixes):
         raise SketchtoolError("the drawing to complete is empty; give a drawing with at least one stroke")
+    seeds = [options.seed] * len(prefixes) if seeds is None else list(seeds)
+    if len(seeds) != len(prefixes):
+        raise SketchtoolError(f"{len(seeds)} seeds for {len(prefixes)} drawings to complete: give one each")
+    seeds = [fresh_seed() if seed is None else seed for seed in seeds]
     starts = _to_model_units(prefixes, info)
     # the model leaves room for a full drawing after the given start, as long as it would draw one
     full = _decode(model, info, len(prefixes) * n, options, prefix=[s for s in starts for _ in range(n)],
-                   on_progress=on_progress)
+                   keys=[(seed, j) for seed in seeds for j in range(n)], on_progress=on_progress)
     return [[np.concatenate([p, d[len(p):]]) for d in full[i * n:(i + 1) * n]] for i, p in enumerate(prefixes)]
 
 
@@ -376,10 +403,11 @@ def _class_index(text: str, class_names: Sequence[str], key: str) -> int:
 
 
 def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None = None,
-            prefix: list[np.ndarray] | None = None, generator: torch.Generator | None = None,
+            prefix: list[np.ndarray] | None = None, keys: Sequence[tuple[int, ...]] | None = None,
             on_progress: ProgressFn | None = None) -> list[np.ndarray]:
-    """Run the model's batched sampler over n drawings, `options.chunk_size` at a time, one generator for all
-    chunks (so a seed fixes the whole output); results scaled back to dataset units (float64)."""
+    """Run the model's batched sampler over n drawings, `options.chunk_size` at a time, each drawing from its
+    own generator (`drawing_generators`; keys default to (seed, index)), or each chunk from one for a model
+    that takes one; results scaled back to dataset units (float64)."""
     options.validate()
     if model.output_kind != "strokes":
         raise SketchtoolError(f"model {info.path} draws {model.output_kind}, not strokes; these commands need strokes")
@@ -387,7 +415,9 @@ def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None
         raise SketchtoolError("--z-temperature: this command decodes the latents of its input drawings; it draws "
                               "no random z (use it with generate or complete)")
     device = _device_of(model)
-    generator = generator or make_generator(options.seed, device)
+    if keys is None:
+        seed = fresh_seed() if options.seed is None else options.seed
+        keys = [(seed, i) for i in range(n)]
     labels = _labels(model, info, options, n)
     extra = _sampler_keywords(model, info, options)
     z_all = None if z is None else torch.as_tensor(np.asarray(z), dtype=torch.float32, device=device)
@@ -398,6 +428,8 @@ def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None
         condition = Condition(z=None if z_all is None else z_all[start:stop],
                               labels=None if labels is None else labels[start:stop].to(device),
                               prefix=None if prefix is None else prefix[start:stop])
+        generator = drawing_generators(keys[start:stop]) if model.generator_per_drawing else \
+            make_generator(_key_seed(keys[start]), device)
         drawings = model.sample(stop - start, generator=generator, temperature=options.temperature,
                                 greedy=options.greedy, condition=condition, on_progress=step_progress,
                                 precision=options.precision, **extra)

@@ -171,6 +171,24 @@ def test_z_temperature_scales_the_random_latents():
         SketchRNN(SketchRNNHParams(**TINY, conditional=False)).sample(1, z_temperature=0.5)
 
 
+def test_one_generator_per_drawing_makes_each_drawing_its_own():
+    """Given a generator per drawing, drawing i is what its generator draws alone, whatever the other rows are;
+    a wrong number of generators is refused."""
+    model = _model().float().eval()
+
+    def generators(*seeds):
+        return [torch.Generator().manual_seed(s) for s in seeds]
+
+    three = model.sample(3, temperature=0.5, generator=generators(1, 2, 3))
+    others = model.sample(3, temperature=0.5, generator=generators(9, 2, 8))
+    alone = model.sample(1, temperature=0.5, generator=generators(2))[0]
+    for drawing in (three[1], others[1]):
+        assert drawing.shape == alone.shape and np.allclose(drawing, alone, atol=1e-5)
+    assert not (three[0].shape == alone.shape and np.allclose(three[0], alone, atol=1e-5))
+    with pytest.raises(SketchtoolError, match="one per drawing"):
+        model.sample(3, generator=generators(1, 2))
+
+
 def test_class_conditioning_changes_the_drawing():
     torch.manual_seed(0)
     model = SketchRNN(SketchRNNHParams(**TINY, conditional=False), DataSpec(class_names=["a", "b", "c"])).eval()

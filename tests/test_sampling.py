@@ -20,6 +20,8 @@ from sketchtool.sampling import (
     SampleOptions,
     analogy,
     complete,
+    complete_many,
+    drawing_generators,
     encode,
     generate,
     interpolate,
@@ -75,7 +77,7 @@ def test_same_seed_same_drawings_other_seed_others(tiny):
 def test_generate_is_the_model_sampler_in_dataset_units(tiny):
     model, info = tiny
     ours = generate(model, info, 4, SampleOptions(seed=9, temperature=0.7))
-    raw = model.sample(4, temperature=0.7, generator=make_generator(9))
+    raw = model.sample(4, temperature=0.7, generator=drawing_generators([(9, i) for i in range(4)]))
     assert all(np.allclose(d[:, :2], r[:, :2] * info.scale_factor) and np.array_equal(d[:, 2], r[:, 2])
                for d, r in zip(ours, raw) if len(r))  # empty ones are drawn again
 
@@ -99,6 +101,35 @@ def test_chunks_cover_every_drawing_and_report_progress(tiny):
     assert len(drawings) == 7
     assert calls[-1] == (7, 7)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def _close(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
+    """The same drawings up to float rounding (batches of other sizes may round matmuls differently)."""
+    return len(a) == len(b) and all(x.shape == y.shape and np.allclose(x, y, atol=1e-3) for x, y in zip(a, b))
+
+
+def test_a_drawing_of_a_seed_does_not_depend_on_how_many_are_drawn(tiny):
+    """Each drawing has its own random stream, so the first drawings of a seed are the same for any n and any
+    chunk size (with one stream for the whole batch, drawing 0 of n = 3 and of n = 9 would differ)."""
+    model, info = tiny
+    nine = generate(model, info, 9, SampleOptions(seed=4, temperature=1.0))
+    assert _close(generate(model, info, 3, SampleOptions(seed=4, temperature=1.0)), nine[:3])
+    assert _close(generate(model, info, 9, SampleOptions(seed=4, temperature=1.0, chunk_size=2)), nine)
+    assert len({len(d) for d in nine}) > 1 and not _same(nine[:1], nine[1:2])
+
+
+def test_completions_batched_together_are_each_what_they_are_alone(tiny, sheep_test):
+    """A server decodes waiting requests in one batch; each start, with its own seed, gets exactly the endings
+    `complete` gives it alone, although the starts differ in length (and so in how long each may go on)."""
+    model, info = tiny
+    starts = [sheep_test[0][:5].astype(np.float64), sheep_test[1][:25].astype(np.float64)]
+    options = SampleOptions(temperature=1.0)
+    together = complete_many(model, info, starts, 3, options, seeds=[7, 8])
+    for start, seed, endings in zip(starts, [7, 8], together):
+        assert _close(endings, complete(model, info, start, 3, SampleOptions(temperature=1.0, seed=seed)))
+    assert not _close(together[0], complete(model, info, starts[0], 3, SampleOptions(temperature=1.0, seed=8)))
+    with pytest.raises(SketchtoolError, match="one each"):
+        complete_many(model, info, starts, 3, options, seeds=[7])
 
 
 def test_complete_keeps_the_given_start(tiny, sheep_test):
@@ -224,7 +255,8 @@ def test_encode_is_the_latent_mean(tiny, sheep_test):
 def test_class_picks_the_label(tiny):
     model, info = _fresh_model(classes=["cat", "pig"])
     ours = generate(model, info, 3, SampleOptions(seed=5, class_name="pig"))
-    raw = model.sample(3, temperature=0.4, labels=torch.ones(3, dtype=torch.int64), generator=make_generator(5))
+    raw = model.sample(3, temperature=0.4, labels=torch.ones(3, dtype=torch.int64),
+                       generator=drawing_generators([(5, i) for i in range(3)]))
     assert all(np.allclose(d[:, :2], r[:, :2] * info.scale_factor) for d, r in zip(ours, raw) if len(r))
     with pytest.raises(SketchtoolError, match="use one of cat, pig"):
         generate(model, info, 1, SampleOptions(class_name="dog"))

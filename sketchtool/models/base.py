@@ -95,6 +95,9 @@ class SketchModel(torch.nn.Module):
     capabilities: ClassVar[frozenset[str]] = frozenset({"generate"})
     # models whose sampler draws random latents and takes `z_temperature`: the one it uses when none is given
     default_z_temperature: float | None = None
+    # a stroke sampler that takes a list of generators, one per drawing (`sampling.drawing_generators`); others get
+    # one generator per chunk of drawings
+    generator_per_drawing: ClassVar[bool] = False
 
     def __init__(self, hps: Any, spec: DataSpec | None = None):
         super().__init__()

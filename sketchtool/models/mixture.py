@@ -94,20 +94,21 @@ def pen_temperature_for(temperature: float) -> float:
 
 
 def sample_mixture(p: MixtureParams, *, temperature: float = 1.0, greedy: bool = False,
-                   generator: torch.Generator | None = None,
-                   pen_temperature: float | None = None) -> tuple[Tensor, Tensor]:
+                   generator: torch.Generator | None = None, pen_temperature: float | None = None,
+                   noise: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
     """One draw per row from (B, M) params -> offsets (B, 2) and pen state index (B,) in {0, 1, 2}.
     π logits are divided by `temperature` and σ² scaled by it; pen logits are divided by `pen_temperature` (None:
     `temperature`, as magenta's Python sampler). Greedy: the most likely component's mean and pen state (magenta
-    `greedy_mode`)."""
+    `greedy_mode`). The randomness is `noise` (uniforms (B, 2) for component and pen, standard normals (B, 2) for
+    the offset) when given, so a caller can fix each row's own stream; else drawn from `generator`."""
     tau = max(float(temperature), 1e-4)
     pen_tau = tau if pen_temperature is None else max(float(pen_temperature), 1e-4)
     if greedy:
         k = p.pi_logits.argmax(-1, keepdim=True)
         pen_state = p.pen_logits.argmax(-1)
     else:
-        u = torch.rand(p.pi_logits.shape[0], 2, generator=generator, device=p.pi_logits.device,
-                       dtype=p.pi_logits.dtype)
+        u = noise[0].to(p.pi_logits.dtype) if noise is not None else torch.rand(
+            p.pi_logits.shape[0], 2, generator=generator, device=p.pi_logits.device, dtype=p.pi_logits.dtype)
         k = _categorical(p.pi_logits / tau, u[:, :1])
         pen_state = _categorical(p.pen_logits / pen_tau, u[:, 1:]).squeeze(-1)
     # the picked component only: gathering before exp/tanh transforms 1 value per row, not M
@@ -118,7 +119,8 @@ def sample_mixture(p: MixtureParams, *, temperature: float = 1.0, greedy: bool =
     s1 = torch.exp(s1_hat) * math.sqrt(tau)
     s2 = torch.exp(s2_hat) * math.sqrt(tau)
     rho = torch.tanh(rho_hat)
-    e = torch.randn(mu1.shape[0], 2, generator=generator, device=mu1.device, dtype=mu1.dtype)
+    e = noise[1].to(mu1.dtype) if noise is not None else torch.randn(
+        mu1.shape[0], 2, generator=generator, device=mu1.device, dtype=mu1.dtype)
     x = mu1 + s1 * e[:, 0]
     y = mu2 + s2 * (rho * e[:, 0] + torch.sqrt(1 - rho**2) * e[:, 1])
     return torch.stack([x, y], -1), pen_state

@@ -13,7 +13,7 @@ latents are drawn at a reduced prior temperature, z ~ N(0, 0.6²I), not the pape
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -135,6 +135,7 @@ class SketchRNN(SketchModel):
     PRESETS: ClassVar[dict[str, dict]] = PRESETS
     input_kind: ClassVar[str] = "strokes"
     output_kind: ClassVar[str] = "strokes"
+    generator_per_drawing: ClassVar[bool] = True
     capabilities: ClassVar[frozenset[str]] = frozenset({"generate", "complete", "encode"})
 
     def __init__(self, hps: SketchRNNHParams, spec: DataSpec | None = None):
@@ -325,7 +326,8 @@ class SketchRNN(SketchModel):
         return self.loss(batch, kl_weight=self.hps.kl_weight_start, generator=generator)
 
     # --- sampling (paper §3.4) --------------------------------------------------------------------------
-    def sample(self, n: int, *, generator: torch.Generator | None = None, temperature: float = 1.0,
+    def sample(self, n: int, *, generator: torch.Generator | Sequence[torch.Generator] | None = None,
+               temperature: float = 1.0,
                greedy: bool = False, condition: Condition | None = None,
                on_progress: Callable[[int, int], None] | None = None, precision: str = "auto", frames: bool = False,
                z: Tensor | None = None, labels: Tensor | None = None, prefix: list[np.ndarray] | None = None,
@@ -333,10 +335,11 @@ class SketchRNN(SketchModel):
                z_temperature: float | None = None) -> list[np.ndarray]:
         """n drawings advanced together; returns n float64 stroke-3 arrays in normalised units (multiply
         offsets by the scale factor). The condition's (or the keyword) `z` (n, z_size) decodes given latents, else
-        random z from `generator` (conditional models); `labels` (n,) picks classes (random when omitted);
-        `prefix` (n normalised stroke-3 starts) is fed first and is included at the start of each returned drawing.
-        Each drawing stops at its end-of-drawing state or after `max_len` points (default max_seq_len, after the
-        longest prefix when there is one). `precision` "auto" lets a large batch run its matmuls in bfloat16 where
+        random z (conditional models); `labels` (n,) picks classes (random when omitted); `prefix` (n normalised
+        stroke-3 starts) is fed first and is included at the start of each returned drawing. Each drawing stops at
+        its end-of-drawing state or after `max_len` points (default: its own prefix's length + max_seq_len). The
+        random numbers come from `generator`, or from a list of n generators, one per drawing: then a drawing is
+        the same whatever else is in the batch (see `_draw_noise`). `precision` "auto" lets a large batch run its matmuls in bfloat16 where
         the hardware does that natively (see `_matmul_dtype`), "bf16" always, "fp32" never. `pen_temperature`
         divides the pen logits (None: 0.5 + 0.5·temperature, magenta-js's heuristic; see models/mixture.py).
         `z_temperature` T draws the random latents from N(0, T²I) (None: Z_TEMPERATURE; 1 is the paper's prior)."""
@@ -353,15 +356,22 @@ class SketchRNN(SketchModel):
             labels = condition.labels if labels is None else labels
             prefix = condition.prefix if prefix is None else prefix
         device = self.output.weight.device
-        if max_len is None:
-            longest_prefix = max((len(p) for p in prefix), default=0) if prefix is not None else 0
-            max_len = longest_prefix + self.hps.max_seq_len
-        max_len = int(max_len)
+        if max_len is not None:
+            limits = [int(max_len)] * n
+        elif prefix is not None:
+            limits = [len(p) + self.hps.max_seq_len for p in prefix]
+        else:
+            limits = [self.hps.max_seq_len] * n
+        if prefix is not None and len(prefix) != n:
+            raise SketchtoolError(f"prefix must hold {n} drawings, got {len(prefix)}")
+        noise = _draw_noise(generator, n, limits, z_size=self.hps.z_size if self.hps.conditional and z is None else 0,
+                            num_classes=self.num_classes if self.use_classes and labels is None else 0,
+                            steps=not greedy, device=device)
         with _inference(self):
-            cond = self._sample_condition(n, z, labels, generator, device, z_temperature)
-            forced = self._prefix_rows(n, prefix, max_len, device)
-            rows = self._sample_loop(n, cond, forced, max_len, temperature, pen_temperature, greedy, generator,
-                                     on_progress, precision)
+            cond = self._sample_condition(n, z, labels, noise, device, z_temperature)
+            forced = self._prefix_rows(n, prefix, max(limits, default=0), device)
+            rows = self._sample_loop(n, cond, forced, torch.tensor(limits, device=device), temperature,
+                                     pen_temperature, greedy, noise, on_progress, precision)
         return [stroke5_to_stroke3(r) for r in rows.cpu().numpy()]
 
     def encode_drawings(self, inputs: list[np.ndarray], *, generator: torch.Generator | None = None) -> Tensor:
@@ -376,17 +386,18 @@ class SketchRNN(SketchModel):
         batch = stroke5_batch(inputs, self.hps.max_seq_len)
         return self.encode(batch.strokes5[:, 1:], batch.lengths, deterministic=True)
 
-    def _sample_condition(self, n: int, z, labels, generator, device, z_temperature: float = 1.0) -> Tensor | None:
+    def _sample_condition(self, n: int, z, labels, noise: SampleNoise, device, z_temperature: float = 1.0
+                          ) -> Tensor | None:
         if self.hps.conditional:
             if z is None:
-                z = torch.randn(n, self.hps.z_size, generator=generator, device=device) * z_temperature
+                z = noise.z * z_temperature
             z = torch.as_tensor(z, dtype=torch.float32, device=device)
             if z.shape != (n, self.hps.z_size):
                 raise SketchtoolError(f"z must have shape ({n}, {self.hps.z_size}), got {tuple(z.shape)}")
         else:
             z = None
         if self.use_classes and labels is None:
-            labels = torch.randint(self.num_classes, (n,), generator=generator, device=device)
+            labels = noise.labels
         if labels is not None:
             labels = torch.as_tensor(labels, dtype=torch.int64, device=device)
             if labels.shape != (n,) or (labels < 0).any() or (labels >= self.num_classes).any():
@@ -400,8 +411,6 @@ class SketchRNN(SketchModel):
         lengths = torch.zeros(n, dtype=torch.int64, device=device)
         if prefix is None:
             return rows, lengths
-        if len(prefix) != n:
-            raise SketchtoolError(f"prefix must hold {n} drawings, got {len(prefix)}")
         for i, p in enumerate(prefix):
             p = torch.as_tensor(np.asarray(p, dtype=np.float32).reshape(-1, 3)[:max_len], device=device)
             k = len(p)
@@ -422,9 +431,11 @@ class SketchRNN(SketchModel):
             return w_stroke, bias.expand(n, -1)
         return w_stroke, self.dec.project_inputs(torch.cat([like.new_zeros(n, 5), cond], dim=-1))  # (n, P)
 
-    def _sample_loop(self, n, cond, forced, max_len, temperature, pen_temperature, greedy, generator, on_progress,
+    def _sample_loop(self, n, cond, forced, limits, temperature, pen_temperature, greedy, noise, on_progress,
                      precision) -> Tensor:
+        """Decode n drawings together; drawing i stops at its end-of-drawing state or after limits[i] points."""
         forced_rows, forced_len = forced
+        max_len = int(limits.max()) if n else 0
         device = forced_rows.device
         prev = torch.tensor([[0, 0, 1, 0, 0]], dtype=torch.float32, device=device).expand(n, 5)
         state = self._initial_state(cond, n, prev)
@@ -451,9 +462,9 @@ class SketchRNN(SketchModel):
                 h_and_stroke = torch.cat([state[0], prev.to(state[0].dtype)], dim=-1)
                 h, state = self.dec.step(cond_xw, (h_and_stroke, *state[1:]), w_joint)
             y = _at_least_fp32(F.linear(h.to(matmul_dtype), w_out, b_out))  # (batch, 6M+3)
+            step_noise = None if greedy else (noise.uniforms[active, t], noise.normals[active, t])
             offsets, pen_state = sample_mixture(split_output(y, self.hps.num_mixture), temperature=temperature,
-                                                greedy=greedy, generator=generator,
-                                                pen_temperature=pen_temperature)
+                                                greedy=greedy, pen_temperature=pen_temperature, noise=step_noise)
             step = torch.cat([offsets, F.one_hot(pen_state, 3).to(offsets.dtype)], dim=-1)  # (batch, 5)
             going = pen_state != 2
             if t < forced_until:
@@ -461,7 +472,7 @@ class SketchRNN(SketchModel):
                 step = torch.where(is_forced[:, None], forced_rows[active, t], step)
                 going |= is_forced
             out[active, t] = step  # a finished row's later steps are cut off with everything after its end
-            live = live & going
+            live = live & going & (t + 1 < limits[active])
             if on_progress is not None:
                 on_progress(t + 1, max_len)
             n_live = int(live.sum())
@@ -474,6 +485,52 @@ class SketchRNN(SketchModel):
                 state = tuple(part[keep] for part in state)
             prev = step
         return out
+
+
+@dataclass
+class SampleNoise:
+    """Every random number a batch of drawings uses, drawn before decoding: standard normal latents (n, z_size),
+    classes (n,), and per step the uniforms that pick the mixture component and pen state and the normals of the
+    offset (n, steps, 2 each). None for what the batch does not draw."""
+
+    z: Tensor | None
+    labels: Tensor | None
+    uniforms: Tensor | None
+    normals: Tensor | None
+
+
+def _draw_noise(generator, n: int, limits: list[int], *, z_size: int, num_classes: int, steps: bool,
+                device) -> SampleNoise:
+    """A batch's `SampleNoise`: from one generator (or torch's global one) for the whole batch, or from n
+    generators, drawing i's numbers from the i-th alone, in a fixed order (z, class, step uniforms, step normals;
+    `limits[i]` steps). With one generator per drawing, a drawing is the same whatever else is decoded with it:
+    how many, their prefixes, a server's other requests. Drawn where the generators live, then moved to `device`."""
+    if generator is None or isinstance(generator, torch.Generator):
+        kw = {"generator": generator, "device": generator.device if generator is not None else device}
+        steps_shape = (n, max(limits, default=0), 2)
+        noise = SampleNoise(z=torch.randn(n, z_size, **kw) if z_size else None,
+                            labels=torch.randint(num_classes, (n,), **kw) if num_classes else None,
+                            uniforms=torch.rand(steps_shape, **kw) if steps else None,
+                            normals=torch.randn(steps_shape, **kw) if steps else None)
+    else:
+        generators = list(generator)
+        if len(generators) != n:
+            raise SketchtoolError(f"{len(generators)} generators for {n} drawings: give one per drawing")
+        rows = [_draw_noise(g, 1, [limit], z_size=z_size, num_classes=num_classes, steps=steps, device=g.device)
+                for g, limit in zip(generators, limits)]
+        longest = max(limits, default=0)
+
+        def stacked(parts: list[Tensor | None]) -> Tensor | None:
+            if not parts or parts[0] is None:
+                return None
+            if parts[0].dim() == 3:  # steps: each row as long as its own limit, padded (never read past it)
+                parts = [F.pad(p, (0, 0, 0, longest - p.shape[1])) for p in parts]
+            return torch.cat(parts)
+
+        noise = SampleNoise(stacked([r.z for r in rows]), stacked([r.labels for r in rows]),
+                            stacked([r.uniforms for r in rows]), stacked([r.normals for r in rows]))
+    return SampleNoise(*(None if t is None else t.to(device) for t in
+                         (noise.z, noise.labels, noise.uniforms, noise.normals)))
 
 
 BATCH_GRAIN = 32  # the sampling batch shrinks to multiples of this (then row by row below it)

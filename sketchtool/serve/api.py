@@ -182,7 +182,7 @@ class CompletionJob:
 
     @property
     def key(self) -> tuple:
-        """Requests that may share one batch: same model, count and sampling settings (the seed is the batch's)."""
+        """Requests that may share one batch: same model, count and sampling settings (each keeps its own seed)."""
         return (self.served.id, self.n, self.options.temperature, self.options.z_temperature, self.options.class_name)
 
 
@@ -200,13 +200,14 @@ def read_completion(catalog: Catalog, payload: dict, limits: Limits) -> Completi
 
 def run_completions(jobs: list[CompletionJob]) -> list[dict[str, Any]]:
     """The endings of jobs sharing one key, decoded in one batch through `complete_polylines_many` (the
-    function behind the CLI's and the Inkscape extension's completions), each in its page's coordinates. The
-    first job's seed drives the batch, so a job alone gives exactly what `complete_polylines` gives."""
+    function behind the CLI's and the Inkscape extension's completions), each in its page's coordinates and
+    from its own seed: a job gives exactly what `complete_polylines` gives it alone, whatever it is batched with."""
     from sketchtool.prepare import complete_polylines_many
 
     first = jobs[0]
     results = complete_polylines_many([job.polylines for job in jobs], first.served.model, first.served.info,
-                                      first.n, first.options, names=["the drawing"] * len(jobs))
+                                      first.n, first.options, names=["the drawing"] * len(jobs),
+                                      seeds=[job.options.seed for job in jobs])
     return [{"model": job.served.id, "given": _rounded(r.given), "endings": [_rounded(e) for e in r.endings]}
             for job, r in zip(jobs, results)]
 
