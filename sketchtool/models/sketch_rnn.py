@@ -327,8 +327,7 @@ class SketchRNN(SketchModel):
 
     # --- sampling (paper §3.4) --------------------------------------------------------------------------
     def sample(self, n: int, *, generator: torch.Generator | Sequence[torch.Generator] | None = None,
-               temperature: float = 1.0,
-               greedy: bool = False, condition: Condition | None = None,
+               temperature: float = 1.0, greedy: bool = False, condition: Condition | None = None,
                on_progress: Callable[[int, int], None] | None = None, precision: str = "auto", frames: bool = False,
                z: Tensor | None = None, labels: Tensor | None = None, prefix: list[np.ndarray] | None = None,
                max_len: int | None = None, pen_temperature: float | None = None,
@@ -339,10 +338,10 @@ class SketchRNN(SketchModel):
         stroke-3 starts) is fed first and is included at the start of each returned drawing. Each drawing stops at
         its end-of-drawing state or after `max_len` points (default: its own prefix's length + max_seq_len). The
         random numbers come from `generator`, or from a list of n generators, one per drawing: then a drawing is
-        the same whatever else is in the batch (see `_draw_noise`). `precision` "auto" lets a large batch run its matmuls in bfloat16 where
-        the hardware does that natively (see `_matmul_dtype`), "bf16" always, "fp32" never. `pen_temperature`
-        divides the pen logits (None: 0.5 + 0.5·temperature, magenta-js's heuristic; see models/mixture.py).
-        `z_temperature` T draws the random latents from N(0, T²I) (None: Z_TEMPERATURE; 1 is the paper's prior)."""
+        the same whatever else is in the batch (see `_draw_noise`). `precision` "auto" lets a large batch run its
+        matmuls in bfloat16 where the hardware does that natively (see `_matmul_dtype`), "bf16" always, "fp32"
+        never. `pen_temperature` divides the pen logits (None: 0.5 + 0.5·temperature, magenta-js's heuristic; see
+        models/mixture.py). `z_temperature` T draws the random latents from N(0, T²I) (None: Z_TEMPERATURE; 1 is the paper's prior)."""
         if pen_temperature is None:
             pen_temperature = pen_temperature_for(temperature)
         if z_temperature is None:
