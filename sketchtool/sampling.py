@@ -46,7 +46,7 @@ __all__ = [
 
 DEFAULT_TEMPERATURE = 0.4
 DEFAULT_CHUNK = 1000  # drawings decoded together: large enough to amortise each step, small enough for RAM
-EMPTY_RETRIES = 10  # `generate` redraws drawings that ended before their first point this many times at most
+EMPTY_RETRIES = 10  # `generate` redraws drawings that draw no line this many times at most
 # (the embedded kanji ends at once for about 23% of prior z draws: 10 retries leave 4e-7 of drawings empty)
 ProgressFn = Callable[[int, int], None]  # (drawings done, total)
 
@@ -106,6 +106,11 @@ def _key_seed(key: tuple[int, ...]) -> int:
     return int(state[0]) << 31 | int(state[1]) >> 1
 
 
+def _draws_no_line(drawing: np.ndarray) -> bool:
+    """True when no two points of the drawing are joined: it is empty or every stroke is a single point (a dot)."""
+    return len(drawing) < 2 or bool(np.all(drawing[:-1, 2] == 1))
+
+
 def fresh_seed() -> int:
     """A seed for a run that gave none (the output is then not reproducible, as asked)."""
     return secrets.randbits(63)
@@ -130,8 +135,8 @@ def generate(model, info, n: int, options: SampleOptions, on_progress: ProgressF
              frames: bool = False) -> list[np.ndarray] | ImageSamples:
     """n new samples: stroke-3 drawings in dataset units (random latents z: `SampleOptions.z_temperature`), or
     `ImageSamples` (with the canvas over time when `frames` and the model draws in steps). Drawing i of a seed
-    is the same for any n (`drawing_generators`). A drawing that ends before its first point (some latents decode
-    to nothing) is drawn again from its next stream, so a seed still fixes the output."""
+    is the same for any n (`drawing_generators`). A drawing that draws no line (some latents decode to nothing, or
+    to one lone point) is drawn again from its next stream, so a seed still fixes the output."""
     _check_count(n, "--n")
     model.require("generate", "generate")
     if model.output_kind == "images":
@@ -140,7 +145,7 @@ def generate(model, info, n: int, options: SampleOptions, on_progress: ProgressF
     seed = fresh_seed() if options.seed is None else options.seed
     drawings = _decode(model, info, n, options, keys=[(seed, i) for i in range(n)], on_progress=on_progress)
     for retry in range(1, EMPTY_RETRIES + 1):
-        empty = [i for i, d in enumerate(drawings) if len(d) == 0]
+        empty = [i for i, d in enumerate(drawings) if _draws_no_line(d)]
         if not empty:
             break
         for i, d in zip(empty, _decode(model, info, len(empty), options, keys=[(seed, i, retry) for i in empty])):

@@ -16,6 +16,7 @@ from sketchtool.device import cpu_has_bf16
 from sketchtool.errors import SketchtoolError
 from sketchtool.formats.npz import load_dataset
 from sketchtool.models.sketch_rnn import SketchRNN, SketchRNNHParams
+from sketchtool.sampling import _draws_no_line  # noqa: E402 (the rule generate redraws by)
 from sketchtool.sampling import (
     SampleOptions,
     analogy,
@@ -79,18 +80,29 @@ def test_generate_is_the_model_sampler_in_dataset_units(tiny):
     ours = generate(model, info, 4, SampleOptions(seed=9, temperature=0.7))
     raw = model.sample(4, temperature=0.7, generator=drawing_generators([(9, i) for i in range(4)]))
     assert all(np.allclose(d[:, :2], r[:, :2] * info.scale_factor) and np.array_equal(d[:, 2], r[:, 2])
-               for d, r in zip(ours, raw) if len(r))  # empty ones are drawn again
+               for d, r in zip(ours, raw) if not _draws_no_line(r))  # those are drawn again
 
 
 def test_drawings_that_end_at_once_are_drawn_again():
     model, info = _fresh_model()
     with torch.no_grad():
-        model.output.bias[2] = 1.0  # the end-of-drawing logit: about half the drawings end before a point
+        model.output.bias[2] = 0.0  # the end-of-drawing logit: most drawings end before a line (17 of 40 at once)
     raw = model.sample(40, temperature=1.0, generator=make_generator(0))
     ours = generate(model, info, 40, SampleOptions(seed=0, temperature=1.0))
     assert len(ours) == 40
-    assert sum(len(d) == 0 for d in ours) < sum(len(d) == 0 for d in raw) / 4
+    assert sum(len(d) == 0 for d in raw) > 8
+    assert sum(_draws_no_line(d) for d in ours) < sum(_draws_no_line(d) for d in raw) / 4
     assert _same(ours, generate(model, info, 40, SampleOptions(seed=0, temperature=1.0)))
+
+
+def test_a_drawing_of_lone_points_draws_no_line():
+    """A drawing whose every stroke is one point shows a dot at most (the embedded kanji drew one in a grid of
+    25), so `generate` draws it again, as it does an empty one."""
+    dot = np.array([[-58.8, 76.5, 1.0]])
+    dots = np.array([[3.0, 4.0, 1.0], [5.0, 0.0, 1.0], [1.0, 1.0, 0.0]])
+    line = np.array([[3.0, 4.0, 0.0], [5.0, 0.0, 1.0]])
+    assert _draws_no_line(np.zeros((0, 3))) and _draws_no_line(dot) and _draws_no_line(dots)
+    assert not _draws_no_line(line) and not _draws_no_line(np.vstack([dots, line]))
 
 
 def test_chunks_cover_every_drawing_and_report_progress(tiny):
@@ -257,7 +269,7 @@ def test_class_picks_the_label(tiny):
     ours = generate(model, info, 3, SampleOptions(seed=5, class_name="pig"))
     raw = model.sample(3, temperature=0.4, labels=torch.ones(3, dtype=torch.int64),
                        generator=drawing_generators([(5, i) for i in range(3)]))
-    assert all(np.allclose(d[:, :2], r[:, :2] * info.scale_factor) for d, r in zip(ours, raw) if len(r))
+    assert all(np.allclose(d[:, :2], r[:, :2] * info.scale_factor) for d, r in zip(ours, raw) if not _draws_no_line(r))
     with pytest.raises(SketchtoolError, match="use one of cat, pig"):
         generate(model, info, 1, SampleOptions(class_name="dog"))
     with pytest.raises(SketchtoolError, match="not trained with classes"):

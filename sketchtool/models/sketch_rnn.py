@@ -341,7 +341,8 @@ class SketchRNN(SketchModel):
         the same whatever else is in the batch (see `_draw_noise`). `precision` "auto" lets a large batch run its
         matmuls in bfloat16 where the hardware does that natively (see `_matmul_dtype`), "bf16" always, "fp32"
         never. `pen_temperature` divides the pen logits (None: 0.5 + 0.5·temperature, magenta-js's heuristic; see
-        models/mixture.py). `z_temperature` T draws the random latents from N(0, T²I) (None: Z_TEMPERATURE; 1 is the paper's prior)."""
+        models/mixture.py). `z_temperature` T draws the random latents from N(0, T²I) (None: Z_TEMPERATURE; 1 is
+        the paper's prior)."""
         if pen_temperature is None:
             pen_temperature = pen_temperature_for(temperature)
         if z_temperature is None:
