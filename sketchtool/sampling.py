@@ -102,6 +102,7 @@ def drawing_generators(keys: Sequence[tuple[int, ...]]) -> list[torch.Generator]
 
 
 def _key_seed(key: tuple[int, ...]) -> int:
+    """A drawing key's 63-bit torch seed (SeedSequence mixes every part of the key into it)."""
     state = np.random.SeedSequence([int(k) % 2**64 for k in key]).generate_state(2, np.uint32)
     return int(state[0]) << 31 | int(state[1]) >> 1
 
