@@ -112,9 +112,9 @@ def _draws_no_line(drawing: np.ndarray) -> bool:
     return len(drawing) < 2 or bool(np.all(drawing[:-1, 2] == 1))
 
 
-def fresh_seed() -> int:
-    """A seed for a run that gave none (the output is then not reproducible, as asked)."""
-    return secrets.randbits(63)
+def _seed_or_fresh(seed: int | None) -> int:
+    """The given seed, or a fresh one for a run that gave none (its output is then not reproducible, as asked)."""
+    return secrets.randbits(63) if seed is None else seed
 
 
 def encode(model, info, drawings: Sequence[np.ndarray], *, chunk_size: int = DEFAULT_CHUNK) -> torch.Tensor:
@@ -143,7 +143,7 @@ def generate(model, info, n: int, options: SampleOptions, on_progress: ProgressF
     if model.output_kind == "images":
         generator = make_generator(options.seed, _device_of(model))
         return _sample_images(model, info, n, options, generator, on_progress, frames)
-    seed = fresh_seed() if options.seed is None else options.seed
+    seed = _seed_or_fresh(options.seed)
     drawings = _decode(model, info, n, options, keys=[(seed, i) for i in range(n)], on_progress=on_progress)
     for retry in range(1, EMPTY_RETRIES + 1):
         empty = [i for i, d in enumerate(drawings) if _draws_no_line(d)]
@@ -178,7 +178,7 @@ def complete_many(model, info, prefixes: Sequence[np.ndarray], n: int, options: 
     seeds = [options.seed] * len(prefixes) if seeds is None else list(seeds)
     if len(seeds) != len(prefixes):
         raise SketchtoolError(f"{len(seeds)} seeds for {len(prefixes)} drawings to complete: give one each")
-    seeds = [fresh_seed() if seed is None else seed for seed in seeds]
+    seeds = [_seed_or_fresh(seed) for seed in seeds]
     starts = _to_model_units(prefixes, info)
     # the model leaves room for a full drawing after the given start, as long as it would draw one
     full = _decode(model, info, len(prefixes) * n, options, prefix=[s for s in starts for _ in range(n)],
@@ -422,7 +422,7 @@ def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None
                               "no random z (use it with generate or complete)")
     device = _device_of(model)
     if keys is None:
-        seed = fresh_seed() if options.seed is None else options.seed
+        seed = _seed_or_fresh(options.seed)
         keys = [(seed, i) for i in range(n)]
     labels = _labels(model, info, options, n)
     extra = _sampler_keywords(model, info, options)
