@@ -204,6 +204,16 @@ def test_class_conditioning_changes_the_drawing():
         model.sample(1, labels=torch.tensor([3]))
 
 
+def test_learning_rate_is_magentas_decay_with_an_optional_linear_warm_up():
+    magenta = _model(learning_rate=0.001, decay_rate=0.9999, min_learning_rate=0.00001)
+    warmed = _model(learning_rate=0.001, decay_rate=0.9999, min_learning_rate=0.00001, lr_warmup_steps=4)
+    for step in (0, 1, 7, 5000):
+        assert magenta.learning_rate(step) == pytest.approx((0.001 - 0.00001) * 0.9999**step + 0.00001, rel=1e-12)
+    assert [warmed.learning_rate(s) / magenta.learning_rate(s) for s in range(6)] == pytest.approx([.25, .5, .75, 1, 1, 1])
+    with pytest.raises(SketchtoolError, match="lr_warmup_steps"):
+        SketchRNNHParams(lr_warmup_steps=-1).validate()
+
+
 def test_registry_and_hparam_parsing():
     assert "sketch-rnn" in available_models()
     assert get_model_class("sketch-rnn") is SketchRNN

@@ -15,13 +15,22 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.pretrained import DEFAULT_MODEL, EMBEDDED, EmbeddedModel, embedded_models, resolve_model
 
 SHIPPED = embedded_models()
-SKETCH_MODELS = [m for m in SHIPPED if m.name != pretrained.DEFAULT_VECTORIZER]  # the vectorizer: test_vectorize.py
+SKETCH_MODELS = [m for m in SHIPPED if m.draws]  # the vectorizer: test_vectorize.py
 MAX_TOTAL_BYTES = 10 * 1024 * 1024
 
 
 def test_default_model_is_shipped():
     assert EMBEDDED[DEFAULT_MODEL].available, f"sketchtool/pretrained/{EMBEDDED[DEFAULT_MODEL].file} is missing"
     assert resolve_model(None) == EMBEDDED[DEFAULT_MODEL].path
+
+
+@pytest.mark.parametrize("model", SHIPPED, ids=[m.name for m in SHIPPED])
+def test_the_registry_says_which_embedded_models_draw(model):
+    """serve skips the models with draws=False without loading them, so the flag must say what the model can."""
+    from sketchtool.checkpoint import load_model
+
+    net, _ = load_model(model.path)
+    assert model.draws == (net.can("generate") or net.can("complete"))
 
 
 def test_embedded_models_fit_the_size_budget():

@@ -24,6 +24,7 @@ from sketchtool.strokes import scale_factor
 from sketchtool.train import (
     TrainOptions,
     evaluate,
+    init_hparams,
     read_metrics,
     resolve_hparams,
     train,
@@ -217,6 +218,18 @@ def test_init_fine_tunes_from_a_models_weights_in_its_units(subset, tmp_path):
     fresh = SketchRNN(_hps(), load_model(tmp_path / "source")[1].spec).state_dict()
     assert max((fresh[k] - w).abs().max().item() for k, w in source["state_dict"].items()) > 0.05
     assert json.loads((tmp_path / "tuned" / "run.json").read_text())["options"]["init"] == str(tmp_path / "source")
+
+
+def test_init_with_a_warm_up_takes_a_small_first_step(subset, tmp_path):
+    """lr_warmup_steps=100: the first of a fine-tuning run's Adam steps moves no weight by more than about lr/100,
+    where a cold start moves them by about lr (the test above)."""
+    train(subset, tmp_path / "source", hps=_hps(), options=_options(20, save_every=20))
+    _, hps = init_hparams(str(tmp_path / "source"), {"lr_warmup_steps": 100})
+    result = train(subset, tmp_path / "tuned", hps=hps, options=_options(1, init=str(tmp_path / "source")))
+    source, tuned = (read_checkpoint(tmp_path / run / "latest.pt") for run in ("source", "tuned"))
+    assert result.step == 1 and tuned["hparams"]["lr_warmup_steps"] == 100
+    moved = max((tuned["state_dict"][k] - w).abs().max().item() for k, w in source["state_dict"].items())
+    assert 0 < moved <= 1.5 * source["hparams"]["learning_rate"] / 100
 
 
 def test_runs_that_could_not_train_are_refused_up_front(subset, tmp_path):

@@ -9,8 +9,10 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$WORK"
 DATA="$WORK/aaron_sheep.npz"
 if [ ! -f "$DATA" ]; then
-  # The Sheep Market by Aaron Koblin, CC BY-NC 4.0, packaged by hardmaru/sketch-rnn-datasets
-  curl -L --fail -o "$DATA" https://github.com/hardmaru/sketch-rnn-datasets/raw/master/aaron_sheep/aaron_sheep.npz
+  # The Sheep Market by Aaron Koblin, CC BY-NC 4.0, packaged by hardmaru/sketch-rnn-datasets. sketchtool fetches
+  # nothing itself: the user places the data (README.md next to this file, step 1).
+  echo "error: $DATA not found; download https://github.com/hardmaru/sketch-rnn-datasets/raw/master/aaron_sheep/aaron_sheep.npz there first" >&2
+  exit 1
 fi
 sketchtool info "$DATA"
 # 1. magenta's reference size (LSTM decoder 512, encoder 256), two DDP processes of 50 drawings (reference.sh)

@@ -7,7 +7,8 @@ dataset has several classes; sampling temperature scales σ² by τ as the paper
 the pen temperature 0.5 + 0.5·τ (magenta-js's heuristic) unless one is given (`pen_temperature=τ` is magenta's
 Python `sample()`): at the paper's temperature a model whose end-of-drawing state is less than certain rarely ends
 at low τ, and its drawings run on to max_seq_len (models/mixture.py; docs/BENCHMARKS.md, issue 12); random
-latents are drawn at a reduced prior temperature, z ~ N(0, 0.6²I), not the paper's N(0, I) (`Z_TEMPERATURE`).
+latents are drawn at a reduced prior temperature, z ~ N(0, 0.6²I), not the paper's N(0, I) (`Z_TEMPERATURE`);
+an optional linear learning-rate warm-up (`lr_warmup_steps`, off by default) for fine-tuning a trained model.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class SketchRNNHParams:
     decay_rate: float = 0.9999
     kl_decay_rate: float = 0.99995
     min_learning_rate: float = 0.00001
+    lr_warmup_steps: int = 0  # sketchtool: ramp the rate up linearly over this many steps (0 = magenta's schedule)
     use_recurrent_dropout: bool = True
     recurrent_dropout_prob: float = 0.90
     use_input_dropout: bool = False
@@ -100,6 +102,8 @@ class SketchRNNHParams:
         for name in ("max_seq_len", "dec_rnn_size", "enc_rnn_size", "z_size", "batch_size", "num_mixture"):
             if getattr(self, name) < 1:
                 raise SketchtoolError(f"hparam {name}={getattr(self, name)}: must be at least 1")
+        if self.lr_warmup_steps < 0:
+            raise SketchtoolError(f"hparam lr_warmup_steps={self.lr_warmup_steps}: must be 0 or more")
 
 
 def _at_least_fp32(t: Tensor) -> Tensor:
@@ -202,8 +206,11 @@ class SketchRNN(SketchModel):
 
     # --- training schedules (magenta sketch_rnn_train.py) --------------------------------------------------
     def learning_rate(self, step: int) -> float:
+        """magenta's decay, scaled by (step + 1) / lr_warmup_steps for the warm-up's steps: a fresh Adam's first
+        updates are about lr in every weight, which knocks a trained model (`--init`) off its minimum."""
         hps = self.hps
-        return (hps.learning_rate - hps.min_learning_rate) * hps.decay_rate**step + hps.min_learning_rate
+        rate = (hps.learning_rate - hps.min_learning_rate) * hps.decay_rate**step + hps.min_learning_rate
+        return rate * min(1.0, (step + 1) / hps.lr_warmup_steps) if hps.lr_warmup_steps else rate
 
     def kl_weight_at(self, step: int) -> float:
         hps = self.hps

@@ -75,13 +75,13 @@ def load_catalog(default: str | None = None, runs: str | os.PathLike | None = No
         catalog.models[model_id] = ServedModel(model_id, f"{path.name} (--model)", "run", model, info)
         catalog.default = model_id
     for embedded in embedded_models():
+        if not embedded.draws:
+            continue  # the embedded vectorizer: the page has nothing to give it (it reads pictures)
         try:
             model, info = load_model(embedded.path, device=device)
         except SketchtoolError as e:
             _skip(catalog, f"embedded model {embedded.name}: {e}", on_skip)
             continue
-        if not (model.can("generate") or model.can("complete")):
-            continue  # the embedded vectorizer: the page has nothing to give it (it reads pictures)
         catalog.models[embedded.name] = ServedModel(embedded.name, f"{embedded.name} (embedded)", "embedded",
                                                     model, info)
     if catalog.default is None:
