@@ -17,11 +17,12 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.images import ImageDataset
 from sketchtool.raster import RasterOptions, rasterize_batch
 
-__all__ = ["Fitted", "fit_picture", "images_from_strokes", "images_from_folder", "load_image_resized", "load_line_drawing",
+__all__ = ["Fitted", "fit_picture", "ink_of", "read_grey", "images_from_strokes", "images_from_folder", "load_image_resized", "load_line_drawing",
            "turntable_from_strokes", "IMAGE_SUFFIXES", "TRANSFORM_NAMES", "TRANSFORM_NEUTRAL"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 INK_THRESHOLD = 26 / 255  # fainter pixels (paper texture, JPEG noise) do not count when finding the drawing
+MAX_PIXELS = 50_000_000   # larger pictures are refused before decoding (Pillow's own bomb limit is higher)
 # a turntable's transform vector: scale of the drawing, shift in half-canvas units, stroke width as a multiple of
 # --line-width, brightness of the ink; neutral values and the uniform ranges drawn per image
 TRANSFORM_NAMES = ("scale", "shift_x", "shift_y", "width", "brightness")
@@ -166,7 +167,7 @@ def images_from_folder(folder: str | os.PathLike, *, size: int, padding: float, 
 def load_line_drawing(path: str | os.PathLike, *, size: int, padding: float) -> np.ndarray:
     """One PNG/JPG -> uint8 (size, size), 255 = ink: transparency flattened onto white, grey, inverted when the
     background is light (the median pixel is the background in a line drawing), the ink's bounding box scaled
-    with its aspect kept to size - 2 * padding and centred. Refuses decompression bombs (Pillow's limit)."""
+    with its aspect kept to size - 2 * padding and centred. Refuses what `read_grey` refuses."""
     return _fit_image(_read_ink(path, invert=True), size, padding)
 
 
@@ -182,7 +183,10 @@ def load_image_resized(path: str | os.PathLike, shape: tuple[int, int], *, inver
     return np.asarray(Image.fromarray(ink).resize((w, h), resample), dtype=np.uint8)
 
 
-def _read_ink(path: str | os.PathLike, *, invert: bool) -> np.ndarray:
+def read_grey(path: str | os.PathLike) -> np.ndarray:
+    """One PNG/JPG -> float32 (H, W) grey in [0, 1] as it shows on white paper: transparency flattened onto white,
+    palette and colour to grey, 16-bit and float greys scaled (never clipped). Refuses non-images, pictures over
+    MAX_PIXELS (read from the header, before decoding) and Pillow's decompression bombs with one clear line."""
     from PIL import Image
 
     path = Path(path)
@@ -190,27 +194,43 @@ def _read_ink(path: str | os.PathLike, *, invert: bool) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
+                if image.width * image.height > MAX_PIXELS:
+                    raise SketchtoolError(f"{path}: {image.width}x{image.height} pixels is more than "
+                                          f"{MAX_PIXELS:,}; scale it down first", reason="unsafe")
                 image.load()
-                grey = _flatten_grey(image)
+                return _grey(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise SketchtoolError(f"{path}: image is larger than Pillow's decompression-bomb limit of "
                               f"{Image.MAX_IMAGE_PIXELS} pixels; not loaded", reason="unsafe") from None
+    except SketchtoolError:
+        raise
     except (OSError, SyntaxError, ValueError, Image.UnidentifiedImageError) as e:
-        raise SketchtoolError(f"{path}: unreadable image ({e})", reason="corrupt") from None
-    ink = np.asarray(grey, dtype=np.uint8)
-    if invert and np.median(ink) > 127:
-        ink = 255 - ink
-    return ink
+        raise SketchtoolError(f"{path}: unreadable image ({' '.join(str(e).split())[:100]})", reason="corrupt") from None
 
 
-def _flatten_grey(image):
+def ink_of(grey: np.ndarray) -> np.ndarray:
+    """Grey -> ink (1 = ink): inverted when the background is light (in a line drawing the median pixel is the
+    background)."""
+    return 1 - grey if np.median(grey) > 0.5 else grey
+
+
+def _grey(image) -> np.ndarray:
     from PIL import Image
 
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("L")
-    return image.convert("L")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if values.max(initial=0) > 255 else 255.0
+        return np.clip(values / top, 0, 1).astype(np.float32)
+    return np.asarray(image.convert("L"), dtype=np.float32) / 255
+
+
+def _read_ink(path: str | os.PathLike, *, invert: bool) -> np.ndarray:
+    """uint8 (H, W): 255 = ink when `invert` (polarity detected), else the grey as read."""
+    grey = read_grey(path)
+    return np.round((ink_of(grey) if invert else grey) * 255).astype(np.uint8)
 
 
 def _fit_image(ink: np.ndarray, size: int, padding: float) -> np.ndarray:

@@ -10,15 +10,13 @@ coordinates (x right, y down), so a drawing keeps the picture's width and height
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from sketchtool.errors import SketchtoolError
-from sketchtool.image_build import INK_THRESHOLD, Fitted, fit_picture
+from sketchtool.image_build import INK_THRESHOLD, Fitted, fit_picture, ink_of, read_grey
 
 __all__ = ["METHODS", "Fitted", "Vectorized", "check_refine", "fit_picture", "read_picture", "score_reconstruction",
            "skeleton_polylines", "vectorize", "agent_polylines", "render_polylines"]
@@ -28,7 +26,6 @@ SKELETON_THRESHOLD = 0.35     # ink above this is line, for thinning
 MIN_DRAWN_WIDTH = 0.5         # an agent's point with a thinner pen (output pixels) is a pen lift
 MIN_DRAWN_COLOUR = 0.25       # an agent's stroke fainter than this is not drawn
 MAX_REFINE = 10_000           # refinement steps per batch of pictures
-MAX_PIXELS = 50_000_000       # larger pictures are refused before decoding (Pillow's own bomb limit is higher)
 
 
 @dataclass
@@ -43,43 +40,10 @@ class Vectorized:
 def read_picture(path: str | os.PathLike) -> np.ndarray:
     """PNG/JPG (any mode: palette, 16-bit, alpha) -> float32 (H, W) ink in [0, 1]; refuses decompression bombs,
     non-images and blank pictures with one clear line."""
-    from PIL import Image
-
-    path = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                if image.width * image.height > MAX_PIXELS:
-                    raise SketchtoolError(f"{path}: {image.width}x{image.height} pixels is more than "
-                                          f"{MAX_PIXELS:,}; scale it down first", reason="unsafe")
-                image.load()
-                grey = _grey(image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise SketchtoolError(f"{path}: image is larger than Pillow's decompression-bomb limit; not loaded",
-                              reason="unsafe") from None
-    except SketchtoolError:
-        raise
-    except (OSError, SyntaxError, ValueError, Image.UnidentifiedImageError) as e:
-        raise SketchtoolError(f"{path}: unreadable image ({' '.join(str(e).split())[:100]})", reason="corrupt") from None
-    if np.median(grey) > 0.5:
-        grey = 1 - grey  # dark ink on light paper
-    if not (grey > INK_THRESHOLD).any():
+    ink = ink_of(read_grey(path))
+    if not (ink > INK_THRESHOLD).any():
         raise SketchtoolError(f"{path}: no ink found (a blank or single-colour picture); nothing to vectorize")
-    return grey
-
-
-def _grey(image) -> np.ndarray:
-    from PIL import Image
-
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):  # 16-bit and float greys: scale, never clip
-        values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if values.max(initial=0) > 255 else 255.0
-        return np.clip(values / top, 0, 1).astype(np.float32)
-    return np.asarray(image.convert("L"), dtype=np.float32) / 255
+    return ink
 
 
 # --- the classical baseline ------------------------------------------------------------------------------------------

@@ -232,6 +232,21 @@ def test_refining_zero_steps_keeps_the_agents_strokes():
         assert float((a - b).abs().max()) < 1e-3
 
 
+def test_vectorize_refuses_what_is_not_a_picture_in_one_line(tmp_path):
+    from sketchtool.dataset import StrokeDataset
+    from sketchtool.formats.npz import save_dataset
+
+    (tmp_path / "d.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"><path d="M0 0L9 9"/></svg>')
+    (tmp_path / "notes.png").write_text("not a picture")
+    line = np.array([[0, 0, 0], [9, 9, 1]], dtype=np.int16)
+    save_dataset(tmp_path / "strokes.npz", StrokeDataset(splits={"train": [line], "valid": [line], "test": [line]}))
+    for name, message in [("d.svg", "an SVG is vectors already"), ("notes.png", "unreadable image"),
+                          ("strokes.npz", "a stroke dataset is already strokes")]:
+        result = CliRunner().invoke(cli, ["vectorize", str(tmp_path / name), "-o", str(tmp_path / "v.svg")])
+        assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, result.output
+    assert not (tmp_path / "v.svg").exists()
+
+
 def test_vectorize_method_agent_needs_no_model(tmp_path):
     picture = _save(tmp_path / "v.png", _line_picture(90, 60, (10, 50), (80, 10), 3) +
                     _line_picture(90, 60, (10, 10), (80, 50), 3))

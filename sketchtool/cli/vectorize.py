@@ -93,6 +93,9 @@ def _read_pictures(paths, split: str, limit: int | None):
 
     pictures = []
     for path in paths:
+        if Path(path).suffix.lower() in (".svg", ".svgz"):
+            raise SketchtoolError(f"{path}: an SVG is vectors already; vectorize reads PNG/JPG pictures or an image "
+                                  "dataset (.npz)")
         if Path(path).suffix.lower() == ".npz":
             from sketchtool.images import dataset_kind, load_image_dataset
 
