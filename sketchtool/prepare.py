@@ -190,7 +190,8 @@ def _fit_length(normalized, epsilon, max_seq_len, adaptive, name) -> tuple[np.nd
         if not adaptive:
             break
         used = max(used, 0.5) * ADAPTIVE_GROWTH
-    how = f" even at epsilon {used:.3g}" if adaptive else ""
-    raise SketchtoolError(f"{name}: {len(stroke3)} points after simplification{how}, more than --max-seq-len "
-                          f"{max_seq_len}; raise --max-seq-len{'' if adaptive else ' or pass --adaptive'}",
-                          reason="too-long")
+    strokes = int(stroke3[:, 2].sum())
+    how = f" even simplified to epsilon {used:.3g}" if adaptive else " after simplification"
+    fewer = " or give a drawing with fewer strokes (each keeps its end points)" if adaptive else " or pass --adaptive"
+    raise SketchtoolError(f"{name}: {len(stroke3)} points in {strokes} strokes{how}, more than --max-seq-len "
+                          f"{max_seq_len}; raise --max-seq-len{fewer}", reason="too-long")

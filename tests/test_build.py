@@ -95,6 +95,9 @@ def test_too_long_drawings_are_refused_or_resimplified(tmp_path):
     assert e.value.reason == "too-long"
     result = read_normalized_svg(path, max_seq_len=40, adaptive=True)
     assert len(result.stroke3) <= 40 and result.epsilon > 2.0
+    dashes = "".join(f'<path d="M{3 * i} 0 L{3 * i} 9" stroke="black"/>' for i in range(30))
+    with pytest.raises(SketchtoolError, match="60 points in 30 strokes even simplified .* fewer strokes"):
+        read_normalized_svg(write(tmp_path, "dashes.svg", svg(dashes)), max_seq_len=40, adaptive=True)
 
 
 def test_adaptive_build_reports_which_drawings_were_resimplified(tmp_path):
