@@ -73,7 +73,6 @@ def save_checkpoint(path: str | os.PathLike, model, *, step: int, metrics: dict[
     """Write atomically (serialised in memory first, so a full disk is one clear error and the previous file
     stays). `training` (optimisers, RNG states) is what `--resume` needs; an exported model leaves it out.
     Every value is a tensor or a plain Python container, so weights_only loading works."""
-    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
     payload = {
         "format": FORMAT,
         "version": VERSION,

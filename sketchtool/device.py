@@ -1,4 +1,10 @@
-"""Device, precision, CPU threads and DistributedDataParallel setup, decided once for a training run."""
+"""Device, precision, CPU threads and the process group of a distributed run, decided once for a training run.
+
+Distributed training (torchrun) is data parallel without DistributedDataParallel: every process starts from rank 0's
+weights (`broadcast_state`) and averages the gradients of whatever each backward reached (`average_gradients`).
+DDP syncs only the parameters its wrapped forward used, so models whose training step calls parts of themselves
+directly (a GAN's two networks, StrokeNet's renderer tuning) drifted apart across processes or failed in DDP's
+reducer."""
 
 from __future__ import annotations
 
@@ -11,9 +17,12 @@ from sketchtool.errors import SketchtoolError
 __all__ = [
     "DistInfo",
     "autocast",
+    "average_gradients",
+    "broadcast_state",
     "configure_threads",
     "cpu_has_bf16",
     "default_threads",
+    "end_distributed",
     "init_distributed",
     "normalize_precision",
     "resolve_device",
@@ -110,6 +119,7 @@ class DistInfo:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    owns_group: bool = False  # this run joined the process group, so it leaves it
 
     @property
     def is_main(self) -> bool:
@@ -127,6 +137,58 @@ def init_distributed(device) -> DistInfo:
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if device.type == "cuda":
         torch.cuda.set_device(local)
-    if not dist.is_initialized():
+    owns = not dist.is_initialized()
+    if owns:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return DistInfo(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local)
+    return DistInfo(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local, owns_group=owns)
+
+
+def end_distributed(info: DistInfo, *, finished: bool) -> None:
+    """Leave the process group this run joined; after a finished run, only once every process is done (a rank that
+    left early closed its connections under the others' last all-reduce)."""
+    if not info.owns_group:
+        return
+    import torch.distributed as dist
+
+    if finished:
+        dist.barrier()
+    dist.destroy_process_group()
+
+
+def broadcast_state(module) -> None:
+    """Rank 0's parameters and buffers to every process, so all start as one model."""
+    import torch.distributed as dist
+
+    for tensor in [*module.parameters(), *module.buffers()]:
+        dist.broadcast(tensor.data, src=0)
+
+
+def average_gradients(params) -> None:
+    """The mean over processes of each gradient that a backward reached in any process (the others count as zero),
+    in one all-reduce per dtype and device; a parameter no process reached keeps no gradient."""
+    import torch
+    import torch.distributed as dist
+
+    params = [p for p in params if p.requires_grad]
+    world = dist.get_world_size()
+    reached = torch.tensor([p.grad is not None for p in params], dtype=torch.float32, device=_collective_device(params))
+    dist.all_reduce(reached)
+    groups: dict[tuple, list] = {}
+    for p, hit in zip(params, reached.tolist()):
+        if hit:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+            groups.setdefault((p.grad.dtype, p.grad.device), []).append(p.grad)
+    for grads in groups.values():
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat)
+        flat /= world
+        for g, part in zip(grads, flat.split([g.numel() for g in grads])):
+            g.copy_(part.view_as(g))
+
+
+def _collective_device(params):
+    """Where small all-reduces go: nccl takes CUDA tensors only."""
+    import torch
+
+    return next((p.device for p in params if p.device.type == "cuda"), torch.device("cpu"))

@@ -17,8 +17,9 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.images import ImageDataset
 from sketchtool.raster import RasterOptions, rasterize_batch
 
-__all__ = ["Fitted", "fit_picture", "ink_of", "read_grey", "images_from_strokes", "images_from_folder", "load_image_resized", "load_line_drawing",
-           "turntable_from_strokes", "IMAGE_SUFFIXES", "TRANSFORM_NAMES", "TRANSFORM_NEUTRAL"]
+__all__ = ["Fitted", "fit_picture", "images_from_folder", "images_from_strokes", "ink_of", "load_image_resized",
+           "load_line_drawing", "read_grey", "turntable_from_strokes", "IMAGE_SUFFIXES", "MAX_PIXELS", "TRANSFORM_NAMES",
+           "TRANSFORM_NEUTRAL"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 INK_THRESHOLD = 26 / 255  # fainter pixels (paper texture, JPEG noise) do not count when finding the drawing

@@ -79,7 +79,7 @@ class TrainResult:
     best_valid: float
     stopped: str  # "done", "time", "interrupted"
     metrics: dict[str, float] = field(default_factory=dict)
-    main: bool = True  # False on DDP ranks other than 0, which report nothing
+    main: bool = True  # False on the processes of a distributed run other than rank 0, which report nothing
 
 
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -211,16 +211,28 @@ def train(dataset: str | os.PathLike, run_dir: str | os.PathLike, *, model: str 
     """Train `model` on `dataset` into `run_dir` (latest.pt, best.pt, metrics.jsonl, run.json); `resume` continues
     tensor-for-tensor from latest.pt. Seeds only a private copy of torch's RNG (restored on return), so the
     caller's process state is left as it was. `on_start` gets one line saying what is trained on what."""
-    import torch
-
-    from sketchtool.device import init_distributed, resolve_device, resolve_precision
-    from sketchtool.rundir import LOCK_FILE, RunLock, prepare_run_dir
+    from sketchtool.device import end_distributed, init_distributed, resolve_device
 
     options = options or TrainOptions()
     options.validate()
-    run_dir, dataset = Path(run_dir), Path(dataset)
     device = resolve_device(options.device)
     dist = init_distributed(device)
+    try:
+        result = _train(Path(dataset), Path(run_dir), model, hps, options, resume, device, dist, on_progress, on_start)
+    except BaseException:
+        end_distributed(dist, finished=False)
+        raise
+    end_distributed(dist, finished=True)
+    return result
+
+
+def _train(dataset: Path, run_dir: Path, model: str, hps, options: TrainOptions, resume: bool, device, dist,
+           on_progress: ProgressFn | None, on_start: Callable[[str], None] | None) -> TrainResult:
+    import torch
+
+    from sketchtool.device import resolve_device, resolve_precision
+    from sketchtool.rundir import LOCK_FILE, RunLock, prepare_run_dir
+
     if dist.world_size > 1 and device.type == "cuda":
         device = resolve_device(f"cuda:{dist.local_rank}")
     precision = resolve_precision(options.precision, device)
@@ -346,11 +358,10 @@ class _Loop:
                  precision: str, dist):
         self.model, self.sources, self.dataset, self.run_dir = model, sources, dataset, run_dir
         self.options, self.device, self.precision, self.dist = options, device, precision, dist
-        self.net = model
         if dist.world_size > 1:
-            from torch.nn.parallel import DistributedDataParallel
+            from sketchtool.device import broadcast_state
 
-            self.net = DistributedDataParallel(model)
+            broadcast_state(model)  # every process starts from rank 0's weights
         self.optimizers = model.configure_optimizers()
         self.step = 0
         self.saved_step = -1
@@ -450,7 +461,7 @@ class _Loop:
         from sketchtool.models.base import StepContext, TrainingDiverged
 
         batch = self.sources["train"].random_batch().to(self.device)
-        ctx = StepContext(self.step, self.optimizers, self.net, lambda: autocast(self.device, self.precision))
+        ctx = StepContext(self.step, self.optimizers, lambda: autocast(self.device, self.precision), self._backward)
         try:
             terms = self.model.training_step(batch, ctx)
         except TrainingDiverged as e:
@@ -459,6 +470,31 @@ class _Loop:
                 f"{self.run_dir / 'latest.pt'} (step {self.saved_step}); lower the learning rate and --resume") from None
         self.step += 1
         return {k: float(v.detach()) for k, v in terms.items()}
+
+    def _backward(self, loss) -> None:
+        loss.backward()
+        if self.dist.world_size > 1:
+            from sketchtool.device import average_gradients
+
+            average_gradients(self.model.parameters())
+
+    def _stop_reason(self, started: float) -> str | None:
+        """"interrupted" (the stop flag), "time" (--minutes) or None; in a distributed run the most urgent reason of
+        any process, so every process stops after the same step (one that stopped alone left the others waiting in
+        their next all-reduce)."""
+        reason = 0
+        if self.options.stop is not None and self.options.stop.is_set():
+            reason = 2
+        elif self.options.max_minutes and time.monotonic() - started > 60 * self.options.max_minutes:
+            reason = 1
+        if self.dist.world_size > 1:
+            import torch
+            import torch.distributed as dist
+
+            flag = torch.tensor([reason], device=self.device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            reason = int(flag)
+        return (None, "time", "interrupted")[reason]
 
     def validate(self) -> dict[str, float]:
         """Loss terms on the valid split, with noise from a generator seeded by (seed, step), then checkpoints."""
@@ -478,11 +514,9 @@ class _Loop:
         self.model.train()
         stopped = "done"
         while self.step < self.steps:
-            if self.options.stop is not None and self.options.stop.is_set():
-                stopped = "interrupted"
-                break
-            if self.options.max_minutes and time.monotonic() - started > 60 * self.options.max_minutes:
-                stopped = "time"
+            reason = self._stop_reason(started)
+            if reason is not None:
+                stopped = reason
                 break
             terms = self.train_step()
             window.append(terms)

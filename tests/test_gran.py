@@ -52,7 +52,7 @@ def test_steps_share_weights_and_T1_is_the_single_step_ablation():
 def test_each_adversarial_update_moves_only_its_own_network():
     model = tiny_gran().train()
     opts = model.configure_optimizers()
-    ctx = StepContext(0, opts, model, lambda: torch.autocast("cpu", enabled=False))
+    ctx = StepContext(0, opts, lambda: torch.autocast("cpu", enabled=False))
     x = torch.rand(16, 1, 8, 8)
     gen_before = [p.detach().clone() for p in model.generator_parameters()]
     dis_before = [p.detach().clone() for p in model.discriminator.parameters()]

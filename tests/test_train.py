@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -322,7 +323,7 @@ def test_bf16_loss_is_within_tolerance_of_fp32(sheep_path):
 @pytest.mark.slow
 def test_distributed_data_parallel_with_two_cpu_processes(subset, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone",
            "-m", "sketchtool", "train", str(subset), "-o", str(tmp_path / "ddp"), "--hparams", TINY,
            "--steps", "4", "--save-every", "2", "--precision", "fp32", "--threads", "1"]
     done = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, timeout=300)
@@ -331,6 +332,100 @@ def test_distributed_data_parallel_with_two_cpu_processes(subset, tmp_path):
     records = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if r["split"] == "valid"] == [2, 4]  # written once, by rank 0
     assert done.stdout.count("step 4 (done)") == 1, done.stdout  # and reported once
+
+
+# `python RANKS_COMPARED REPO train ...` under torchrun: the CLI's own training, after which every process says at
+# which step it stopped and how far its weights are from rank 0's; with STOP_AT set, rank 0 alone is asked to stop
+# after that step, as when a signal reaches one process
+RANKS_COMPARED = """
+import os, sys
+import torch, torch.distributed as dist
+sys.path.insert(0, sys.argv.pop(1))  # the repository, for a checkout that is not installed
+from sketchtool import train as training
+from sketchtool.cli import main
+
+class RankZeroStops:
+    def __init__(self, loop, at):
+        self.loop, self.at = loop, at
+    def is_set(self):
+        return dist.get_rank() == 0 and self.loop.step >= self.at
+
+run = training._Loop.run
+def compared_run(self, on_progress):
+    if "STOP_AT" in os.environ:
+        self.options.stop = RankZeroStops(self, int(os.environ["STOP_AT"]))
+    result = run(self, on_progress)
+    mine = torch.cat([p.detach().flatten() for p in self.model.parameters()])
+    every = [torch.zeros_like(mine) for _ in range(dist.get_world_size())]
+    dist.all_gather(every, mine)
+    gap = max(float((other - mine).abs().max()) for other in every)
+    print(f"rank {dist.get_rank()}: step {self.step}, rank gap {gap}")
+    return result
+training._Loop.run = compared_run
+try:
+    main()
+except SystemExit as e:
+    print(f"rank {dist.get_rank() if dist.is_initialized() else os.environ['RANK']}: exit {e.code}")
+"""
+
+
+def _two_processes(tmp_path, args: list[str], **env) -> subprocess.CompletedProcess:
+    script = tmp_path / "ranks_compared.py"
+    script.write_text(RANKS_COMPARED)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone", str(script),
+           str(Path(__file__).parents[1]), "train", *args, "--precision", "fp32", "--threads", "1"]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **env})
+
+
+def _training_args(model: str, request, tmp_path) -> list[str]:
+    """A dataset and tiny hparams for `model`, two validations in four steps."""
+    from test_strokenet import TINY_AGENT, TINY_RENDERER
+
+    renderer = TINY_RENDERER.replace("pretrain_steps=20", "pretrain_steps=2")  # both phases in four steps
+    if model == "sketch-rnn":
+        data, hparams = request.getfixturevalue("subset"), TINY
+    elif model == "gran":
+        data, hparams = request.getfixturevalue("digits_npz"), "num_z=16,ckern=4,nkerns=[4,2],dis_ckern=8,conv_num_hid=32"
+    elif model == "strokenet-renderer":
+        data, hparams = request.getfixturevalue("digits_npz"), renderer
+    else:
+        from sketchtool.models.base import parse_hparams
+
+        data = request.getfixturevalue("digits_npz")
+        train(data, tmp_path / "renderer", model="strokenet-renderer", options=TrainOptions(steps=4, save_every=4),
+              hps=resolve_hparams("strokenet-renderer", overrides=parse_hparams(renderer)))
+        hparams = f"renderer={tmp_path / 'renderer'},steps=2,{TINY_AGENT},tune_renderer_every=1"
+    return [str(data), "-o", str(tmp_path / "run"), "--model", model, "--hparams", hparams, "--steps", "4",
+            "--save-every", "2"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["sketch-rnn", "gran", "strokenet-renderer", "strokenet-agent"])
+def test_every_model_trains_as_one_model_under_torchrun(model, request, tmp_path):
+    """Two processes end with the same weights, whatever parts of itself a model's step trains. Under
+    DistributedDataParallel the renderer failed when its second phase began ("Expected to have finished reduction":
+    the first phase trains the position encoder alone) and the agent's renderer tuning needed its own averaging."""
+    done = _two_processes(tmp_path, _training_args(model, request, tmp_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    for rank in (0, 1):
+        assert f"rank {rank}: step 4, rank gap 0.0" in done.stdout, done.stdout
+        assert f"rank {rank}: exit 0" in done.stdout, done.stdout
+    assert read_checkpoint(tmp_path / "run" / "latest.pt")["step"] == 4
+
+
+@pytest.mark.slow
+def test_a_stop_in_one_process_stops_every_process_at_the_same_step(digits_npz, tmp_path):
+    """A stop request seen by one process stops them all after the same step, saved once; before, rank 0 stopped
+    alone and rank 1 died waiting for it ("Connection closed by peer")."""
+    done = _two_processes(tmp_path, [str(digits_npz), "-o", str(tmp_path / "run"), "--model", "gran", "--preset", "tiny",
+                                     "--steps", "6", "--save-every", "6"], STOP_AT="2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    for rank in (0, 1):
+        assert f"rank {rank}: step 2, rank gap 0.0" in done.stdout, done.stdout
+        assert f"rank {rank}: exit 130" in done.stdout, done.stdout  # both report the stop as an interruption
+    assert done.stdout.count("step 2 (interrupted)") == 1, done.stdout
+    assert read_checkpoint(tmp_path / "run" / "latest.pt")["step"] == 2
 
 
 def test_checkpoint_records_how_the_dataset_was_built(subset, tmp_path):

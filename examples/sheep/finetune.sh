@@ -3,7 +3,7 @@
 # Adam, at the values the schedule had reached. learning_rate 0.0002 (the schedule's 0.00037 halved: a fresh Adam's
 # first steps are large), decaying by 0.9999 a step as before; the KL weight held at its final 0.5 (magenta's
 # weight is kl_weight - (kl_weight - kl_weight_start)·kl_decay_rate^step, so kl_weight_start=0.5 keeps it there).
-# Same two DDP processes of 50 drawings. It stops every 500 steps to keep a snapshot RUN_DIR/stepN.pt for
+# Same two data-parallel processes of 50 drawings. It stops every 500 steps to keep a snapshot RUN_DIR/stepN.pt for
 # average.py, and resumes where it stopped, so call it again until it reaches STEPS. WARMUP > 0 ramps the rate up
 # over that many steps (hparam lr_warmup_steps): rounds one to three ran without it (0), round four with 500.
 # Usage: examples/sheep/finetune.sh DATA.npz FROM_MODEL [STEPS] [RUN_DIR] [WARMUP]

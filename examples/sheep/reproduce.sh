@@ -15,7 +15,7 @@ if [ ! -f "$DATA" ]; then
   exit 1
 fi
 sketchtool info "$DATA"
-# 1. magenta's reference size (LSTM decoder 512, encoder 256), two DDP processes of 50 drawings (reference.sh)
+# 1. magenta's reference size (LSTM decoder 512, encoder 256), two data-parallel processes of 50 drawings (reference.sh)
 "$HERE/reference.sh" "$DATA" "$STEPS" "$WORK/runs/sheep-ref"
 # 2. the schedule taken on from there with a fresh Adam, a snapshot every 500 steps (finetune.sh)
 "$HERE/finetune.sh" "$DATA" "$WORK/runs/sheep-ref/latest.pt" "$FT_STEPS" "$WORK/runs/sheep-ft"

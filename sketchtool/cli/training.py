@@ -109,7 +109,7 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
         finally:
             progress.close()
     valid = format_terms(result.metrics) or "not measured"
-    if result.main:  # under DDP, rank 0 speaks for the run
+    if result.main:  # under torchrun, rank 0 speaks for the run
         click.echo(f"{result.run_dir}: step {result.step} ({result.stopped}); valid {valid}; "
                    f"best loss {result.best_valid:.4f}")
     if result.stopped == "interrupted":

@@ -72,14 +72,14 @@ class ImageSamples:
 
 @dataclass
 class StepContext:
-    """What the trainer hands a training step: the step about to be taken (0-based), the model's optimisers, and
-    `forward(batch, **kw)`: the model's loss through DistributedDataParallel when it runs, under the run's
-    autocast. `autocast()` enters the same precision context for models that call their parts directly."""
+    """What the trainer hands a training step: the step about to be taken (0-based), the model's optimisers,
+    `autocast()`, the run's precision context, and `backward(loss)`, which every step calls in place of
+    `loss.backward()`: in a distributed run it also averages the gradients over the processes."""
 
     step: int
     optimizers: dict[str, torch.optim.Optimizer]
-    forward: Callable[..., dict[str, torch.Tensor]]
     autocast: Callable[[], contextlib.AbstractContextManager]
+    backward: Callable[[torch.Tensor], None] = torch.Tensor.backward
 
 
 class SketchModel(torch.nn.Module):
@@ -172,16 +172,13 @@ class SketchModel(torch.nn.Module):
             for group in optimizer.param_groups:
                 group["lr"] = lr
         with ctx.autocast():
-            terms = ctx.forward(batch, step=ctx.step)
+            terms = self.loss(batch, step=ctx.step)
         check_finite(terms, ctx.step)
         optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
+        ctx.backward(terms["loss"])
         self.clip_gradients()
         optimizer.step()
         return terms
-
-    def forward(self, batch, **kwargs) -> dict[str, torch.Tensor]:  # so DistributedDataParallel can wrap the model
-        return self.loss(batch, **kwargs)
 
     def loss(self, batch, step: int | None = None) -> dict[str, torch.Tensor]:
         """{"loss": scalar to minimise, plus named terms}; uses `self.training` for train/eval behaviour."""

@@ -190,7 +190,7 @@ class GRAN(SketchModel):
                       + F.binary_cross_entropy_with_logits(fake_logit, torch.zeros_like(fake_logit)))
         check_finite({"loss": d_loss}, ctx.step)
         ctx.optimizers["dis"].zero_grad(set_to_none=True)
-        d_loss.backward()
+        ctx.backward(d_loss)
         ctx.optimizers["dis"].step()
         return {"d_loss": d_loss.detach(), "d_real": torch.sigmoid(real_logit).mean().detach(),
                 "d_fake": torch.sigmoid(fake_logit).mean().detach()}
@@ -203,7 +203,7 @@ class GRAN(SketchModel):
         check_finite({"loss": g_loss}, ctx.step)
         ctx.optimizers["gen"].zero_grad(set_to_none=True)
         ctx.optimizers["dis"].zero_grad(set_to_none=True)
-        g_loss.backward()
+        ctx.backward(g_loss)
         ctx.optimizers["gen"].step()
         ctx.optimizers["dis"].zero_grad(set_to_none=True)  # the discriminator's share of this backward is dropped
         return {"g_loss": g_loss.detach()}

@@ -308,13 +308,13 @@ class StrokeRenderer(SketchModel):
         pretraining = ctx.step < self.hps.pretrain_steps
         optimizer = ctx.optimizers["position" if pretraining else "model"]
         with ctx.autocast():
-            terms = ctx.forward(batch, step=ctx.step)
+            terms = self.loss(batch, step=ctx.step)
         if pretraining:
             terms = {**terms, "loss": terms["bump"]}
         check_finite(terms, ctx.step)
         for opt in ctx.optimizers.values():
             opt.zero_grad(set_to_none=True)
-        terms["loss"].backward()
+        ctx.backward(terms["loss"])
         optimizer.step()
         return terms
 

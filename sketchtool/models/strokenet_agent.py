@@ -12,9 +12,9 @@ One addition, off by default: `tune_renderer_every` = N > 0 lets the renderer ke
 on the agent's own latest strokes, one step every N agent steps (the agent's loss never trains it). A renderer
 trained only on random strokes is wrong where an agent draws, and an agent trained through a frozen one learns to
 exploit that: our MNIST agent's strokes were read 93 % of the time through the neural renderer and 82 % through
-the real one, and 93 % through both once tuned (docs/BENCHMARKS.md). Under DDP the renderer's gradients are
-averaged over the processes, so they tune one renderer. Validation reports `real_mse`, the real
-environment's canvas error, beside the neural `mse`. A second addition, for `vectorize --refine`: `refine` fits
+the real one, and 93 % through both once tuned (docs/BENCHMARKS.md). In a distributed run the renderer's
+gradients are averaged over the processes like the agent's, so they tune one renderer. Validation reports
+`real_mse`, the real environment's canvas error, beside the neural `mse`. A second addition, for `vectorize --refine`: `refine` fits
 a picture's strokes to it by gradient descent through the renderer after the agent's one pass.
 The trained renderer is read from `renderer` (a run or checkpoint) when the agent is first built; its weights then
 live in the agent's checkpoint, so a trained agent needs nothing else.
@@ -190,11 +190,9 @@ class StrokeAgent(SketchModel):
         with ctx.autocast():
             ink = self.renderer.forward_render(points, pressure, brush)
         err = (ink.float() - torch.from_numpy(real).to(ink.device)).pow(2)
-        optimizer = ctx.optimizers["renderer"]
-        optimizer.zero_grad(set_to_none=True)
-        err.sum((1, 2)).mean().backward()
-        _average_across_processes(params)  # DDP syncs only what its forward saw, and the renderer is frozen there
-        optimizer.step()
+        self.zero_grad(set_to_none=True)  # the agent's gradients were spent on its own step
+        ctx.backward(err.sum((1, 2)).mean())
+        ctx.optimizers["renderer"].step()
         for p in params:
             p.requires_grad_(False)
         self._gaps.append(float(err.detach().mean()))
@@ -298,18 +296,6 @@ class StrokeAgent(SketchModel):
 def _picture_terms(canvas: torch.Tensor, target: torch.Tensor, points: torch.Tensor, pressure: torch.Tensor):
     """The training loss's two terms, per picture: (B,) summed pixel MSE and (B,) adjacent-point penalty."""
     return (canvas - target).pow(2).sum((1, 2)), adjacent_penalty(points, pressure).sum(1)
-
-
-def _average_across_processes(params) -> None:
-    """Mean of each gradient over a distributed run's processes, so that their renderers stay one renderer."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        for p in params:
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-            dist.all_reduce(p.grad)
-            p.grad /= dist.get_world_size()
 
 
 def _block_channels(first: int) -> list[int]:
