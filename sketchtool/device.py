@@ -2,9 +2,9 @@
 
 Distributed training (torchrun) is data parallel without DistributedDataParallel: every process starts from rank 0's
 weights (`broadcast_state`) and averages the gradients of whatever each backward reached (`average_gradients`).
-DDP syncs only the parameters its wrapped forward used, so models whose training step calls parts of themselves
-directly (a GAN's two networks, StrokeNet's renderer tuning) drifted apart across processes or failed in DDP's
-reducer."""
+DDP syncs only the parameters its wrapped forward used, so models whose training step trains parts of themselves
+directly failed in its reducer (StrokeNet's renderer, whose first phase trains the position encoder alone) or
+needed their own averaging (the agent's renderer tuning)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,9 @@ trained only on random strokes is wrong where an agent draws, and an agent train
 exploit that: our MNIST agent's strokes were read 93 % of the time through the neural renderer and 82 % through
 the real one, and 93 % through both once tuned (docs/BENCHMARKS.md). In a distributed run the renderer's
 gradients are averaged over the processes like the agent's, so they tune one renderer. Validation reports
-`real_mse`, the real environment's canvas error, beside the neural `mse`. A second addition, for `vectorize --refine`: `refine` fits
-a picture's strokes to it by gradient descent through the renderer after the agent's one pass.
+`real_mse`, the real environment's canvas error, beside the neural `mse`. A second addition, for
+`vectorize --refine`: `refine` fits a picture's strokes to it by gradient descent through the renderer after the
+agent's one pass.
 The trained renderer is read from `renderer` (a run or checkpoint) when the agent is first built; its weights then
 live in the agent's checkpoint, so a trained agent needs nothing else.
 """
