@@ -3,7 +3,8 @@ on aaron_sheep: steps/s and peak memory for each decoder cell, fp32 and bf16, ag
 same run that computes like the reference trainers (all 250 steps of every sequence, encoder included, and one
 [x; h]·W matmul per step).
 
-    OMP_NUM_THREADS=1 python benchmarks/train_speed.py --steps 3 [--device cuda] [--threads 1] [--json out.json]
+    OMP_NUM_THREADS=1 python benchmarks/train_speed.py --steps 3 [--device cuda] [--threads 1] [--batch-size 100]
+        [--json out.json]
 
 Each configuration runs in its own process so peak memory (RSS, or CUDA max allocated) is its own. On a shared
 host, CPU seconds per step (one thread) say more than wall-clock seconds; both are reported.
@@ -63,7 +64,8 @@ def naive_loss(model, batch):
     return l_r + 0.5 * torch.clamp(l_kl, min=0.2)
 
 
-def run_one(impl: str, cell: str, precision: str, steps: int, data: Path, device: str, threads: int) -> dict:
+def run_one(impl: str, cell: str, precision: str, steps: int, data: Path, device: str, threads: int,
+            batch_size: int = 100) -> dict:
     import numpy as np
     import torch
 
@@ -76,7 +78,7 @@ def run_one(impl: str, cell: str, precision: str, steps: int, data: Path, device
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     dev = torch.device(device)
-    hps = SketchRNNHParams(dec_model=cell)
+    hps = SketchRNNHParams(dec_model=cell, batch_size=batch_size)
     drawings, _ = prepare_drawings(load_dataset(data).splits["train"], hps.max_seq_len)
     source = BatchSource(drawings, np.zeros(len(drawings)), scale_factor=scale_factor(drawings), max_seq_len=250,
                          batch_size=hps.batch_size, random_scale_factor=0.15, augment_stroke_prob=0.1)
@@ -101,6 +103,7 @@ def run_one(impl: str, cell: str, precision: str, steps: int, data: Path, device
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     sec = float(np.median(times))
     return {"impl": impl, "cell": cell, "precision": precision, "device": device, "threads": threads,
+            "batch_size": batch_size,
             "s_per_step": sec, "steps_per_s": 1 / sec, "cpu_s_per_step": float(np.median(cpu_times)),
             "peak_mib": peak, "steps": steps, "load_average": os.getloadavg()[0]}
 
@@ -111,17 +114,19 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=100, help="magenta's is 100; a GPU has room for more")
     parser.add_argument("--only", help="impl,cell,precision: run one configuration in this process")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     if args.only:
         impl, cell, precision = args.only.split(",")
-        print(json.dumps(run_one(impl, cell, precision, args.steps, args.data, args.device, args.threads)))
+        print(json.dumps(run_one(impl, cell, precision, args.steps, args.data, args.device, args.threads,
+                                    args.batch_size)))
         return
     results = []
     for config in CONFIGS:
         cmd = [sys.executable, __file__, "--only", ",".join(config), "--steps", str(args.steps), "--data",
-               str(args.data), "--device", args.device, "--threads", str(args.threads)]
+               str(args.data), "--device", args.device, "--threads", str(args.threads), "--batch-size", str(args.batch_size)]
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "OMP_WAIT_POLICY": "PASSIVE"}
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))

@@ -30,6 +30,21 @@ def sheep_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def subset(sheep_path, tmp_path_factory):
+    """Real sheep drawings of at most 60 points: 400 train, 48 valid, the 27 such test drawings."""
+    from sketchtool.dataset import StrokeDataset
+    from sketchtool.formats.npz import load_dataset, save_dataset
+
+    full = load_dataset(sheep_path)
+    short = {k: [d for d in full.splits[k] if len(d) <= 60] for k in full.splits}
+    ds = StrokeDataset(splits={"train": short["train"][:400], "valid": short["valid"][:48], "test": short["test"][:48]},
+                       settings={"epsilon": 1.5, "size": 256.0})
+    path = tmp_path_factory.mktemp("data") / "sheep_small.npz"
+    save_dataset(path, ds)
+    return path
+
+
+@pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES
 

@@ -34,18 +34,6 @@ from sketchtool.train import (
 TINY = "enc_rnn_size=16,dec_rnn_size=32,z_size=8,num_mixture=5,batch_size=16"
 
 
-@pytest.fixture(scope="module")
-def subset(sheep_path, tmp_path_factory):
-    """Real sheep drawings of at most 60 points: 400 train, 48 valid, the 27 such test drawings."""
-    full = load_dataset(sheep_path)
-    short = {k: [d for d in full.splits[k] if len(d) <= 60] for k in full.splits}
-    ds = StrokeDataset(splits={"train": short["train"][:400], "valid": short["valid"][:48], "test": short["test"][:48]},
-                       settings={"epsilon": 1.5, "size": 256.0})
-    path = tmp_path_factory.mktemp("data") / "sheep_small.npz"
-    save_dataset(path, ds)
-    return path
-
-
 def _hps(extra=""):
     from sketchtool.models.base import parse_hparams
 
