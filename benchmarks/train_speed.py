@@ -126,7 +126,8 @@ def main() -> None:
     results = []
     for config in CONFIGS:
         cmd = [sys.executable, __file__, "--only", ",".join(config), "--steps", str(args.steps), "--data",
-               str(args.data), "--device", args.device, "--threads", str(args.threads), "--batch-size", str(args.batch_size)]
+               str(args.data), "--device", args.device, "--threads", str(args.threads),
+               "--batch-size", str(args.batch_size)]
         env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "OMP_WAIT_POLICY": "PASSIVE"}
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))

@@ -1,6 +1,7 @@
 """The CUDA paths: every model trains on a GPU and its checkpoint serves on a CPU, a resumed GPU run continues the
-uninterrupted one, the GPU computes what the CPU computes, and seeded GPU sampling repeats itself. Each test also
-runs on the CPU, so its logic is checked everywhere; the GPU cases skip where no CUDA device is present."""
+uninterrupted one, the GPU computes what the CPU computes, and seeded GPU sampling repeats itself. Tests that mean
+something on a CPU run there too; the GPU cases skip where no CUDA device is present (benchmarks/gpu_session.sh
+runs them on a rented one)."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def test_every_model_trains_on_the_device_and_serves_on_the_cpu(model, device, r
     checkpoint loads on a CPU-only machine and evaluates there."""
     from sketchtool.train import evaluate
 
-    if model == "strokenet-renderer":  # its strokes come from the real rasteriser (a dependency; a bare GPU box lacks it)
+    if model == "strokenet-renderer":  # its strokes come from the real rasteriser: a dependency a bare GPU box lacks
         pytest.importorskip("cairocffi", reason="the renderer's training strokes need cairo")
     _train(request, tmp_path, model, device, 2)
     before = _weights(tmp_path / "run")
@@ -90,8 +91,9 @@ def test_the_device_computes_what_the_cpu_computes(device, request, tmp_path):
         z = model._encode_params(x[:, 1:], batch.lengths)[0]  # the posterior mean: no device's noise
         cond = model._condition(z, batch.labels, len(x), x.device)
         y, _ = model._decode(x[:, :-1], cond, model._initial_state(cond, len(x), x))
-        p = split_output(y, model.hps.num_mixture)
-        l_r = (offset_nll(p, x[:, 1:, 0], x[:, 1:, 1]) * (1 - x[:, 1:, 4]) + pen_cross_entropy(p, x[:, 1:, 2:])).mean()
+        mix = split_output(y, model.hps.num_mixture)
+        l_s = offset_nll(mix, x[:, 1:, 0], x[:, 1:, 1]) * (1 - x[:, 1:, 4])
+        l_r = (l_s + pen_cross_entropy(mix, x[:, 1:, 2:])).mean()
         l_r.backward()
         grads = torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
         results.append((y.detach().cpu(), l_r.item(), grads.cpu()))
