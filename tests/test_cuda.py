@@ -13,24 +13,27 @@ from sketchtool.checkpoint import load_model
 from sketchtool.models.base import parse_hparams
 from sketchtool.train import TrainOptions, resolve_hparams, train
 
-from test_train import TINY as TINY_SKETCH_RNN
+import test_draw
+import test_gran
+import test_pixelcnn
+import test_strokenet
+import test_train
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
                                                                    reason="needs a CUDA GPU"))]
-# (model, dataset fixture, tiny hparams): the models' own test sizes
+# model: (dataset fixture, hparams), the sizes of the models' own tests
 TINY = {
-    "sketch-rnn": ("subset", TINY_SKETCH_RNN),
-    "gran": ("digits_npz", "num_z=16,ckern=4,nkerns=[4,2],dis_ckern=8,conv_num_hid=32,batch_size=64"),
-    "draw": ("digits_npz", "T=4,enc_size=24,dec_size=24,z_size=4,read_n=3,write_n=3,batch_size=16"),
-    "gated-pixelcnn": ("digits_npz", "n_layers=3,n_filters=12,first_kernel_size=5,kernel_size=3"),
-    "strokenet-renderer": ("digits_npz", "upsample=0,position_hidden=32,position_wide=64,channels=8,"
-                                         "pretrain_steps=2,batch_size=16,valid_size=32"),
+    "sketch-rnn": ("subset", parse_hparams(test_train.TINY)),
+    "gran": ("digits_npz", test_gran.TINY),
+    "draw": ("digits_npz", test_draw.TINY),
+    "gated-pixelcnn": ("digits_npz", parse_hparams(test_pixelcnn.TINY)),
+    "strokenet-renderer": ("digits_npz", {**parse_hparams(test_strokenet.TINY_RENDERER), "pretrain_steps": 2}),
 }
 
 
-def _train(request, tmp_path, model: str, device: str, steps: int, *, resume=False, extra="", **options):
-    fixture, hparams = TINY[model]
-    hps = None if resume else resolve_hparams(model, overrides=parse_hparams(hparams + extra))
+def _train(request, tmp_path, model: str, device: str, steps: int, *, resume=False, hparams=(), **options):
+    fixture, tiny = TINY[model]
+    hps = None if resume else resolve_hparams(model, overrides={**tiny, **dict(hparams)})
     return train(request.getfixturevalue(fixture), tmp_path / "run", model=model, hps=hps, resume=resume,
                  options=TrainOptions(steps=steps, save_every=2, device=device, **options))
 
@@ -68,7 +71,7 @@ def test_a_resumed_run_continues_the_uninterrupted_one(device, request, tmp_path
     for folder, runs in ((straight, [4]), (halves, [2, 4])):
         folder.mkdir()
         for i, steps in enumerate(runs):
-            _train(request, folder, "sketch-rnn", device, steps, resume=i > 0, extra=",use_recurrent_dropout=True",
+            _train(request, folder, "sketch-rnn", device, steps, resume=i > 0, hparams={"use_recurrent_dropout": True},
                    precision="fp32")
     a, b = _weights(straight / "run"), _weights(halves / "run")
     for key in a:
@@ -79,16 +82,20 @@ def test_a_resumed_run_continues_the_uninterrupted_one(device, request, tmp_path
 @pytest.mark.parametrize("device", DEVICES[1:])
 def test_the_device_computes_what_the_cpu_computes(device, request, tmp_path):
     """The same weights and batch give the same decoder outputs and loss gradients in fp32 on either device."""
+    from sketchtool.formats.npz import load_dataset
     from sketchtool.models.mixture import offset_nll, pen_cross_entropy, split_output
 
     _train(request, tmp_path, "sketch-rnn", "cpu", 2, precision="fp32")
+    dataset = load_dataset(request.getfixturevalue("subset"))
     results = []
     for where in ("cpu", device):
         model, info = load_model(tmp_path / "run", device=where)
-        batches = type(model).batch_source(model.hps, info.spec, _dataset(request), "valid", train=False, seed=0)
+        batches = type(model).batch_source(model.hps, info.spec, dataset, "valid", train=False, seed=0)
         batch = batches.random_batch().to(where)
         x = batch.strokes5
-        z = model._encode_params(x[:, 1:], batch.lengths)[0]  # the posterior mean: no device's noise
+        # L_R at the posterior mean, not `model.loss`: its z noise comes from a generator on the device, and CPU
+        # and CUDA generators draw different numbers from one seed
+        z = model._encode_params(x[:, 1:], batch.lengths)[0]
         cond = model._condition(z, batch.labels, len(x), x.device)
         y, _ = model._decode(x[:, :-1], cond, model._initial_state(cond, len(x), x))
         mix = split_output(y, model.hps.num_mixture)
@@ -102,11 +109,6 @@ def test_the_device_computes_what_the_cpu_computes(device, request, tmp_path):
     assert loss_a == pytest.approx(loss_b, rel=1e-4)
     torch.testing.assert_close(grad_a, grad_b, rtol=1e-3, atol=1e-4)
 
-
-def _dataset(request):
-    from sketchtool.formats.npz import load_dataset
-
-    return load_dataset(request.getfixturevalue("subset"))
 
 
 @pytest.mark.parametrize("device", DEVICES)
