@@ -29,6 +29,8 @@ def scores(targets, results, line_width: float, tolerances: list[float]) -> dict
     for tolerance in tolerances:
         rows = [score_reconstruction(t, d, tolerance=tolerance) for t, d in zip(targets, drawn)]
         out[f"f1@{tolerance:g}px"] = float(np.mean([r["f1"] for r in rows]))
+        if tolerance == tolerances[0]:
+            out.update({k: float(np.mean([r[k] for r in rows])) for k in ("precision", "recall")})
     return {**out, "chamfer": float(np.mean([r["chamfer"] for r in rows])),
             "strokes": float(np.mean([len(r.polylines) for r in results]))}
 

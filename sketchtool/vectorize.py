@@ -19,7 +19,7 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.image_build import INK_THRESHOLD, Fitted, fit_picture, ink_of, read_grey
 
 __all__ = ["METHODS", "Fitted", "Vectorized", "check_refine", "fit_picture", "read_picture", "score_reconstruction",
-           "skeleton_polylines", "vectorize", "agent_polylines", "render_polylines"]
+           "skeleton_polylines", "tidy_polylines", "vectorize", "agent_polylines", "render_polylines"]
 
 METHODS = ("agent", "skeleton")
 SKELETON_THRESHOLD = 0.35     # ink above this is line, for thinning
@@ -160,6 +160,96 @@ def agent_polylines(points: np.ndarray, pressure: np.ndarray, brush: np.ndarray,
     return lines, line_widths
 
 
+def tidy_polylines(lines: Sequence[np.ndarray], canvas: np.ndarray, *, blank: float = 0.2, bridge: float = 3.0,
+                   cover: float = 1.5) -> list[np.ndarray]:
+    """Refined polylines (canvas pixels) checked against the picture they trace, in three passes: the pen is
+    lifted wherever a line crosses a pixel or more of paper whose ink is under `blank` (a stroke that goes from
+    one line to the next with the pen down); ends within `bridge` pixels are joined, nearest first, where the
+    straight bridge crosses no such paper; then, shortest first, a polyline is dropped when the others already
+    pass within `cover` pixels of every ink pixel it does. The refinement puts strokes on the ink but cannot
+    tell a line from the paper between two close lines (at 28 pixels a kanji's strokes are 2 apart), nor see a
+    repeat; the picture can. Only refined strokes are tidied: the agent's one pass lays them up to 2 px beside
+    the ink, where cutting loses ink they cover (docs/BENCHMARKS.md)."""
+    ink = np.argwhere(canvas > 0.5)[:, ::-1] + 0.5                                       # (P, 2) x, y centres
+    if not len(ink):
+        return []
+    pieces = []
+    for line in lines:
+        dense, vertex = _resample(np.asarray(line, dtype=np.float64))
+        keep = ~_over_paper(canvas, dense, blank)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], keep.astype(np.int8), [0]])))
+        for a, b in zip(edges[::2], edges[1::2]):
+            if b - a > 1:
+                chosen = vertex[a:b].copy()
+                chosen[[0, -1]] = True
+                pieces.append(dense[a:b][chosen])
+    pieces = _join_over_ink(pieces, canvas, bridge, blank)
+    covered = [_distance_to(_resample(p)[0], ink) <= cover for p in pieces]               # per piece: (P,) bools
+    kept = list(range(len(pieces)))
+    for k in sorted(kept, key=lambda k: float(np.hypot(*np.diff(pieces[k], axis=0).T).sum())):
+        others = [covered[j] for j in kept if j != k]
+        if others and not (covered[k] & ~np.any(others, axis=0)).any():
+            kept.remove(k)
+    return [pieces[k] for k in kept]
+
+
+RESAMPLE_STEP = 0.25  # pixels between the points at which `tidy_polylines` checks a line against the picture
+
+
+def _resample(line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A polyline -> (points every RESAMPLE_STEP px or closer along it, which of them are its own vertices)."""
+    dense, vertex = [], []
+    for a, b in zip(line[:-1], line[1:]):
+        count = max(1, int(np.ceil(np.hypot(*(b - a)) / RESAMPLE_STEP)))
+        dense.append(a + np.arange(count)[:, None] / count * (b - a))
+        vertex.append(np.arange(count) == 0)
+    return np.concatenate(dense + [line[-1:]]), np.concatenate(vertex + [[True]])
+
+
+def _over_paper(canvas: np.ndarray, dense: np.ndarray, blank: float) -> np.ndarray:
+    """(N,) bools: the resampled points that lie in a run of at least a pixel where the picture's ink, read
+    bilinearly between pixel centres, is under `blank`."""
+    h, w = canvas.shape
+    x, y = np.clip(dense[:, 0] - 0.5, 0, w - 1), np.clip(dense[:, 1] - 0.5, 0, h - 1)
+    x0, y0 = np.minimum(x.astype(int), max(w - 2, 0)), np.minimum(y.astype(int), max(h - 2, 0))
+    fx, fy = x - x0, y - y0
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    ink = ((canvas[y0, x0] * (1 - fx) + canvas[y0, x1] * fx) * (1 - fy)
+           + (canvas[y1, x0] * (1 - fx) + canvas[y1, x1] * fx) * fy)
+    paper = ink < blank
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], paper.astype(np.int8), [0]])))
+    for a, b in zip(edges[::2], edges[1::2]):
+        paper[a:b] = (b - a) * RESAMPLE_STEP >= 1.0                                    # shorter runs stay drawn
+    return paper
+
+
+def _distance_to(targets: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N,) distance from each of `points` (N, 2) to the nearest of `targets` (M, 2)."""
+    return np.sqrt(((points[:, None] - targets[None]) ** 2).sum(-1).min(1))
+
+
+def _join_over_ink(pieces: list[np.ndarray], canvas: np.ndarray, bridge: float, blank: float) -> list[np.ndarray]:
+    """Join polyline ends within `bridge` px, nearest pair first, where the straight bridge between them crosses
+    no paper (`_over_paper`); the joined line takes the first one's place in the drawing order."""
+    pieces = list(pieces)
+    while len(pieces) > 1:
+        ends = np.array([e for p in pieces for e in (p[0], p[-1])])                         # (2L, 2)
+        owner = np.arange(len(ends)) // 2
+        gaps = np.linalg.norm(ends[:, None] - ends[None], axis=-1)
+        gaps[owner[:, None] == owner[None]] = np.inf
+        for e1, e2 in zip(*np.unravel_index(np.argsort(gaps, axis=None), gaps.shape)):
+            if gaps[e1, e2] > bridge:
+                return pieces
+            if not _over_paper(canvas, _resample(ends[[e1, e2]])[0], blank).any():
+                break
+        first, second = sorted((e1, e2))
+        a = pieces[owner[first]] if first % 2 else pieces[owner[first]][::-1]      # oriented to end at `first`
+        b = pieces[owner[second]][::-1] if second % 2 else pieces[owner[second]]   # oriented to start at `second`
+        pieces[owner[first]] = np.concatenate([a, b])
+        del pieces[owner[second]]
+    return pieces
+
+
 def check_refine(refine: int, method: str | None) -> None:
     """`--refine` steps: in range, and only for the agent (the skeleton tracer has no strokes to fit)."""
     if not 0 <= refine <= MAX_REFINE:
@@ -173,8 +263,9 @@ def vectorize(pictures: Sequence[np.ndarray], *, method: str = "skeleton", model
               on_progress: Callable[[int, int], None] | None = None) -> list[Vectorized]:
     """Pictures ((H, W) float ink in [0, 1], any size) -> their strokes in picture pixels. `method` "agent" needs
     `model` (a trained strokenet-agent; its canvas size is used) and draws `strokes` strokes (default: as trained),
-    then fits them to each picture for `refine` steps through the renderer (slower, closer); "skeleton" fits each
-    picture to a `size` canvas (default 128). Agent pictures go through the model in batches."""
+    then fits them to each picture for `refine` steps through the renderer and tidies them against it
+    (`tidy_polylines`; slower, closer); "skeleton" fits each picture to a `size` canvas (default 128). Agent
+    pictures go through the model in batches."""
     if method not in METHODS:
         raise SketchtoolError(f"--method {method}: use one of {', '.join(METHODS)}")
     if strokes is not None and not 1 <= strokes <= 256:
@@ -200,6 +291,8 @@ def vectorize(pictures: Sequence[np.ndarray], *, method: str = "skeleton", model
             arrays = [t.cpu().numpy() for t in (drawn.points, drawn.pressure, drawn.brush)]
             lines = [agent_polylines(arrays[0][i], arrays[1][i], arrays[2][i], size, model.renderer.max_width)[0]
                      for i in range(len(fitted))]
+            if refine:
+                lines = [tidy_polylines(ls, f.canvas) for ls, f in zip(lines, fitted)]
         out += [Vectorized([f.to_picture(p) for p in ls], f.size) for f, ls in zip(fitted, lines)]
         if on_progress is not None:
             on_progress(len(out), len(pictures))

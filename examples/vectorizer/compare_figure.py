@@ -5,7 +5,7 @@ polyline in its own colour, so pen lifts can be counted by eye.
 
 Each DATA is an image dataset (`sketchtool rasterize DRAWINGS.npz -o DATA --size 28`); the first `--per-set`
 test pictures of each are shown. Rows: the skeleton tracer, the embedded vectorizer as trained (6 strokes),
-`--strokes 2 --refine 30` and `--strokes 1 --refine 60`.
+`--strokes 2 --refine 30` (sheep), `--strokes 4 --refine 60` (kanji) and `--strokes 1 --refine 60`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 ROWS = [("skeleton tracer", dict(method="skeleton")),
         ("agent, 6 strokes", dict(method="agent")),
         ("--strokes 2 --refine 30", dict(method="agent", strokes=2, refine=30)),
+        ("--strokes 4 --refine 60", dict(method="agent", strokes=4, refine=60)),
         ("--strokes 1 --refine 60", dict(method="agent", strokes=1, refine=60))]
 PALETTE = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (23, 190, 207),
            (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34)]

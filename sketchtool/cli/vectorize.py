@@ -22,8 +22,8 @@ __all__ = ["COMMANDS"]
               help="A trained strokenet-agent run or checkpoint (default for --method agent: the embedded vectorizer).")
 @click.option("--strokes", type=int, default=None, help="Strokes the agent draws per picture (default: as trained).")
 @click.option("--refine", type=int, default=0, show_default=True,
-              help="Then fit the agent's strokes to each picture for this many steps through its renderer (slower, "
-                   "closer; 30 is a good start; with fewer --strokes it lifts the pen less).")
+              help="Then fit the agent's strokes to each picture for this many steps through its renderer and "
+                   "tidy them against it (slower, closer; 30 is a good start, kanji want --strokes 4 --refine 60).")
 @click.option("--size", type=int, default=None, help="Canvas the skeleton tracer works on (default 128 pixels).")
 @click.option("--split", default="test", show_default=True, help="Split of an image dataset to vectorize.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many pictures of a dataset.")
@@ -41,7 +41,7 @@ def vectorize_command(images, out, method, model_ref, strokes, refine, size, spl
       sketchtool vectorize scan.jpg -o scan.gcode --method skeleton
       sketchtool vectorize scan.png -o scan.svg --method agent
       sketchtool vectorize a.png b.png -o both.svg --model runs/agent --strokes 8
-      sketchtool vectorize kanji.png -o kanji.svg --refine 30
+      sketchtool vectorize kanji.png -o kanji.svg --strokes 4 --refine 60
       sketchtool vectorize sheep.png -o sheep.gcode --strokes 2 --refine 30
       sketchtool vectorize digits.npz --split test --limit 64 -o digits.npz --model runs/agent
     """
