@@ -1,7 +1,8 @@
 """Device, precision, CPU threads and the process group of a distributed run, decided once for a training run.
 
 Distributed training (torchrun) is data parallel without DistributedDataParallel: every process starts from rank 0's
-weights (`broadcast_state`) and averages the gradients of whatever each backward reached (`average_gradients`).
+weights (`broadcast_state`), averages the gradients of whatever each backward reached (`average_gradients`) and,
+after each step, BatchNorm's running statistics (`average_buffers`).
 DDP syncs only the parameters its wrapped forward used, so models whose training step trains parts of themselves
 directly failed in its reducer (StrokeNet's renderer, whose first phase trains the position encoder alone) or
 needed their own averaging (the agent's renderer tuning)."""
@@ -17,6 +18,7 @@ from sketchtool.errors import SketchtoolError
 __all__ = [
     "DistInfo",
     "autocast",
+    "average_buffers",
     "average_gradients",
     "broadcast_state",
     "configure_threads",
@@ -170,21 +172,38 @@ def average_gradients(params) -> None:
     import torch.distributed as dist
 
     params = [p for p in params if p.requires_grad]
-    world = dist.get_world_size()
     reached = torch.tensor([p.grad is not None for p in params], dtype=torch.float32, device=_collective_device(params))
     dist.all_reduce(reached)
-    groups: dict[tuple, list] = {}
+    grads = []
     for p, hit in zip(params, reached.tolist()):
         if hit:
             if p.grad is None:
                 p.grad = torch.zeros_like(p)
-            groups.setdefault((p.grad.dtype, p.grad.device), []).append(p.grad)
-    for grads in groups.values():
-        flat = torch.cat([g.reshape(-1) for g in grads])
+            grads.append(p.grad)
+    _average_in_place(grads)
+
+
+def average_buffers(module) -> None:
+    """The mean over processes of every floating-point buffer (BatchNorm's running statistics): each process
+    updates them from its own share of the batch, so without this rank 0 saved statistics of half the data. Their
+    running means are then exactly the running means of all the batches; buffers equal everywhere stay so."""
+    _average_in_place([b for b in module.buffers() if b.is_floating_point()])
+
+
+def _average_in_place(tensors) -> None:
+    """Replace each tensor by its mean over the processes: one all-reduce per dtype and device."""
+    import torch
+    import torch.distributed as dist
+
+    groups: dict[tuple, list] = {}
+    for t in tensors:
+        groups.setdefault((t.dtype, t.device), []).append(t)
+    for group in groups.values():
+        flat = torch.cat([t.reshape(-1) for t in group])
         dist.all_reduce(flat)
-        flat /= world
-        for g, part in zip(grads, flat.split([g.numel() for g in grads])):
-            g.copy_(part.view_as(g))
+        flat /= dist.get_world_size()
+        for t, part in zip(group, flat.split([t.numel() for t in group])):
+            t.copy_(part.view_as(t))
 
 
 def _collective_device(params):

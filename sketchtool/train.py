@@ -468,6 +468,10 @@ class _Loop:
             raise SketchtoolError(
                 f"training diverged at step {e.step} (loss is {e.value}); stopped, the last good checkpoint is "
                 f"{self.run_dir / 'latest.pt'} (step {self.saved_step}); lower the learning rate and --resume") from None
+        if self.dist.world_size > 1:
+            from sketchtool.device import average_buffers
+
+            average_buffers(self.model)  # BatchNorm statistics of the whole batch, the same in every process
         self.step += 1
         return {k: float(v.detach()) for k, v in terms.items()}
 

@@ -343,11 +343,12 @@ def compared_run(self, on_progress):
     if "STOP_AT" in os.environ:
         self.options.stop = RankZeroStops(self, int(os.environ["STOP_AT"]))
     result = run(self, on_progress)
-    mine = torch.cat([p.detach().flatten() for p in self.model.parameters()])
+    state = [*self.model.parameters(), *(b for b in self.model.buffers() if b.is_floating_point())]
+    mine = torch.cat([t.detach().flatten().float() for t in state])
     every = [torch.zeros_like(mine) for _ in range(dist.get_world_size())]
     dist.all_gather(every, mine)
     gap = max(float((other - mine).abs().max()) for other in every)
-    print(f"rank {dist.get_rank()}: step {self.step}, rank gap {gap}")
+    print(f"rank {dist.get_rank()}: step {self.step}, rank gap {gap};")  # ";" ends the figure: lines interleave
     return result
 training._Loop.run = compared_run
 try:
@@ -391,13 +392,14 @@ def _training_args(model: str, request, tmp_path) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["sketch-rnn", "gran", "strokenet-renderer", "strokenet-agent"])
 def test_every_model_trains_as_one_model_under_torchrun(model, request, tmp_path):
-    """Two processes end with the same weights, whatever parts of itself a model's step trains. Under
+    """Two processes end with the same weights and BatchNorm statistics (each process used to keep the statistics
+    of its own half of the batches, and rank 0 saved its own), whatever parts of itself a model's step trains. Under
     DistributedDataParallel the renderer failed when its second phase began ("Expected to have finished reduction":
     the first phase trains the position encoder alone) and the agent's renderer tuning needed its own averaging."""
     done = _two_processes(tmp_path, _training_args(model, request, tmp_path))
     assert done.returncode == 0, done.stderr[-2000:]
     for rank in (0, 1):
-        assert f"rank {rank}: step 4, rank gap 0.0" in done.stdout, done.stdout
+        assert f"rank {rank}: step 4, rank gap 0.0;" in done.stdout, done.stdout
         assert f"rank {rank}: exit 0" in done.stdout, done.stdout
     assert read_checkpoint(tmp_path / "run" / "latest.pt")["step"] == 4
 
@@ -410,7 +412,7 @@ def test_a_stop_in_one_process_stops_every_process_at_the_same_step(digits_npz, 
                                      "--steps", "6", "--save-every", "6"], STOP_AT="2")
     assert done.returncode == 0, done.stderr[-2000:]
     for rank in (0, 1):
-        assert f"rank {rank}: step 2, rank gap 0.0" in done.stdout, done.stdout
+        assert f"rank {rank}: step 2, rank gap 0.0;" in done.stdout, done.stdout
         assert f"rank {rank}: exit 130" in done.stdout, done.stdout  # both report the stop as an interruption
     assert done.stdout.count("step 2 (interrupted)") == 1, done.stdout
     assert read_checkpoint(tmp_path / "run" / "latest.pt")["step"] == 2
