@@ -114,11 +114,18 @@ def _join_continuations(lines: list[np.ndarray], gap: float = 1.5, max_turn: flo
         e1, e2 = np.unravel_index(np.argmax(score), score.shape)
         if score[e1, e2] < cos_limit:
             return lines
-        a = lines[owner[e1]] if e1 % 2 else lines[owner[e1]][::-1]  # oriented to end at e1
-        b = lines[owner[e2]][::-1] if e2 % 2 else lines[owner[e2]]  # oriented to start at e2
+        a, b = _through(lines, e1, e2)
         joined = np.concatenate([a, b[1:] if np.hypot(*(a[-1] - b[0])) < 0.5 else b])
         lines = [p for k, p in enumerate(lines) if k not in (owner[e1], owner[e2])] + [joined]
     return lines
+
+
+def _through(lines: list[np.ndarray], e1: int, e2: int) -> tuple[np.ndarray, np.ndarray]:
+    """The two lines that own ends e1 and e2 (end 2i is line i's start, 2i + 1 its end), oriented so that the
+    first ends at e1 and the second starts at e2: joined, a pen runs through e1 into e2."""
+    a = lines[e1 // 2] if e1 % 2 else lines[e1 // 2][::-1]
+    b = lines[e2 // 2][::-1] if e2 % 2 else lines[e2 // 2]
+    return a, b
 
 
 def _pixel_graph(skeleton: np.ndarray) -> dict[tuple[int, int], set[tuple[int, int]]]:
@@ -243,9 +250,7 @@ def _join_over_ink(pieces: list[np.ndarray], canvas: np.ndarray, bridge: float, 
             if not _over_paper(canvas, _resample(ends[[e1, e2]])[0], blank).any():
                 break
         first, second = sorted((e1, e2))
-        a = pieces[owner[first]] if first % 2 else pieces[owner[first]][::-1]      # oriented to end at `first`
-        b = pieces[owner[second]][::-1] if second % 2 else pieces[owner[second]]   # oriented to start at `second`
-        pieces[owner[first]] = np.concatenate([a, b])
+        pieces[owner[first]] = np.concatenate(_through(pieces, first, second))
         del pieces[owner[second]]
     return pieces
 

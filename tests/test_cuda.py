@@ -110,7 +110,6 @@ def test_the_device_computes_what_the_cpu_computes(device, request, tmp_path):
     torch.testing.assert_close(grad_a, grad_b, rtol=1e-3, atol=1e-4)
 
 
-
 @pytest.mark.parametrize("device", DEVICES)
 def test_seeded_sampling_on_the_device_repeats_itself(device):
     """The embedded sheep drawn twice on the device from one seed gives the same drawings, which end."""
