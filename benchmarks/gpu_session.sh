@@ -7,9 +7,10 @@
 #   python benchmarks/strokenet_speed.py --n 512 --save-pictures .gpu/pictures.npy
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --platform manylinux_2_28_x86_64 -d .gpu/whl simplification
 # then run `bash benchmarks/gpu_session.sh cuda 515` there with .gpu carried (docs/BENCHMARKS.md "GPU").
-# Usage: bash benchmarks/gpu_session.sh DEVICE END_AT [BENCH=1]
+# GRAPH=1 (the default) trains with --cuda-graph and times the captured step beside the eager one first.
+# Usage: bash benchmarks/gpu_session.sh DEVICE END_AT [BENCH=1] [GRAPH=1]
 set -u
-DEV=$1; END_AT=$2; BENCH=${3:-1}
+DEV=$1; END_AT=$2; BENCH=${3:-1}; GRAPH=${4:-1}
 PY=${PY:-python3}
 OUT=${OUT:?set OUT to the folder that comes back}
 if ls .gpu/whl/*.whl >/dev/null 2>&1; then
@@ -21,6 +22,14 @@ W=/tmp/gpuwork; rm -rf $W; mkdir -p $W/logs
 T0=$(date +%s)
 el() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
 el start "$(nproc) cores"; nvidia-smi -L 2>&1; $PY -c "import torch; print(torch.__version__, torch.cuda.is_available())"
+if [ "$GRAPH" = 1 ]; then  # captured against eager, same process order, batch 100 and 1000
+  el cuda_graph
+  timeout 120 $PY -m pytest -q -p no:cacheprovider tests/test_cuda_graph.py -rs 2>&1 | tail -4 | tee $W/logs/test_cuda_graph.out
+  for B in 100 1000; do for I in graph fast graph fast; do
+    timeout 60 $PY benchmarks/train_speed.py --device $DEV --steps 20 --threads 4 --data $DATA --only $I,lstm,fp32 \
+      --batch-size $B 2>&1 | tail -1 | tee -a $W/logs/train_speed_graph.jsonl
+  done; done
+fi
 if [ "$BENCH" = 1 ]; then
   el train_speed
   timeout 150 $PY benchmarks/train_speed.py --device $DEV --steps 20 --threads 4 --data $DATA \
@@ -36,6 +45,7 @@ fi
 el fine-tuning
 MIN=$($PY -c "print(max(0.3, ($END_AT - ($(date +%s) - $T0) - 25) / 60))")
 COMMON=(--init sheep --device $DEV --precision fp32 --threads 4 --save-every 500 --log-every 50 --minutes $MIN)
+[ "$GRAPH" = 1 ] && COMMON+=(--cuda-graph)
 snapshots() {  # keep every checkpoint the run writes (written atomically, so a copy is whole)
   local run=$1 pid=$2 n=0
   while kill -0 $pid 2>/dev/null; do

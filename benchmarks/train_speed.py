@@ -6,6 +6,8 @@ same run that computes like the reference trainers (all 250 steps of every seque
     OMP_NUM_THREADS=1 python benchmarks/train_speed.py --steps 3 [--device cuda] [--threads 1] [--batch-size 100]
         [--json out.json]
 
+On CUDA it also times the step captured in a CUDA graph (`train --cuda-graph`).
+
 Each configuration runs in its own process so peak memory (RSS, or CUDA max allocated) is its own. On a shared
 host, CPU seconds per step (one thread) say more than wall-clock seconds; both are reported.
 """
@@ -24,6 +26,8 @@ from pathlib import Path
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "aaron_sheep.npz"
 CONFIGS = [("naive", "lstm", "fp32"), ("fast", "lstm", "fp32"), ("fast", "lstm", "bf16"),
            ("fast", "layer_norm", "bf16"), ("fast", "hyper", "bf16")]
+# the same step captured in a CUDA graph and replayed (`train --cuda-graph`, sketchtool/cuda_graph.py): GPU only
+GRAPH_CONFIGS = [("graph", "lstm", "fp32"), ("graph", "lstm", "bf16"), ("graph", "layer_norm", "bf16")]
 
 
 def naive_loss(model, batch):
@@ -84,16 +88,26 @@ def run_one(impl: str, cell: str, precision: str, steps: int, data: Path, device
                          batch_size=hps.batch_size, random_scale_factor=0.15, augment_stroke_prob=0.1)
     model = SketchRNN(hps).to(dev).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    captured = None
+    if impl == "graph":
+        from sketchtool.cuda_graph import WARMUP_STEPS, CapturedStep
+
+        captured = CapturedStep(model, optimizer, precision)
+        for k in range(WARMUP_STEPS + 1):  # eager warm-up steps, then the capture and its first replay
+            captured.step(source.random_batch().to(dev), k)
     times, cpu_times = [], []
     for step in range(steps + 1):  # the first step warms up allocators and kernels
         batch = source.random_batch().to(dev)
         start, cpu_start = time.perf_counter(), time.process_time()
-        with autocast(dev, precision):
-            loss = naive_loss(model, batch) if impl == "naive" else model.loss(batch)["loss"]
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_value_(model.parameters(), 1.0)
-        optimizer.step()
+        if captured is not None:
+            captured.step(batch, step)
+        else:
+            with autocast(dev, precision):
+                loss = naive_loss(model, batch) if impl == "naive" else model.loss(batch)["loss"]
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_value_(model.parameters(), 1.0)
+            optimizer.step()
         if dev.type == "cuda":
             torch.cuda.synchronize()
         if step:
@@ -124,7 +138,7 @@ def main() -> None:
                                     args.batch_size)))
         return
     results = []
-    for config in CONFIGS:
+    for config in CONFIGS + (GRAPH_CONFIGS if args.device.startswith("cuda") else []):
         cmd = [sys.executable, __file__, "--only", ",".join(config), "--steps", str(args.steps), "--data",
                str(args.data), "--device", args.device, "--threads", str(args.threads),
                "--batch-size", str(args.batch_size)]

@@ -46,7 +46,8 @@ class TrainOptions:
     `stop` (e.g. a `threading.Event` a signal handler sets) ends the run at the next step boundary, saved;
     `new_dataset` lets `--resume` continue on a different dataset file (best.pt then starts afresh);
     `init` (a run, checkpoint or embedded name) starts a new run from that model's weights and data units, with fresh
-    optimisers from step 0: fine-tuning, e.g. the embedded sheep on your own drawings."""
+    optimisers from step 0: fine-tuning, e.g. the embedded sheep on your own drawings;
+    `cuda_graph` replays the training step as one CUDA graph (sketchtool/cuda_graph.py)."""
 
     steps: int | None = None
     save_every: int | None = None
@@ -57,6 +58,7 @@ class TrainOptions:
     max_minutes: float | None = None
     new_dataset: bool = False
     init: str | None = None
+    cuda_graph: bool = False
     stop: StopFlag | None = field(default=None, repr=False, compare=False)
 
     def validate(self) -> None:
@@ -298,12 +300,20 @@ def _setup(dataset: Path, run_dir: Path, model_name: str, hps, options: TrainOpt
         except SketchtoolError:
             raise SketchtoolError(f"--init {options.init}: its weights do not fit these hparams; --hparams may change "
                                   "how it trains, not the model's shape") from None
+    if options.cuda_graph:
+        from sketchtool.cuda_graph import check_capturable
+
+        check_capturable(model, device, dist.world_size)
     loop = _Loop(model.to(device), sources, dataset, run_dir, options, device, precision, dist)
     if payload is not None:
         loop.load_state(payload, reset_best=changed)
         loop.trim_metrics()
     elif dist.is_main:
         loop.write_run_json()
+    if options.cuda_graph:
+        from sketchtool.cuda_graph import CapturedStep
+
+        loop.captured = CapturedStep(model, loop.optimizers["model"], precision)
     return loop
 
 
@@ -371,6 +381,7 @@ class _Loop:
         self.save_every = options.save_every or save_every
         self.last_metrics: dict[str, float] = {}
         self.tensorboard = None  # a SummaryWriter, False when TensorBoard is not installed, None before the first log
+        self.captured = None  # a cuda_graph.CapturedStep under --cuda-graph
 
     def summary(self) -> str:
         """What is trained on what, from where to where: e.g. the receptive field or cell a preset chose."""
@@ -397,7 +408,12 @@ class _Loop:
 
         if not self.dist.is_main:
             return
-        training = {"optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
+        states = {k: opt.state_dict() for k, opt in self.optimizers.items()}
+        if self.captured is not None:
+            from sketchtool.cuda_graph import portable_optimizer_state
+
+            states = {k: portable_optimizer_state(state) for k, state in states.items()}
+        training = {"optimizers": states,
                     "torch_rng": torch.get_rng_state(), "data_rng": self.sources["train"].get_state(),
                     "best_valid": self.best_valid, "seed": self.options.seed}
         if torch.cuda.is_available():
@@ -463,7 +479,8 @@ class _Loop:
         batch = self.sources["train"].random_batch().to(self.device)
         ctx = StepContext(self.step, self.optimizers, lambda: autocast(self.device, self.precision), self._backward)
         try:
-            terms = self.model.training_step(batch, ctx)
+            terms = self.model.training_step(batch, ctx) if self.captured is None else \
+                self.captured.step(batch, self.step)
         except TrainingDiverged as e:
             raise SketchtoolError(
                 f"training diverged at step {e.step} (loss is {e.value}); stopped, the last good checkpoint is "

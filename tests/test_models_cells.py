@@ -12,6 +12,7 @@ from sketchtool.models.cells import (
     LayerNormLSTMCell,
     LSTMCell,
     final_hidden,
+    final_hidden_fixed,
     make_cell,
     unroll,
     zero_state,
@@ -145,6 +146,29 @@ def test_final_hidden_equals_unrolling_each_sequence_alone():
         if n:
             _, state = unroll(cell, xw, state)
         torch.testing.assert_close(got[b], state[0][0])
+
+
+@pytest.mark.parametrize("kind", ["lstm", "layer_norm", "hyper"])
+def test_fixed_shape_final_hidden_equals_the_true_length_loop(kind):
+    """The masked full-length unroll a CUDA graph captures gives the same h and the same gradients (a length-0
+    row keeps the zero state; rows past their end feel nothing)."""
+    torch.manual_seed(0)
+    cell = make_cell(kind, 5, 8, hyper_num_units=6, hyper_embedding_size=4).double().eval()
+    x = torch.randn(4, 7, 5, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([3, 7, 0, 5])
+    results = []
+    for run in (final_hidden, final_hidden_fixed):
+        x.grad = None
+        cell.zero_grad()
+        h = run(cell, x, lengths)
+        (h * torch.linspace(-1, 1, h.numel(), dtype=h.dtype).reshape(h.shape)).sum().backward()
+        results.append((h.detach(), x.grad.clone(), {k: p.grad.clone() for k, p in cell.named_parameters()}))
+    (h0, dx0, dw0), (h1, dx1, dw1) = results
+    torch.testing.assert_close(h1, h0, rtol=1e-12, atol=1e-12)
+    assert (h1[2] == 0).all()
+    torch.testing.assert_close(dx1, dx0, rtol=1e-10, atol=1e-12)
+    for name in dw0:
+        torch.testing.assert_close(dw1[name], dw0[name], rtol=1e-10, atol=1e-12, msg=name)
 
 
 def test_final_hidden_backpropagates_through_every_used_step():

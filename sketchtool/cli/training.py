@@ -48,6 +48,10 @@ def format_terms(terms: dict, digits: int = 4) -> str:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
 @click.option("--precision", type=PRECISION, default="auto", show_default=True,
               help="auto: bf16 matmuls where the hardware does them natively; fp32; bf16.")
+# hidden until a GPU session has measured it (benchmarks/gpu_session.sh; docs/BENCHMARKS.md "GPU")
+@click.option("--cuda-graph", is_flag=True, hidden=True,
+              help="Replay each training step as one CUDA graph: on a GPU a Sketch-RNN step is otherwise the host "
+                   "launching ~36,000 small kernels. One process, --device cuda.")
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default 1 on hosts with <= 2 cores).")
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option("--resume", is_flag=True,
@@ -58,7 +62,7 @@ def format_terms(terms: dict, digits: int = 4) -> str:
 @click.option("--new-dataset", is_flag=True,
               help="With --resume: continue on a different dataset file on purpose (best.pt starts afresh).")
 def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_every, log_every, minutes, device,
-                  precision, threads, seed, resume, init, new_dataset):
+                  precision, cuda_graph, threads, seed, resume, init, new_dataset):
     """Train a model on a DATASET (.npz of strokes or images).
 
     Ctrl-C or SIGTERM finishes the current step, saves it and exits; a second one stops at once (the run
@@ -100,7 +104,8 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
         hps = resolve_hparams(model, preset=preset, config=config, overrides=parse_hparams(hparams))
     stop = threading.Event()
     options = TrainOptions(steps=steps, save_every=save_every, device=device, precision=precision, seed=seed,
-                           log_every=log_every, max_minutes=minutes, new_dataset=new_dataset, init=init, stop=stop)
+                           log_every=log_every, max_minutes=minutes, new_dataset=new_dataset, init=init,
+                           cuda_graph=cuda_graph, stop=stop)
     progress = _TrainProgress()
     with _stop_on_signals(stop):
         try:

@@ -98,6 +98,11 @@ class SketchModel(torch.nn.Module):
     # a stroke sampler that takes a list of generators, one per drawing (`sampling.drawing_generators`); others get
     # one generator per chunk of drawings
     generator_per_drawing: ClassVar[bool] = False
+    # models whose default training step a CUDA graph can capture (sketchtool/cuda_graph.py): with `fixed_shapes`
+    # set, `loss` runs in shapes that do not depend on the batch's values and reads nothing back to the host, and it
+    # takes each of `log_scalars` but "lr" as a keyword (a tensor, filled before each replay)
+    cuda_graph_capable: ClassVar[bool] = False
+    fixed_shapes: bool = False
 
     def __init__(self, hps: Any, spec: DataSpec | None = None):
         super().__init__()

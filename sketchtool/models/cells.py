@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["CELLS", "HyperLSTMCell", "LSTMCell", "LayerNormLSTMCell", "final_hidden", "make_cell", "unroll", "zero_state"]
+__all__ = ["CELLS", "HyperLSTMCell", "LSTMCell", "LayerNormLSTMCell", "final_hidden", "final_hidden_fixed", "make_cell",
+           "unroll", "zero_state"]
 
 FORGET_BIAS = 1.0  # magenta adds 1.0 to the forget gate
 LN_EPSILON = 1e-3  # magenta's layer_norm epsilon
@@ -205,6 +206,14 @@ def make_cell(kind: str, input_size: int, num_units: int, **kwargs) -> LSTMCell:
     return CELLS[kind](input_size, num_units, **kwargs)
 
 
+def _autocast_dtype(t: Tensor) -> torch.dtype | None:
+    """The dtype autocast gives matmuls on t's device, None where it is off (or has no autocast: "meta")."""
+    device = t.device.type
+    if device == "meta" or not torch.is_autocast_enabled(device):
+        return None
+    return torch.get_autocast_dtype(device)
+
+
 class _RecurrentWeightGrad(torch.autograd.Function):
     """Identity on xw; its backward gives W_hh the gradient of all time steps in one matmul,
     Σ_t h_{t-1}ᵀ·∂L/∂gates_t, because gates_t = xw_t + h_{t-1}·W_hh makes ∂L/∂gates_t = ∂L/∂xw_t.
@@ -214,8 +223,7 @@ class _RecurrentWeightGrad(torch.autograd.Function):
     def forward(ctx, xw: Tensor, weight: Tensor, h_prev: list) -> Tensor:
         ctx.h_prev = h_prev  # filled by the loop after this call, read in backward
         ctx.weight_dtype = weight.dtype
-        device = xw.device.type
-        ctx.matmul_dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else xw.dtype
+        ctx.matmul_dtype = _autocast_dtype(xw) or xw.dtype
         return xw.view_as(xw)
 
     @staticmethod
@@ -234,8 +242,9 @@ def unroll(cell: LSTMCell, xw: Tensor, state: tuple[Tensor, ...], *, fused_weigh
     if fused_weight_grad and cell.plain_recurrent_matmul and torch.is_grad_enabled():
         xw = _RecurrentWeightGrad.apply(xw, cell.W_hh, h_prev)
         w_step = cell.W_hh.detach()
-        if torch.is_autocast_enabled(xw.device.type):  # cast once, not once per step
-            w_step = w_step.to(torch.get_autocast_dtype(xw.device.type))
+        matmul_dtype = _autocast_dtype(xw)
+        if matmul_dtype is not None:  # cast once, not once per step
+            w_step = w_step.to(matmul_dtype)
     outputs = []
     for xw_t in xw.unbind(1):  # one backward for all steps; indexing xw[:, t] costs a full-size zero fill each
         if w_step is None:
@@ -270,3 +279,15 @@ def final_hidden(cell: LSTMCell, x: Tensor, lengths: Tensor) -> Tensor:
     pieces.append(state[0][:n_prev])
     h_sorted = torch.cat(pieces[::-1], dim=0)
     return h_sorted[torch.argsort(order)]
+
+
+def final_hidden_fixed(cell: LSTMCell, x: Tensor, lengths: Tensor) -> Tensor:
+    """`final_hidden` in fixed shapes: every row runs all T steps and keeps its state from its own last step on
+    (a masked unroll). Twice the encoder's work on sheep, but nothing on the host depends on the lengths, so a
+    CUDA graph can capture it (sketchtool/cuda_graph.py). x (B, T, I) -> (B, H)."""
+    state = zero_state(cell, x.shape[0], x)
+    lengths = lengths.to(x.device)[:, None]
+    for t, xw_t in enumerate(cell.project_inputs(x).unbind(1)):
+        _, new_state = cell.step(xw_t, state)
+        state = tuple(torch.where(lengths > t, new, old) for new, old in zip(new_state, state))
+    return state[0]

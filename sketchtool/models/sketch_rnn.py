@@ -28,7 +28,7 @@ from sketchtool.dataspec import DataSpec
 from sketchtool.device import resolve_precision
 from sketchtool.errors import SketchtoolError
 from sketchtool.models.base import Condition, SketchModel
-from sketchtool.models.cells import CELLS, final_hidden, make_cell, unroll
+from sketchtool.models.cells import CELLS, final_hidden, final_hidden_fixed, make_cell, unroll
 from sketchtool.models.mixture import (
     offset_nll,
     pen_cross_entropy,
@@ -140,6 +140,7 @@ class SketchRNN(SketchModel):
     input_kind: ClassVar[str] = "strokes"
     output_kind: ClassVar[str] = "strokes"
     generator_per_drawing: ClassVar[bool] = True
+    cuda_graph_capable: ClassVar[bool] = True
     capabilities: ClassVar[frozenset[str]] = frozenset({"generate", "complete", "encode"})
 
     def __init__(self, hps: SketchRNNHParams, spec: DataSpec | None = None):
@@ -233,8 +234,9 @@ class SketchRNN(SketchModel):
     # --- encoder (paper §3.1) ---------------------------------------------------------------------------
     def _encode_params(self, strokes5: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """strokes5 (B, T, 5) without the start token, lengths (B,) -> mu, sigma_hat (B, z_size)."""
-        h_fw = final_hidden(self.enc_fw, strokes5, lengths)
-        h_bw = final_hidden(self.enc_bw, _reverse_within_length(strokes5, lengths), lengths)
+        run = final_hidden_fixed if self.fixed_shapes else final_hidden
+        h_fw = run(self.enc_fw, strokes5, lengths)
+        h_bw = run(self.enc_bw, _reverse_within_length(strokes5, lengths), lengths)
         last_h = _at_least_fp32(torch.cat([h_fw, h_bw], dim=-1))  # (B, 2 * enc_rnn_size)
         return self.enc_mu(last_h), self.enc_presig(last_h)
 
@@ -292,7 +294,7 @@ class SketchRNN(SketchModel):
         return split_output(y, self.hps.num_mixture)
 
     # --- loss (paper §3.3, magenta `get_lossfunc`) ------------------------------------------------------
-    def loss(self, batch, step: int | None = None, *, kl_weight: float | None = None,
+    def loss(self, batch, step: int | None = None, *, kl_weight: float | Tensor | None = None,
              generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """batch: a `StrokeBatch`. L_R = (masked offset NLL + pen cross-entropy) averaged over B·max_seq_len
         (pen term masked after the end too in eval mode, as magenta's eval model does); L_KL averaged over
@@ -323,8 +325,7 @@ class SketchRNN(SketchModel):
                 l_kl = -0.5 * torch.mean(1 + sigma_hat - mu**2 - torch.exp(sigma_hat))
             if kl_weight is None:
                 kl_weight = hps.kl_weight if step is None else self.kl_weight_at(step)
-            weight = kl_weight
-            total = l_r + weight * torch.clamp(l_kl, min=hps.kl_tolerance)
+            total = l_r + kl_weight * torch.clamp(l_kl, min=hps.kl_tolerance)
         return {"loss": total, "L_R": l_r, "L_KL": l_kl, "L_s": l_s.mean(), "L_p": l_p.mean()}
 
     def eval_loss(self, batch, generator: torch.Generator) -> dict[str, Tensor]:
