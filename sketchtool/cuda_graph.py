@@ -120,13 +120,17 @@ class CapturedStep:
 
 def portable_optimizer_state(state: dict) -> dict:
     """An optimiser's `state_dict()` as an eager run saves it (a float learning rate, `capturable` off, step
-    counts on the host), so the checkpoint resumes anywhere, with or without --cuda-graph."""
-    for entry in state["state"].values():
-        if isinstance(entry.get("step"), Tensor):
-            entry["step"] = entry["step"].cpu()
+    counts on the host), so the checkpoint resumes anywhere, with or without --cuda-graph. `state_dict()` shares
+    its per-parameter entries with the live optimiser, whose device step counts the graph updates, so those entries
+    are copied, not changed."""
+    entries = {k: {**entry, "step": entry["step"].cpu()} if isinstance(entry.get("step"), Tensor) else entry
+               for k, entry in state["state"].items()}
+    groups = []
     for group in state["param_groups"]:
+        group = dict(group)
         if isinstance(group.get("lr"), Tensor):
             group["lr"] = float(group["lr"])
         if "capturable" in group:
             group["capturable"] = False
-    return state
+        groups.append(group)
+    return {**state, "state": entries, "param_groups": groups}
