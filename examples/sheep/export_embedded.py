@@ -38,7 +38,7 @@ CARD = """# `{name}`: embedded Sketch-RNN model
 | Test split | L_R {test_lr:.4f}, L_KL {test_kl:.4f}, loss {test_loss:.4f} on {test_n} drawings (`sketchtool eval {name}`, seed 0) |
 | Validation split | L_R {valid_lr:.4f}, L_KL {valid_kl:.4f}, loss {valid_loss:.4f} on {valid_n} drawings (`sketchtool eval {name} --split valid`, seed 0) |
 | Samples that end by themselves | {ended:.1%} of 1,000 at the default temperatures ({temperature:g}, z {z_temperature:g}) before max_seq_len {max_len} (median {sample_median:.0f} points; test drawings' median {test_median:.0f}) |
-| Judged (`sketchtool score`) | the same 1,000: Fréchet distance {frechet:.1f} to the test split (train-vs-test floor {floor:.1f}, {ratio:.1f}x), recognised as sheep {recognition:.1%} (floor {floor_recognition:.1%}), precision {precision:.3f}, recall {recall:.3f} |
+| Judged (`sketchtool score`) | the same 1,000: Fréchet distance {frechet:.1f} to the test split (train-vs-test floor {floor:.1f}, {ratio:.1f}x), recognised as sheep {recognition:.1%} (floor {floor_recognition:.1%}), precision {precision:.3f}, recall {recall:.3f} (seed 0, each drawing its own random stream; another CPU samples other drawings) |
 | File | `sketchtool/pretrained/{name}.pt`, {size_mb:.2f} MB (fp16 weights, no optimizer state) |
 | Scale factor | {scale_factor:.4f} (dataset units per model unit) |
 | Exported | {date} |
