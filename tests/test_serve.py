@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("starlette", reason="sketchtool serve needs the serve extra (starlette, uvicorn)")
-pytest.importorskip("httpx", reason="Starlette's test client needs httpx")
+pytest.importorskip("httpx2", reason="Starlette's test client needs httpx2")
 
 from starlette.testclient import TestClient  # noqa: E402
 
