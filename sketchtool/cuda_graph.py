@@ -16,11 +16,10 @@ PyTorch documentation asks (they are training steps like any other).
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 from torch import Tensor
 
+from sketchtool.device import autocast
 from sketchtool.errors import SketchtoolError
 from sketchtool.models.base import TrainingDiverged
 
@@ -44,8 +43,7 @@ class CapturedStep:
     on the next one. Every batch must have the first one's shapes."""
 
     def __init__(self, model, optimizer: torch.optim.Optimizer, precision: str):
-        self.model, self.optimizer = model, optimizer
-        self.autocast_dtype = torch.bfloat16 if precision == "bf16" else None
+        self.model, self.optimizer, self.precision = model, optimizer, precision
         device = next(model.parameters()).device
         self.lr = torch.zeros((), device=device)
         self.schedule: dict[str, Tensor] = {}
@@ -80,14 +78,9 @@ class CapturedStep:
         fields = {name: self.inputs.get(name, value) for name, value in vars(batch).items()}
         return type(batch)(**fields)
 
-    def _autocast(self):
-        if self.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast("cuda", dtype=self.autocast_dtype, cache_enabled=False)
-
     def _run(self, batch) -> dict[str, Tensor]:
         """The step itself, as it is captured: nothing here may read a device value on the host."""
-        with self._autocast():
+        with autocast(self.lr.device, self.precision, cache_enabled=False):
             terms = self.model.loss(batch, **self.schedule)
         terms["loss"].backward()
         self.model.clip_gradients()

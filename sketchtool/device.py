@@ -107,13 +107,14 @@ def resolve_precision(precision: str, device) -> str:
     return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
 
 
-def autocast(device, precision: str):
-    """Matmuls in bf16 under `precision == 'bf16'`; the models keep cell state and losses in fp32."""
+def autocast(device, precision: str, *, cache_enabled: bool = True):
+    """Matmuls in bf16 under `precision == 'bf16'`; the models keep cell state and losses in fp32. A CUDA graph
+    capture needs `cache_enabled=False` (autocast's cache of cast weights would outlive the capture)."""
     import torch
 
     if precision != "bf16":
         return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=torch.bfloat16)
+    return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=cache_enabled)
 
 
 @dataclass

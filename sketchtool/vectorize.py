@@ -243,15 +243,14 @@ def _join_over_ink(pieces: list[np.ndarray], canvas: np.ndarray, bridge: float, 
         ends = np.array([e for p in pieces for e in (p[0], p[-1])])                         # (2L, 2)
         owner = np.arange(len(ends)) // 2
         gaps = np.linalg.norm(ends[:, None] - ends[None], axis=-1)
-        gaps[owner[:, None] == owner[None]] = np.inf
+        gaps[(owner[:, None] == owner[None]) | np.tri(len(ends), dtype=bool)] = np.inf  # each pair once, e1 < e2
         for e1, e2 in zip(*np.unravel_index(np.argsort(gaps, axis=None), gaps.shape)):
             if gaps[e1, e2] > bridge:
                 return pieces
             if not _over_paper(canvas, _resample(ends[[e1, e2]])[0], blank).any():
                 break
-        first, second = sorted((e1, e2))
-        pieces[owner[first]] = np.concatenate(_through(pieces, first, second))
-        del pieces[owner[second]]
+        pieces[owner[e1]] = np.concatenate(_through(pieces, e1, e2))
+        del pieces[owner[e2]]
     return pieces
 
 
