@@ -159,10 +159,27 @@ def test_show_draws_a_grid_of_n_drawings_reproducibly(sheep_path, tmp_path):
     root = ElementTree.parse(out).getroot()
     assert len(root.findall(f"{NS}g")) == 12 and root.get("viewBox") == "0 0 512 384"
     first = out.read_bytes()
-    assert run("show", sheep_path, "-o", out, "--n", 12, "--split", "valid", "--cols", 4, "--seed", 3).exit_code == 0
+    again = ["show", sheep_path, "-o", out, "--n", 12, "--split", "valid", "--cols", 4, "--force"]
+    assert run(*again, "--seed", 3).exit_code == 0
     assert out.read_bytes() == first
-    assert run("show", sheep_path, "-o", out, "--n", 12, "--split", "valid", "--cols", 4, "--seed", 4).exit_code == 0
+    assert run(*again, "--seed", 4).exit_code == 0
     assert out.read_bytes() != first
+
+
+def test_show_keeps_an_existing_file_without_force_and_takes_the_picture_options(sheep_path, tmp_path):
+    """`show` wrote over any existing file, a user's drawing included, where every other command asks for --force;
+    and it lacked generate's --size, --dpi and --stroke-width."""
+    mine = tmp_path / "mine.svg"
+    mine.write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    assert "already exists; pass --force" in one_line_error(run("show", sheep_path, "-o", mine, "--n", 4))
+    assert mine.read_text() == "<svg xmlns='http://www.w3.org/2000/svg'/>"
+    assert run("show", sheep_path, "-o", mine, "--n", 4, "--stroke-width", 3.5, "--force").exit_code == 0
+    assert 'stroke-width="3.5"' in mine.read_text()
+    png = tmp_path / "p.png"
+    assert run("show", sheep_path, "-o", png, "--n", 4, "--size", 300).exit_code == 0
+    assert png.read_bytes()[16:24] == (300).to_bytes(4, "big") + (300).to_bytes(4, "big")  # IHDR width, height
+    assert run("show", sheep_path, "-o", png, "--n", 4, "--dpi", 48, "--force").exit_code == 0
+    assert int.from_bytes(png.read_bytes()[16:20], "big") == 128  # the 256 px grid at half of 96 dpi
 
 
 def test_show_writes_png(sheep_path, tmp_path):

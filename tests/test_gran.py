@@ -18,7 +18,7 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.models.base import Condition, StepContext
 from sketchtool.models.gran import GRAN, GRANHParams
 
-TINY = {"num_z": 16, "ckern": 4, "nkerns": [4, 2], "dis_ckern": 8, "conv_num_hid": 32, "batch_size": 64}
+TINY = GRAN.PRESETS["tiny"]  # the preset `train --model gran --preset tiny` uses
 
 
 def tiny_gran(T: int = 3, seed: int = 0) -> GRAN:

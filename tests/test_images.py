@@ -188,6 +188,22 @@ def test_png_grid_shows_each_image_dark_on_white(tmp_path):
     assert page[4, 10 + 1 + 6] == 0 and page[0, 0] == 255
 
 
+def test_png_grid_takes_size_and_dpi_as_drawing_pngs_do(tmp_path):
+    """--size and --dpi reached drawings' PNGs only; an image grid ignored them without a word."""
+    from PIL import Image
+
+    images = np.zeros((3, 4, 5), dtype=np.float32)
+    images[1, 2, 3] = 1.0
+    write_images(tmp_path / "w.png", images, OutputOptions(cols=2, cell=10, png_width=84))  # 21 px wide, x4
+    page = np.asarray(Image.open(tmp_path / "w.png"))
+    assert page.shape == (68, 84) and (page == 0).sum() == 4 * 4 * 4  # the ink pixel, still sharp
+    write_images(tmp_path / "d.png", images, OutputOptions(cols=2, cell=10, dpi=48))  # half of 96
+    assert Image.open(tmp_path / "d.png").size == (10, 8)  # 21 x 17, halved and rounded
+    with pytest.raises(SketchtoolError, match="too large"):
+        write_images(tmp_path / "huge.png", images, OutputOptions(cols=2, cell=10, png_width=32_000))
+    assert not (tmp_path / "huge.png").exists()
+
+
 def test_images_npz_and_gif_frames_round_trip(tmp_path):
     from PIL import Image, ImageSequence
 
@@ -267,6 +283,8 @@ def test_sklearn_digits_fixture_is_a_loadable_image_dataset(digits_npz):
 
 
 def test_rasterize_info_and_show_on_real_sheep(sheep_path, tmp_path):
+    from PIL import Image
+
     out = tmp_path / "sheep32.npz"
     result = CliRunner().invoke(cli, ["rasterize", str(sheep_path), "-o", str(out), "--size", "32", "--limit", "50",
                                       "--line-width", "1"])
@@ -276,8 +294,8 @@ def test_rasterize_info_and_show_on_real_sheep(sheep_path, tmp_path):
     assert ds.meta["source"] == "aaron_sheep.npz" and ds.meta["line_width"] == 1.0
     info = CliRunner().invoke(cli, ["info", str(out)])
     assert info.exit_code == 0 and "images of 32x32" in info.output and "ink per image" in info.output
-    show = CliRunner().invoke(cli, ["show", str(out), "-o", str(tmp_path / "p.png"), "--n", "9"])
-    assert show.exit_code == 0 and (tmp_path / "p.png").stat().st_size > 0
+    show = CliRunner().invoke(cli, ["show", str(out), "-o", str(tmp_path / "p.png"), "--n", "9", "--size", "200"])
+    assert show.exit_code == 0 and Image.open(tmp_path / "p.png").size[0] == 200
     again = CliRunner().invoke(cli, ["rasterize", str(out), "-o", str(tmp_path / "again.npz")])
     assert again.exit_code != 0 and "already an image dataset" in again.output
 

@@ -373,20 +373,19 @@ def _training_args(model: str, request, tmp_path) -> list[str]:
 
     renderer = TINY_RENDERER.replace("pretrain_steps=20", "pretrain_steps=2")  # both phases in four steps
     if model == "sketch-rnn":
-        data, hparams = request.getfixturevalue("subset"), TINY
+        data, size = request.getfixturevalue("subset"), ["--hparams", TINY]
     elif model == "gran":
-        data, hparams = request.getfixturevalue("digits_npz"), "num_z=16,ckern=4,nkerns=[4,2],dis_ckern=8,conv_num_hid=32"
+        data, size = request.getfixturevalue("digits_npz"), ["--preset", "tiny"]
     elif model == "strokenet-renderer":
-        data, hparams = request.getfixturevalue("digits_npz"), renderer
+        data, size = request.getfixturevalue("digits_npz"), ["--hparams", renderer]
     else:
         from sketchtool.models.base import parse_hparams
 
         data = request.getfixturevalue("digits_npz")
         train(data, tmp_path / "renderer", model="strokenet-renderer", options=TrainOptions(steps=4, save_every=4),
               hps=resolve_hparams("strokenet-renderer", overrides=parse_hparams(renderer)))
-        hparams = f"renderer={tmp_path / 'renderer'},steps=2,{TINY_AGENT},tune_renderer_every=1"
-    return [str(data), "-o", str(tmp_path / "run"), "--model", model, "--hparams", hparams, "--steps", "4",
-            "--save-every", "2"]
+        size = ["--hparams", f"renderer={tmp_path / 'renderer'},steps=2,{TINY_AGENT},tune_renderer_every=1"]
+    return [str(data), "-o", str(tmp_path / "run"), "--model", model, *size, "--steps", "4", "--save-every", "2"]
 
 
 @pytest.mark.slow

@@ -11,4 +11,4 @@ KANJI=$(python -c 'from importlib import metadata; print(next(f.locate().parent 
 sketchtool build-dataset "$KANJI" -o "$OUT" --epsilon 2 --max-seq-len 100 --split 10000,600,500 --seed 0 \
   --report "$BASE-report.json" --force
 sketchtool info "$OUT"
-sketchtool show "$OUT" -o "$BASE-preview.svg" --n 64 --split valid --colour-by-order
+sketchtool show "$OUT" -o "$BASE-preview.svg" --n 64 --split valid --colour-by-order --force

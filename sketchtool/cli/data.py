@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sketchtool.cli.options import COMMON_SCALE, COUNT, MAX_DRAWINGS, SEED
+from sketchtool.cli.options import COMMON_SCALE, COUNT, FORCE, MAX_DRAWINGS, SEED, picture_options
 from sketchtool.cli.progress import progress_bar
 from sketchtool.formats import describe
 
@@ -178,7 +178,10 @@ def _echo_image_info(info: dict) -> None:
 @click.option("--class", "class_name", default=None, help="Only drawings of this class.")
 @click.option("--colour-by-order", is_flag=True, help="Colour strokes by their order in the drawing.")
 @COMMON_SCALE
-def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_order, common_scale):
+@picture_options
+@FORCE
+def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_order, common_scale, stroke_width,
+                 png_width, dpi, force):
     """Draw a random grid of a dataset's drawings (or images) into a preview file; --out's extension picks the
     format (an image dataset: .png or .npz).
 
@@ -193,7 +196,7 @@ def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_o
     from sketchtool.formats import OutputOptions, require_output, write_drawings
     from sketchtool.images import ImageDataset, load_any_dataset
 
-    check_output_path(out, inputs=[dataset], force=True)
+    check_output_path(out, inputs=[dataset], force=force)
     ds = load_any_dataset(dataset)
     require_output("images" if isinstance(ds, ImageDataset) else "drawings", out)
     indices = np.arange(len(ds.splits[split]))
@@ -206,14 +209,19 @@ def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_o
         raise SketchtoolError(f"{dataset}: no drawings in split {split!r}" + (f" of class {class_name!r}" if class_name else "")
                               + f"; splits: {', '.join(f'{k} {v}' for k, v in ds.counts().items())}")
     picked = np.sort(np.random.default_rng(seed).choice(indices, size=min(count, len(indices)), replace=False))
+    look = OutputOptions(cols=cols, colour_by_order=colour_by_order, common_scale=common_scale, png_width=png_width,
+                         dpi=dpi)
+    if stroke_width is not None:
+        look.stroke_width = stroke_width
     if isinstance(ds, ImageDataset):  # a grid of its pixels
         from sketchtool.formats import write_images
 
-        write_images(out, ds.splits[split][picked] / np.float32(255), OutputOptions(cols=cols))
+        write_images(out, ds.splits[split][picked] / np.float32(255), look)
         click.echo(f"Wrote {out}: {len(picked)} of {len(indices)} {split} images")
         return
     drawings = [ds.splits[split][i] for i in picked]
-    write_drawings(out, drawings, OutputOptions(cols=cols, colour_by_order=colour_by_order, common_scale=common_scale))
+    write_drawings(out, drawings, look)
     click.echo(f"Wrote {out}: {len(drawings)} of {len(indices)} {split} drawings")
+
 
 COMMANDS = [build_dataset_command, info_command, show_command]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from sketchtool.cli.options import (COMMON_SCALE, COUNT, DPI, MAX_DRAWINGS, MAX_PNG_SIDE, MAX_STEPS, PNG_WIDTH,
-                                    PRECISION, SEED, STEPS, STROKE_WIDTH)
+from sketchtool.cli.options import (COMMON_SCALE, COUNT, FORCE, MAX_DRAWINGS, MAX_STEPS, PRECISION, SEED, STEPS,
+                                    picture_options)
 from sketchtool.cli.progress import progress_bar
 from sketchtool.errors import SketchtoolError
 from sketchtool.formats import accepts
@@ -45,13 +45,9 @@ def _sampling_options(command):
         click.option("--cols", type=click.IntRange(min=1), default=None,
                      help="Grid columns [default: one row per input, else about square]."),
         COMMON_SCALE,
-        click.option("--stroke-width", type=STROKE_WIDTH, default=None, help="Stroke width in output units (> 0)."),
         click.option("--colour-by-order", is_flag=True, help="Colour strokes by their order (SVG/PNG)."),
-        click.option("--size", "png_width", type=PNG_WIDTH, default=None,
-                     help=f"PNG width in pixels, 1 to {MAX_PNG_SIDE:,} (a PNG holds at most 100 million pixels)."),
-        click.option("--dpi", type=DPI, default=96.0, show_default=True,
-                     help="PNG resolution without --size (96: one pixel per px of the grid), > 0 and <= 10,000."),
-        click.option("--force", is_flag=True, help="Overwrite an existing output file."),
+        picture_options,
+        FORCE,
         click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
                      help="CPU threads; one step of a few drawings is too small to share, and extra threads "
                           "spin-wait on a busy machine."),
@@ -208,7 +204,7 @@ def generate_command(n, frames, condition, **params):
     samples = generate(run.model, run.info, n, run.options, on_progress=_progress(), frames=bool(frames))
     if frames and samples.frames is None:
         raise SketchtoolError(f"--frames: model {run.info.model!r} does not draw in steps; drop --frames")
-    write_images(run.out, samples.images, OutputOptions(cols=params["cols"]))
+    write_images(run.out, samples.images, run.output_options())
     if frames:
         write_frames(frames, samples.frames, OutputOptions(cols=params["cols"]))
     run.done(f"{len(samples.images)} images")
@@ -264,7 +260,7 @@ def _complete_image(run: _Run, input_ref: str, n: int, mask_path: str | None) ->
     """Fill in the missing part of an image; PNG output shows the input (missing part grey) before the results."""
     import numpy as np
 
-    from sketchtool.formats import OutputOptions, require_output, write_images
+    from sketchtool.formats import require_output, write_images
     from sketchtool.sampling import complete_image, lower_half_missing
 
     require_output("images", run.out)
@@ -281,7 +277,7 @@ def _complete_image(run: _Run, input_ref: str, n: int, mask_path: str | None) ->
     images = samples.images
     if not accepts("dataset", run.out):
         images = np.concatenate([np.where(mask, image, np.float32(0.3))[None], images])
-    write_images(run.out, images, OutputOptions(cols=run.params["cols"] or min(len(images), 10)))
+    write_images(run.out, images, run.output_options(row=min(len(images), 10)))
 
 
 def _read_image(ref: str, shape: tuple):

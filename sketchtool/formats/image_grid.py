@@ -51,9 +51,25 @@ def write_png_grid(images, path: str | os.PathLike, options=None) -> None:
     from PIL import Image
 
     a = check_images(images)
-    page = image_grid(a, cols=getattr(options, "cols", None), scale=grid_scale(options, a.shape[2]))
+    page = Image.fromarray(image_grid(a, cols=getattr(options, "cols", None), scale=grid_scale(options, a.shape[2])),
+                           mode="L")
+    size = _png_size(page.size, getattr(options, "png_width", None), getattr(options, "dpi", 96.0), path)
+    if size != page.size:
+        page = page.resize(size, Image.Resampling.NEAREST)
     with atomic_write(path) as f:
-        Image.fromarray(page, mode="L").save(f, format="PNG")
+        page.save(f, format="PNG")
+
+
+def _png_size(size: tuple[int, int], width_px: int | None, dpi: float, path) -> tuple[int, int]:
+    """The grid's pixels at `width_px` wide, else `dpi` / 96 per pixel, as drawings' PNGs take --size and --dpi."""
+    from sketchtool.formats.png import MAX_PIXELS, MAX_SIDE
+
+    scale = width_px / size[0] if width_px else dpi / 96
+    width, height = (max(1, round(side * scale)) for side in size)
+    if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
+        raise SketchtoolError(f"{path}: a PNG of {width:,} x {height:,} px is too large (at most {MAX_SIDE:,} px a "
+                              f"side and {MAX_PIXELS // 10**6:,} million pixels); use a smaller --size or --dpi")
+    return width, height
 
 
 def write_images_npz(images, path: str | os.PathLike, options=None) -> None:
