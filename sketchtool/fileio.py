@@ -24,12 +24,18 @@ DAMAGED_ARCHIVE_ERRORS = (zipfile.BadZipFile, struct.error, zlib.error, NotImple
 
 
 def check_output_path(out: str | os.PathLike, *, inputs: Sequence[str | os.PathLike] = (), force: bool = False) -> Path:
-    """Refuse to write over an input file, or over an existing file unless `force`."""
+    """Refuse to write over an input file or over a file in an input folder (a run directory's checkpoint, say),
+    even with `force`; over any other existing file unless `force`."""
     out = Path(out)
     for src in inputs:
         try:
-            if Path(src).exists() and out.exists() and os.path.samefile(src, out):
-                raise SketchtoolError(f"{out}: output would overwrite an input; choose another --out path")
+            if not (Path(src).exists() and out.exists()):
+                continue
+            if os.path.samefile(src, out):
+                raise SketchtoolError(f"{out}: output would overwrite an input; choose another path")
+            if Path(src).is_dir() and Path(os.path.realpath(src)) in Path(os.path.realpath(out)).parents:
+                raise SketchtoolError(f"{out}: output would overwrite a file in the input folder {src}; "
+                                      "choose another path")
         except OSError:
             continue
     if out.exists() and not force:

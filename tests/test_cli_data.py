@@ -120,6 +120,25 @@ def test_output_never_overwrites_an_input(tmp_path):
     assert "overwrite an input" in one_line_error(run("build-dataset", src, "-o", src, "--force"))
 
 
+def test_report_never_overwrites_a_source_file_nor_the_dataset(tmp_path):
+    """--report over a source SVG (found in a folder or by a pattern) wrote JSON over it with --force, and
+    --report equal to -o lost the report under the dataset."""
+    import shutil
+
+    src = tmp_path / "svgs"
+    shutil.copytree(SVG_FIXTURES / "kanjivg", src)
+    first = sorted(src.glob("*.svg"))[0]
+    before = first.read_bytes()
+    for source in (src, src / "*.svg"):
+        result = run("build-dataset", source, "-o", tmp_path / "x.npz", "--report", first, "--force")
+        assert "overwrite an input" in one_line_error(result)
+        assert first.read_bytes() == before and not (tmp_path / "x.npz").exists()
+    assert "the same file as --out" in one_line_error(run("build-dataset", src, "-o", tmp_path / "x.npz",
+                                                          "--report", tmp_path / "x.npz"))
+    for _ in range(2):  # the dataset may live beside its sources and be rebuilt there
+        assert run("build-dataset", src, "-o", src / "built.npz", "--force").exit_code == 0
+
+
 def test_info_describes_the_sheep_set(sheep_path):
     result = run("info", sheep_path)
     assert result.exit_code == 0

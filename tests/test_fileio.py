@@ -46,6 +46,18 @@ def test_input_is_never_overwritten_even_with_force(tmp_path: Path):
         check_output_path(src, inputs=[src], force=True)
 
 
+def test_a_file_in_an_input_folder_is_never_overwritten_but_new_files_may_go_there(tmp_path: Path):
+    """An input run directory's checkpoint was overwritten by a report written with --force."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "best.pt").write_bytes(b"weights")
+    with pytest.raises(SketchtoolError, match="a file in the input folder"):
+        check_output_path(run / "best.pt", inputs=[run], force=True)
+    with pytest.raises(SketchtoolError, match="a file in the input folder"):
+        check_output_path(run / "best.pt", inputs=[tmp_path], force=True)  # deeper down too
+    assert check_output_path(run / "report.json", inputs=[run]) == run / "report.json"
+
+
 def test_missing_output_folder_is_reported(tmp_path: Path):
     with pytest.raises(SketchtoolError, match="does not exist"):
         check_output_path(tmp_path / "nope" / "out.svg")

@@ -124,6 +124,14 @@ def test_battle_picks_the_trained_gran_over_its_briefly_trained_copy(trained_pai
         report = json.loads(out.read_text())
         assert report["gate_passed"] and report["winner"] == winner, result.output
         assert f"{winner} wins" in result.output and "r_sample" in result.output
+    before = (trained / "run.json").read_bytes()  # the report over a battling run's own file: refused, even --force
+    result = CliRunner().invoke(cli, ["battle", str(trained), str(brief), "--data", f"{digits_npz}:test",
+                                      "--json", str(trained / "run.json"), "--force"])
+    assert result.exit_code == 1 and "a file in the input folder" in result.output
+    assert (trained / "run.json").read_bytes() == before
+    result = CliRunner().invoke(cli, ["battle", str(trained), str(brief), "--data", f"{digits_npz}:test",
+                                      "--json", str(tmp_path / "report.txt")])
+    assert result.exit_code == 1 and "give a .json file" in result.output
 
 
 def test_generate_writes_images_and_the_canvas_over_steps(trained_pair, tmp_path):

@@ -194,6 +194,11 @@ def test_score_command_samples_a_model_first(tiny_model, sheep_path, judge, tmp_
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["n"] == 12 and report["inputs"]["max_length"] == 64
     assert 0 <= report["samples"]["strokes"]["ended_by_itself"] <= 1
+    before = (tiny_model / "run.json").read_bytes()  # a report over the sampled run's own files: refused, --force or not
+    args[-1] = str(tiny_model / "run.json")
+    result = CliRunner().invoke(cli, [*args, "--force"])
+    assert result.exit_code == 1 and "a file in the input folder" in result.output
+    assert (tiny_model / "run.json").read_bytes() == before
 
 
 def test_sets_beyond_the_bound_are_refused_before_any_work():

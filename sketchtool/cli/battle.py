@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -51,6 +52,8 @@ def battle_command(run_a, run_b, data_ref, n, seed, tolerance, smoothing, json_o
     if split not in ("train", "valid", "test"):
         raise SketchtoolError(f"--data {data_ref}: split {split!r}; use train, valid or test")
     if json_out is not None:
+        if Path(json_out).suffix.lower() != ".json":
+            raise SketchtoolError(f"--json {json_out}: the report is JSON; give a .json file")
         check_output_path(json_out, inputs=[path, run_a, run_b], force=force)
     dev = str(resolve_device(device))
     model_a, _ = load_model(run_a, device=dev)

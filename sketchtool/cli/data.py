@@ -63,16 +63,19 @@ def build_dataset_command(sources, out, epsilon, size, keep_units, max_seq_len, 
       sketchtool build-dataset kanji/ -o kanji.npz --split 10000,600,500 --max-seq-len 100 --adaptive
       sketchtool build-dataset scans/ -o scans.npz --pictures skeleton
     """
-    from sketchtool.build import BuildOptions, build_dataset, parse_split
+    from sketchtool.build import BuildOptions, build_dataset, discover_svgs, parse_split
     from sketchtool.errors import SketchtoolError
     from sketchtool.fileio import atomic_write, check_output_path
     from sketchtool.formats import require_output
     from sketchtool.formats.npz import save_dataset
 
     require_output("dataset", out)
-    check_output_path(out, inputs=sources, force=force)
+    inputs = discover_svgs(sources, pictures=pictures is not None)  # the files read, not their folders
+    check_output_path(out, inputs=inputs, force=force)
     if report_path:
-        check_output_path(report_path, inputs=[*sources, out], force=force)
+        if Path(report_path).resolve() == Path(out).resolve():
+            raise SketchtoolError(f"--report {report_path}: the same file as --out; give the report its own name")
+        check_output_path(report_path, inputs=inputs, force=force)
     options = BuildOptions(epsilon=epsilon, size=size, keep_units=keep_units, max_seq_len=max_seq_len,
                            adaptive=adaptive, split=parse_split(split_text), seed=seed, labels=labels,
                            workers=workers, strict=strict, tolerance=tolerance, pictures=pictures,

@@ -74,8 +74,8 @@ def score_command(samples, ref, model_ref, n, temperature, pen_temperature, z_te
     if json_out is not None:
         if Path(json_out).suffix.lower() != ".json":
             raise SketchtoolError(f"--json {json_out}: the report is JSON; give a .json file")
-        check_output_path(json_out, inputs=[str(p) for p in (ref_path, samples and parse_reference(samples)[0]) if p],
-                          force=force)
+        inputs = (ref_path, samples and parse_reference(samples)[0], model_ref and resolve_model(model_ref))
+        check_output_path(json_out, inputs=[str(p) for p in inputs if p], force=force)
     reference, train = _reference(ref_path, split or "test")
     if model_ref is None:
         drawings = _read_samples(samples)
