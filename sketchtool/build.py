@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import glob
 import hashlib
+import math
 import multiprocessing
 import os
 import threading
@@ -75,10 +76,12 @@ class BuildOptions:
         from sketchtool.vectorize import check_refine
 
         check_refine(self.refine, self.pictures)
-        if not self.epsilon >= 0:
-            raise SketchtoolError(f"--epsilon {self.epsilon}: must be >= 0")
-        if not self.size > 0:
-            raise SketchtoolError(f"--size {self.size}: must be > 0")
+        if not (math.isfinite(self.epsilon) and self.epsilon >= 0):
+            raise SketchtoolError(f"--epsilon {self.epsilon}: must be a finite number >= 0")
+        if not (math.isfinite(self.size) and self.size > 0):
+            raise SketchtoolError(f"--size {self.size}: must be a finite number > 0")
+        if self.tolerance is not None and not (math.isfinite(self.tolerance) and self.tolerance > 0):
+            raise SketchtoolError(f"--tolerance {self.tolerance}: must be a finite number > 0")
         if self.max_seq_len < 1:
             raise SketchtoolError(f"--max-seq-len {self.max_seq_len}: must be >= 1")
         if self.labels not in ("none", "folder"):

@@ -274,13 +274,18 @@ def vectorize(pictures: Sequence[np.ndarray], *, method: str = "skeleton", model
         raise SketchtoolError(f"--method {method}: use one of {', '.join(METHODS)}")
     if strokes is not None and not 1 <= strokes <= 256:
         raise SketchtoolError(f"--strokes {strokes}: give 1 to 256 strokes")
+    if strokes is not None and method == "skeleton":
+        raise SketchtoolError("--strokes is for --method agent; the skeleton tracer draws the strokes a picture needs")
     check_refine(refine, method)
     if method == "agent":
         if model is None:
             raise SketchtoolError("--method agent needs a trained strokenet-agent: --model RUN")
         model.require("vectorize", "vectorize")
+        if size is not None and size != model.size[0]:
+            raise SketchtoolError(f"--size {size}: the agent draws on its own canvas of {model.size[0]} pixels; "
+                                  "drop --size")
         size = model.size[0]
-    size = size or 128
+    size = 128 if size is None else size
     if not 8 <= size <= 4096:
         raise SketchtoolError(f"--size {size}: give 8 to 4096 pixels")
     out: list[Vectorized] = []

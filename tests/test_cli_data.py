@@ -103,6 +103,11 @@ def test_strict_fails_when_any_file_is_unusable(tmp_path):
     (["-o", "{tmp}/x.svg"], "must be an .npz"),
     (["-o", "{tmp}/x.npz", "--split", "1,2"], "--split"),
     (["-o", "{tmp}/x.npz", "--epsilon", "-1"], "--epsilon"),
+    (["-o", "{tmp}/x.npz", "--seed", "-1"], "--seed -1: must be an integer from 0"),
+    (["-o", "{tmp}/x.npz", "--epsilon", "inf"], "--epsilon inf: must be a finite number"),
+    (["-o", "{tmp}/x.npz", "--size", "inf"], "--size inf: must be a finite number"),
+    (["-o", "{tmp}/x.npz", "--tolerance", "0"], "--tolerance 0.0: must be a finite number > 0"),
+    (["-o", "{tmp}/x.npz", "--tolerance", "nan"], "--tolerance nan: must be a finite number > 0"),
     (["-o", "{tmp}/missing/x.npz"], "folder does not exist"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, args, message):
@@ -169,6 +174,13 @@ def test_bad_datasets_are_one_line_errors(tmp_path, command):
     assert "unreadable dataset" in one_line_error(run(command, garbage, *extra))
     hostile = SVG_FIXTURES / "hostile" / "truncated.svg"
     assert "Error" in one_line_error(run(command, hostile, *extra))
+
+
+def test_info_on_drawings_without_points(tmp_path):
+    """The scale factor of drawings that have no points failed as an internal error."""
+    np.savez(tmp_path / "empty.npz", train=np.zeros((3, 0, 3)))
+    result = run("info", tmp_path / "empty.npz")
+    assert result.exit_code == 0 and "train 3" in result.stdout and "Scale factor" not in result.stdout
 
 
 def test_show_draws_a_grid_of_n_drawings_reproducibly(sheep_path, tmp_path):

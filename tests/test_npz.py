@@ -151,6 +151,23 @@ def test_labels_that_do_not_match_the_drawings_are_rejected(tmp_path: Path):
         load_dataset(path)
 
 
+@pytest.mark.parametrize("labels", [np.zeros((2, 2), int), np.array(["x", "y"]), np.array([0.0, 1.0])])
+def test_labels_of_the_wrong_shape_or_type_are_rejected(tmp_path: Path, labels):
+    """A 2-D or text label array passed the checks and failed later, inside `info`, as an internal error."""
+    path = tmp_path / "labels.npz"
+    _npz_with_members(path, {"train": np.ones((2, 4, 3)), "train_labels": labels, "class_names": np.array(["a", "b"])})
+    with pytest.raises(SketchtoolError, match="labels of split 'train'"):
+        load_dataset(path)
+
+
+def test_a_single_value_split_and_a_settings_record_that_is_not_a_mapping(tmp_path: Path):
+    _npz_with_members(tmp_path / "scalar.npz", {"train": np.array(5.0)})
+    with pytest.raises(SketchtoolError, match="train is a single value"):
+        load_dataset(tmp_path / "scalar.npz")
+    _npz_with_members(tmp_path / "list.npz", {"train": np.ones((2, 4, 3)), "build_settings": np.array("[1, 2]")})
+    assert load_dataset(tmp_path / "list.npz").settings == {}
+
+
 def test_member_claiming_a_huge_size_is_refused_without_unpacking(tmp_path: Path, monkeypatch):
     import sketchtool.formats.npz as npz
 

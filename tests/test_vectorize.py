@@ -325,6 +325,17 @@ def test_vectorize_refuses_what_is_not_a_picture_in_one_line(tmp_path):
     assert not (tmp_path / "v.svg").exists()
 
 
+def test_options_of_the_other_method_are_refused_not_ignored(tmp_path):
+    """--size 0 quietly meant the default, --strokes did nothing for the tracer and --size nothing for the agent."""
+    picture = _save(tmp_path / "v.png", _line_picture(90, 60, (10, 50), (80, 10), 3))
+    for args, message in [(["--size", "0"], "--size 0: give 8 to 4096 pixels"),
+                          (["--strokes", "3"], "--strokes is for --method agent"),
+                          (["--method", "agent", "--size", "64"], "the agent draws on its own canvas of 28 pixels")]:
+        result = CliRunner().invoke(cli, ["vectorize", str(picture), *args, "-o", str(tmp_path / "v.svg")])
+        assert result.exit_code == 1 and message in result.output, result.output
+    assert not (tmp_path / "v.svg").exists()
+
+
 def test_vectorize_method_agent_needs_no_model(tmp_path):
     picture = _save(tmp_path / "v.png", _line_picture(90, 60, (10, 50), (80, 10), 3) +
                     _line_picture(90, 60, (10, 10), (80, 50), 3))

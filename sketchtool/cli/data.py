@@ -33,7 +33,7 @@ def _format_stats(stats: dict) -> str:
               help="Re-simplify drawings longer than --max-seq-len with a larger epsilon instead of dropping them.")
 @click.option("--split", "split_text", default="0.9,0.05,0.05", show_default=True,
               help="train,valid,test as ratios (0.9,0.05,0.05 or 90%,5%,5%) or counts (10000,600,500).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the train/valid/test shuffle.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the train/valid/test shuffle.")
 @click.option("--labels", type=click.Choice(["none", "folder"]), default="none", show_default=True,
               help="'folder': each file's parent folder name is its class.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Parallel parsers [default: all cores].")
@@ -149,7 +149,8 @@ def info_command(dataset, as_json):
         if info["points"][split]["count"]:
             click.echo(f"{split}: points {_format_stats(info['points'][split])}; "
                        f"strokes {_format_stats(info['strokes'][split])}")
-    click.echo(f"Scale factor (std of train offsets): {info['scale_factor']}")
+    if info["scale_factor"] is not None:  # None: no drawing has a point
+        click.echo(f"Scale factor (std of train offsets): {info['scale_factor']}")
     if info["settings"]:
         click.echo("Build settings: " + ", ".join(f"{k}={v}" for k, v in sorted(info["settings"].items())))
 

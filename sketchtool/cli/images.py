@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from sketchtool.cli.options import SEED
 from sketchtool.cli.progress import progress_bar
 
 __all__ = ["COMMANDS"]
@@ -24,7 +25,7 @@ __all__ = ["COMMANDS"]
               help="At most this many drawings per split (a folder: this many files in all).")
 @click.option("--split", "split_text", default="0.9,0.05,0.05", show_default=True,
               help="A folder's train,valid,test as ratios or counts (a stroke dataset keeps its own splits).")
-@click.option("--seed", default=0, show_default=True, type=int,
+@click.option("--seed", default=0, show_default=True, type=SEED,
               help="Seed of a folder's train/valid/test shuffle, or of a turntable's transforms.")
 @click.option("--turntable", "views", default=None, type=int, metavar="K",
               help="Draw every drawing at K angles with random transforms and stroke masks (the chairs "

@@ -116,6 +116,8 @@ def _read_plain(f, info: zipfile.ZipInfo, shape, fortran: bool, dtype: np.dtype)
 
 
 def _as_drawings(array: np.ndarray, key: str) -> list[np.ndarray]:
+    if array.ndim == 0:
+        raise ValueError(f"{key} is a single value, not a list of drawings")
     if array.dtype != object and array.ndim == 3:  # all drawings of equal length, saved as one block
         array = list(array)
     drawings = []
@@ -156,17 +158,20 @@ def load_dataset(path: str | os.PathLike) -> StrokeDataset:
         splits = {k: _as_drawings(arrays[k], k) for k in SPLITS if k in arrays}
     except ValueError as e:
         raise SketchtoolError(f"{path}: invalid dataset: {e}", reason="corrupt") from None
-    labels = {k: arrays[f"{k}_labels"].astype(np.int64) for k in SPLITS if f"{k}_labels" in arrays}
-    class_names = [str(c) for c in arrays["class_names"]] if "class_names" in arrays else []
+    labels = {k: arrays[f"{k}_labels"] for k in SPLITS if f"{k}_labels" in arrays}
+    class_names = [str(c) for c in np.atleast_1d(arrays["class_names"])] if "class_names" in arrays else []
     settings = {}
     if "build_settings" in arrays:
         try:
             settings = json.loads(str(arrays["build_settings"]))
         except json.JSONDecodeError:
-            settings = {}
+            pass
+        settings = settings if isinstance(settings, dict) else {}  # an unreadable record is no settings
     for k, lab in labels.items():
-        if len(lab) != len(splits.get(k, [])) or (len(lab) and (lab.min() < 0 or lab.max() >= max(1, len(class_names)))):
+        if (lab.ndim != 1 or lab.dtype.kind not in "iu" or len(lab) != len(splits.get(k, []))
+                or (len(lab) and (lab.min() < 0 or lab.max() >= max(1, len(class_names))))):
             raise SketchtoolError(f"{path}: labels of split {k!r} do not match its drawings", reason="corrupt")
+        labels[k] = lab.astype(np.int64)
     return StrokeDataset(splits=splits, class_names=class_names, labels=labels, settings=settings)
 
 
