@@ -482,6 +482,10 @@ class _Loop:
             terms = self.model.training_step(batch, ctx) if self.captured is None else \
                 self.captured.step(batch, self.step)
         except TrainingDiverged as e:
+            if self.saved_step < 0:  # no checkpoint to go back to
+                raise SketchtoolError(
+                    f"training diverged at step {e.step} (loss is {e.value}) before its first checkpoint; nothing to "
+                    f"resume: remove {self.run_dir} and start again with a lower learning rate") from None
             raise SketchtoolError(
                 f"training diverged at step {e.step} (loss is {e.value}); stopped, the last good checkpoint is "
                 f"{self.run_dir / 'latest.pt'} (step {self.saved_step}); lower the learning rate and --resume") from None

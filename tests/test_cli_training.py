@@ -60,6 +60,7 @@ def _one_line_error(result):
     lines = [line for line in result.output.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
     assert "Traceback" not in result.output
+    return lines[0]
 
 
 def test_train_writes_checkpoints_and_metrics(trained_run):
@@ -105,6 +106,21 @@ def test_bad_input_gives_one_line_error(args, small_dataset, tmp_path):
              "tmp": tmp_path}
     argv = [a.format(**names) for a in args]
     _one_line_error(CliRunner().invoke(cli, argv))
+
+
+@pytest.mark.parametrize("hparam, message", [
+    ("learning_rate=-1", "learning_rate=-1.0: must be > 0"),  # was the optimiser's internal error
+    ("decay_rate=nan", "decay_rate=nan: must be a finite number"),  # trained to NaN weights and exit 0
+    ("kl_weight=inf", "kl_weight=inf: must be a finite number"),
+    ("input_dropout_prob=2", "input_dropout_prob=2.0: must be from 0 to 1"),  # trained without a word
+    ("augment_stroke_prob=-1", "augment_stroke_prob=-1.0: must be from 0 to 1"),
+    ("grad_clip=-1", "grad_clip=-1.0: must be > 0"),
+])
+def test_hparams_out_of_range_are_refused_before_a_run_exists(hparam, message, small_dataset, tmp_path):
+    result = CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / "r"), "--hparams",
+                                      f"{TINY},{hparam}", "--steps", "2"])
+    assert message in _one_line_error(result)
+    assert not (tmp_path / "r").exists()
 
 
 def test_help_does_not_import_torch():

@@ -289,6 +289,9 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_checkpoint(subset, 
         train(subset, tmp_path / "run", hps=hps, options=_options(10, save_every=1))
     payload = read_checkpoint(tmp_path / "run" / "latest.pt")
     assert 1 <= payload["step"] < 10
+    with pytest.raises(SketchtoolError, match="before its first checkpoint; nothing to resume"):  # not "latest.pt"
+        train(subset, tmp_path / "early", hps=hps, options=_options(10, save_every=100))
+    assert not (tmp_path / "early" / "latest.pt").exists()
 
 
 def test_bf16_loss_is_within_tolerance_of_fp32(sheep_path):

@@ -31,6 +31,7 @@ __all__ = [
     "StepContext",
     "TrainingDiverged",
     "check_finite",
+    "check_ranges",
     "hparams_from_dict",
     "parse_hparams",
 ]
@@ -265,11 +266,27 @@ def hparams_from_dict(cls: type, values: Mapping[str, Any], base: Any = None) ->
             near = ", ".join(sorted(fields))
             raise SketchtoolError(f"unknown hparam {key!r}; known names: {near}")
         current[key] = _coerce(key, value, current[key])
+    for f in dataclasses.fields(cls):  # no float hparam means anything at NaN or infinity
+        value = current[f.name]
+        if isinstance(value, float) and not np.isfinite(value):
+            raise SketchtoolError(f"hparam {f.name}={value}: must be a finite number")
     hps = cls(**current)
     check = getattr(hps, "validate", None)
     if check is not None:
         check()
     return hps
+
+
+def check_ranges(hps: Any, *, positive: tuple[str, ...] = (), non_negative: tuple[str, ...] = (),
+                 share: tuple[str, ...] = ()) -> None:
+    """One clear error for an hparam out of its range (a negative learning rate reached the optimiser as an
+    internal error; a keep probability of 2 trained without a word). `share`: from 0 to 1."""
+    for names, ok, what in ((positive, lambda v: v > 0, "> 0"), (non_negative, lambda v: v >= 0, ">= 0"),
+                            (share, lambda v: 0 <= v <= 1, "from 0 to 1")):
+        for name in names:
+            value = getattr(hps, name)
+            if not ok(value):
+                raise SketchtoolError(f"hparam {name}={value}: must be {what}")
 
 
 def parse_hparams(text: str) -> dict[str, str]:

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sketchtool.errors import SketchtoolError
-from sketchtool.models.base import Condition, ImageSamples, SketchModel
+from sketchtool.models.base import Condition, ImageSamples, SketchModel, check_ranges
 
 __all__ = ["GatedPixelCNN", "GatedPixelCNNHParams", "MaskedPixelCNN"]
 
@@ -68,6 +68,7 @@ class GatedPixelCNNHParams:
             raise SketchtoolError(f"hparam levels={self.levels}: must be 2 to 256")
         if self.h_size < 0:
             raise SketchtoolError(f"hparam h_size={self.h_size}: must be >= 0")
+        check_ranges(self, positive=("learning_rate", "grad_clip"))
 
 
 class GatedLayer(nn.Module):

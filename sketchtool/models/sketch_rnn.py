@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from sketchtool.dataspec import DataSpec
 from sketchtool.device import resolve_precision
 from sketchtool.errors import SketchtoolError
-from sketchtool.models.base import Condition, SketchModel
+from sketchtool.models.base import Condition, SketchModel, check_ranges
 from sketchtool.models.cells import CELLS, final_hidden, final_hidden_fixed, make_cell, unroll
 from sketchtool.models.mixture import (
     offset_nll,
@@ -104,6 +104,12 @@ class SketchRNNHParams:
                 raise SketchtoolError(f"hparam {name}={getattr(self, name)}: must be at least 1")
         if self.lr_warmup_steps < 0:
             raise SketchtoolError(f"hparam lr_warmup_steps={self.lr_warmup_steps}: must be 0 or more")
+        keep = ("recurrent_dropout_prob", "input_dropout_prob", "output_dropout_prob")  # magenta's keep probabilities
+        check_ranges(self, positive=("learning_rate", "grad_clip", "decay_rate", "kl_decay_rate", *keep),
+                     non_negative=("min_learning_rate", "kl_weight", "kl_weight_start", "kl_tolerance"),
+                     share=("decay_rate", "kl_decay_rate", *keep, "augment_stroke_prob"))
+        if not 0 <= self.random_scale_factor < 1:
+            raise SketchtoolError(f"hparam random_scale_factor={self.random_scale_factor}: must be from 0 to below 1")
 
 
 def _at_least_fp32(t: Tensor) -> Tensor:

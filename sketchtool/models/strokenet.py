@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from sketchtool.errors import SketchtoolError
-from sketchtool.models.base import SketchModel
+from sketchtool.models.base import SketchModel, check_ranges
 
 __all__ = ["RenderBatch", "RenderBatchSource", "StrokeRenderer", "StrokeRendererHParams", "composite", "default_max_width",
            "random_strokes", "real_canvas", "real_render", "stroke_widths"]
@@ -60,8 +60,7 @@ class StrokeRendererHParams:
             raise SketchtoolError(f"unstructured_share={self.unstructured_share}: give a share from 0 to 1")
         if self.upsample < 0 or self.pretrain_steps < 0 or self.valid_size < 1 or self.batch_size < 1:
             raise SketchtoolError("upsample, pretrain_steps must be >= 0; valid_size, batch_size >= 1")
-        if not (self.bump_sigma > 0 and self.max_width >= 0):
-            raise SketchtoolError("bump_sigma must be > 0 and max_width >= 0")
+        check_ranges(self, positive=("bump_sigma", "learning_rate"), non_negative=("max_width",))
 
 
 # --- the real environment -----------------------------------------------------------------------------------------
