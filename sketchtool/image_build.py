@@ -136,10 +136,12 @@ def _turn(polylines: list[np.ndarray], angle: float, transform: np.ndarray, opti
 
 def images_from_folder(folder: str | os.PathLike, *, size: int, padding: float, split: Sequence[float | int],
                        seed: int = 0, limit: int | None = None,
-                       on_progress: Callable[[int, int], None] | None = None) -> ImageDataset:
+                       on_progress: Callable[[int, int], None] | None = None,
+                       on_warning: Callable[[str], None] | None = None) -> ImageDataset:
     """Every PNG/JPG under `folder` (sorted, recursive) as one image; files directly in a sub-folder take its
     name as their class when there are two or more such folders. A seeded shuffle splits them as
-    `sketchtool.build.split_sizes` does; `limit` keeps the first files only. An unreadable file is an error."""
+    `sketchtool.build.split_sizes` does (`on_warning` hears what it says, e.g. counts that leave pictures out);
+    `limit` keeps the first files only. An unreadable file is an error."""
     from sketchtool.build import split_sizes
 
     folder = Path(folder)
@@ -155,7 +157,9 @@ def images_from_folder(folder: str | os.PathLike, *, size: int, padding: float, 
         images[i] = load_line_drawing(path, size=size, padding=padding)
         if on_progress:
             on_progress(i + 1, len(files))
-    (n_train, n_valid, n_test), _ = split_sizes(len(files), split)
+    (n_train, n_valid, n_test), warning = split_sizes(len(files), split)
+    if warning and on_warning:
+        on_warning(warning.replace("usable drawings", "pictures"))
     order = np.random.default_rng(seed).permutation(len(files))
     parts = dict(zip(("valid", "test", "train"), np.split(order, np.cumsum([n_valid, n_test]))))
     parts["train"] = parts["train"][:n_train]

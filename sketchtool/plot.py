@@ -82,6 +82,9 @@ def plot(refs: Sequence[str | os.PathLike], out: str | os.PathLike, options: Plo
         raise SketchtoolError(f"--cols {options.cols}: give at least 1")
     check_scale(options.scale)
     paper = parse_paper(options.paper, landscape=options.landscape, margin=options.margin)
+    if options.profile is not None and out.suffix.lower() not in GCODE_SUFFIXES:
+        raise SketchtoolError(f"--profile {options.profile}: a machine profile shapes G-code; {out.suffix} output "
+                              "has none")
     drawings = read_plot_inputs(refs)
     if out.suffix.lower() in GCODE_SUFFIXES:
         _check_paper_fits_bed(drawings, paper, options)

@@ -615,6 +615,10 @@ def evaluate(run: str | os.PathLike, *, split: str = "test", dataset: str | os.P
         raise SketchtoolError(f"{path}: the model's dataset is not there; pass the dataset with --dataset")
     data = read_dataset(path)
     _check_kind(type(model), data, path)
+    shape = getattr(data, "image_shape", None)
+    if shape is not None and info.spec.image_shape and tuple(shape) != tuple(info.spec.image_shape):
+        raise SketchtoolError(f"{path}: holds {shape[0]}x{shape[1]} images; the model reads "
+                              f"{info.spec.image_shape[0]}x{info.spec.image_shape[1]} (rasterize the data at its size)")
     source = type(model).batch_source(model.hps, info.spec, data, split, train=False, seed=seed)
     if not len(source):
         raise SketchtoolError(f"{path}: split {split!r} has nothing this model can read (empty, or every item too long)")

@@ -93,6 +93,7 @@ def test_curves_draws_a_png_and_refuses_to_overwrite(trained_run, tmp_path):
     ["train", "{data}", "-o", "{tmp}/r", "--resume"],
     ["train", "{data}", "-o", "{tmp}/r", "--init", "sheep", "--model", "strokenet-agent"],
     ["train", "{data}", "-o", "{tmp}/r", "--init", "sheep", "--preset", "small"],
+    ["train", "{data}", "-o", "{tmp}/r", "--new-dataset"],
     ["eval", "{tmp}"],
     ["eval", "{data}"],
     ["curves", "{tmp}", "-o", "{tmp}/c.png"],

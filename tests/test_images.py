@@ -298,6 +298,8 @@ def test_rasterize_info_and_show_on_real_sheep(sheep_path, tmp_path):
     assert show.exit_code == 0 and Image.open(tmp_path / "p.png").size[0] == 200
     again = CliRunner().invoke(cli, ["rasterize", str(out), "-o", str(tmp_path / "again.npz")])
     assert again.exit_code != 0 and "already an image dataset" in again.output
+    wrong_size = CliRunner().invoke(cli, ["eval", "vectorizer", "--dataset", str(out)])  # was an internal error
+    assert wrong_size.exit_code == 1 and "holds 32x32 images; the model reads 28x28" in wrong_size.output
 
 
 def test_rasterize_on_a_folder_and_without_torch(tmp_path):
@@ -310,3 +312,19 @@ def test_rasterize_on_a_folder_and_without_torch(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip().splitlines()[-1] == "False"
     assert load_image_dataset(out).counts() == {"train": 1, "valid": 1, "test": 1}
+
+
+def test_rasterize_says_what_a_split_leaves_out_and_refuses_options_that_cannot_apply(sheep_path, tmp_path):
+    """Counts that left pictures out dropped them without a word; --split on a stroke dataset and --line-width on
+    a folder did nothing."""
+    for i in range(4):
+        _draw(tmp_path / "src" / f"{i}.png", (10, 10, 50 + 10 * i, 50))
+    result = CliRunner().invoke(cli, ["rasterize", str(tmp_path / "src"), "-o", str(tmp_path / "f.npz"), "--size",
+                                      "16", "--split", "0,0,1"])
+    assert result.exit_code == 0 and "Warning: --split counts leave 3 pictures out" in result.output
+    for source, args, message in [(sheep_path, ["--split", "1,1,1"], "--split is for a folder of pictures"),
+                                  (tmp_path / "src", ["--line-width", "2"], "--line-width is for a stroke-3 dataset"),
+                                  (tmp_path / "src", ["--turntable", "4"], "--turntable is for a stroke-3 dataset")]:
+        result = CliRunner().invoke(cli, ["rasterize", str(source), "-o", str(tmp_path / "x.npz"), *args])
+        assert result.exit_code == 1 and message in result.output, result.output
+    assert not (tmp_path / "x.npz").exists()

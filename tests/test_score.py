@@ -178,6 +178,8 @@ def test_score_command_prints_the_three_rows_and_writes_the_report(sheep, sheep_
     assert report["samples"] == json.loads(json.dumps(expected["samples"]))
     assert report["inputs"]["ref"].endswith(":test") and report["intended"] == "sheep"
     assert CliRunner().invoke(cli, args).exit_code != 0  # the report exists: --force to replace it
+    result = CliRunner().invoke(cli, [*args, "--force", "--n", "5", "--temperature", "9"])  # were ignored
+    assert result.exit_code == 1 and "--n, --temperature: for sampling with --model" in result.output
 
 
 def test_score_command_samples_a_model_first(tiny_model, sheep_path, judge, tmp_path):

@@ -29,6 +29,7 @@ from starlette.testclient import TestClient  # noqa: E402
 from sketchtool.serve import api  # noqa: E402
 from sketchtool.serve.api import Limits  # noqa: E402
 from sketchtool.serve.app import create_app  # noqa: E402
+from sketchtool.errors import SketchtoolError  # noqa: E402
 from sketchtool.serve.catalog import load_catalog  # noqa: E402
 
 PORT = 8765
@@ -160,6 +161,12 @@ def test_generate_returns_n_drawings_and_interpolate_runs_from_a_to_b(client):
     r = client.post("/api/interpolate", json={"a": a, "b": b, "steps": 4, "seed": 2, "temperature": 0.05})
     rows = r.json()["drawings"]
     assert r.status_code == 200 and len(rows) == 4 and rows[0] != rows[-1]
+
+
+def test_a_default_model_the_page_cannot_draw_with_is_refused_at_start():
+    """--model vectorizer started a page whose default model was not among those it served."""
+    with pytest.raises(SketchtoolError, match="--model vectorizer: the page cannot draw with it"):
+        load_catalog("vectorizer")
 
 
 def test_runs_found_at_start_up_are_offered_by_id_and_a_broken_one_is_skipped(tiny_model, tmp_path):

@@ -16,15 +16,16 @@ __all__ = ["COMMANDS"]
 @click.argument("source", type=click.Path(exists=True))
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Output image dataset (.npz).")
 @click.option("--size", default=64, show_default=True, type=int, help="Image width and height in pixels.")
-@click.option("--line-width", default=1.5, show_default=True, type=float,
-              help="Stroke width in output pixels (stroke datasets only).")
+@click.option("--line-width", default=None, type=float,
+              help="Stroke width in output pixels (stroke datasets only) [default: 1.5].")
 @click.option("--padding", default=2.0, show_default=True, type=float, help="Empty border in output pixels.")
 @click.option("--antialias", default="fast", show_default=True, type=click.Choice(["fast", "best", "none"]),
               help="fast: 4x4 supersampled; best: exact coverage (slower); none: binary.")
 @click.option("--limit", default=None, type=click.IntRange(min=1),
               help="At most this many drawings per split (a folder: this many files in all).")
-@click.option("--split", "split_text", default="0.9,0.05,0.05", show_default=True,
-              help="A folder's train,valid,test as ratios or counts (a stroke dataset keeps its own splits).")
+@click.option("--split", "split_text", default=None,
+              help="A folder's train,valid,test as ratios or counts [default: 0.9,0.05,0.05] (a stroke dataset keeps "
+                   "its own splits).")
 @click.option("--seed", default=0, show_default=True, type=SEED,
               help="Seed of a folder's train/valid/test shuffle, or of a turntable's transforms.")
 @click.option("--turntable", "views", default=None, type=int, metavar="K",
@@ -52,16 +53,22 @@ def rasterize_command(source, out, size, line_width, padding, antialias, limit, 
     if Path(out).suffix.lower() != ".npz":
         raise SketchtoolError(f"{out}: the image dataset must be an .npz file; give -o NAME.npz")
     check_output_path(out, inputs=[source], force=force)
-    options = RasterOptions(size=size, line_width=line_width, padding=padding, antialias=antialias)
-    if views is not None and Path(source).is_dir():
-        raise SketchtoolError("--turntable turns stroke drawings; give a stroke-3 dataset, not a folder")
+    options = RasterOptions(size=size, line_width=1.5 if line_width is None else line_width, padding=padding,
+                            antialias=antialias)
     if Path(source).is_dir():
+        for given, option in ((views, "--turntable"), (line_width, "--line-width")):
+            if given is not None:
+                raise SketchtoolError(f"{option} is for a stroke-3 dataset; a folder's pictures keep their own lines")
         from sketchtool.build import parse_split
         from sketchtool.image_build import images_from_folder
 
-        dataset = images_from_folder(source, size=options.size[0], padding=padding, split=parse_split(split_text),
-                                     seed=seed, limit=limit, on_progress=progress_bar("image"))
+        dataset = images_from_folder(source, size=options.size[0], padding=padding,
+                                     split=parse_split(split_text or "0.9,0.05,0.05"), seed=seed, limit=limit,
+                                     on_progress=progress_bar("image"),
+                                     on_warning=lambda text: click.echo(f"Warning: {text}", err=True))
     else:
+        if split_text is not None:
+            raise SketchtoolError("--split is for a folder of pictures; a stroke-3 dataset keeps its own splits")
         from sketchtool.formats.npz import load_dataset
         from sketchtool.image_build import images_from_strokes
         from sketchtool.images import dataset_kind

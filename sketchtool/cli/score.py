@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sketchtool.cli.options import COUNT, SEED
+from sketchtool.cli.options import COUNT, SEED, given_options
 from sketchtool.errors import SketchtoolError
 
 __all__ = ["COMMANDS"]
@@ -63,6 +63,9 @@ def score_command(samples, ref, model_ref, n, temperature, pen_temperature, z_te
 
     if (samples is None) == (model_ref is None):
         raise SketchtoolError("give either SAMPLES (an .npz) or --model RUN to sample, not both and not neither")
+    sampling_only = given_options("n", "temperature", "pen_temperature", "z_temperature")
+    if samples is not None and sampling_only:
+        raise SketchtoolError(f"{', '.join(sampling_only)}: for sampling with --model; SAMPLES are scored as they are")
     from sketchtool.sampling import SampleOptions
 
     sampling = SampleOptions(temperature=temperature, seed=seed, pen_temperature=pen_temperature,

@@ -86,6 +86,9 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
 
     model_given = click.get_current_context().get_parameter_source("model") != ParameterSource.DEFAULT
     given_model = model if model_given else None  # --model as typed; None when left at its default
+    if new_dataset and not resume:
+        raise SketchtoolError("--new-dataset lets --resume continue on another dataset; a new run takes any dataset "
+                              "without it")
     if init is not None:
         clash = [flag for flag, given in (("--resume", resume), ("--preset", preset), ("--config", config)) if given]
         if clash:

@@ -85,6 +85,9 @@ def load_catalog(default: str | None = None, runs: str | os.PathLike | None = No
         catalog.models[embedded.name] = ServedModel(embedded.name, f"{embedded.name} (embedded)", "embedded",
                                                     model, info)
     if catalog.default is None:
+        if wanted not in catalog.models:  # the vectorizer, or an embedded model that did not load (said above)
+            raise SketchtoolError(f"--model {wanted}: the page cannot draw with it; give a model that draws, "
+                                  "e.g. sheep or kanji")
         catalog.default = wanted
     for run in _run_dirs(runs, catalog, on_skip):
         model_id = f"runs/{run.name}"
