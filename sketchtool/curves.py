@@ -37,7 +37,7 @@ def plot_curves(run_dir: str | os.PathLike, out: str | os.PathLike, *, force: bo
     fmt = require_output("curves", out).suffix.lower().lstrip(".")
     terms = loss_terms(records)[:MAX_PANELS]
     if not terms:
-        raise SketchtoolError(f"{run_dir}: metrics.jsonl is empty; train for at least log_every steps first")
+        raise SketchtoolError(f"{run_dir}: metrics.jsonl holds no readable loss records; train for at least log_every steps first")
     try:
         from matplotlib.figure import Figure
     except ImportError:

@@ -133,8 +133,11 @@ def load_image_dataset(path: str | os.PathLike) -> ImageDataset:
     for k, a in {**splits, **{f"{k}_labels": v for k, v in labels.items()}}.items():
         if a.dtype.kind not in "iu":
             raise SketchtoolError(f"{path}: member {k} has dtype {a.dtype}, not integers", reason="corrupt")
-    if any(a.ndim != 3 for a in splits.values()):
-        raise SketchtoolError(f"{path}: image splits must be (N, H, W) arrays", reason="corrupt")
+    if any(a.ndim != 3 or (len(a) and min(a.shape[1:]) < 1) for a in splits.values()):
+        raise SketchtoolError(f"{path}: image splits must be (N, H, W) arrays of at least 1x1 pixels", reason="corrupt")
+    for k, a in splits.items():  # uint8 pixels: anything else would wrap round silently
+        if a.dtype != np.uint8 and a.size and (a.min() < 0 or a.max() > 255):
+            raise SketchtoolError(f"{path}: split {k} holds pixel values outside 0-255", reason="corrupt")
     listed = meta.get("extras", []) if isinstance(meta, dict) else []
     if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
         raise SketchtoolError(f"{path}: meta extras is not a list of names", reason="corrupt")

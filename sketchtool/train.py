@@ -103,9 +103,9 @@ def _init_source(ref: str) -> dict[str, Any]:
     from sketchtool.pretrained import resolve_model
 
     try:
-        return read_checkpoint(resolve_model(ref))
+        return read_checkpoint(resolve_model(ref, option="--init"))
     except SketchtoolError as e:
-        raise SketchtoolError(f"--init: {e}".replace("--init: --model ", "--init ")) from None
+        raise SketchtoolError(str(e) if str(e).startswith("--init") else f"--init: {e}") from None
 
 
 def resolve_hparams(model: str, *, preset: str | None = None, config: str | os.PathLike | None = None,
@@ -609,7 +609,7 @@ def evaluate(run: str | os.PathLike, *, split: str = "test", dataset: str | os.P
         raise SketchtoolError(f"--split {split}: use train, valid or test")
     dev = resolve_device(device)
     precision = resolve_precision(precision, dev)
-    model, info = load_model(resolve_model(run), device=str(dev))
+    model, info = load_model(resolve_model(run, option="model"), device=str(dev))  # eval's RUN is no --model
     path = Path(dataset or info.dataset.get("path") or "")
     if not path.is_file():
         raise SketchtoolError(f"{path}: the model's dataset is not there; pass the dataset with --dataset")

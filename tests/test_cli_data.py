@@ -261,7 +261,8 @@ def test_info_on_offsets_that_overflow_is_one_line_without_warnings(tmp_path):
 @pytest.mark.parametrize("ref, message", [
     ("{p}:tset:1", "unknown split 'tset'; a dataset's splits are train, valid, test"),
     ("{p}:Train", "unknown split 'Train'"),
-    ("{p}:train:x", "drawing index 'x' is not a number"),
+    ("{p}:train:x", "drawing index 'x' is not a whole number from 0"),
+    ("{p}:train:-1", "drawing index '-1' is not a whole number from 0"),  # said "is not a number"
 ])
 def test_dataset_references_name_the_splits(tmp_path, ref, message):
     from sketchtool.errors import SketchtoolError

@@ -124,6 +124,13 @@ def test_hparams_out_of_range_are_refused_before_a_run_exists(hparam, message, s
     assert not (tmp_path / "r").exists()
 
 
+def test_a_missing_model_is_named_as_the_command_takes_it(small_dataset, tmp_path):
+    """eval's RUN and train's --init were both reported as "--model NAME"."""
+    assert _one_line_error(CliRunner().invoke(cli, ["eval", "nope"])).startswith("Error: model nope: no such run")
+    result = CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / "r"), "--init", "nope"])
+    assert _one_line_error(result).startswith("Error: --init nope: no such run")
+
+
 def test_help_does_not_import_torch():
     code = "import sys; from sketchtool.cli import cli; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)

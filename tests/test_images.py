@@ -176,6 +176,19 @@ def test_decompression_bombs_and_broken_files_are_clear_errors(tmp_path):
         load_line_drawing(tmp_path / "broken.png", size=16, padding=1)
 
 
+def test_pixels_beyond_a_byte_and_empty_images_are_refused(tmp_path):
+    """int16 pixels of 300 wrapped round to 44 without a word, and 0x0 images gave NaN statistics."""
+    meta = np.array(json.dumps({"kind": "images"}))
+    np.savez(tmp_path / "wide.npz", train=np.full((2, 4, 4), 300, np.int16), meta=meta)
+    with pytest.raises(SketchtoolError, match="pixel values outside 0-255"):
+        load_image_dataset(tmp_path / "wide.npz")
+    np.savez(tmp_path / "empty.npz", train=np.zeros((2, 0, 0), np.uint8), meta=meta)
+    with pytest.raises(SketchtoolError, match="at least 1x1 pixels"):
+        load_image_dataset(tmp_path / "empty.npz")
+    np.savez(tmp_path / "fine.npz", train=np.full((2, 4, 4), 255, np.int16), meta=meta)
+    assert load_image_dataset(tmp_path / "fine.npz").splits["train"].max() == 255
+
+
 def test_png_grid_shows_each_image_dark_on_white(tmp_path):
     from PIL import Image
 
@@ -300,6 +313,8 @@ def test_rasterize_info_and_show_on_real_sheep(sheep_path, tmp_path):
     assert again.exit_code != 0 and "already an image dataset" in again.output
     wrong_size = CliRunner().invoke(cli, ["eval", "vectorizer", "--dataset", str(out)])  # was an internal error
     assert wrong_size.exit_code == 1 and "holds 32x32 images; the model reads 28x28" in wrong_size.output
+    as_strokes = CliRunner().invoke(cli, ["plot", f"{out}:test", "-o", str(tmp_path / "p.gcode")])
+    assert as_strokes.exit_code == 1 and "an image dataset; this reads drawings" in as_strokes.output
 
 
 def test_rasterize_on_a_folder_and_without_torch(tmp_path):

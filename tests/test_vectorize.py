@@ -318,8 +318,10 @@ def test_vectorize_refuses_what_is_not_a_picture_in_one_line(tmp_path):
     (tmp_path / "notes.png").write_text("not a picture")
     line = np.array([[0, 0, 0], [9, 9, 1]], dtype=np.int16)
     save_dataset(tmp_path / "strokes.npz", StrokeDataset(splits={"train": [line], "valid": [line], "test": [line]}))
+    (tmp_path / "damaged.npz").write_bytes(b"PK\x03\x04 not really a zip")
     for name, message in [("d.svg", "an SVG is vectors already"), ("notes.png", "unreadable image"),
-                          ("strokes.npz", "a stroke dataset is already strokes")]:
+                          ("strokes.npz", "a stroke dataset is already strokes"),
+                          ("damaged.npz", "unreadable dataset")]:  # was "already strokes"
         result = CliRunner().invoke(cli, ["vectorize", str(tmp_path / name), "-o", str(tmp_path / "v.svg")])
         assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, result.output
     assert not (tmp_path / "v.svg").exists()

@@ -271,7 +271,7 @@ def _complete_image(run: _Run, input_ref: str, n: int, mask_path: str | None) ->
     else:
         from sketchtool.image_build import load_image_resized
 
-        _require_image_file(mask_path, "--mask")
+        _require_image_file(mask_path, "--mask", dataset_ok=False)
         mask = load_image_resized(mask_path, shape, invert=False) < 128
     samples = complete_image(run.model, run.info, image, mask, n, run.options, on_progress=_progress())
     images = samples.images
@@ -305,13 +305,13 @@ def _read_image(ref: str, shape: tuple):
     return load_image_resized(path, shape).astype("float32") / 255
 
 
-def _require_image_file(path, what: str) -> None:
+def _require_image_file(path, what: str, dataset_ok: bool = True) -> None:
     from sketchtool.image_build import IMAGE_SUFFIXES
 
     path = Path(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise SketchtoolError(f"{what} {path}: an image model reads {', '.join(IMAGE_SUFFIXES)} images "
-                              "or IMAGES.npz:split:index")
+        raise SketchtoolError(f"{what} {path}: give a {', '.join(IMAGE_SUFFIXES)} image"
+                              + (" or IMAGES.npz:split:index" if dataset_ok else ""))
     if not path.is_file():
         raise SketchtoolError(f"{path}: no such file")
 

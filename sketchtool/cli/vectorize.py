@@ -100,6 +100,9 @@ def _read_pictures(paths, split: str, limit: int | None):
             from sketchtool.images import dataset_kind, load_image_dataset
 
             if dataset_kind(path) != "images":
+                from sketchtool.formats.npz import load_dataset
+
+                load_dataset(path)  # a damaged file: its own error, not "already strokes"
                 raise SketchtoolError(f"{path}: a stroke dataset is already strokes; give pictures or an image dataset")
             dataset = load_image_dataset(path)
             if split not in dataset.splits:

@@ -152,7 +152,7 @@ def parse_reference(ref: str) -> tuple[Path, str | None, int | None]:
     if split not in SPLITS:
         raise SketchtoolError(f"{ref}: unknown split {split!r}; a dataset's splits are {', '.join(SPLITS)}")
     if index is not None and not index.isdigit():
-        raise SketchtoolError(f"{ref}: drawing index {index!r} is not a number; give {m.group('path')}:{split}:0, "
+        raise SketchtoolError(f"{ref}: drawing index {index!r} is not a whole number from 0; give {m.group('path')}:{split}:0, "
                               f":1, ...")
     return Path(m.group("path")), split, None if index is None else int(index)
 
@@ -168,7 +168,10 @@ def read_drawings(ref: str | os.PathLike, **svg_options) -> list[np.ndarray]:
         raise SketchtoolError(f"{path}: no such file")
     if accepts("dataset", path):
         from sketchtool.formats.npz import load_dataset
+        from sketchtool.images import dataset_kind
 
+        if dataset_kind(path) == "images":
+            raise SketchtoolError(f"{path}: an image dataset; this reads drawings (a stroke-3 dataset or an SVG)")
         ds = load_dataset(path)
         drawings = ds.splits[split] if split else [d for name in ds.splits for d in ds.splits[name]]
         if index is None:
