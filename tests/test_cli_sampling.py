@@ -244,6 +244,15 @@ ERRORS = [  # (arguments, fragment of the one-line message); {tiny}, {uncond}, {
      "2 input(s) x --n 60000 = 120,000 drawings, more than 100,000"),
     (["interpolate", *["{fx}/sheep_a.svg", "{fx}/sheep_b.svg"] * 51, "--steps", "1000", "--out", "{tmp}/x.svg"],
      "101 pair(s) x --steps 1000 = 101,000 drawings, more than 100,000"),
+    # look options the output cannot show were ignored without a word
+    (["generate", "--size", "300", "--out", "{tmp}/x.svg"], "--size: no effect on .svg output"),
+    (["generate", "--dpi", "300", "--cols", "2", "--out", "{tmp}/x.npz"], "--cols, --dpi: no effect on .npz output"),
+    (["generate", "--stroke-width", "2", "--colour-by-order", "--out", "{tmp}/x.gcode"],
+     "--colour-by-order, --stroke-width: no effect on .gcode output"),
+    (["interpolate", "{fx}/sheep_a.svg", "{fx}/sheep_b.svg", "--with-inputs", "--out", "{tmp}/x.npz"],
+     "--with-inputs: an .npz holds the results only"),
+    (["complete", "{fx}/sheep_start.svg", "--cols", "1", "--out", "{tmp}/x.svg"],
+     "--cols: the endings are drawn into the input's own page"),
 ]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sketchtool.cli.options import COMMON_SCALE, COUNT, FORCE, MAX_DRAWINGS, SEED, picture_options
+from sketchtool.cli.options import COMMON_SCALE, COUNT, FORCE, MAX_DRAWINGS, SEED, picture_options, refuse_unseen_look
 from sketchtool.cli.progress import progress_bar
 from sketchtool.formats import describe
 
@@ -203,6 +203,7 @@ def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_o
     check_output_path(out, inputs=[dataset], force=force)
     ds = load_any_dataset(dataset)
     require_output("images" if isinstance(ds, ImageDataset) else "drawings", out)
+    refuse_unseen_look(out, images=isinstance(ds, ImageDataset))
     indices = np.arange(len(ds.splits[split]))
     if class_name is not None:
         if class_name not in ds.class_names:

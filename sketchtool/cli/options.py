@@ -6,13 +6,15 @@ same words)."""
 from __future__ import annotations
 
 import math
+import os
+
 import click
 
 from sketchtool.device import PRECISIONS, normalize_precision
 from sketchtool.errors import SketchtoolError
 
 __all__ = ["Number", "SEED", "COUNT", "STEPS", "STROKE_WIDTH", "DPI", "PNG_WIDTH", "COMMON_SCALE", "picture_options",
-           "FORCE", "given_options", "PRECISION", "MAX_DRAWINGS", "MAX_STEPS", "MAX_DPI", "MAX_PNG_SIDE"]
+           "FORCE", "given_options", "refuse_unseen_look", "PRECISION", "MAX_DRAWINGS", "MAX_STEPS", "MAX_DPI", "MAX_PNG_SIDE"]
 
 MAX_DRAWINGS = 100_000  # generate to .npz: 186 s, 0.95 GB peak RSS on one busy core; 10 million ran for hours
 MAX_STEPS = 1_000       # drawings per interpolated pair
@@ -77,6 +79,23 @@ def picture_options(command):
 
 
 FORCE = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+
+
+def refuse_unseen_look(out, *, images: bool = False) -> None:
+    """Refuse look options the output cannot show (they were ignored without a word): --size and --dpi outside
+    a PNG, grid and stroke looks in an .npz, colour and width on a plotter, stroke looks on images."""
+    suffix = os.path.splitext(str(out))[1].lower()
+    unseen = set() if suffix == ".png" else {"png_width", "dpi"}
+    if suffix == ".npz":
+        unseen |= {"cols", "colour_by_order", "stroke_width", "common_scale"}
+    elif suffix in (".gcode", ".nc", ".ngc", ".hpgl"):
+        unseen |= {"colour_by_order", "stroke_width"}
+    if images:
+        unseen |= {"colour_by_order", "stroke_width", "common_scale"}
+    given = given_options(*unseen)
+    if given:
+        raise SketchtoolError(f"{', '.join(given)}: no effect on {'images written as ' if images else ''}{suffix} "
+                              "output; drop it")
 
 
 def given_options(*names: str) -> list[str]:

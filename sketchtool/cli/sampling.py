@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from sketchtool.cli.options import (COMMON_SCALE, COUNT, FORCE, MAX_DRAWINGS, MAX_STEPS, PRECISION, SEED, STEPS,
-                                    picture_options)
+                                    given_options, picture_options, refuse_unseen_look)
 from sketchtool.cli.progress import progress_bar
 from sketchtool.errors import SketchtoolError
 from sketchtool.formats import accepts
@@ -85,6 +85,9 @@ class _Run:
         self.options.validate()
         device = str(resolve_device(params["device"]))
         self.model, self.info = load_model(resolve_model(params["model_ref"]), device=device)
+        refuse_unseen_look(self.out, images=self.model.output_kind == "images")
+        if given_options("with_inputs") and accepts("dataset", self.out):
+            raise SketchtoolError("--with-inputs: an .npz holds the results only; drop it or write a page")
 
     def read(self, ref: str) -> list:
         """Drawings of one input: an SVG normalised as the model's training data was, or an .npz reference."""
@@ -322,6 +325,10 @@ def _complete_in_place(run: _Run, input_ref: str, n: int, placement: str) -> Non
     from sketchtool.formats.svg_reader import read_svg
     from sketchtool.prepare import complete_polylines
 
+    unseen = given_options("cols", "common_scale", "colour_by_order")
+    if unseen:
+        raise SketchtoolError(f"{', '.join(unseen)}: the endings are drawn into the input's own page, not a grid; "
+                              "drop it")
     drawing = read_svg(input_ref, tolerance=run.svg_options().get("tolerance"))
     result = complete_polylines(drawing.polylines, run.model, run.info, n, run.options, _progress(), name=input_ref)
     write_completion_svg(run.out, result.given, result.endings, viewbox=drawing.viewbox, width=drawing.width,
