@@ -108,6 +108,7 @@ def test_strict_fails_when_any_file_is_unusable(tmp_path):
     (["-o", "{tmp}/x.npz", "--size", "inf"], "--size inf: must be a finite number"),
     (["-o", "{tmp}/x.npz", "--tolerance", "0"], "--tolerance 0.0: must be a finite number > 0"),
     (["-o", "{tmp}/x.npz", "--tolerance", "nan"], "--tolerance nan: must be a finite number > 0"),
+    (["-o", "{tmp}/x.npz", "--keep-units", "--size", "10"], "--keep-units keeps the SVG's own units"),
     (["-o", "{tmp}/missing/x.npz"], "folder does not exist"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, args, message):

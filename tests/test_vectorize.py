@@ -332,9 +332,12 @@ def test_options_of_the_other_method_are_refused_not_ignored(tmp_path):
     picture = _save(tmp_path / "v.png", _line_picture(90, 60, (10, 50), (80, 10), 3))
     for args, message in [(["--size", "0"], "--size 0: give 8 to 4096 pixels"),
                           (["--strokes", "3"], "--strokes is for --method agent"),
-                          (["--method", "agent", "--size", "64"], "the agent draws on its own canvas of 28 pixels")]:
+                          (["--method", "agent", "--size", "64"], "the agent draws on its own canvas of 28 pixels"),
+                          (["--limit", "3"], "--limit: for an image dataset (.npz)")]:
         result = CliRunner().invoke(cli, ["vectorize", str(picture), *args, "-o", str(tmp_path / "v.svg")])
         assert result.exit_code == 1 and message in result.output, result.output
+    result = CliRunner().invoke(cli, ["vectorize", str(picture), "--split", "bogus", "-o", str(tmp_path / "v.svg")])
+    assert result.exit_code == 2 and "'bogus' is not one of 'train', 'valid', 'test'" in result.output
     assert not (tmp_path / "v.svg").exists()
 
 

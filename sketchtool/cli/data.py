@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from sketchtool.cli.options import COMMON_SCALE, COUNT, FORCE, MAX_DRAWINGS, SEED, picture_options, refuse_unseen_look
+from sketchtool.cli.options import (COMMON_SCALE, COUNT, FORCE, MAX_DRAWINGS, SEED, given_options, picture_options,
+                                    refuse_unseen_look)
 from sketchtool.cli.progress import progress_bar
 from sketchtool.formats import describe
 
@@ -70,6 +71,8 @@ def build_dataset_command(sources, out, epsilon, size, keep_units, max_seq_len, 
     from sketchtool.formats.npz import save_dataset
 
     require_output("dataset", out)
+    if keep_units and given_options("size"):
+        raise SketchtoolError("--size scales each drawing; --keep-units keeps the SVG's own units instead: give one")
     inputs = discover_svgs(sources, pictures=pictures is not None)  # the files read, not their folders
     check_output_path(out, inputs=inputs, force=force)
     if report_path:

@@ -25,7 +25,8 @@ __all__ = ["COMMANDS"]
               help="Then fit the agent's strokes to each picture for this many steps through its renderer and "
                    "tidy them against it (slower, closer; 30 is a good start, kanji want --strokes 4 --refine 60).")
 @click.option("--size", type=int, default=None, help="Canvas the skeleton tracer works on (default 128 pixels).")
-@click.option("--split", default="test", show_default=True, help="Split of an image dataset to vectorize.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "valid", "test"]),
+              help="Split of an image dataset to vectorize.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many pictures of a dataset.")
 @click.option("--stroke-width", type=float, default=1.5, show_default=True, help="Line width of SVG/PNG previews.")
 @click.option("--force", is_flag=True, help="Overwrite an existing output.")
@@ -88,8 +89,13 @@ def vectorize_command(images, out, method, model_ref, strokes, refine, size, spl
 
 def _read_pictures(paths, split: str, limit: int | None):
     """Pictures as float ink: each PNG/JPG, or the `split` of an image dataset (.npz)."""
+    from sketchtool.cli.options import given_options
     from sketchtool.errors import SketchtoolError
     from sketchtool.vectorize import read_picture
+
+    unseen = given_options("split", "limit") if not any(Path(p).suffix.lower() == ".npz" for p in paths) else []
+    if unseen:
+        raise SketchtoolError(f"{', '.join(unseen)}: for an image dataset (.npz); pictures are read whole")
 
     pictures = []
     for path in paths:
