@@ -1,7 +1,8 @@
 """Option types shared by the commands. Bounded numbers: a value that is not a number, not finite or out of range
 is refused while the command line is read, as one `Error:` line and exit 1, before any model loads or any file is
-written. `--common-scale`; the one `--precision` vocabulary (auto, fp32, bf16; float32 and bfloat16 read as the
-same words)."""
+written. `--common-scale`, the picture options and `--force` shared by commands that write grids; refusing options
+the output cannot show instead of ignoring them; the one `--precision` vocabulary (auto, fp32, bf16; float32 and
+bfloat16 read as the same words)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from sketchtool.device import PRECISIONS, normalize_precision
 from sketchtool.errors import SketchtoolError
 
 __all__ = ["Number", "SEED", "COUNT", "STEPS", "STROKE_WIDTH", "DPI", "PNG_WIDTH", "COMMON_SCALE", "picture_options",
-           "FORCE", "given_options", "refuse_unseen_look", "PRECISION", "MAX_DRAWINGS", "MAX_STEPS", "MAX_DPI", "MAX_PNG_SIDE"]
+           "FORCE", "given_options", "refuse_unseen_look", "PRECISION", "MAX_DRAWINGS", "MAX_STEPS", "MAX_DPI",
+           "MAX_PNG_SIDE"]
 
 MAX_DRAWINGS = 100_000  # generate to .npz: 186 s, 0.95 GB peak RSS on one busy core; 10 million ran for hours
 MAX_STEPS = 1_000       # drawings per interpolated pair
