@@ -5,7 +5,7 @@ candidate ships only if its mean Fréchet distance is lower, it is better on at 
 recognition is at most half a point lower and its test L_R at most 0.02 worse (docs/BENCHMARKS.md, issue 12).
 
     python benchmarks/sheep_candidate.py CANDIDATE.pt [--base sheep] [--data ../shared/data/aaron_sheep.npz] \
-        [--seeds 10] [--n 1000] [--jobs 2] [--out sheep_candidate]
+        [--seeds 10] [--first-seed 0] [--n 1000] [--jobs 2] [--out sheep_candidate]
 
 Prints a Markdown table (per-seed distances, the paired difference in standard errors) and the verdict; every
 report is kept as JSON in --out. Scores are those of this machine: a seed samples other drawings on another CPU.
@@ -56,18 +56,20 @@ def main() -> None:
     parser.add_argument("--base", default="sheep", help="the model to beat (default: the embedded sheep)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds FIRST..FIRST+SEEDS-1 (a held-out check)")
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=2, help="scores run at once, one thread each")
     parser.add_argument("--out", type=Path, default=Path("sheep_candidate"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     models = {"base": args.base, "candidate": args.candidate}
-    jobs = [(role, seed) for seed in range(args.seeds) for role in models]
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs = [(role, seed) for seed in seeds for role in models]
     with ThreadPoolExecutor(args.jobs) as pool:
         results = dict(zip(jobs, pool.map(lambda job: score(job[0], models[job[0]], job[1], args), jobs)))
     rows, figures = [], {}
     for role, model in models.items():
-        runs = [results[role, seed] for seed in range(args.seeds)]
+        runs = [results[role, seed] for seed in seeds]
         frechet = np.array([r["frechet"] for r in runs])
         f = figures[role] = {
             "frechet": frechet, "recognition": np.mean([r["recognition"] for r in runs]),
@@ -78,7 +80,7 @@ def main() -> None:
                     f"{f['recognition']:.2%} | {hit_max:.2%} | "
                     f"{np.mean([r['strokes']['strokes_distance'] for r in runs]):.2f} | {f['test_lr']:.4f} | "
                     f"{f['valid_lr']:.4f} |")
-    print(f"| model | Fréchet, mean (seeds 0-{args.seeds - 1}) | precision | recall | recognised | hit max_seq_len | "
+    print(f"| model | Fréchet, mean (seeds {seeds[0]}-{seeds[-1]}) | precision | recall | recognised | hit max_seq_len | "
           "strokes W1 | test L_R | valid L_R |")
     print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
