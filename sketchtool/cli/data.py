@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from sketchtool.cli.options import (COMMON_SCALE, COUNT, FORCE, MAX_DRAWINGS, SEED, given_options, picture_options,
-                                    refuse_unseen_look)
+from sketchtool.cli.options import (COMMON_SCALE, COUNT, FORCE, MAX_DRAWINGS, SEED, given_options, picture_look,
+                                    picture_options, refuse_unseen_look)
 from sketchtool.cli.progress import progress_bar
 from sketchtool.formats import describe
 
@@ -200,7 +200,7 @@ def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_o
 
     from sketchtool.errors import SketchtoolError
     from sketchtool.fileio import check_output_path
-    from sketchtool.formats import OutputOptions, require_output, write_drawings
+    from sketchtool.formats import require_output, write_drawings
     from sketchtool.images import ImageDataset, load_any_dataset
 
     check_output_path(out, inputs=[dataset], force=force)
@@ -217,10 +217,8 @@ def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_o
         raise SketchtoolError(f"{dataset}: no drawings in split {split!r}" + (f" of class {class_name!r}" if class_name else "")
                               + f"; splits: {', '.join(f'{k} {v}' for k, v in ds.counts().items())}")
     picked = np.sort(np.random.default_rng(seed).choice(indices, size=min(count, len(indices)), replace=False))
-    look = OutputOptions(cols=cols, colour_by_order=colour_by_order, common_scale=common_scale, png_width=png_width,
-                         dpi=dpi)
-    if stroke_width is not None:
-        look.stroke_width = stroke_width
+    look = picture_look(stroke_width=stroke_width, png_width=png_width, dpi=dpi, cols=cols,
+                        colour_by_order=colour_by_order, common_scale=common_scale)
     if isinstance(ds, ImageDataset):  # a grid of its pixels
         from sketchtool.formats import write_images
 

@@ -15,7 +15,7 @@ from sketchtool.device import PRECISIONS, normalize_precision
 from sketchtool.errors import SketchtoolError
 
 __all__ = ["Number", "SEED", "COUNT", "STEPS", "STROKE_WIDTH", "DPI", "PNG_WIDTH", "COMMON_SCALE", "picture_options",
-           "FORCE", "given_options", "refuse_unseen_look", "PRECISION", "MAX_DRAWINGS", "MAX_STEPS", "MAX_DPI",
+           "FORCE", "picture_look", "given_options", "refuse_unseen_look", "PRECISION", "MAX_DRAWINGS", "MAX_STEPS", "MAX_DPI",
            "MAX_PNG_SIDE"]
 
 MAX_DRAWINGS = 100_000  # generate to .npz: 186 s, 0.95 GB peak RSS on one busy core; 10 million ran for hours
@@ -83,14 +83,27 @@ def picture_options(command):
 FORCE = click.option("--force", is_flag=True, help="Overwrite an existing output file.")
 
 
+def picture_look(*, stroke_width: float | None, png_width: int | None, dpi: float, **fields):
+    """The writer options of `picture_options` and the grid's own fields (cols, colour_by_order, ...); the
+    writers' stroke width stays unless --stroke-width was given."""
+    from sketchtool.formats import OutputOptions
+
+    options = OutputOptions(png_width=png_width, dpi=dpi, **fields)
+    if stroke_width is not None:
+        options.stroke_width = stroke_width
+    return options
+
+
 def refuse_unseen_look(out, *, images: bool = False) -> None:
     """Refuse look options the output cannot show (they were ignored without a word): --size and --dpi outside
     a PNG, grid and stroke looks in an .npz, colour and width on a plotter, stroke looks on images."""
+    from sketchtool.plot import GCODE_SUFFIXES
+
     suffix = os.path.splitext(str(out))[1].lower()
     unseen = set() if suffix == ".png" else {"png_width", "dpi"}
     if suffix == ".npz":
         unseen |= {"cols", "colour_by_order", "stroke_width", "common_scale"}
-    elif suffix in (".gcode", ".nc", ".ngc", ".hpgl"):
+    elif suffix in (*GCODE_SUFFIXES, ".hpgl"):
         unseen |= {"colour_by_order", "stroke_width"}
     if images:
         unseen |= {"colour_by_order", "stroke_width", "common_scale"}

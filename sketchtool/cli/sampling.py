@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 
 from sketchtool.cli.options import (COMMON_SCALE, COUNT, FORCE, MAX_DRAWINGS, MAX_STEPS, PRECISION, SEED, STEPS,
-                                    given_options, picture_options, refuse_unseen_look)
+                                    given_options, picture_look, picture_options,
+                                    refuse_unseen_look)
 from sketchtool.cli.progress import progress_bar
 from sketchtool.errors import SketchtoolError
 from sketchtool.formats import accepts
@@ -115,14 +116,9 @@ class _Run:
 
     def output_options(self, row: int | None = None, **fields):
         """Writer options from the command line; `row` is the command's natural grid width (--cols wins)."""
-        from sketchtool.formats import OutputOptions
-
         p = self.params
-        options = OutputOptions(cols=p["cols"] or row, colour_by_order=p["colour_by_order"],
-                                png_width=p["png_width"], dpi=p["dpi"], **fields)
-        if p["stroke_width"] is not None:
-            options.stroke_width = p["stroke_width"]
-        return options
+        return picture_look(stroke_width=p["stroke_width"], png_width=p["png_width"], dpi=p["dpi"],
+                            cols=p["cols"] or row, colour_by_order=p["colour_by_order"], **fields)
 
     def write(self, drawings: list, row: int | None = None, **fields) -> None:
         from sketchtool.formats import write_drawings

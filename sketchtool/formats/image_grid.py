@@ -62,13 +62,11 @@ def write_png_grid(images, path: str | os.PathLike, options=None) -> None:
 
 def _png_size(size: tuple[int, int], width_px: int | None, dpi: float, path) -> tuple[int, int]:
     """The grid's pixels at `width_px` wide, else `dpi` / 96 per pixel, as drawings' PNGs take --size and --dpi."""
-    from sketchtool.formats.png import MAX_PIXELS, MAX_SIDE
+    from sketchtool.formats.png import check_png_size
 
     scale = width_px / size[0] if width_px else dpi / 96
     width, height = (max(1, round(side * scale)) for side in size)
-    if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
-        raise SketchtoolError(f"{path}: a PNG of {width:,} x {height:,} px is too large (at most {MAX_SIDE:,} px a "
-                              f"side and {MAX_PIXELS // 10**6:,} million pixels); use a smaller --size or --dpi")
+    check_png_size(width, height, path, remedy="use a smaller --size or --dpi")
     return width, height
 
 

@@ -11,7 +11,7 @@ from sketchtool.fileio import atomic_write
 from sketchtool.formats.svg import SvgStyle, page_to_svg
 from sketchtool.layout import Page
 
-__all__ = ["MAX_SIDE", "MAX_PIXELS", "png_size", "write_png", "write_page"]
+__all__ = ["MAX_SIDE", "MAX_PIXELS", "check_png_size", "png_size", "write_png", "write_page"]
 
 MAX_SIDE = 32_767           # cairo's largest image surface side
 MAX_PIXELS = 100_000_000    # 400 MB of RGBA: a 10,000 x 10,000 px poster
@@ -31,15 +31,20 @@ def png_size(page: Page, width_px: int | None = None, dpi: float = 96.0) -> tupl
     return max(1, round(width)), max(1, round(height))
 
 
+def check_png_size(width: int, height: int, path, remedy: str = "use a smaller --size or --dpi, fewer drawings, "
+                   "or write .svg") -> None:
+    """Refuse a PNG larger than cairo (a side) or memory (the pixel count) allows, before anything allocates it."""
+    if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
+        raise SketchtoolError(f"{path}: a PNG of {width:,} x {height:,} px is too large (at most {MAX_SIDE:,} px a "
+                              f"side and {MAX_PIXELS // 10**6:,} million pixels); {remedy}")
+
+
 def write_png(page: Page, path: str | os.PathLike, style: SvgStyle | None = None, *,
               width_px: int | None = None, dpi: float = 96.0) -> None:
     """Render the page to PNG; `width_px` fixes the output width, otherwise `dpi` sets the scale
     (cairosvg's default background is transparent, so SvgStyle's white background is drawn in)."""
     width, height = png_size(page, width_px, dpi)
-    if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
-        raise SketchtoolError(f"{path}: a PNG of {width:,} x {height:,} px is too large (at most {MAX_SIDE:,} px a "
-                              f"side and {MAX_PIXELS // 10**6:,} million pixels); use a smaller --size or --dpi, "
-                              "fewer drawings, or write .svg")
+    check_png_size(width, height, path)
     import cairosvg  # heavy: only when a PNG is asked for
 
     svg = page_to_svg(page, style).encode()
