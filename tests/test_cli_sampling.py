@@ -253,6 +253,10 @@ ERRORS = [  # (arguments, fragment of the one-line message); {tiny}, {uncond}, {
      "--with-inputs: an .npz holds the results only"),
     (["complete", "{fx}/sheep_start.svg", "--cols", "1", "--out", "{tmp}/x.svg"],
      "--cols: the endings are drawn into the input's own page"),
+    (["complete", "{fx}/sheep_start.svg", "--placement", "overlay", "--out", "{tmp}/x.png"],
+     "--placement: arranges endings completed in place"),
+    (["complete", "{fx}/sheep_samples.npz:train:0", "--placement", "side", "--out", "{tmp}/x.svg"],
+     "--placement: arranges endings completed in place"),
 ]
 
 

@@ -190,6 +190,21 @@ def test_generate_writes_a_png_grid_and_frames_with_the_write_window(digits_run,
         assert im.n_frames == 5
 
 
+def test_the_frames_gif_takes_the_grids_size_even_beside_an_npz(digits_run, tmp_path):
+    gif = tmp_path / "steps.gif"
+    args = ["generate", "--model", str(digits_run), "--n", "6", "--seed", "3", "--frames", str(gif), "--cols", "3"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "grid.png"), "--size", "200"])
+    assert result.exit_code == 0, result.output
+    assert Image.open(tmp_path / "grid.png").size == Image.open(gif).size == (200, 133)
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "images.npz"), "--size", "90", "--force"])
+    assert result.exit_code == 0, result.output
+    assert Image.open(gif).size == (90, 60)
+    for size, message in [("30000", "a picture of 30,000 x 19,974 px is too large"), ("9000", "too many pixels")]:
+        result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "x.npz"), "--size", size, "--force"])
+        assert result.exit_code != 0 and message in result.output and not (tmp_path / "x.npz").exists()
+        assert Image.open(gif).size == (90, 60)  # untouched
+
+
 def test_sampled_frames_are_the_canvas_over_time_ending_at_the_images():
     model = _model()
     out = model.sample(3, generator=torch.Generator().manual_seed(0), frames=True)

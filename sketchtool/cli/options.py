@@ -94,23 +94,27 @@ def picture_look(*, stroke_width: float | None, png_width: int | None, dpi: floa
     return options
 
 
-def refuse_unseen_look(out, *, images: bool = False) -> None:
-    """Refuse look options the output cannot show (they were ignored without a word): --size and --dpi outside
-    a PNG, grid and stroke looks in an .npz, colour and width on a plotter, stroke looks on images."""
+def refuse_unseen_look(*outs, images: bool = False) -> None:
+    """Refuse look options no output can show (they were ignored without a word): --size and --dpi outside a
+    PNG or GIF, grid and stroke looks in an .npz, colour and width on a plotter, stroke looks on images. An
+    option one of `outs` shows (--size for generate's --frames GIF beside an .npz) is kept."""
     from sketchtool.plot import GCODE_SUFFIXES
 
-    suffix = os.path.splitext(str(out))[1].lower()
-    unseen = set() if suffix == ".png" else {"png_width", "dpi"}
-    if suffix == ".npz":
-        unseen |= {"cols", "colour_by_order", "stroke_width", "common_scale"}
-    elif suffix in (*GCODE_SUFFIXES, ".hpgl"):
-        unseen |= {"colour_by_order", "stroke_width"}
-    if images:
-        unseen |= {"colour_by_order", "stroke_width", "common_scale"}
-    given = given_options(*unseen)
+    suffixes = [os.path.splitext(str(out))[1].lower() for out in outs]
+    unseen_by_each = []
+    for suffix in suffixes:
+        unseen = set() if suffix in (".png", ".gif") else {"png_width", "dpi"}
+        if suffix == ".npz":
+            unseen |= {"cols", "colour_by_order", "stroke_width", "common_scale"}
+        elif suffix in (*GCODE_SUFFIXES, ".hpgl"):
+            unseen |= {"colour_by_order", "stroke_width"}
+        if images:
+            unseen |= {"colour_by_order", "stroke_width", "common_scale"}
+        unseen_by_each.append(unseen)
+    given = given_options(*set.intersection(*unseen_by_each))
     if given:
-        raise SketchtoolError(f"{', '.join(given)}: no effect on {'images written as ' if images else ''}{suffix} "
-                              "output; drop it")
+        raise SketchtoolError(f"{', '.join(given)}: no effect on {'images written as ' if images else ''}"
+                              f"{' or '.join(suffixes)} output; drop it")
 
 
 def given_options(*names: str) -> list[str]:

@@ -63,7 +63,7 @@ def _sampling_options(command):
 class _Run:
     """What every command does before and after sampling: check the output, load the model, write, report."""
 
-    def __init__(self, params: dict, inputs: tuple = ()):
+    def __init__(self, params: dict, inputs: tuple = (), frames: str | None = None):
         from sketchtool.device import configure_threads, resolve_device
 
         configure_threads(params["threads"])  # before torch loads, so its OpenMP workers wait passively
@@ -86,7 +86,7 @@ class _Run:
         self.options.validate()
         device = str(resolve_device(params["device"]))
         self.model, self.info = load_model(resolve_model(params["model_ref"]), device=device)
-        refuse_unseen_look(self.out, images=self.model.output_kind == "images")
+        refuse_unseen_look(self.out, *([frames] if frames else []), images=self.model.output_kind == "images")
         if given_options("with_inputs") and accepts("dataset", self.out):
             raise SketchtoolError("--with-inputs: an .npz holds the results only; drop it or write a page")
 
@@ -181,7 +181,7 @@ def generate_command(n, frames, condition, **params):
     """
     from sketchtool.sampling import generate
 
-    run = _Run(params)
+    run = _Run(params, frames=frames)
     run.options.condition = condition
     if run.model.output_kind != "images":
         if condition:
@@ -195,7 +195,7 @@ def generate_command(n, frames, condition, **params):
         run.done(f"{len(drawings)} drawings")
         return
     from sketchtool.fileio import check_output_path
-    from sketchtool.formats import OutputOptions, require_output, write_frames, write_images
+    from sketchtool.formats import require_output, write_frames, write_images
 
     require_output("images", run.out)
     if frames:
@@ -203,9 +203,9 @@ def generate_command(n, frames, condition, **params):
     samples = generate(run.model, run.info, n, run.options, on_progress=_progress(), frames=bool(frames))
     if frames and samples.frames is None:
         raise SketchtoolError(f"--frames: model {run.info.model!r} does not draw in steps; drop --frames")
+    if frames:  # first: its size checks cover the PNG grid too (the same picture), so a refusal writes nothing
+        write_frames(frames, samples.frames, run.output_options())
     write_images(run.out, samples.images, run.output_options())
-    if frames:
-        write_frames(frames, samples.frames, OutputOptions(cols=params["cols"]))
     run.done(f"{len(samples.images)} images")
 
 
@@ -239,14 +239,17 @@ def complete_command(input_ref, n, placement, mask_path, **params):
     inputs = (input_ref,) if mask_path is None else (input_ref, mask_path)
     run = _Run(params, inputs=inputs)
     run.model.require("complete", "complete")
+    in_place = accepts("svg", _reference_path(input_ref)) and accepts("svg-out", run.out)
+    if given_options("placement") and (run.model.output_kind == "images" or not in_place):
+        raise SketchtoolError("--placement: arranges endings completed in place, from an SVG into an SVG with a "
+                              "stroke model; drop it")
     if run.model.output_kind == "images":
         _complete_image(run, input_ref, n, mask_path)
         run.done(f"{n} completions of {input_ref}")
         return
     if mask_path is not None:
         raise SketchtoolError("--mask: only image models complete a masked region; this model draws strokes")
-    svg_input = accepts("svg", _reference_path(input_ref))
-    if svg_input and accepts("svg-out", run.out):
+    if in_place:
         _complete_in_place(run, input_ref, n, placement)
     else:
         prefix = run.read_one(input_ref)

@@ -8,16 +8,17 @@ import numpy as np
 
 from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import atomic_write
-from sketchtool.formats.image_grid import check_images, grid_scale, image_grid
+from sketchtool.formats.image_grid import grid_picture
+from sketchtool.formats.png import MAX_PIXELS
 
 __all__ = ["write_frames"]
 
 
 def write_frames(frames, path: str | os.PathLike, options=None) -> None:
     """Format-dispatch entry point for `.gif` (see `sketchtool.formats.FRAME_WRITERS`); the frame time is
-    `options.extra["frame_ms"]` (100 ms by default) and the last frame holds 10 times as long."""
-    from PIL import Image
-
+    `options.extra["frame_ms"]` (100 ms by default) and the last frame holds 10 times as long. Each frame is
+    the picture the PNG grid would be (`grid_picture`: --size and --dpi apply), and all frames together stay
+    within one PNG's pixel limit."""
     a = np.asarray(frames, dtype=np.float32)
     if a.ndim == 3:
         a = a[:, None]
@@ -27,9 +28,11 @@ def write_frames(frames, path: str | os.PathLike, options=None) -> None:
     frame_ms = int(extra.get("frame_ms", 100))
     if frame_ms <= 0:
         raise SketchtoolError(f"frame time {frame_ms} ms: give a positive number")
-    scale = grid_scale(options, a.shape[3])
-    cols = getattr(options, "cols", None)
-    pages = [Image.fromarray(image_grid(check_images(f), cols=cols, scale=scale), mode="L") for f in a]
+    first = grid_picture(a[0], options, path)
+    if len(a) * first.width * first.height > MAX_PIXELS:
+        raise SketchtoolError(f"{path}: {len(a)} frames of {first.width:,} x {first.height:,} px are too many pixels "
+                              f"(at most {MAX_PIXELS // 10**6:,} million in all); use a smaller --size or --dpi")
+    pages = [first] + [grid_picture(f, options, path) for f in a[1:]]
     durations = [frame_ms] * (len(pages) - 1) + [frame_ms * 10]
     with atomic_write(path) as f:
         pages[0].save(f, format="GIF", save_all=True, append_images=pages[1:], duration=durations, loop=0)

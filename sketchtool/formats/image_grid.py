@@ -11,7 +11,7 @@ import numpy as np
 from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import atomic_write
 
-__all__ = ["image_grid", "grid_scale", "write_png_grid", "write_images_npz", "check_images"]
+__all__ = ["image_grid", "grid_scale", "grid_picture", "write_png_grid", "write_images_npz", "check_images"]
 
 
 def check_images(images) -> np.ndarray:
@@ -48,26 +48,27 @@ def grid_scale(options, width: int) -> int:
 
 def write_png_grid(images, path: str | os.PathLike, options=None) -> None:
     """Format-dispatch entry point for `.png` (see `sketchtool.formats.IMAGE_WRITERS`)."""
-    from PIL import Image
-
-    a = check_images(images)
-    page = Image.fromarray(image_grid(a, cols=getattr(options, "cols", None), scale=grid_scale(options, a.shape[2])),
-                           mode="L")
-    size = _png_size(page.size, getattr(options, "png_width", None), getattr(options, "dpi", 96.0), path)
-    if size != page.size:
-        page = page.resize(size, Image.Resampling.NEAREST)
+    page = grid_picture(images, options, path)
     with atomic_write(path) as f:
         page.save(f, format="PNG")
 
 
-def _png_size(size: tuple[int, int], width_px: int | None, dpi: float, path) -> tuple[int, int]:
-    """The grid's pixels at `width_px` wide, else `dpi` / 96 per pixel, as drawings' PNGs take --size and --dpi."""
+def grid_picture(images, options, path):
+    """The grid as a greyscale PIL image at its output size: cells near `options.cell` pixels, then `--size`
+    (`png_width`) or `--dpi` / 96 applied without smoothing, as drawings' PNGs take them; `path` names the
+    file in the size-limit error. The PNG grid and each frame of the GIF are the same picture."""
+    from PIL import Image
+
     from sketchtool.formats.png import check_png_size
 
-    scale = width_px / size[0] if width_px else dpi / 96
-    width, height = (max(1, round(side * scale)) for side in size)
+    a = check_images(images)
+    page = Image.fromarray(image_grid(a, cols=getattr(options, "cols", None), scale=grid_scale(options, a.shape[2])),
+                           mode="L")
+    width_px, dpi = getattr(options, "png_width", None), getattr(options, "dpi", 96.0)
+    scale = width_px / page.size[0] if width_px else dpi / 96
+    width, height = (max(1, round(side * scale)) for side in page.size)
     check_png_size(width, height, path, remedy="use a smaller --size or --dpi")
-    return width, height
+    return page if (width, height) == page.size else page.resize((width, height), Image.Resampling.NEAREST)
 
 
 def write_images_npz(images, path: str | os.PathLike, options=None) -> None:

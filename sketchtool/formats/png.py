@@ -35,7 +35,7 @@ def check_png_size(width: int, height: int, path, remedy: str = "use a smaller -
                    "or write .svg") -> None:
     """Refuse a PNG larger than cairo (a side) or memory (the pixel count) allows, before anything allocates it."""
     if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
-        raise SketchtoolError(f"{path}: a PNG of {width:,} x {height:,} px is too large (at most {MAX_SIDE:,} px a "
+        raise SketchtoolError(f"{path}: a picture of {width:,} x {height:,} px is too large (at most {MAX_SIDE:,} px a "
                               f"side and {MAX_PIXELS // 10**6:,} million pixels); {remedy}")
 
 
