@@ -100,18 +100,19 @@ def refuse_unseen_look(*outs, images: bool = False) -> None:
     option one of `outs` shows (--size for generate's --frames GIF beside an .npz) is kept."""
     from sketchtool.plot import GCODE_SUFFIXES
 
-    suffixes = [os.path.splitext(str(out))[1].lower() for out in outs]
-    unseen_by_each = []
-    for suffix in suffixes:
+    def unseen_in(suffix: str) -> set:
         unseen = set() if suffix in (".png", ".gif") else {"png_width", "dpi"}
         if suffix == ".npz":
             unseen |= {"cols", "colour_by_order", "stroke_width", "common_scale"}
         elif suffix in (*GCODE_SUFFIXES, ".hpgl"):
             unseen |= {"colour_by_order", "stroke_width"}
-        if images:
-            unseen |= {"colour_by_order", "stroke_width", "common_scale"}
-        unseen_by_each.append(unseen)
-    given = given_options(*set.intersection(*unseen_by_each))
+        return unseen
+
+    suffixes = [os.path.splitext(str(out))[1].lower() for out in outs]
+    unseen = set.intersection(*map(unseen_in, suffixes))
+    if images:
+        unseen |= {"colour_by_order", "stroke_width", "common_scale"}
+    given = given_options(*unseen)
     if given:
         raise SketchtoolError(f"{', '.join(given)}: no effect on {'images written as ' if images else ''}"
                               f"{' or '.join(suffixes)} output; drop it")

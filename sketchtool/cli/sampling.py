@@ -201,9 +201,9 @@ def generate_command(n, frames, condition, **params):
     if frames:
         check_output_path(require_output("frames", frames), force=params["force"])
     samples = generate(run.model, run.info, n, run.options, on_progress=_progress(), frames=bool(frames))
-    if frames and samples.frames is None:
-        raise SketchtoolError(f"--frames: model {run.info.model!r} does not draw in steps; drop --frames")
     if frames:  # first: its size checks cover the PNG grid too (the same picture), so a refusal writes nothing
+        if samples.frames is None:
+            raise SketchtoolError(f"--frames: model {run.info.model!r} does not draw in steps; drop --frames")
         write_frames(frames, samples.frames, run.output_options())
     write_images(run.out, samples.images, run.output_options())
     run.done(f"{len(samples.images)} images")
