@@ -14,7 +14,7 @@ import click
 from sketchtool import __version__
 from sketchtool.errors import SketchtoolError
 
-__all__ = ["main", "cli"]
+__all__ = ["main", "cli", "exit_process"]
 
 # each module defines click commands and a `COMMANDS` list of them
 COMMAND_MODULES = [
@@ -86,7 +86,25 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    cli(prog_name="sketchtool")
+    try:
+        cli(prog_name="sketchtool")
+    except SystemExit as done:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and "torch.distributed" in sys.modules:
+            exit_process(done.code)
+        raise
+
+
+def exit_process(code) -> None:
+    """End a torchrun worker without the interpreter's teardown: once a run has left its process group, torch's
+    C++ objects still died at exit now and then ("terminate called without an active exception", SIGABRT; about
+    one run in 50 here, see pytorch/pytorch#190489), and torchrun then reported a finished, saved run as failed.
+    Everything is written by now (atomic writes are closed); only the standard streams need flushing."""
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
 
 
 if __name__ == "__main__":
