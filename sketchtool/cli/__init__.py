@@ -96,8 +96,8 @@ def main() -> None:
 
 def exit_process(code) -> None:
     """End a torchrun worker without the interpreter's teardown: once a run has left its process group, torch's
-    C++ objects still died at exit now and then ("terminate called without an active exception", SIGABRT; about
-    one run in 50 here, see pytorch/pytorch#190489), and torchrun then reported a finished, saved run as failed.
+    C++ objects still died at exit now and then ("terminate called without an active exception", SIGABRT; 1 of
+    95 looped two-process runs here, and 2 full test runs; see pytorch/pytorch#190489), and torchrun then reported a finished, saved run as failed.
     Everything is written by now (atomic writes are closed); only the standard streams need flushing."""
     if isinstance(code, str):
         print(code, file=sys.stderr)

@@ -239,8 +239,13 @@ def complete_command(input_ref, n, placement, mask_path, **params):
     inputs = (input_ref,) if mask_path is None else (input_ref, mask_path)
     run = _Run(params, inputs=inputs)
     run.model.require("complete", "complete")
-    in_place = accepts("svg", _reference_path(input_ref)) and accepts("svg-out", run.out)
-    if given_options("placement") and (run.model.output_kind == "images" or not in_place):
+    in_place = (run.model.output_kind != "images" and accepts("svg", _reference_path(input_ref))
+                and accepts("svg-out", run.out))
+    grid_looks = given_options("cols", "common_scale", "colour_by_order") if in_place else []
+    if grid_looks:
+        raise SketchtoolError(f"{', '.join(grid_looks)}: the endings are drawn into the input's own page, not a grid; "
+                              "drop it")
+    if not in_place and given_options("placement"):
         raise SketchtoolError("--placement: arranges endings completed in place, from an SVG into an SVG with a "
                               "stroke model; drop it")
     if run.model.output_kind == "images":
@@ -324,10 +329,6 @@ def _complete_in_place(run: _Run, input_ref: str, n: int, placement: str) -> Non
     from sketchtool.formats.svg_reader import read_svg
     from sketchtool.prepare import complete_polylines
 
-    unseen = given_options("cols", "common_scale", "colour_by_order")
-    if unseen:
-        raise SketchtoolError(f"{', '.join(unseen)}: the endings are drawn into the input's own page, not a grid; "
-                              "drop it")
     drawing = read_svg(input_ref, tolerance=run.svg_options().get("tolerance"))
     result = complete_polylines(drawing.polylines, run.model, run.info, n, run.options, _progress(), name=input_ref)
     write_completion_svg(run.out, result.given, result.endings, viewbox=drawing.viewbox, width=drawing.width,
