@@ -9,6 +9,7 @@ coordinates (x right, y down), so a drawing keeps the picture's width and height
 
 from __future__ import annotations
 
+import heapq
 import os
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -97,27 +98,68 @@ def _join_continuations(lines: list[np.ndarray], gap: float = 1.5, max_turn: flo
                         reach: int = 4) -> list[np.ndarray]:
     """Join polylines that meet end to end (within `gap` px) and carry on in nearly the same direction (turning
     less than `max_turn` degrees, directions over `reach` pixels), straightest pair first: a pen goes straight
-    through a crossing instead of lifting at every junction."""
+    through a crossing instead of lifting at every junction.
+
+    The ends never move (a joined line's ends are its parts' outer ends), so which ends are near each other is
+    found once, and a heap keeps the candidate joins: n log n, where rescoring every pair after each join was
+    cubic and never finished on a noisy picture's thousands of pieces. Ties go as a scan over the lines in
+    order would take them (a line's rank is its place in that order; a joined line goes last)."""
+    from scipy.spatial import KDTree
+
     lines = [p for p in lines if len(p)]
+    if len(lines) < 2:
+        return lines
     cos_limit = np.cos(np.radians(max_turn))
-    while len(lines) > 1:
-        # each line's two ends (row 2i: start, 2i + 1: end) and the unit direction pointing out of the line there
-        ends = np.array([e for p in lines for e in (p[0], p[-1])])                          # (2L, 2)
-        out = np.array([d for p in lines for d in (p[0] - p[min(len(p) - 1, reach)],
-                                                   p[-1] - p[max(0, len(p) - 1 - reach)])])
-        length = np.linalg.norm(out, axis=1, keepdims=True)
-        out = np.where(length > 0, out / np.maximum(length, 1e-9), 0)
-        near = np.linalg.norm(ends[:, None] - ends[None], axis=-1) <= gap                  # (2L, 2L)
-        owner = np.arange(len(ends)) // 2
-        straight = -(out @ out.T)                         # cos of the turn when leaving one end into the other
-        score = np.where(near & (owner[:, None] != owner[None]) & (length > 0) & (length.T > 0), straight, -np.inf)
-        e1, e2 = np.unravel_index(np.argmax(score), score.shape)
-        if score[e1, e2] < cos_limit:
-            return lines
-        a, b = _through(lines, e1, e2)
+    ends = np.array([e for p in lines for e in (p[0], p[-1])])       # end 2i: line i's start, 2i + 1: its end
+    near: dict[int, list[int]] = {}
+    for i, j in KDTree(ends).query_pairs(gap):
+        near.setdefault(int(i), []).append(int(j))
+        near.setdefault(int(j), []).append(int(i))
+    line_of = {rank: (p, 2 * rank, 2 * rank + 1) for rank, p in enumerate(lines)}  # rank -> (points, start, end)
+    rank_of = [k // 2 for k in range(len(ends))]                     # end -> its line's rank (None: joined inside)
+    heap: list[tuple] = []
+
+    def side(k: int) -> int:
+        return 0 if line_of[rank_of[k]][1] == k else 1
+
+    def outward(k: int) -> np.ndarray | None:
+        """The unit direction pointing out of end k's line at k, or None for a line of one point."""
+        p = line_of[rank_of[k]][0]
+        d = p[0] - p[min(len(p) - 1, reach)] if side(k) == 0 else p[-1] - p[max(0, len(p) - 1 - reach)]
+        length = float(np.hypot(*d))
+        return d / max(length, 1e-9) if length > 0 else None
+
+    def push(k: int) -> None:
+        u = outward(k)
+        for j in near.get(k, ()):
+            v = outward(j) if rank_of[j] is not None and rank_of[j] != rank_of[k] else None
+            if u is None or v is None:
+                continue
+            straight = -float(u[0] * v[0] + u[1] * v[1])  # cos of the turn when leaving one end into the other
+            if straight >= cos_limit:
+                for a, b in ((k, j), (j, k)):
+                    heapq.heappush(heap, (-straight, rank_of[a], side(a), rank_of[b], side(b), a, b))
+
+    for k in range(0, len(ends), 2):
+        push(k)
+        push(k + 1)
+    next_rank = len(lines)
+    while heap:
+        _, rank1, side1, rank2, side2, e1, e2 = heapq.heappop(heap)
+        if rank_of[e1] != rank1 or rank_of[e2] != rank2:
+            continue  # a line that has since been joined
+        (p1, s1, t1), (p2, s2, t2) = line_of.pop(rank1), line_of.pop(rank2)
+        a = p1 if side1 else p1[::-1]        # runs into e1
+        b = p2[::-1] if side2 else p2        # runs out of e2
         joined = np.concatenate([a, b[1:] if np.hypot(*(a[-1] - b[0])) < 0.5 else b])
-        lines = [p for k, p in enumerate(lines) if k not in (owner[e1], owner[e2])] + [joined]
-    return lines
+        start, end = (s1 if side1 else t1), (s2 if side2 else t2)
+        rank_of[e1] = rank_of[e2] = None
+        line_of[next_rank] = (joined, start, end)
+        rank_of[start] = rank_of[end] = next_rank
+        next_rank += 1
+        push(start)
+        push(end)
+    return [line_of[rank][0] for rank in sorted(line_of)]
 
 
 def _through(lines: list[np.ndarray], e1: int, e2: int) -> tuple[np.ndarray, np.ndarray]:

@@ -180,6 +180,14 @@ def test_score_command_prints_the_three_rows_and_writes_the_report(sheep, sheep_
     assert CliRunner().invoke(cli, args).exit_code != 0  # the report exists: --force to replace it
     result = CliRunner().invoke(cli, [*args, "--force", "--n", "5", "--temperature", "9"])  # were ignored
     assert result.exit_code == 1 and "--n, --temperature: for sampling with --model" in result.output
+    import shutil
+
+    from sketchtool.judge import DEFAULT_JUDGE
+
+    own_judge = shutil.copy(DEFAULT_JUDGE, tmp_path / "judge.json")  # a judge named like a report is still an input
+    result = CliRunner().invoke(cli, [*args[:-1], str(own_judge), "--judge", str(own_judge), "--force"])
+    assert result.exit_code == 1 and "overwrite" in result.output
+    assert (tmp_path / "judge.json").read_bytes() == DEFAULT_JUDGE.read_bytes()
 
 
 def test_score_command_samples_a_model_first(tiny_model, sheep_path, judge, tmp_path):

@@ -254,6 +254,8 @@ HOSTILE = [
     ("/api/complete", b'{"strokes": [[[Infinity, 1]]]}', 400),
     ("/api/complete", b'{"strokes": [[[1e400, 1]]]}', 400),
     ("/api/complete", {"strokes": [[[1e7, 1]]]}, 400),
+    ("/api/complete", b'{"strokes": [[[' + b"1" * 400 + b', 1]]]}', 400),  # an int no float can hold
+    ("/api/export", b'{"strokes": [[[2, -' + b"9" * 400 + b']]]}', 400),
     ("/api/complete", {}, 400),
     ("/api/complete", {"strokes": []}, 422),
     ("/api/complete", {"strokes": [[], []]}, 422),

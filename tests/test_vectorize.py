@@ -3,6 +3,7 @@ and the command end to end (the agent path on a tiny trained agent)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -60,6 +61,55 @@ def test_skeleton_traces_one_line_per_pen_stroke_and_a_loop_once():
     [loop] = skeleton_polylines(ring)
     radii = np.hypot(*(loop - 32).T)
     assert np.abs(radii - 20).max() < 1.5 and np.hypot(*(loop[0] - loop[-1])) < 2  # closed, on the circle
+
+
+def _join_by_rescanning(lines, gap=1.5, cos_limit=np.cos(np.radians(50.0)), reach=4):
+    """The join's definition, rescoring every pair of ends after each join (cubic): the reference for the heap."""
+    lines = list(lines)
+    while True:
+        best = None
+        ends = [[(p[0], p[0] - p[min(len(p) - 1, reach)]), (p[-1], p[-1] - p[max(0, len(p) - 1 - reach)])]
+                for p in lines]
+        for i, si in itertools.product(range(len(lines)), (0, 1)):  # ties: the first in this order
+            for j, sj in itertools.product(range(len(lines)), (0, 1)):
+                (a, u), (b, v) = ends[i][si], ends[j][sj]
+                if i == j or np.hypot(*(a - b)) > gap or not np.hypot(*u) or not np.hypot(*v):
+                    continue
+                u, v = u / np.hypot(*u), v / np.hypot(*v)
+                score = -float(u[0] * v[0] + u[1] * v[1])
+                if score >= cos_limit and (best is None or score > best[0]):
+                    best = (score, i, si, j, sj)
+        if best is None:
+            return lines
+        _, i, si, j, sj = best
+        a = lines[i] if si else lines[i][::-1]
+        b = lines[j][::-1] if sj else lines[j]
+        joined = np.concatenate([a, b[1:] if np.hypot(*(a[-1] - b[0])) < 0.5 else b])
+        lines = [p for k, p in enumerate(lines) if k not in (i, j)] + [joined]
+
+
+def test_pieces_join_straightest_first_as_rescanning_every_pair_would():
+    from sketchtool.vectorize import _join_continuations
+
+    rng = np.random.default_rng(0)
+    compass = np.array([(1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1), (0, -1), (1, -1)], float)
+    joins = 0
+    for _ in range(30):  # straight pieces on a small grid: many ends meet, at every angle, with exact ties
+        pieces = [rng.integers(0, 6, size=2) + np.arange(rng.integers(1, 5))[:, None] * compass[rng.integers(8)]
+                  for _ in range(14)]
+        expected = _join_by_rescanning(pieces)
+        joined = _join_continuations(pieces)
+        assert len(joined) == len(expected)
+        for got, want in zip(joined, expected):
+            np.testing.assert_array_equal(got, want)
+        joins += len(pieces) - len(joined)
+    assert joins > 60
+
+
+def test_a_noisy_picture_is_traced_not_hung_on():
+    noise = (np.random.default_rng(0).random((128, 128)) > 0.5).astype(np.float32)  # thousands of skeleton pieces
+    lines = skeleton_polylines(noise)  # rescoring every pair after each join took minutes here
+    assert len(lines) > 300 and all(len(p) for p in lines)
 
 
 def test_scores_by_hand():

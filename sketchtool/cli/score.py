@@ -77,7 +77,8 @@ def score_command(samples, ref, model_ref, n, temperature, pen_temperature, z_te
     if json_out is not None:
         if Path(json_out).suffix.lower() != ".json":
             raise SketchtoolError(f"--json {json_out}: the report is JSON; give a .json file")
-        inputs = (ref_path, samples and parse_reference(samples)[0], model_ref and resolve_model(model_ref))
+        inputs = (ref_path, samples and parse_reference(samples)[0], model_ref and resolve_model(model_ref),
+                  judge_path)
         check_output_path(json_out, inputs=[str(p) for p in inputs if p], force=force)
     reference, train = _reference(ref_path, split or "test")
     if model_ref is None:
