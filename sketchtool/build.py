@@ -148,21 +148,24 @@ class BuildReport:
         return {"files": [asdict(r) for r in self.files], "summary": self.summary()}
 
 
+MAX_SPLIT = 1e15  # no set is this many drawings; larger counts overflow the arithmetic
+
+
 def parse_split(text: str) -> tuple[float | int, float | int, float | int]:
     """"0.9,0.05,0.05" or "90%,5%,5%" -> ratios; "10000,600,500" (plain integers) -> exact counts."""
     parts = [p.strip() for p in text.replace("/", ",").replace(":", ",").split(",")]
     try:
         if len(parts) != 3:
             raise ValueError
-        if all(p.isdigit() for p in parts):
+        if all(p.isascii() and p.isdigit() for p in parts):
             values: tuple = tuple(int(p) for p in parts)
         else:
             values = tuple(float(p[:-1]) / 100 if p.endswith("%") else float(p) for p in parts)
     except ValueError:
         raise SketchtoolError(f"--split {text!r}: give train,valid,test as ratios (0.9,0.05,0.05 or 90%,5%,5%) "
                               "or as counts (10000,600,500)") from None
-    if min(values) < 0 or sum(values) <= 0 or not all(np.isfinite(values)):
-        raise SketchtoolError(f"--split {text!r}: values must be non-negative and not all zero")
+    if not all(0 <= v < MAX_SPLIT for v in values) or sum(values) <= 0:  # false for NaN
+        raise SketchtoolError(f"--split {text!r}: values must be from 0 to {MAX_SPLIT:.0e}, not all zero")
     return values  # type: ignore[return-value]
 
 

@@ -51,8 +51,9 @@ def configure_threads(threads: int | None) -> int:
     import torch
 
     n = threads or default_threads()
-    if n < 1:
-        raise SketchtoolError(f"--threads {n}: must be at least 1")
+    cores = os.cpu_count() or 1
+    if not 1 <= n <= cores:  # far more threads than cores crawls, and tens of thousands crash OpenMP
+        raise SketchtoolError(f"--threads {n}: give 1 to {cores} (this machine's CPU cores)")
     torch.set_num_threads(n)
     return n
 

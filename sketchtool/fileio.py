@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import struct
 import tempfile
 import zipfile
@@ -15,7 +16,7 @@ from typing import IO, Iterator, Sequence
 
 from sketchtool.errors import SketchtoolError
 
-__all__ = ["DAMAGED_ARCHIVE_ERRORS", "atomic_write", "check_output_path"]
+__all__ = ["DAMAGED_ARCHIVE_ERRORS", "atomic_write", "check_output_path", "check_regular_file"]
 
 # what zipfile (under numpy's and torch's readers) raises for a truncated or damaged .npz/.pt, besides ValueError:
 # a bad header (struct.error), a bad deflate stream (zlib.error), a version or method it cannot read
@@ -71,6 +72,18 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         if isinstance(e, OSError) and e.errno in _FULL:
             raise _write_error(path, e) from None
         raise
+
+
+def check_regular_file(path: str | os.PathLike, name: str | None = None) -> None:
+    """Refuse a pipe, socket or device under an input's name: opening a FIFO waits for a writer that never comes.
+    A missing path is left to the caller's own open."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode):
+        raise SketchtoolError(f"{name or path}: not a regular file (a folder, pipe or device); give a file",
+                              reason="unreadable")
 
 
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)

@@ -14,6 +14,7 @@ import numpy as np
 
 from sketchtool.dataset import SPLITS, StrokeDataset
 from sketchtool.errors import SketchtoolError
+from sketchtool.fileio import check_regular_file
 from sketchtool.images import ImageDataset
 from sketchtool.raster import RasterOptions, rasterize_batch
 
@@ -195,6 +196,7 @@ def read_grey(path: str | os.PathLike) -> np.ndarray:
     from PIL import Image
 
     path = Path(path)
+    check_regular_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -31,7 +31,7 @@ __all__ = ["GCODE_SUFFIXES", "PLOT_SUFFIXES", "PlotOptions", "PlotResult", "read
 
 GCODE_SUFFIXES = (".gcode", ".nc", ".ngc")
 PLOT_SUFFIXES = suffixes("plot")
-_BARE_NUMBER = re.compile(r"^\s*[\d.]+\s*$")
+_BARE_NUMBER = re.compile(r"^\s*(\d+\.?\d*|\.\d+)\s*$")  # "12", "12.5", ".5": CSS px
 
 
 @dataclass

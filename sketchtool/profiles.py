@@ -113,7 +113,7 @@ def _read_toml(path: Path) -> dict:
     try:
         with open(path, "rb") as f:
             return tomllib.load(f)
-    except tomllib.TOMLDecodeError as e:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise SketchtoolError(f"{path}: not valid TOML ({e}); fix the file") from None
     except OSError as e:
         raise SketchtoolError(f"{path}: cannot read profile ({e.strerror})") from None

@@ -49,6 +49,7 @@ DEFAULT_CHUNK = 1000  # drawings decoded together: large enough to amortise each
 EMPTY_RETRIES = 10  # `generate` redraws drawings that draw no line this many times at most
 # (the embedded kanji ends at once for about 23% of prior z draws: 10 retries leave 4e-7 of drawings empty)
 ProgressFn = Callable[[int, int], None]  # (drawings done, total)
+MAX_TEMPERATURE = 100.0  # far past any useful setting; beyond ~1e38 float32 sampling turns drawings into NaN
 
 
 @dataclass
@@ -69,14 +70,17 @@ class SampleOptions:
     z_temperature: float | None = None  # Sketch-RNN's random latents z ~ N(0, T²I); None: the model's default
 
     def validate(self) -> None:
-        if not (self.temperature > 0 and math.isfinite(self.temperature)):
-            raise SketchtoolError(f"--temperature {self.temperature}: must be a number > 0 (0.1-1 is typical)")
+        if not 0 < self.temperature <= MAX_TEMPERATURE:  # false for NaN
+            raise SketchtoolError(f"--temperature {self.temperature}: must be a number > 0 and at most "
+                                  f"{MAX_TEMPERATURE:g} (0.1-1 is typical)")
         t = self.pen_temperature
-        if t is not None and not (t > 0 and math.isfinite(t)):
-            raise SketchtoolError(f"--pen-temperature {t}: must be a number > 0 (0.5-1 is typical)")
+        if t is not None and not 0 < t <= MAX_TEMPERATURE:
+            raise SketchtoolError(f"--pen-temperature {t}: must be a number > 0 and at most {MAX_TEMPERATURE:g} "
+                                  "(0.5-1 is typical)")
         t = self.z_temperature
-        if t is not None and not (t >= 0 and math.isfinite(t)):
-            raise SketchtoolError(f"--z-temperature {t}: must be a number >= 0 (0.5-1 is typical; 1 is the paper's)")
+        if t is not None and not 0 <= t <= MAX_TEMPERATURE:
+            raise SketchtoolError(f"--z-temperature {t}: must be a number from 0 to {MAX_TEMPERATURE:g} (0.5-1 is "
+                                  "typical; 1 is the paper's)")
         if self.chunk_size < 1:
             raise SketchtoolError(f"chunk size {self.chunk_size}: must be >= 1")
         if self.precision not in PRECISIONS:

@@ -102,6 +102,8 @@ def test_strict_fails_when_any_file_is_unusable(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["-o", "{tmp}/x.svg"], "must be an .npz"),
     (["-o", "{tmp}/x.npz", "--split", "1,2"], "--split"),
+    (["-o", "{tmp}/x.npz", "--split", "99999999999999999999999,0,0"], "values must be from 0 to 1e+15"),
+    (["-o", "{tmp}/x.npz", "--split", "nan,0,1"], "values must be from 0 to 1e+15"),
     (["-o", "{tmp}/x.npz", "--epsilon", "-1"], "--epsilon"),
     (["-o", "{tmp}/x.npz", "--seed", "-1"], "--seed -1: must be an integer from 0"),
     (["-o", "{tmp}/x.npz", "--epsilon", "inf"], "--epsilon inf: must be a finite number"),
@@ -249,14 +251,41 @@ def test_build_dataset_refuses_a_non_npz_output_before_reading(tmp_path):
     assert not (tmp_path / "x.svg").exists()
 
 
-def test_info_on_offsets_that_overflow_is_one_line_without_warnings(tmp_path):
+@pytest.mark.parametrize("drawing", [
+    np.array([[1e308, 1e308, 0.0], [1e308, -1e308, 1.0]]),
+    np.array([[-2**63, 0, 0], [5, 100, 1]], dtype=np.int64),  # abs() of it in int64 is negative: it got through
+])
+def test_info_on_offsets_that_overflow_is_one_line_without_warnings(tmp_path, drawing):
     path = tmp_path / "huge.npz"
     drawings = np.empty(1, dtype=object)
-    drawings[0] = np.array([[1e308, 1e308, 0.0], [1e308, -1e308, 1.0]])
+    drawings[0] = drawing
     np.savez(path, train=drawings)
     result = run("info", path)
     assert "holds offsets beyond 1e+09" in one_line_error(result)
     assert "Warning" not in result.stderr and result.exit_code == 1
+
+
+def test_offsets_beyond_int16_are_refused_not_wrapped_into_an_npz(tmp_path):
+    path, out = tmp_path / "wide.npz", tmp_path / "out.npz"
+    drawings = np.empty(1, dtype=object)
+    drawings[0] = np.array([[40000, 0, 0], [-40000, 100, 1]], dtype=np.int32)  # written as -25536 and 25536
+    np.savez(path, train=drawings)
+    out.write_bytes(b"earlier")
+    assert "beyond ±32767" in one_line_error(run("show", path, "-o", out, "--force"))
+    assert out.read_bytes() == b"earlier"
+    assert run("show", path, "-o", tmp_path / "out.svg").exit_code == 0  # an SVG holds them
+
+
+def test_float16_offsets_and_nan_settings_read_quietly(tmp_path):
+    import json
+
+    path = tmp_path / "half.npz"
+    drawings = np.empty(1, dtype=object)
+    drawings[0] = np.array([[3, 0, 0], [5, 100, 1]], dtype=np.float16)  # 1e9 overflowed float16 with a warning
+    np.savez(path, train=drawings, build_settings=np.array('{"epsilon": NaN}'))
+    result = run("info", path, "--json")
+    assert result.exit_code == 0 and "Warning" not in result.stderr
+    assert json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
 
 
 @pytest.mark.parametrize("ref, message", [
@@ -286,3 +315,16 @@ def test_build_summary_counts_files_with_warnings_and_the_report_names_them(tmp_
                      re.MULTILINE), result.stdout
     files = {Path(f["path"]).name: f for f in json.loads(report.read_text())["files"]}
     assert files["use_outside.svg"]["status"] == "kept" and len(files["use_outside.svg"]["warnings"]) == 5
+
+
+def test_a_pipe_among_the_svgs_is_skipped_not_waited_on(tmp_path):
+    import os
+    import shutil
+
+    folder = tmp_path / "svgs"
+    shutil.copytree(SVG_FIXTURES / "feather", folder)
+    os.mkfifo(folder / "pipe.svg")  # opening it waited for a writer, for ever
+    result = run("build-dataset", folder, "-o", tmp_path / "x.npz", "--report", tmp_path / "r.json", "--workers", 1)
+    assert result.exit_code == 0, result.stderr
+    [pipe] = [f for f in json.loads((tmp_path / "r.json").read_text())["files"] if f["path"].endswith("pipe.svg")]
+    assert pipe["status"] == "skipped" and pipe["reason"] == "unreadable"

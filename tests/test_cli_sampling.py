@@ -211,6 +211,11 @@ ERRORS = [  # (arguments, fragment of the one-line message); {tiny}, {uncond}, {
     (["generate", "--n", "0", "--out", "{tmp}/x.svg"], "--n 0"),
     (["generate", "--n", "2", "--temperature", "0", "--out", "{tmp}/x.svg"], "--temperature"),
     (["generate", "--n", "2", "--temperature", "-1", "--out", "{tmp}/x.svg"], "--temperature"),
+    (["generate", "--n", "2", "--temperature", "1e300", "--out", "{tmp}/x.svg"], "at most 100"),  # drew NaN paths
+    (["generate", "--n", "2", "--z-temperature", "1e308", "--out", "{tmp}/x.svg"], "--z-temperature 1e+308"),
+    (["complete", "{fx}/sheep_start.svg", "--pen-temperature", "1e300", "--out", "{tmp}/x.svg"], "at most 100"),
+    (["generate", "--n", "2", "--threads", "100000", "--out", "{tmp}/x.svg"], "--threads 100000: give 1 to"),
+    (["complete", "{fx}/sheep_samples.npz:train:²", "--out", "{tmp}/x.svg"], "drawing index '²' is not a whole"),
     (["generate", "--n", "2", "--out", "{tmp}/x.pdf"], "unknown output format '.pdf'; use one of"),
     (["generate", "--n", "2", "--out", "{tmp}/x"], "unknown output format"),
     (["generate", "--n", "2", "--out", "{exists}"], "already exists"),

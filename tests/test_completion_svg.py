@@ -46,3 +46,12 @@ def test_endings_beyond_any_edge_grow_the_frame_there():
 def test_unusable_stroke_width_is_refused():
     with pytest.raises(SketchtoolError, match="--stroke-width"):
         completion_svg(GIVEN, ENDINGS, viewbox=(0, 0, 40, 30), width=None, height=None, stroke_width=float("nan"))
+
+
+@pytest.mark.parametrize("width, kept", [
+    ('100%" onload="alert(1)', None), ("a&b<", None), ("nan", None), ("inf", None), ("1e999mm", None),
+    ("0", None), ("12 parsecs", None), ("12.5mm", "12.5mm"), ("80%", "80%"), (" 300 ", "300"),
+])
+def test_only_a_real_length_of_the_input_reaches_the_output(width, kept):
+    text = completion_svg(GIVEN, ENDINGS, viewbox=(0, 0, 100, 50), width=width, height=width, placement="overlay")
+    assert _frame(text)[1:] == (kept, kept)  # parses: nothing of the input's markup came through

@@ -275,11 +275,12 @@ BED = "bed_width = 300\nbed_height = 300\n"
     ('base = "nope"', "base = 'nope' is not a built-in"),
     (BED + 'pen = "z"\nz_up = 0\nz_down = 1', "z_up must be above z_down"),
     ('draw_feed = [', "not valid TOML"),
+    ('description = "caf\xe9"', "not valid TOML"),  # Latin-1, not UTF-8: was an internal error
     (BED + 'pen_down = ["G1 Z0"]', "feed move without F"),
 ])
 def test_bad_user_profiles_are_refused_with_the_reason(tmp_path: Path, body: str, message: str):
     toml = tmp_path / "bad.toml"
-    toml.write_text(body + "\n")
+    toml.write_bytes((body + "\n").encode("latin-1"))
     with pytest.raises(SketchtoolError, match=message):
         load_profile(toml)
 

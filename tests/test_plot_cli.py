@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -76,6 +77,7 @@ def _bad_cases(tmp_path: Path):
     (tmp_path / "tiny_bed.toml").write_text('base = "grbl-z"\nbed_width = 50\nbed_height = 50\n')
     (tmp_path / "tiny_viewbox.svg").write_text(
         '<svg xmlns="http://www.w3.org/2000/svg" width="100" viewBox="0 0 1e-320 100"><path d="M0 0 L50 5"/></svg>')
+    os.mkfifo(tmp_path / "pipe.svg")
     return [
         ([tmp_path / "missing.svg", "-o", tmp_path / "o.gcode"], "no such file|cannot read"),
         ([square, "-o", tmp_path / "o.pdf"], "plot writes"),
@@ -89,6 +91,7 @@ def _bad_cases(tmp_path: Path):
         ([square, "-o", tmp_path / "o.gcode", "--scale", "1e308"], "more than any paper"),
         ([square, "-o", tmp_path / "o.gcode", "--scale", "nan"], "positive, finite"),
         ([tmp_path / "tiny_viewbox.svg", "-o", tmp_path / "o.gcode"], "no usable size"),
+        ([tmp_path / "pipe.svg", "-o", tmp_path / "o.gcode"], "not a regular file"),  # open() waited for a writer
         ([square, "-o", tmp_path / "o.gcode", "--profile", tmp_path / "tiny_bed.toml", "--margin", "30mm"],
          "no paper that fits the bed leaves room inside --margin 30mm; use a smaller --margin"),
         ([square, "-o", tmp_path / "o.gcode", "--profile", "nope"], "no such profile"),
@@ -163,3 +166,15 @@ def test_the_sheep_grid_on_marlin_suggests_a5_which_works(tmp_path: Path, sheep_
     assert "use --paper A5 (or --paper 220x220mm, the whole bed)" in result.output
     again = _plot(f"{sheep_path}:test", "-o", tmp_path / "s.gcode", "--profile", "marlin-z", "--paper", "A5")
     assert again.exit_code == 0, again.output
+
+
+def test_a_width_that_is_no_number_keeps_user_units_as_px(tmp_path: Path):
+    outputs = []
+    for width in ("1.2.3", None):  # "1.2.3" passed the bare-number check and failed float(): an internal error
+        svg = tmp_path / f"w{len(outputs)}.svg"
+        size = f' width="{width}" height="10"' if width else ""
+        svg.write_text(f'<svg xmlns="http://www.w3.org/2000/svg"{size} viewBox="0 0 10 10"><path d="M0 0 L5 5"/></svg>')
+        result = _plot(svg, "-o", tmp_path / f"{svg.stem}.gcode", "--scale", "1")
+        assert result.exit_code == 0, result.output
+        outputs.append((tmp_path / f"{svg.stem}.gcode").read_text())
+    assert outputs[0] == outputs[1]

@@ -151,7 +151,7 @@ def parse_reference(ref: str) -> tuple[Path, str | None, int | None]:
     split, index = m.group("split"), m.group("index")
     if split not in SPLITS:
         raise SketchtoolError(f"{ref}: unknown split {split!r}; a dataset's splits are {', '.join(SPLITS)}")
-    if index is not None and not index.isdigit():
+    if index is not None and not (index.isascii() and index.isdigit()):  # not '²' or '١'
         raise SketchtoolError(f"{ref}: drawing index {index!r} is not a whole number from 0; give {m.group('path')}:{split}:0, "
                               f":1, ...")
     return Path(m.group("path")), split, None if index is None else int(index)

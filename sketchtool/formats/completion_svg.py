@@ -26,7 +26,8 @@ __all__ = ["PLACEMENTS", "SIDE_GAP", "completion_svg", "write_completion_svg"]
 PLACEMENTS = ("side", "overlay")
 SIDE_GAP = 1.15  # variant k sits k x width x SIDE_GAP to the right
 STROKE_WIDTH_FRACTION = 0.01  # default stroke width: 1% of the drawing's larger side, in its user units
-_LENGTH = re.compile(r"^\s*(?P<value>[+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<unit>[a-zA-Z]*)\s*$")
+_LENGTH = re.compile(r"^\s*(?P<value>[+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<unit>[a-zA-Z]*|%)\s*$")
+_UNITS = {"", "px", "pt", "pc", "mm", "cm", "in", "em", "ex", "%"}
 
 
 def completion_svg(given: Sequence[np.ndarray], variants: Sequence[Sequence[np.ndarray]], *,
@@ -44,7 +45,7 @@ def completion_svg(given: Sequence[np.ndarray], variants: Sequence[Sequence[np.n
         raise SketchtoolError(f"--stroke-width {stroke_width}: must be a finite number > 0")
     pad = stroke_width  # round caps reach half a stroke width past the points; the rest is margin
     drawn = (x0 - pad, y0 - pad, x1 + step * max(len(variants) - 1, 0) + pad, y1 + pad)
-    viewbox, width, height = _frame_holding(viewbox, width, height, drawn)
+    viewbox, width, height = _frame_holding(viewbox, _page_length(width), _page_length(height), drawn)
     vb = " ".join(_number(v) for v in viewbox)
     size = "".join(f' {name}="{value}"' for name, value in (("width", width), ("height", height)) if value)
     out = [
@@ -84,9 +85,18 @@ def _frame_holding(viewbox, width, height, drawn) -> tuple[tuple[float, float, f
     return (x0, y0, x1 - x0, y1 - y0), _scaled(width, (x1 - x0) / vw), _scaled(height, (y1 - y0) / vh)
 
 
+def _page_length(length: str | None) -> str | None:
+    """The input's width or height if an SVG reader takes it as one (a number > 0, a unit or %), else None: the
+    viewBox decides. Nothing else from the input reaches the output's markup."""
+    m = _LENGTH.match(length or "")
+    if not m or m.group("unit").lower() not in _UNITS or not 0 < float(m.group("value")) < math.inf:
+        return None
+    return length.strip()
+
+
 def _scaled(length: str | None, factor: float) -> str | None:
     m = _LENGTH.match(length or "")
-    if not m:  # None, a percentage or "auto": the viewBox decides
+    if not m or m.group("unit") == "%":  # None or a percentage: the viewBox decides
         return length
     return f"{_number(float(m.group('value')) * factor)}{m.group('unit')}"
 

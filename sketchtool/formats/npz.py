@@ -29,6 +29,7 @@ MAX_TOTAL_BYTES = 4 << 30  # decompressed bytes of the members read
 MAX_RATIO = 100  # decompressed / compressed, per member ...
 RATIO_FLOOR = 16 << 20  # ... once it unpacks to more than this (small files of repeated values compress better)
 MAX_OFFSET = 1e9  # |dx|, |dy| beyond this overflow the float statistics; no drawing is that large
+INT16_MAX = int(np.iinfo(np.int16).max)  # the stroke-3 .npz stores offsets as int16
 _USED_MEMBERS = {*SPLITS, *(f"{k}_labels" for k in SPLITS), "class_names", "build_settings"}
 _READ_CHUNK = 1 << 20  # ZipExtFile.readinto reads a copy first: keep that copy small
 
@@ -127,7 +128,8 @@ def _as_drawings(array: np.ndarray, key: str) -> list[np.ndarray]:
             raise ValueError(f"{key}[{i}] is not an (n, 3) numeric stroke-3 array")
         if d.dtype.kind == "f" and not np.isfinite(d).all():
             raise ValueError(f"{key}[{i}] holds NaN or infinite values")
-        if len(d) and np.abs(d[:, :2]).max() > MAX_OFFSET:  # sums and squares of such offsets overflow float64
+        if len(d) and np.abs(d[:, :2].astype(np.float64)).max() > MAX_OFFSET:  # sums and squares would overflow
+            # (in float64: abs(int64 min) is negative, and 1e9 is beyond float16)
             raise ValueError(f"{key}[{i}] holds offsets beyond {MAX_OFFSET:g}")
         drawings.append(d)
     return drawings
@@ -159,12 +161,14 @@ def load_dataset(path: str | os.PathLike) -> StrokeDataset:
     except ValueError as e:
         raise SketchtoolError(f"{path}: invalid dataset: {e}", reason="corrupt") from None
     labels = {k: arrays[f"{k}_labels"] for k in SPLITS if f"{k}_labels" in arrays}
-    class_names = [str(c) for c in np.atleast_1d(arrays["class_names"])] if "class_names" in arrays else []
+    class_names = [str(c) for c in np.ravel(arrays["class_names"])] if "class_names" in arrays else []
+    if len(set(class_names)) < len(class_names):
+        raise SketchtoolError(f"{path}: class_names repeats a name", reason="corrupt")
     settings = {}
     if "build_settings" in arrays:
         try:
-            settings = json.loads(str(arrays["build_settings"]))
-        except json.JSONDecodeError:
+            settings = json.loads(str(arrays["build_settings"]), parse_constant=_not_json)
+        except ValueError:  # also NaN or Infinity, which JSON has not: `info --json` would print them
             pass
         settings = settings if isinstance(settings, dict) else {}  # an unreadable record is no settings
     for k, lab in labels.items():
@@ -173,6 +177,10 @@ def load_dataset(path: str | os.PathLike) -> StrokeDataset:
             raise SketchtoolError(f"{path}: labels of split {k!r} do not match its drawings", reason="corrupt")
         labels[k] = lab.astype(np.int64)
     return StrokeDataset(splits=splits, class_names=class_names, labels=labels, settings=settings)
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _object_array(drawings: Sequence[np.ndarray]) -> np.ndarray:
@@ -195,8 +203,17 @@ def save_dataset(path: str | os.PathLike, dataset: StrokeDataset) -> None:
 
 
 def save_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], settings: dict | None = None) -> None:
-    """Write drawings (stroke-3) as the `train` split of a dataset file, rounded to int16."""
-    rounded = [np.round(np.asarray(d, dtype=np.float64)).astype(np.int16) for d in drawings]
+    """Write drawings (stroke-3) as the `train` split of a dataset file, rounded to int16; refuses what int16
+    cannot hold instead of wrapping it round."""
+    rounded = []
+    for d in drawings:
+        d = np.round(np.asarray(d, dtype=np.float64))
+        if not np.isfinite(d).all():
+            raise SketchtoolError(f"{path}: a drawing holds NaN or infinite points; nothing written")
+        if len(d) and np.abs(d[:, :2]).max() > INT16_MAX:
+            raise SketchtoolError(f"{path}: a drawing has offsets beyond ±{INT16_MAX}, more than the stroke-3 .npz's "
+                                  "int16 holds; write an .svg, or scale the drawing down")
+        rounded.append(d.astype(np.int16))
     save_dataset(path, StrokeDataset(splits={"train": rounded, "valid": [], "test": []}, settings=settings or {}))
 
 

@@ -11,6 +11,7 @@ import zlib
 from xml.etree import ElementTree as ET
 
 from sketchtool.errors import SketchtoolError
+from sketchtool.fileio import check_regular_file
 
 __all__ = ["REASONS", "read_limited_bytes", "parse_svg_xml", "drop_unresolved_uses", "check_structure", "local_name",
            "one_line", "SVG_NS", "DEFAULT_MAX_BYTES"]
@@ -47,6 +48,7 @@ def read_limited_bytes(source: str | os.PathLike | bytes, name: str, max_bytes: 
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
     else:
+        check_regular_file(source, name)
         try:
             with open(source, "rb") as f:
                 data = f.read(max_bytes + 1)
