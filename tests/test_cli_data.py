@@ -177,6 +177,10 @@ def test_bad_datasets_are_one_line_errors(tmp_path, command):
     assert "unreadable dataset" in one_line_error(run(command, garbage, *extra))
     hostile = SVG_FIXTURES / "hostile" / "truncated.svg"
     assert "Error" in one_line_error(run(command, hostile, *extra))
+    drawings = np.empty(2, dtype=object)
+    drawings[:] = [np.array([[1, 0, 0], [2, 2, 1]]), np.array([[3, 0, 0], [2, 2, 1]])]
+    np.savez(tmp_path / "twins.npz", train=drawings, class_names=np.array(["a", "a"]), train_labels=np.array([0, 1]))
+    assert "class_names repeats a name" in one_line_error(run(command, tmp_path / "twins.npz", *extra))
 
 
 def test_info_on_drawings_without_points(tmp_path):
