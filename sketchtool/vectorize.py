@@ -304,14 +304,43 @@ def check_refine(refine: int, method: str | None) -> None:
         raise SketchtoolError("--refine fits an agent's strokes; the skeleton tracer has none to fit (use the agent)")
 
 
-def vectorize(pictures: Sequence[np.ndarray], *, method: str = "skeleton", model=None, size: int | None = None,
-              strokes: int | None = None, refine: int = 0, padding: float = 2.0, batch_size: int = 256,
-              on_progress: Callable[[int, int], None] | None = None) -> list[Vectorized]:
-    """Pictures ((H, W) float ink in [0, 1], any size) -> their strokes in picture pixels. `method` "agent" needs
-    `model` (a trained strokenet-agent; its canvas size is used) and draws `strokes` strokes (default: as trained),
-    then fits them to each picture for `refine` steps through the renderer and tidies them against it
-    (`tidy_polylines`; slower, closer); "skeleton" fits each picture to a `size` canvas (default 128). Agent
-    pictures go through the model in batches."""
+def vectorize(pictures: Sequence[np.ndarray | Fitted], *, method: str = "skeleton", model=None,
+              size: int | None = None, strokes: int | None = None, refine: int = 0, padding: float = 2.0,
+              batch_size: int = 256, on_progress: Callable[[int, int], None] | None = None) -> list[Vectorized]:
+    """Pictures ((H, W) float ink in [0, 1], any size; or already fitted to the canvas, as `fitted_canvas_size`
+    says, so that a folder of large scans need not be held in memory at once) -> their strokes in picture pixels.
+    `method` "agent" needs `model` (a trained strokenet-agent; its canvas size is used) and draws `strokes` strokes
+    (default: as trained), then fits them to each picture for `refine` steps through the renderer and tidies them
+    against it (`tidy_polylines`; slower, closer); "skeleton" fits each picture to a `size` canvas (default 128).
+    Agent pictures go through the model in batches."""
+    size = fitted_canvas_size(method, model=model, size=size, strokes=strokes, refine=refine)
+    out: list[Vectorized] = []
+    for first in range(0, len(pictures), batch_size):
+        fitted = [p if isinstance(p, Fitted) else fit_picture(np.asarray(p, dtype=np.float32), size, padding)
+                  for p in pictures[first:first + batch_size]]
+        if any(f.canvas.shape != (size, size) for f in fitted):
+            raise ValueError(f"pictures fitted to another canvas than {size} x {size}")
+        if method == "skeleton":
+            lines = [skeleton_polylines(f.canvas) for f in fitted]
+        else:
+            import torch
+
+            drawn = model.vectorize_images(torch.from_numpy(np.stack([f.canvas for f in fitted])), strokes, refine)
+            arrays = [t.cpu().numpy() for t in (drawn.points, drawn.pressure, drawn.brush)]
+            lines = [agent_polylines(arrays[0][i], arrays[1][i], arrays[2][i], size, model.renderer.max_width)[0]
+                     for i in range(len(fitted))]
+            if refine:
+                lines = [tidy_polylines(ls, f.canvas) for ls, f in zip(lines, fitted)]
+        out += [Vectorized([f.to_picture(p) for p in ls], f.size) for f, ls in zip(fitted, lines)]
+        if on_progress is not None:
+            on_progress(len(out), len(pictures))
+    return out
+
+
+def fitted_canvas_size(method: str, *, model=None, size: int | None = None, strokes: int | None = None,
+                       refine: int = 0) -> int:
+    """The canvas `vectorize` fits pictures to (the agent's own; else `size`, default 128), once the options are
+    checked: a bad option is refused before any picture is read."""
     if method not in METHODS:
         raise SketchtoolError(f"--method {method}: use one of {', '.join(METHODS)}")
     if strokes is not None and not 1 <= strokes <= 256:
@@ -330,24 +359,7 @@ def vectorize(pictures: Sequence[np.ndarray], *, method: str = "skeleton", model
     size = 128 if size is None else size
     if not 8 <= size <= 4096:
         raise SketchtoolError(f"--size {size}: give 8 to 4096 pixels")
-    out: list[Vectorized] = []
-    for first in range(0, len(pictures), batch_size):
-        fitted = [fit_picture(np.asarray(p, dtype=np.float32), size, padding) for p in pictures[first:first + batch_size]]
-        if method == "skeleton":
-            lines = [skeleton_polylines(f.canvas) for f in fitted]
-        else:
-            import torch
-
-            drawn = model.vectorize_images(torch.from_numpy(np.stack([f.canvas for f in fitted])), strokes, refine)
-            arrays = [t.cpu().numpy() for t in (drawn.points, drawn.pressure, drawn.brush)]
-            lines = [agent_polylines(arrays[0][i], arrays[1][i], arrays[2][i], size, model.renderer.max_width)[0]
-                     for i in range(len(fitted))]
-            if refine:
-                lines = [tidy_polylines(ls, f.canvas) for ls, f in zip(lines, fitted)]
-        out += [Vectorized([f.to_picture(p) for p in ls], f.size) for f, ls in zip(fitted, lines)]
-        if on_progress is not None:
-            on_progress(len(out), len(pictures))
-    return out
+    return size
 
 
 # --- scores -------------------------------------------------------------------------------------------------------

@@ -399,3 +399,19 @@ def test_vectorize_method_agent_needs_no_model(tmp_path):
     assert "(agent)" in result.output
     svg = (tmp_path / "v.svg").read_text()
     assert 'width="90' in svg and 'height="60' in svg
+
+
+def test_pictures_fitted_beforehand_vectorize_as_the_pictures_do():
+    from sketchtool.vectorize import fitted_canvas_size
+
+    pictures = [_line_picture(), _line_picture(a=(20, 150), b=(280, 30), width=6)]
+    canvas = fitted_canvas_size("skeleton", size=96)
+    direct = vectorize(pictures, method="skeleton", size=96)
+    fitted = vectorize([fit_picture(p, canvas) for p in pictures], method="skeleton", size=96)
+    assert [r.size for r in fitted] == [r.size for r in direct] == [(300, 200)] * 2
+    for a, b in zip(fitted, direct):
+        assert len(a.polylines) == len(b.polylines)
+        for p, q in zip(a.polylines, b.polylines):
+            np.testing.assert_array_equal(p, q)
+    with pytest.raises(ValueError, match="another canvas"):
+        vectorize([fit_picture(pictures[0], 64)], method="skeleton", size=96)

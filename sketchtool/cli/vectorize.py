@@ -51,7 +51,7 @@ def vectorize_command(images, out, method, model_ref, strokes, refine, size, spl
     from sketchtool.errors import SketchtoolError
     from sketchtool.fileio import check_output_path
     from sketchtool.formats import OutputOptions, require_output
-    from sketchtool.vectorize import vectorize
+    from sketchtool.vectorize import fitted_canvas_size, vectorize
 
     require_output("drawings", out)
     if not (math.isfinite(stroke_width) and 0 < stroke_width <= 1000):
@@ -67,8 +67,9 @@ def vectorize_command(images, out, method, model_ref, strokes, refine, size, spl
         model.require("vectorize", "vectorize")
     elif model_ref:
         raise SketchtoolError("--model is for --method agent; the skeleton tracer needs no model")
-    pictures = _read_pictures(images, split, limit)
-    results = vectorize(pictures, method=method, model=model, size=size, strokes=strokes, refine=refine,
+    canvas = fitted_canvas_size(method, model=model, size=size, strokes=strokes, refine=refine)
+    pictures = _fitted_pictures(images, split, limit, canvas)
+    results = vectorize(pictures, method=method, model=model, size=canvas, strokes=strokes, refine=refine,
                         on_progress=progress_bar("picture"))
     options = OutputOptions(stroke_width=stroke_width)
     if len(results) == 1 and Path(out).suffix.lower() != ".npz":
@@ -87,17 +88,21 @@ def vectorize_command(images, out, method, model_ref, strokes, refine, size, spl
     click.echo(f"Wrote {out}: {len(results)} picture(s), {total} strokes ({method})")
 
 
-def _read_pictures(paths, split: str, limit: int | None):
-    """Pictures as float ink: each PNG/JPG, or the `split` of an image dataset (.npz)."""
+def _fitted_pictures(paths, split: str, limit: int | None, canvas: int):
+    """Each PNG/JPG, or the `split` of an image dataset (.npz), read and fitted to the canvas one at a time: only
+    the canvases are kept, so a folder of large scans costs one scan's memory, not all of them."""
+    import numpy as np
+
     from sketchtool.cli.options import given_options
     from sketchtool.errors import SketchtoolError
+    from sketchtool.image_build import INK_THRESHOLD, fit_picture
     from sketchtool.vectorize import read_picture
 
     unseen = given_options("split", "limit") if not any(Path(p).suffix.lower() == ".npz" for p in paths) else []
     if unseen:
         raise SketchtoolError(f"{', '.join(unseen)}: for an image dataset (.npz); pictures are read whole")
 
-    pictures = []
+    fitted, inked = [], 0
     for path in paths:
         if Path(path).suffix.lower() in (".svg", ".svgz"):
             raise SketchtoolError(f"{path}: an SVG is vectors already; vectorize reads PNG/JPG pictures or an image "
@@ -113,16 +118,19 @@ def _read_pictures(paths, split: str, limit: int | None):
             dataset = load_image_dataset(path)
             if split not in dataset.splits:
                 raise SketchtoolError(f"--split {split}: use train, valid or test")
-            images = dataset.images(split)[:limit]
+            images = dataset.splits[split][:limit]
             if not len(images):
                 raise SketchtoolError(f"{path}: split {split!r} holds no images")
-            pictures += list(images)
+            for image in images:
+                ink = image.astype(np.float32) / np.float32(255)
+                inked += bool((ink > INK_THRESHOLD).any())
+                fitted.append(fit_picture(ink, canvas))
         else:
-            pictures.append(read_picture(path))
-    blank = [i for i, p in enumerate(pictures) if not (p > 26 / 255).any()]
-    if len(blank) == len(pictures):
+            fitted.append(fit_picture(read_picture(path), canvas))  # refuses a blank picture
+            inked += 1
+    if not inked:
         raise SketchtoolError("no ink in any picture; nothing to vectorize")
-    return pictures
+    return fitted
 
 
 COMMANDS = [vectorize_command]
