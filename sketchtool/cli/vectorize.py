@@ -113,7 +113,7 @@ def _read_pictures(paths, split: str, limit: int | None):
             dataset = load_image_dataset(path)
             if split not in dataset.splits:
                 raise SketchtoolError(f"--split {split}: use train, valid or test")
-            images = dataset.images(split)[:limit]
+            images = dataset.images(split, limit)
             if not len(images):
                 raise SketchtoolError(f"{path}: split {split!r} holds no images")
             pictures += list(images)
