@@ -80,6 +80,9 @@ class TurntableBatchSource(ArrayBatches):
                                   "DATA.npz -o turn.npz --size 32 --turntable 36`")
         self.images = dataset.splits[split]
         self.masks = dataset.extras["mask"][split]
+        if self.masks.shape[1:] != self.images.shape[1:]:
+            raise SketchtoolError(f"the turntable's masks are {'x'.join(map(str, self.masks.shape[1:]))}, its images "
+                                  f"{'x'.join(map(str, self.images.shape[1:]))}; a mask is one per image, of its size")
         self.labels = dataset.labels_of(split)
         self.view = dataset.extras["view"][split].astype(np.float32)
         self.transform = dataset.extras["transform"][split].astype(np.float32)
@@ -155,6 +158,10 @@ class Chairs(SketchModel):
 
     @classmethod
     def batch_source(cls, hps, spec, dataset, split, *, train, seed):
+        labels = dataset.labels_of(split)
+        if len(labels) and labels.max() >= spec.num_classes:  # an identity code is a one-hot of the trained ones
+            raise SketchtoolError(f"identity {int(labels.max())} in split {split!r}: this model knows identities 0 "
+                                  f"to {spec.num_classes - 1}")
         return TurntableBatchSource(dataset, split, batch_size=hps.batch_size, seed=seed)
 
     def describe(self) -> str:
