@@ -194,6 +194,24 @@ def test_eval_says_a_given_dataset_file_is_missing(chairs_run, tmp_path):
     assert "pass the dataset with --dataset" not in result.output
 
 
+def test_a_one_number_view_is_an_angle_and_other_widths_are_one_line(turntable):
+    """`--condition identity=3,view=5` (view is documented beside angle) was a matmul shape error."""
+    ds = load_image_dataset(turntable)
+    model = tiny_chairs(DataSpec(kind="images", class_names=ds.class_names, image_shape=(16, 16),
+                                 conditions=ds.conditions, settings=ds.meta))
+    from sketchtool.sampling import parse_condition
+
+    by_view = model.condition_inputs(2, parse_condition("identity=3,view=90", 2, ds.class_names))
+    by_angle = model.condition_inputs(2, parse_condition("identity=3,angle=90", 2, ds.class_names))
+    for a, b in zip(by_view, by_angle):
+        assert torch.equal(a, b)
+    with pytest.raises(SketchtoolError, match="condition view: this model takes 2 numbers, not 3; or give an angle"):
+        model.condition_inputs(1, Condition(labels=torch.tensor([0]), vectors={"view": torch.zeros(1, 3)}))
+    with pytest.raises(SketchtoolError, match="condition transform: this model takes 5 numbers, not 1; or give its "
+                                              "parts scale"):
+        model.condition_inputs(1, parse_condition("identity=3,angle=40,transform=1", 1, ds.class_names))
+
+
 def test_chairs_refuses_a_dataset_without_turntable_conditions(digits_npz, tmp_path):
     from sketchtool.train import train
 

@@ -165,7 +165,7 @@ def _with_inputs(inputs: list, outputs: list) -> tuple[list, list]:
               help="Image models that draw in steps: also write the canvas over time (.gif).")
 @click.option("--condition", default=None, metavar="NAME=VALUE,...",
               help="Conditions of an image model, e.g. identity=3,angle=40,scale=0.9; a:b sweeps over the N "
-                   "images (angle=0:350 a turntable, identity=3:7 a morph).")
+                   "images (angle=0:350 a turntable, identity=3:7 a morph); values within ±1,000,000.")
 @_sampling_options
 def generate_command(n, frames, condition, **params):
     """Draw N new sketches from a model (the embedded sheep by default); an image model writes a PNG grid or an
