@@ -651,6 +651,7 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a crash
-        if isinstance(record, dict) and isinstance(record.get("step"), int):
+        step = record.get("step") if isinstance(record, dict) else None
+        if isinstance(step, int) and abs(step) <= 2 ** 53:  # a step a float (a plot's axis) holds exactly
             records.append(record)
     return records
