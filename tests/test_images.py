@@ -253,6 +253,15 @@ def test_png_grid_shows_each_image_dark_on_white(tmp_path):
     assert page[4, 10 + 1 + 6] == 0 and page[0, 0] == 255
 
 
+@pytest.mark.parametrize("n, shape, fields", [(1, (8, 8), {}), (7, (6, 9), {"cols": 3}), (100, (28, 28), {}),
+                                               (5, (16, 16), {"png_width": 333}), (12, (5, 7), {"dpi": 250.0})])
+def test_grid_size_is_the_size_of_the_picture_before_any_image_exists(n, shape, fields):
+    from sketchtool.formats.image_grid import grid_picture, grid_size
+
+    options = OutputOptions(**fields)
+    assert grid_size(n, shape, options) == grid_picture(np.zeros((n, *shape)), options, "x.png").size
+
+
 def test_png_grid_takes_size_and_dpi_as_drawing_pngs_do(tmp_path):
     """--size and --dpi reached drawings' PNGs only; an image grid ignored them without a word."""
     from PIL import Image

@@ -196,10 +196,16 @@ def generate_command(n, frames, condition, **params):
         return
     from sketchtool.fileio import check_output_path
     from sketchtool.formats import require_output, write_frames, write_images
+    from sketchtool.formats.image_grid import check_grid_size
 
     require_output("images", run.out)
     if frames:
         check_output_path(require_output("frames", frames), force=params["force"])
+    shape = run.info.spec.image_shape  # the pictures' sizes depend on n and the options only: refused before sampling
+    if run.out.suffix.lower() == ".png":
+        check_grid_size(n, shape, run.output_options(), run.out)
+    if frames and run.model.frame_count:
+        check_grid_size(n, shape, run.output_options(), frames, frames=run.model.frame_count)
     samples = generate(run.model, run.info, n, run.options, on_progress=_progress(), frames=bool(frames))
     if frames:  # first: its size checks cover the PNG grid too (the same picture), so a refusal writes nothing
         if samples.frames is None:
