@@ -15,6 +15,7 @@ __all__ = ["loss_terms", "plot_curves"]
 
 BOOKKEEPING = ("step", "split", "time", "steps_per_s")
 MAX_PANELS = 6
+MAX_VALUE = 1e100  # larger, infinite or NaN values are left out: ±1e308 together overflow the axis range
 
 
 def loss_terms(records: list[dict]) -> list[str]:
@@ -46,15 +47,19 @@ def plot_curves(run_dir: str | os.PathLike, out: str | os.PathLike, *, force: bo
     fig = Figure(figsize=(4 * len(terms), 3.2), constrained_layout=True)
     axes = fig.subplots(1, len(terms), squeeze=False)[0]
     for ax, term in zip(axes, terms):
+        left_out = 0
         for split, style in (("train", "-"), ("valid", "o-")):
             points = [(r["step"], r[term]) for r in records if r.get("split") == split and term in r]
-            if points:
-                steps, values = zip(*points)
+            kept = [(step, v) for step, v in points if isinstance(v, (int, float)) and -MAX_VALUE <= v <= MAX_VALUE]
+            left_out += len(points) - len(kept)
+            if kept:
+                steps, values = zip(*kept)
                 ax.plot(steps, values, style, label=split, markersize=3)
-        ax.set_title(term)
+        ax.set_title(term if not left_out else f"{term} ({left_out} values off the scale left out)")
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.lines:  # matplotlib warns of a legend with nothing in it
+            ax.legend()
     fig.suptitle(Path(run_dir).name)
     with atomic_write(out) as f:
         fig.savefig(f, format=fmt, dpi=120)

@@ -74,14 +74,31 @@ class BattleResult:
     reason: str
 
     def to_dict(self) -> dict:
+        """JSON-able, and valid JSON: JSON has no NaN or Infinity, so inf is "inf" and NaN (a rate of 0 judged) None."""
         out = asdict(self)
         for key in ("test_a", "test_b", "sample_a", "sample_b"):
             out[key]["rate"] = getattr(self, key).rate
-        for key in ("r_test", "r_sample"):  # JSON has no inf
-            for field in ("raw", "smoothed", "value"):
-                if out[key][field] is not None and not math.isfinite(out[key][field]):
-                    out[key][field] = "inf"
-        return out
+        return _json_safe(out)
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def _check_settings(tolerance: float, smoothing: float) -> None:
+    """Refuse a tolerance or smoothing that would make the ratios or the gate NaN (battle: before any sampling)."""
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise SketchtoolError(f"tolerance {tolerance}: must be a finite number >= 0")
+    _check_smoothing(smoothing)
+
+
+def _check_smoothing(smoothing: float) -> None:
+    if not (math.isfinite(smoothing) and smoothing > 0):
+        raise SketchtoolError(f"smoothing {smoothing}: must be a finite number > 0 (it is what makes 0/0 a number)")
 
 
 def error_count(p_real: np.ndarray, *, real: bool) -> ErrorCount:
@@ -94,8 +111,7 @@ def error_count(p_real: np.ndarray, *, real: bool) -> ErrorCount:
 
 def ratio(top: ErrorCount, bottom: ErrorCount, smoothing: float = DEFAULT_SMOOTHING) -> Ratio:
     """eps_top / eps_bottom, raw and smoothed."""
-    if not smoothing > 0:
-        raise SketchtoolError(f"smoothing {smoothing}: must be > 0 (it is what makes 0/0 a number)")
+    _check_smoothing(smoothing)
     k1, n1 = top.errors + smoothing, top.n + 2 * smoothing
     k2, n2 = bottom.errors + smoothing, bottom.n + 2 * smoothing
     smoothed = (k1 / n1) / (k2 / n2)
@@ -113,8 +129,7 @@ def decide(test_a: ErrorCount, test_b: ErrorCount, sample_a: ErrorCount, sample_
            tolerance: float = DEFAULT_TOLERANCE, smoothing: float = DEFAULT_SMOOTHING) -> BattleResult:
     """The paper's rule on the four error counts: the r_test gate (its 95% interval reaches within `tolerance`
     of 1), then r_sample < 1 -> A wins, > 1 -> B wins."""
-    if not (tolerance >= 0 and math.isfinite(tolerance)):
-        raise SketchtoolError(f"tolerance {tolerance}: must be a number >= 0")
+    _check_settings(tolerance, smoothing)
     r_test, r_sample = ratio(test_a, test_b, smoothing), ratio(sample_a, sample_b, smoothing)
     gate = r_test.low <= 1.0 + tolerance and r_test.high >= 1.0 - tolerance
     if not gate:
@@ -141,6 +156,7 @@ def battle(model_a, model_b, test_images: np.ndarray, *, n_samples: int = 1000, 
 
     from sketchtool.models.base import SketchModel
 
+    _check_settings(tolerance, smoothing)
     for label, model in (("A", model_a), ("B", model_b)):
         if not isinstance(model, SketchModel):
             raise SketchtoolError(f"model {label} is not a sketchtool model")

@@ -23,9 +23,10 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import DAMAGED_ARCHIVE_ERRORS, atomic_write
 
 __all__ = ["ImageDataset", "load_image_dataset", "save_image_dataset", "load_any_dataset", "dataset_kind",
-           "describe_image_dataset", "MAX_TOTAL_BYTES"]
+           "describe_image_dataset", "MAX_TOTAL_BYTES", "MAX_IMAGE_PIXELS"]
 
 MAX_TOTAL_BYTES = 8 << 30  # all members unpacked; a zip bomb is refused before anything is inflated
+MAX_IMAGE_PIXELS = 4096 * 4096  # H*W of one image: a few such images already take gigabytes as float batches
 _MAX_TEXT_BYTES = 1 << 24  # meta and class names: JSON text, never large
 
 
@@ -144,6 +145,8 @@ def load_image_dataset(path: str | os.PathLike) -> ImageDataset:
     extras = {name: {k: arrays[f"{k}.{name}"] for k in SPLITS if f"{k}.{name}" in arrays} for name in listed}
     if any(not per_split for per_split in extras.values()):
         raise SketchtoolError(f"{path}: meta lists extras the file does not hold", reason="corrupt")
+    if not splits and "image_shape" in meta:  # the only source of the shape then
+        _check_image_shape(meta["image_shape"], "meta image_shape", path)
     dataset = ImageDataset(splits={k: a.astype(np.uint8, copy=False) for k, a in splits.items()},
                            labels={k: a.astype(np.int64) for k, a in labels.items()}, class_names=names, meta=meta,
                            extras=extras)
@@ -209,6 +212,10 @@ def _read_arrays(path: Path, only: tuple[str, ...] | None = None) -> dict[str, n
                     continue
                 if key in ("meta", "class_names") and info.file_size > _MAX_TEXT_BYTES:
                     raise SketchtoolError(f"{path}: member {key} is too large for metadata", reason="corrupt")
+                if key in SPLITS:  # from the member's header: a huge image is refused before it is inflated
+                    shape = _npy_shape(zf, info)
+                    if len(shape) == 3:
+                        _check_image_shape(shape[1:], f"split {key}", path)
                 with zf.open(info) as f:
                     arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
             return arrays
@@ -221,6 +228,24 @@ def _read_arrays(path: Path, only: tuple[str, ...] | None = None) -> dict[str, n
         raise SketchtoolError(f"{path}: unreadable dataset ({e})", reason="corrupt") from None
     except (KeyError, *DAMAGED_ARCHIVE_ERRORS) as e:
         raise SketchtoolError(f"{path}: unreadable dataset ({e})", reason="corrupt") from None
+
+
+def _npy_shape(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, ...]:
+    """The shape in a .npy member's header; only the first few bytes are inflated."""
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        return read_header(f)[0]
+
+
+def _check_image_shape(shape, what: str, path: Path) -> None:
+    """Refuse an (H, W) that is not two non-negative integers or has more than MAX_IMAGE_PIXELS pixels."""
+    if not (isinstance(shape, (list, tuple)) and len(shape) == 2
+            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)):
+        raise SketchtoolError(f"{path}: {what} {shape!r} is not two non-negative integers (H, W)", reason="corrupt")
+    if shape[0] * shape[1] > MAX_IMAGE_PIXELS:
+        raise SketchtoolError(f"{path}: {what} holds {shape[0]}x{shape[1]} images, more than {MAX_IMAGE_PIXELS:,} "
+                              "pixels each", reason="corrupt")
 
 
 def _json_member(arrays: dict[str, np.ndarray], key: str, path: Path):
@@ -236,6 +261,7 @@ def _validate(ds: ImageDataset, path: Path) -> None:
     shapes = {a.shape[1:] for a in ds.splits.values()}
     if len(shapes) != 1 or any(np.ndim(a) != 3 for a in ds.splits.values()):
         raise SketchtoolError(f"{path}: splits hold images of different shapes {sorted(shapes)}", reason="corrupt")
+    _check_image_shape(ds.image_shape, "the dataset", path)  # what is saved must load again
     for name in SPLITS:
         labels = ds.labels_of(name)
         if labels.shape != (len(ds.splits[name]),) or (len(labels) and (labels.min() < 0
@@ -243,7 +269,12 @@ def _validate(ds: ImageDataset, path: Path) -> None:
             raise SketchtoolError(f"{path}: labels of split {name!r} do not match its images", reason="corrupt")
         for extra, per_split in ds.extras.items():
             a = per_split[name]
-            if not extra.isidentifier() or a.dtype.kind not in "biuf" or len(a) != len(ds.splits[name]) \
+            if not extra.isidentifier() or a.dtype.kind not in "biuf" or a.ndim < 1 or len(a) != len(ds.splits[name]) \
                     or (a.dtype.kind == "f" and not np.isfinite(a).all()):
                 raise SketchtoolError(f"{path}: extra {extra!r} of split {name!r} is not finite numbers, one row "
                                       "per image", reason="corrupt")
+    for extra, per_split in ds.extras.items():
+        rows = {a.shape[1:] for a in per_split.values()}
+        if len(rows) != 1:
+            raise SketchtoolError(f"{path}: extra {extra!r} has rows of different shapes across splits "
+                                  f"{sorted(rows)}", reason="corrupt")

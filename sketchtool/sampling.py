@@ -46,6 +46,7 @@ __all__ = [
 
 DEFAULT_TEMPERATURE = 0.4
 DEFAULT_CHUNK = 1000  # drawings decoded together: large enough to amortise each step, small enough for RAM
+MAX_CONDITION_VALUE = 1e6  # --condition values: far beyond any angle, scale or shift, and exact in float32
 EMPTY_RETRIES = 10  # `generate` redraws drawings that draw no line this many times at most
 # (the embedded kanji ends at once for about 23% of prior z draws: 10 retries leave 4e-7 of drawings empty)
 ProgressFn = Callable[[int, int], None]  # (drawings done, total)
@@ -346,6 +347,8 @@ def _sample_images(model, info, n: int, options: SampleOptions, generator: torch
     options.validate()
     extra = _sampler_keywords(model, info, options)
     labels = _labels(model, info, options, n)
+    if options.condition and not info.spec.conditions and not getattr(model, "use_classes", model.num_classes > 1):
+        raise SketchtoolError(f"--condition: model {info.path} takes no conditions; drop --condition")
     given = parse_condition(options.condition, n, info.class_names) if options.condition else Condition()
     if labels is not None and given.labels is not None:
         raise SketchtoolError("--class and --condition identity= both pick the class; give one")
@@ -369,7 +372,7 @@ def parse_condition(text: str, n: int, class_names: Sequence[str]) -> Condition:
     """"name=value,..." -> a Condition for n samples. `identity` (or `class`) is a class index or name ->
     `labels`; any other name -> `vectors[name]` (n, 1). A value "a:b" sweeps linearly from a to b over the n
     samples (ends included); an identity sweep gives soft identity codes `vectors["identity"]` (n, classes)
-    blending the two classes (a morph)."""
+    blending the two classes (a morph). Values lie within ±MAX_CONDITION_VALUE."""
     labels, vectors = None, {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = (x.strip() for x in part.partition("="))
@@ -393,6 +396,9 @@ def parse_condition(text: str, n: int, class_names: Sequence[str]) -> Condition:
             raise SketchtoolError(f"--condition {key}={value}: not a number") from None
         if not (math.isfinite(a) and math.isfinite(b)):
             raise SketchtoolError(f"--condition {key}={value}: must be finite")
+        if max(abs(a), abs(b)) > MAX_CONDITION_VALUE:
+            raise SketchtoolError(f"--condition {key}={value}: give values from -{MAX_CONDITION_VALUE:,.0f} to "
+                                  f"{MAX_CONDITION_VALUE:,.0f}")
         vectors[key] = torch.linspace(a, b, n)[:, None] if n > 1 else torch.tensor([[a]])  # (n, 1)
     if labels is None and not vectors:
         raise SketchtoolError("--condition: nothing given (example: identity=3,angle=40)")

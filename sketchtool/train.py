@@ -612,18 +612,32 @@ def evaluate(run: str | os.PathLike, *, split: str = "test", dataset: str | os.P
     model, info = load_model(resolve_model(run, option="model"), device=str(dev))  # eval's RUN is no --model
     path = Path(dataset or info.dataset.get("path") or "")
     if not path.is_file():
-        raise SketchtoolError(f"{path}: the model's dataset is not there; pass the dataset with --dataset")
+        raise SketchtoolError(f"--dataset {path}: no such dataset file" if dataset else
+                              f"{path}: the model's dataset is not there; pass the dataset with --dataset")
     data = read_dataset(path)
     _check_kind(type(model), data, path)
-    shape = getattr(data, "image_shape", None)
-    if shape is not None and info.spec.image_shape and tuple(shape) != tuple(info.spec.image_shape):
-        raise SketchtoolError(f"{path}: holds {shape[0]}x{shape[1]} images; the model reads "
-                              f"{info.spec.image_shape[0]}x{info.spec.image_shape[1]} (rasterize the data at its size)")
+    _check_fits(info.spec, data, path)
     source = type(model).batch_source(model.hps, info.spec, data, split, train=False, seed=seed)
     if not len(source):
         raise SketchtoolError(f"{path}: split {split!r} has nothing this model can read (empty, or every item too long)")
     metrics = evaluate_source(model, source, dev, precision, seed=seed)
     return {**metrics, "items": len(source)}
+
+
+def _check_fits(spec, data, path: Path) -> None:
+    """Refuse data whose image shape, classes or condition widths differ from what the model was built for, naming
+    the mismatch, before a batch meets a layer of the wrong size."""
+    shape = getattr(data, "image_shape", None)
+    if shape is not None and spec.image_shape and tuple(shape) != tuple(spec.image_shape):
+        raise SketchtoolError(f"{path}: holds {shape[0]}x{shape[1]} images; the model reads "
+                              f"{spec.image_shape[0]}x{spec.image_shape[1]} (rasterize the data at its size)")
+    if spec.num_classes > 1 and data.num_classes > spec.num_classes:  # one-class stroke models read any data
+        raise SketchtoolError(f"{path}: holds {data.num_classes} classes; the model knows {spec.num_classes}")
+    extras = getattr(data, "extras", {})
+    for name, width in spec.conditions.items():
+        have = math.prod(extras[name]["train"].shape[1:]) if name in extras else width
+        if have != width:
+            raise SketchtoolError(f"{path}: its {name} vectors have {have} entries; the model takes {width}")
 
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
@@ -637,6 +651,7 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue  # a line cut short by a crash
-        if isinstance(record, dict) and isinstance(record.get("step"), int):
+        step = record.get("step") if isinstance(record, dict) else None
+        if isinstance(step, int) and abs(step) <= 2 ** 53:  # a step a float (a plot's axis) holds exactly
             records.append(record)
     return records

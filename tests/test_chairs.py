@@ -32,6 +32,25 @@ def turntable(sheep_path, tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def chairs_run(turntable, tmp_path_factory):
+    """A chairs run of two steps on `turntable`: enough for the checks that come before any drawing."""
+    from sketchtool.train import TrainOptions, resolve_hparams, train
+
+    run = tmp_path_factory.mktemp("chairs") / "run"
+    train(turntable, run, model="chairs", hps=resolve_hparams("chairs", overrides=TINY),
+          options=TrainOptions(steps=2, save_every=2))
+    return run
+
+
+def _changed_turntable(turntable, path, change):
+    """A copy of `turntable` at `path` after `change(dataset)`, every split alike."""
+    ds = load_image_dataset(turntable)
+    change(ds)
+    save_image_dataset(path, ds)
+    return path
+
+
 def tiny_chairs(spec: DataSpec) -> Chairs:
     torch.manual_seed(0)
     return Chairs(ChairsHParams(**TINY), spec)
@@ -128,6 +147,69 @@ def test_conditions_become_identity_view_and_transform_inputs(turntable):
         model.condition_inputs(1, Condition(labels=torch.tensor([0])))
     with pytest.raises(SketchtoolError, match="identities 0 to 11"):
         model.condition_inputs(1, Condition(labels=torch.tensor([12]), vectors={"angle": torch.zeros(1, 1)}))
+
+
+def _more_identities(ds):
+    ds.class_names = ds.class_names + ["another"]
+    ds.labels["test"] = np.full_like(ds.labels["test"], len(ds.class_names) - 1)
+
+
+def _widen(name, width):
+    def change(ds):
+        ds.extras[name] = {k: np.zeros((len(a), width), np.float32) for k, a in ds.splits.items()}
+    return change
+
+
+def _small_masks(ds):
+    ds.extras["mask"] = {k: np.zeros((len(a), 8, 8), np.uint8) for k, a in ds.splits.items()}
+
+
+@pytest.mark.parametrize("change, message", [
+    (_more_identities, "holds 13 classes; the model knows 12"),
+    (_widen("view", 3), "its view vectors have 3 entries; the model takes 2"),
+    (_widen("transform", 2), "its transform vectors have 2 entries; the model takes 5"),
+    (_small_masks, "masks are 8x8, its images 16x16"),
+])
+def test_eval_names_what_a_turntable_has_that_the_model_cannot_read(chairs_run, turntable, tmp_path, change, message):
+    """Were a RuntimeError from one_hot and matmul shape errors from the layers."""
+    data = _changed_turntable(turntable, tmp_path / "other.npz", change)
+    result = CliRunner().invoke(cli, ["eval", str(chairs_run), "--dataset", str(data)])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_one_identity_model_refuses_batches_of_other_identities(turntable):
+    """A model trained on one identity has a one-entry identity code; identity 11 failed inside one_hot."""
+    model = tiny_chairs(DataSpec(kind="images", image_shape=(16, 16), conditions={"view": 2, "transform": 5}))
+    ds = load_image_dataset(turntable)
+    with pytest.raises(SketchtoolError, match="identity 11 in split 'test': this model knows identities 0 to 0"):
+        Chairs.batch_source(model.hps, model.spec, ds, "test", train=False, seed=0)
+    ds.labels["test"][:] = 0
+    assert len(Chairs.batch_source(model.hps, model.spec, ds, "test", train=False, seed=0))
+
+
+def test_eval_says_a_given_dataset_file_is_missing(chairs_run, tmp_path):
+    result = CliRunner().invoke(cli, ["eval", str(chairs_run), "--dataset", str(tmp_path / "missing.npz")])
+    assert result.exit_code == 1 and "missing.npz: no such dataset file" in result.output, result.output
+    assert "pass the dataset with --dataset" not in result.output
+
+
+def test_a_one_number_view_is_an_angle_and_other_widths_are_one_line(turntable):
+    """`--condition identity=3,view=5` (view is documented beside angle) was a matmul shape error."""
+    ds = load_image_dataset(turntable)
+    model = tiny_chairs(DataSpec(kind="images", class_names=ds.class_names, image_shape=(16, 16),
+                                 conditions=ds.conditions, settings=ds.meta))
+    from sketchtool.sampling import parse_condition
+
+    by_view = model.condition_inputs(2, parse_condition("identity=3,view=90", 2, ds.class_names))
+    by_angle = model.condition_inputs(2, parse_condition("identity=3,angle=90", 2, ds.class_names))
+    for a, b in zip(by_view, by_angle):
+        assert torch.equal(a, b)
+    with pytest.raises(SketchtoolError, match="condition view: this model takes 2 numbers, not 3; or give an angle"):
+        model.condition_inputs(1, Condition(labels=torch.tensor([0]), vectors={"view": torch.zeros(1, 3)}))
+    with pytest.raises(SketchtoolError, match="condition transform: this model takes 5 numbers, not 1; or give its "
+                                              "parts scale"):
+        model.condition_inputs(1, parse_condition("identity=3,angle=40,transform=1", 1, ds.class_names))
 
 
 def test_chairs_refuses_a_dataset_without_turntable_conditions(digits_npz, tmp_path):

@@ -82,6 +82,24 @@ def test_curves_draws_a_png_and_refuses_to_overwrite(trained_run, tmp_path):
     _one_line_error(CliRunner().invoke(cli, ["curves", str(trained_run), "-o", str(out)]))
 
 
+@pytest.mark.parametrize("lines", [
+    ['{"step": 1, "split": "train", "loss": 1e308}', '{"step": 2, "split": "train", "loss": -1e308}'],
+    ['{"step": 1, "split": "train", "loss": 1%s}' % ("0" * 400), '{"step": 2, "split": "train", "loss": 2.0}',
+     '{"step": 1%s, "split": "train", "loss": 1.0}' % ("0" * 400), '{"step": 3, "split": "train", "loss": NaN}'],
+])
+def test_curves_leave_out_values_and_steps_a_plot_cannot_hold(tmp_path, lines):
+    """±1e308 together failed in matplotlib (arange: cannot compute length), 10**400 with an OverflowError."""
+    pytest.importorskip("matplotlib")
+    from sketchtool.train import read_metrics
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    assert all(r["step"] < 10 for r in read_metrics(tmp_path / "run"))
+    result = CliRunner().invoke(cli, ["curves", str(tmp_path / "run"), "-o", str(tmp_path / "c.png")])
+    assert result.exit_code == 0 and result.output.splitlines() == [f"wrote {tmp_path / 'c.png'}"], result.output
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.mark.parametrize("args", [
     ["train", "{missing}", "-o", "{tmp}/r"],
     ["train", "{empty}", "-o", "{tmp}/r"],

@@ -205,6 +205,18 @@ def test_the_frames_gif_takes_the_grids_size_even_beside_an_npz(digits_run, tmp_
         assert Image.open(gif).size == (90, 60)  # untouched
 
 
+def test_pictures_too_large_are_refused_before_sampling(digits_run, tmp_path):
+    """A grid's size depends on n, the image shape and the options only: --n 100000 sampled for a minute at 4.5 GB
+    before 'too large'. The --condition this model refuses once sampling starts shows the order."""
+    args = ["generate", "--model", str(digits_run), "--condition", "angle=1"]
+    result = CliRunner().invoke(cli, [*args, "--n", "100000", "--out", str(tmp_path / "g.png")])
+    assert result.exit_code == 1 and "a picture of 40,892 x 40,763 px is too large" in result.output, result.output
+    result = CliRunner().invoke(cli, [*args, "--n", "6", "--out", str(tmp_path / "g.npz"), "--size", "9000",
+                                      "--frames", str(tmp_path / "g.gif")])
+    assert result.exit_code == 1 and "5 frames of 9,000 x 5,992 px are too many pixels" in result.output, result.output
+    assert not list(tmp_path.iterdir())
+
+
 def test_sampled_frames_are_the_canvas_over_time_ending_at_the_images():
     model = _model()
     out = model.sample(3, generator=torch.Generator().manual_seed(0), frames=True)

@@ -123,3 +123,48 @@ def test_a_model_that_cannot_discriminate_is_refused(tmp_path):
         ratio(ErrorCount(0, 1), ErrorCount(0, 1), smoothing=0)
     with pytest.raises(SketchtoolError, match="image"):
         battle(StubGAN(StubHParams()), StubGAN(StubHParams()), np.zeros((5, 8, 8), np.float32))
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"smoothing": math.inf}, "smoothing inf: must be a finite number > 0"),
+    ({"smoothing": math.nan}, "smoothing nan: must be a finite number > 0"),
+    ({"tolerance": math.inf}, "tolerance inf: must be a finite number >= 0"),
+    ({"tolerance": -0.1}, "tolerance -0.1: must be a finite number >= 0"),
+])
+def test_smoothing_and_tolerance_must_be_finite_and_are_checked_before_sampling(settings, message):
+    """--smoothing inf was accepted and gave 'interval nan to nan', after every sample was drawn."""
+    drawn = []
+
+    class Counting(StubGAN):
+        def sample(self, n, **kwargs):
+            drawn.append(n)
+            return super().sample(n, **kwargs)
+
+    with pytest.raises(SketchtoolError, match=message):
+        battle(Counting(StubHParams(FAKE_A)), Counting(StubHParams(FAKE_B)), marked(10, TEST), n_samples=10,
+               **settings)
+    assert drawn == []
+    with pytest.raises(SketchtoolError, match=message):
+        decide(ErrorCount(1, 10), ErrorCount(1, 10), ErrorCount(1, 10), ErrorCount(1, 10), **settings)
+
+
+def test_the_result_as_a_dict_is_valid_json_even_with_nothing_judged():
+    result = decide(ErrorCount(0, 0), ErrorCount(3, 10), ErrorCount(5, 10), ErrorCount(0, 10))
+    out = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert out["test_a"]["rate"] is None and out["r_sample"]["raw"] == "inf"
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--smoothing", "inf", "--smoothing inf: give a finite number > 0"),
+    ("--smoothing", "0", "--smoothing 0.0: give a finite number > 0"),
+    ("--tolerance", "nan", "--tolerance nan: give a finite number >= 0"),
+])
+def test_battle_refuses_settings_on_the_command_line_before_loading_anything(tmp_path, option, value, message):
+    from click.testing import CliRunner
+
+    from sketchtool.cli import cli
+
+    result = CliRunner().invoke(cli, ["battle", str(tmp_path / "a"), str(tmp_path / "b"), "--data",
+                                      str(tmp_path / "d.npz"), option, value])
+    assert result.exit_code == 1 and result.output.startswith(f"Error: {message}"), result.output
+    assert len(result.output.strip().splitlines()) == 1

@@ -189,6 +189,50 @@ def test_pixels_beyond_a_byte_and_empty_images_are_refused(tmp_path):
     assert load_image_dataset(tmp_path / "fine.npz").splits["train"].max() == 255
 
 
+def test_huge_images_are_refused_from_the_member_header(tmp_path):
+    """A 12000x12000 image per split packs into a small file yet unpacks to gigabytes as float batches."""
+    meta = np.array(json.dumps({"kind": "images"}))
+    np.savez_compressed(tmp_path / "huge.npz", train=np.zeros((1, 12000, 12000), np.uint8), meta=meta)
+    with pytest.raises(SketchtoolError, match="12000x12000 images, more than 16,777,216 pixels") as info:
+        load_image_dataset(tmp_path / "huge.npz")
+    assert info.value.reason == "corrupt"
+    np.savez(tmp_path / "empty_huge.npz", train=np.zeros((0, 100000, 100000), np.uint8), meta=meta)
+    with pytest.raises(SketchtoolError, match="more than 16,777,216 pixels"):
+        load_image_dataset(tmp_path / "empty_huge.npz")
+    with pytest.raises(SketchtoolError, match="the dataset holds 4097x4096 images"):
+        save_image_dataset(tmp_path / "unloadable.npz", ImageDataset(splits={"train": np.zeros((0, 4097, 4096))}))
+    assert not (tmp_path / "unloadable.npz").exists()
+    np.savez(tmp_path / "at_cap.npz", train=np.zeros((0, 4096, 4096), np.uint8), meta=meta)
+    assert load_image_dataset(tmp_path / "at_cap.npz").image_shape == (4096, 4096)
+
+
+@pytest.mark.parametrize("image_shape", ["ab", [-1, 5], [3], [2.5, 4], [True, 4], [100000, 100000]])
+def test_a_bad_image_shape_in_meta_of_a_dataset_without_splits_is_refused(tmp_path, image_shape):
+    np.savez(tmp_path / "d.npz", meta=np.array(json.dumps({"kind": "images", "image_shape": image_shape})))
+    with pytest.raises(SketchtoolError, match="meta image_shape") as info:
+        load_image_dataset(tmp_path / "d.npz")
+    assert info.value.reason == "corrupt"
+
+
+def test_a_good_image_shape_in_meta_gives_empty_splits_of_that_shape(tmp_path):
+    np.savez(tmp_path / "d.npz", meta=np.array(json.dumps({"kind": "images", "image_shape": [6, 7]})))
+    ds = load_image_dataset(tmp_path / "d.npz")
+    assert ds.image_shape == (6, 7) and ds.counts() == {"train": 0, "valid": 0, "test": 0}
+
+
+def test_extras_that_are_single_values_or_differ_in_row_shape_are_refused(tmp_path):
+    meta = np.array(json.dumps({"kind": "images", "extras": ["view"]}))
+    images = np.zeros((3, 4, 4), np.uint8)
+    np.savez(tmp_path / "scalar.npz", train=images, meta=meta, **{"train.view": np.float32(1.0)})
+    with pytest.raises(SketchtoolError, match="extra 'view' of split 'train' is not finite numbers"):
+        load_image_dataset(tmp_path / "scalar.npz")
+    np.savez(tmp_path / "rows.npz", train=images, test=images[:2], meta=meta,
+             **{"train.view": np.zeros((3, 2)), "test.view": np.zeros((2, 3))})
+    with pytest.raises(SketchtoolError, match="extra 'view' has rows of different shapes across splits") as info:
+        load_image_dataset(tmp_path / "rows.npz")
+    assert info.value.reason == "corrupt"
+
+
 def test_png_grid_shows_each_image_dark_on_white(tmp_path):
     from PIL import Image
 
@@ -199,6 +243,15 @@ def test_png_grid_shows_each_image_dark_on_white(tmp_path):
     assert page.shape == (2 * 8 + 1, 2 * 10 + 1)
     assert page.min() == 0 and (page == 0).sum() == 4  # one ink pixel, enlarged 2x2
     assert page[4, 10 + 1 + 6] == 0 and page[0, 0] == 255
+
+
+@pytest.mark.parametrize("n, shape, fields", [(1, (8, 8), {}), (7, (6, 9), {"cols": 3}), (100, (28, 28), {}),
+                                               (5, (16, 16), {"png_width": 333}), (12, (5, 7), {"dpi": 250.0})])
+def test_grid_size_is_the_size_of_the_picture_before_any_image_exists(n, shape, fields):
+    from sketchtool.formats.image_grid import grid_picture, grid_size
+
+    options = OutputOptions(**fields)
+    assert grid_size(n, shape, options) == grid_picture(np.zeros((n, *shape)), options, "x.png").size
 
 
 def test_png_grid_takes_size_and_dpi_as_drawing_pngs_do(tmp_path):

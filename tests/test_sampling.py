@@ -28,6 +28,7 @@ from sketchtool.sampling import (
     interpolate,
     lerp,
     make_generator,
+    parse_condition,
     reconstruct,
     slerp,
 )
@@ -300,6 +301,29 @@ def test_unconditional_model_cannot_encode_but_generates_and_completes(sheep_tes
 def test_invalid_requests_are_clear_errors(tiny, sheep_test, call, message):
     with pytest.raises(SketchtoolError, match=message):
         call(*tiny, sheep_test)
+
+
+@pytest.mark.parametrize("text", ["identity=3,angle=1e308", "angle=-1e308:1e308", "width=1e39", "shift_x=-1e39",
+                                  "scale=1000001"])
+def test_condition_values_beyond_a_million_are_one_line(text):
+    """Were an internal error: torch.linspace cannot hold 1e308 in float32."""
+    with pytest.raises(SketchtoolError, match="give values from -1,000,000 to 1,000,000"):
+        parse_condition(text, 4, ["a", "b", "c", "d"])
+    assert parse_condition("angle=-1e6:1e6", 3, []).vectors["angle"][:, 0].tolist() == [-1e6, 0, 1e6]
+
+
+def test_conditions_for_a_model_that_takes_none_say_so():
+    """An unconditional image model said 'the model knows identity 0 to -1'."""
+    from sketchtool.models.draw import DRAW, DRAWHParams
+
+    torch.manual_seed(0)
+    spec = DataSpec(kind="images", image_shape=(8, 8))
+    model = DRAW(DRAWHParams(T=2, enc_size=8, dec_size=8, z_size=2, read_n=2, write_n=2), spec).eval()
+    info = ModelInfo("draw", {}, spec, 0, {}, "fresh")
+    for condition in ("identity=3", "angle=40"):
+        with pytest.raises(SketchtoolError, match="model fresh takes no conditions; drop --condition"):
+            generate(model, info, 2, SampleOptions(seed=0, condition=condition))
+    assert generate(model, info, 2, SampleOptions(seed=0)).images.shape == (2, 8, 8)
 
 
 codes = arrays(np.float64, 6, elements=st.floats(-3, 3))

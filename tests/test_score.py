@@ -221,6 +221,20 @@ def test_sets_beyond_the_bound_are_refused_before_any_work():
         score_samples(many[:20], many, many[:20], judge=None)
 
 
+@pytest.mark.parametrize("n", ["5", "25000"])
+def test_score_command_refuses_a_sample_count_out_of_bounds_before_sampling(tiny_model, sheep_path, tmp_path, n):
+    """--n 25000 sampled every drawing before 'at most 20,000'; the missing --judge, read before sampling, shows
+    the order."""
+    from click.testing import CliRunner
+
+    from sketchtool.cli import cli
+
+    result = CliRunner().invoke(cli, ["score", "--model", str(tiny_model), "--n", n, "--ref", f"{sheep_path}:test",
+                                      "--judge", str(tmp_path / "missing.pt")])
+    assert result.exit_code == 1 and result.output.startswith(f"Error: --n {n}: score needs 10 to 20,000 samples")
+    assert len(result.output.strip().splitlines()) == 1
+
+
 def test_precision_recall_in_chunks_equals_the_whole_matrix():
     from sketchtool import score
 

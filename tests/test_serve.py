@@ -438,6 +438,53 @@ def test_waiting_completions_are_decoded_together_each_in_its_own_coordinates(ca
         assert drawn and all(np.abs(p - [cx, cy]).max() < 1000 for p in drawn)  # near its own drawing
 
 
+def test_a_png_export_too_large_is_refused_without_paths_or_cli_advice(client):
+    r = client.post("/api/export", json={"strokes": [[[0, 0], [40000, 100]]], "format": "png"})
+    text = refused(r, 422)
+    assert "too large for a PNG" in text and "download it as SVG" in text
+    assert "sketchtool-serve-" not in text and "drawing.png" not in text and "--size" not in text
+
+
+def test_a_model_that_needs_conditions_is_not_listed_for_generate():
+    """/api/generate sends no conditions, so a chairs generator always answered 422 while listed as generating."""
+    from sketchtool.dataspec import DataSpec
+    from sketchtool.models.chairs import Chairs, ChairsHParams
+    from sketchtool.serve.catalog import Catalog, ServedModel
+
+    spec = DataSpec(kind="images", class_names=["a", "b"], image_shape=(8, 8), conditions={"view": 2, "transform": 5})
+    model = Chairs(ChairsHParams(fc_size=8, joint_size=8, start_channels=4, nkerns=[4]), spec).eval()
+    info = type("Info", (), {"class_names": ["a", "b"], "spec": spec, "path": "chairs"})()
+    chairs = Catalog({"chairs": ServedModel("chairs", "chairs", "run", model, info)}, default="chairs")
+    assert not chairs.can("generate")
+    with TestClient(create_app(chairs, port=PORT), base_url=BASE) as c:
+        assert "generate" not in c.get("/api/models").json()["models"][0]["capabilities"]
+        assert "cannot generate here" in refused(c.post("/api/generate", json={"n": 1}), 422)
+
+
+def test_a_client_leaving_mid_body_is_no_internal_error(catalog, caplog):
+    """The disconnect was logged as 'internal error in /api/generate' with a ClientDisconnect traceback."""
+    import asyncio
+
+    app = create_app(catalog, port=PORT)
+    scope = {"type": "http", "method": "POST", "path": "/api/generate", "raw_path": b"/api/generate",
+             "query_string": b"", "scheme": "http", "server": ("127.0.0.1", PORT), "client": ("127.0.0.1", 5000),
+             "headers": [(b"host", f"127.0.0.1:{PORT}".encode()), (b"content-type", b"application/json")],
+             "http_version": "1.1", "root_path": ""}
+    events = iter([{"type": "http.request", "body": b'{"n": ', "more_body": True}, {"type": "http.disconnect"}])
+    sent = []
+
+    async def receive():
+        return next(events)
+
+    async def send(message):
+        sent.append(message)
+
+    with caplog.at_level("INFO"):
+        asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 400
+    assert "internal error" not in caplog.text and "ClientDisconnect" not in caplog.text
+
+
 def test_an_internal_error_is_a_json_500_without_traceback(catalog, monkeypatch):
     def broken(catalog, payload, limits):
         raise ZeroDivisionError("secret detail")

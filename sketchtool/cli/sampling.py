@@ -165,7 +165,7 @@ def _with_inputs(inputs: list, outputs: list) -> tuple[list, list]:
               help="Image models that draw in steps: also write the canvas over time (.gif).")
 @click.option("--condition", default=None, metavar="NAME=VALUE,...",
               help="Conditions of an image model, e.g. identity=3,angle=40,scale=0.9; a:b sweeps over the N "
-                   "images (angle=0:350 a turntable, identity=3:7 a morph).")
+                   "images (angle=0:350 a turntable, identity=3:7 a morph); values within ±1,000,000.")
 @_sampling_options
 def generate_command(n, frames, condition, **params):
     """Draw N new sketches from a model (the embedded sheep by default); an image model writes a PNG grid or an
@@ -196,10 +196,16 @@ def generate_command(n, frames, condition, **params):
         return
     from sketchtool.fileio import check_output_path
     from sketchtool.formats import require_output, write_frames, write_images
+    from sketchtool.formats.image_grid import check_grid_size
 
     require_output("images", run.out)
     if frames:
         check_output_path(require_output("frames", frames), force=params["force"])
+    shape = run.info.spec.image_shape  # the pictures' sizes depend on n and the options only: refused before sampling
+    if run.out.suffix.lower() == ".png":
+        check_grid_size(n, shape, run.output_options(), run.out)
+    if frames and run.model.frame_count:
+        check_grid_size(n, shape, run.output_options(), frames, frames=run.model.frame_count)
     samples = generate(run.model, run.info, n, run.options, on_progress=_progress(), frames=bool(frames))
     if frames:  # first: its size checks cover the PNG grid too (the same picture), so a refusal writes nothing
         if samples.frames is None:

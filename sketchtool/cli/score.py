@@ -59,7 +59,7 @@ def score_command(samples, ref, model_ref, n, temperature, pen_temperature, z_te
     from sketchtool.formats import parse_reference
     from sketchtool.judge import load_judge
     from sketchtool.pretrained import resolve_model
-    from sketchtool.score import ScoreOptions, score_samples
+    from sketchtool.score import MAX_SAMPLES, MIN_SAMPLES, ScoreOptions, score_samples
 
     if (samples is None) == (model_ref is None):
         raise SketchtoolError("give either SAMPLES (an .npz) or --model RUN to sample, not both and not neither")
@@ -71,6 +71,9 @@ def score_command(samples, ref, model_ref, n, temperature, pen_temperature, z_te
     sampling = SampleOptions(temperature=temperature, seed=seed, pen_temperature=pen_temperature,
                              z_temperature=z_temperature)
     sampling.validate()
+    if model_ref is not None and not MIN_SAMPLES <= n <= MAX_SAMPLES:  # refused before minutes of sampling
+        raise SketchtoolError(f"--n {n}: score needs {MIN_SAMPLES} to {MAX_SAMPLES:,} samples (1,000 gives stable "
+                              "figures)")
     ref_path, split, index = parse_reference(ref)
     if index is not None:
         raise SketchtoolError(f"--ref {ref}: give a dataset split (DATA.npz:test), not one drawing")
@@ -81,6 +84,9 @@ def score_command(samples, ref, model_ref, n, temperature, pen_temperature, z_te
                   judge_path)
         check_output_path(json_out, inputs=[str(p) for p in inputs if p], force=force)
     reference, train = _reference(ref_path, split or "test")
+    if model_ref is not None and len(reference) > MAX_SAMPLES:
+        raise SketchtoolError(f"--ref {ref}: {len(reference):,} drawings; score compares at most {MAX_SAMPLES:,} "
+                              "(1,000 gives stable figures); pass a smaller split")
     if model_ref is None:
         drawings = _read_samples(samples)
     else:

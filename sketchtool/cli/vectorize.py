@@ -118,7 +118,7 @@ def _fitted_pictures(paths, split: str, limit: int | None, canvas: int):
             dataset = load_image_dataset(path)
             if split not in dataset.splits:
                 raise SketchtoolError(f"--split {split}: use train, valid or test")
-            images = dataset.splits[split][:limit]
+            images = dataset.splits[split][:limit]  # uint8: each becomes float on its own
             if not len(images):
                 raise SketchtoolError(f"{path}: split {split!r} holds no images")
             for image in images:

@@ -8,8 +8,7 @@ import numpy as np
 
 from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import atomic_write
-from sketchtool.formats.image_grid import grid_picture
-from sketchtool.formats.png import MAX_PIXELS
+from sketchtool.formats.image_grid import check_grid_size, grid_picture
 
 __all__ = ["write_frames"]
 
@@ -28,11 +27,8 @@ def write_frames(frames, path: str | os.PathLike, options=None) -> None:
     frame_ms = int(extra.get("frame_ms", 100))
     if frame_ms <= 0:
         raise SketchtoolError(f"frame time {frame_ms} ms: give a positive number")
-    first = grid_picture(a[0], options, path)
-    if len(a) * first.width * first.height > MAX_PIXELS:
-        raise SketchtoolError(f"{path}: {len(a)} frames of {first.width:,} x {first.height:,} px are too many pixels "
-                              f"(at most {MAX_PIXELS // 10**6:,} million in all); use a smaller --size or --dpi")
-    pages = [first] + [grid_picture(f, options, path) for f in a[1:]]
+    check_grid_size(a.shape[1], a.shape[2:], options, path, frames=len(a))
+    pages = [grid_picture(f, options, path) for f in a]
     durations = [frame_ms] * (len(pages) - 1) + [frame_ms * 10]
     with atomic_write(path) as f:
         pages[0].save(f, format="GIF", save_all=True, append_images=pages[1:], duration=durations, loop=0)

@@ -11,7 +11,8 @@ import numpy as np
 from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import atomic_write
 
-__all__ = ["image_grid", "grid_scale", "grid_picture", "write_png_grid", "write_images_npz", "check_images"]
+__all__ = ["image_grid", "grid_scale", "grid_size", "check_grid_size", "grid_picture", "write_png_grid",
+           "write_images_npz", "check_images"]
 
 
 def check_images(images) -> np.ndarray:
@@ -30,8 +31,7 @@ def image_grid(images, cols: int | None = None, scale: int = 1, gap: int = 1) ->
     """uint8 (rows * (H*scale + gap) - gap, ...) page, 255 = white paper, 0 = full ink, in row-major order."""
     a = check_images(images)
     n, h, w = a.shape
-    cols = max(1, min(n, cols or math.ceil(math.sqrt(n))))
-    rows = math.ceil(n / cols)
+    cols, rows = _layout(n, cols)
     cell_h, cell_w = h * scale + gap, w * scale + gap
     page = np.full((rows * cell_h - gap, cols * cell_w - gap), 255, dtype=np.uint8)
     tiles = np.round((1.0 - a) * 255).astype(np.uint8).repeat(scale, axis=1).repeat(scale, axis=2)
@@ -44,6 +44,28 @@ def image_grid(images, cols: int | None = None, scale: int = 1, gap: int = 1) ->
 def grid_scale(options, width: int) -> int:
     """Whole-pixel enlargement that brings a cell near `options.cell` pixels (128 by default)."""
     return max(1, round(float(getattr(options, "cell", 128.0)) / max(1, width)))
+
+
+def grid_size(n: int, shape: tuple[int, int], options) -> tuple[int, int]:
+    """(width, height) in pixels of the picture `grid_picture` makes of n (H, W) images: known before they exist."""
+    h, w = shape
+    cols, rows = _layout(n, getattr(options, "cols", None))
+    scale = grid_scale(options, w)
+    page_w, page_h = cols * (w * scale + 1) - 1, rows * (h * scale + 1) - 1  # image_grid's gap of 1
+    width_px, dpi = getattr(options, "png_width", None), getattr(options, "dpi", 96.0)
+    factor = width_px / page_w if width_px else dpi / 96
+    return max(1, round(page_w * factor)), max(1, round(page_h * factor))
+
+
+def check_grid_size(n: int, shape: tuple[int, int], options, path, frames: int = 1) -> None:
+    """Refuse a grid (or `frames` of them, a GIF) too large to write, before anything is drawn or sampled."""
+    from sketchtool.formats.png import MAX_PIXELS, check_png_size
+
+    width, height = grid_size(n, shape, options)
+    check_png_size(width, height, path, remedy="use a smaller --size or --dpi")
+    if frames * width * height > MAX_PIXELS:
+        raise SketchtoolError(f"{path}: {frames} frames of {width:,} x {height:,} px are too many pixels "
+                              f"(at most {MAX_PIXELS // 10**6:,} million in all); use a smaller --size or --dpi")
 
 
 def write_png_grid(images, path: str | os.PathLike, options=None) -> None:
@@ -59,16 +81,18 @@ def grid_picture(images, options, path):
     file in the size-limit error. The PNG grid and each frame of the GIF are the same picture."""
     from PIL import Image
 
-    from sketchtool.formats.png import check_png_size
-
     a = check_images(images)
+    check_grid_size(len(a), a.shape[1:], options, path)
+    width, height = grid_size(len(a), a.shape[1:], options)
     page = Image.fromarray(image_grid(a, cols=getattr(options, "cols", None), scale=grid_scale(options, a.shape[2])),
                            mode="L")
-    width_px, dpi = getattr(options, "png_width", None), getattr(options, "dpi", 96.0)
-    scale = width_px / page.size[0] if width_px else dpi / 96
-    width, height = (max(1, round(side * scale)) for side in page.size)
-    check_png_size(width, height, path, remedy="use a smaller --size or --dpi")
     return page if (width, height) == page.size else page.resize((width, height), Image.Resampling.NEAREST)
+
+
+def _layout(n: int, cols: int | None) -> tuple[int, int]:
+    """(cols, rows) of a grid of n cells: `cols` as asked (at most n), else near square."""
+    cols = max(1, min(n, cols or math.ceil(math.sqrt(n))))
+    return cols, math.ceil(n / cols)
 
 
 def write_images_npz(images, path: str | os.PathLike, options=None) -> None:

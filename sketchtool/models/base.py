@@ -114,6 +114,12 @@ class SketchModel(torch.nn.Module):
     def num_classes(self) -> int:
         return self.spec.num_classes
 
+    @property
+    def frame_count(self) -> int | None:
+        """Canvases `sample(frames=True)` gives per image (T), so an animation's size is checked before sampling;
+        None for a model that does not draw in steps."""
+        return None
+
     def can(self, capability: str) -> bool:
         return capability in self.capabilities
 

@@ -80,6 +80,9 @@ class TurntableBatchSource(ArrayBatches):
                                   "DATA.npz -o turn.npz --size 32 --turntable 36`")
         self.images = dataset.splits[split]
         self.masks = dataset.extras["mask"][split]
+        if self.masks.shape[1:] != self.images.shape[1:]:
+            raise SketchtoolError(f"the turntable's masks are {'x'.join(map(str, self.masks.shape[1:]))}, its images "
+                                  f"{'x'.join(map(str, self.images.shape[1:]))}; a mask is one per image, of its size")
         self.labels = dataset.labels_of(split)
         self.view = dataset.extras["view"][split].astype(np.float32)
         self.transform = dataset.extras["transform"][split].astype(np.float32)
@@ -155,6 +158,10 @@ class Chairs(SketchModel):
 
     @classmethod
     def batch_source(cls, hps, spec, dataset, split, *, train, seed):
+        labels = dataset.labels_of(split)
+        if len(labels) and labels.max() >= spec.num_classes:  # an identity code is a one-hot of the trained ones
+            raise SketchtoolError(f"identity {int(labels.max())} in split {split!r}: this model knows identities 0 "
+                                  f"to {spec.num_classes - 1}")
         return TurntableBatchSource(dataset, split, batch_size=hps.batch_size, seed=seed)
 
     def describe(self) -> str:
@@ -181,8 +188,9 @@ class Chairs(SketchModel):
     # --- sampling -----------------------------------------------------------------------------------------------
     def condition_inputs(self, n: int, condition: Condition | None) -> tuple[torch.Tensor, ...]:
         """(identity (n, n_ids), view (n, 2), transform (n, k)) from a Condition: identity from `labels` or a soft
-        code `vectors["identity"]`; view from `vectors["view"]` or `vectors["angle"]` (degrees); transform from
-        `vectors["transform"]` or its named parts (defaults: the neutral transform)."""
+        code `vectors["identity"]`; view from `vectors["view"]` (sin, cos) or `vectors["angle"]` (degrees; a
+        one-number view is an angle too); transform from `vectors["transform"]` or its named parts (defaults: the
+        neutral transform)."""
         condition = condition or Condition()
         device = next(self.parameters()).device
         vectors = {k: torch.as_tensor(v, dtype=torch.float32, device=device).reshape(n, -1)
@@ -205,6 +213,8 @@ class Chairs(SketchModel):
         else:
             raise SketchtoolError("the chairs generator draws a given identity at a given view; give them, "
                                   "e.g. --condition identity=3,angle=40")
+        if "view" in vectors and vectors["view"].shape[1] == 1:  # `view=40` on the command line: an angle
+            vectors["angle"] = vectors.pop("view")
         if "view" in vectors:
             view = vectors["view"]
         elif "angle" in vectors:
@@ -213,6 +223,11 @@ class Chairs(SketchModel):
         else:
             raise SketchtoolError("the chairs generator needs a view; give an angle, e.g. --condition "
                                   "identity=3,angle=40")
+        for name, got in (("view", view), ("transform", vectors.get("transform"))):
+            if got is not None and got.shape[1] != self.spec.conditions[name]:
+                parts = "an angle" if name == "view" else f"its parts {', '.join(names)}"
+                raise SketchtoolError(f"condition {name}: this model takes {self.spec.conditions[name]} numbers, not "
+                                      f"{got.shape[1]}; or give {parts}")
         transform = vectors.get("transform")
         if transform is None:
             transform = torch.tensor(neutral, dtype=torch.float32, device=device).repeat(n, 1)

@@ -204,6 +204,10 @@ class DRAW(SketchModel):
         self.write_patch = nn.Linear(hps.dec_size, hps.write_n**2 if hps.write_attn else h * w)  # eqs. 18, 28
         self.c_0 = nn.Parameter(torch.zeros(h, w))
 
+    @property
+    def frame_count(self) -> int:
+        return self.hps.T
+
     def describe(self) -> str:
         hps = self.hps
         read = f"read {hps.read_n}x{hps.read_n}" if hps.read_attn else "read whole image"

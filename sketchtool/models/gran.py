@@ -144,6 +144,10 @@ class GRAN(SketchModel):
         _check_shape(tuple(spec.image_shape), hps)
         return hps, spec
 
+    @property
+    def frame_count(self) -> int:
+        return self.hps.T
+
     def describe(self) -> str:
         return f"GRAN, T={self.hps.T} steps, z={self.hps.num_z}, image {self.spec.image_shape}"
 

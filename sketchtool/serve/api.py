@@ -136,8 +136,8 @@ def _model(catalog: Catalog, payload: dict, capability: str) -> ServedModel:
     except KeyError:
         shown = model_id if isinstance(model_id, str) else type(model_id).__name__
         raise ApiError(404, f"model {str(shown)[:60]!r}: not served here; pick one from /api/models") from None
-    if not served.model.can(capability):
-        raise ApiError(422, f"model {served.id!r} cannot {capability}")
+    if not served.can(capability):
+        raise ApiError(422, f"model {served.id!r} cannot {capability} here")
     return served
 
 
@@ -273,11 +273,22 @@ def export(payload: dict, limits: Limits) -> tuple[bytes, str, str]:
         else:
             page = Page(width=x1 - x0 + 2 * EXPORT_MARGIN, height=y1 - y0 + 2 * EXPORT_MARGIN,
                         strokes=[PageStroke(p, 0, i) for i, p in enumerate(shifted)])
+            if fmt == "png":  # the writer's refusal names the server's temporary file and CLI options
+                _check_png_export(page)
             write_page(path, page, OutputOptions(profile=profile, paper=paper, stroke_width=2.0))
         return path.read_bytes(), media, path.name
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
+def _check_png_export(page) -> None:
+    from sketchtool.formats.png import MAX_PIXELS, MAX_SIDE, png_size
+
+    width, height = png_size(page)
+    if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
+        raise ApiError(422, f"the drawing is too large for a PNG ({width:,} x {height:,} px; at most {MAX_SIDE:,} px a "
+                            f"side and {MAX_PIXELS // 10**6:,} million pixels); download it as SVG")
+
+
 def _polylines(stroke3: np.ndarray) -> list[np.ndarray]:
     from sketchtool.strokes import stroke3_to_polylines
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -245,10 +245,13 @@ async def _read_body(request: Request, limits: Limits) -> bytes:
     if length is not None and (not length.isdigit() or int(length) > limits.max_body):
         raise ApiError(413, f"the request body is larger than {limits.max_body:,} bytes")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limits.max_body:
-            raise ApiError(413, f"the request body is larger than {limits.max_body:,} bytes")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limits.max_body:
+                raise ApiError(413, f"the request body is larger than {limits.max_body:,} bytes")
+    except ClientDisconnect:  # the client left: nobody reads the answer, and it is no fault of ours
+        raise ApiError(400, "the client disconnected before the request body was complete") from None
     return bytes(body)
 
 

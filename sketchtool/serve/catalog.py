@@ -32,9 +32,16 @@ class ServedModel:
         that draws random latents, its default z temperature (null otherwise)."""
         return {"id": self.id, "label": self.label, "source": self.source,
                 "input": self.model.input_kind, "output": self.model.output_kind,
-                "capabilities": sorted(self.model.capabilities), "classes": list(self.info.class_names),
+                "capabilities": sorted(c for c in self.model.capabilities if self.can(c)),
+                "classes": list(self.info.class_names),
                 "image_shape": list(self.info.spec.image_shape or []) or None,
                 "z_temperature": self.model.default_z_temperature}
+
+
+    def can(self, capability: str) -> bool:
+        """The model's capability as the page can use it: /api/generate sends no conditions, so a model that needs
+        them (a chairs generator's identity and view) does not generate here."""
+        return self.model.can(capability) and not (capability == "generate" and self.info.spec.conditions)
 
 
 @dataclass
@@ -53,7 +60,7 @@ class Catalog:
 
     def can(self, capability: str) -> bool:
         """Whether any served model has `capability` (the page shows a panel only then)."""
-        return any(m.model.can(capability) for m in self.models.values())
+        return any(m.can(capability) for m in self.models.values())
 
 
 def load_catalog(default: str | None = None, runs: str | os.PathLike | None = None, *, device: str = "cpu",
