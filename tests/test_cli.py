@@ -288,6 +288,7 @@ ROWS = [
     ("rasterize {empty_dir} -o {out}.npz", "empty folder"),
     ("rasterize {raster_strokes} -o {out}.npz --size 0", "size 0"),
     ("rasterize {raster_strokes} -o {out}.npz --size 8 --padding 4", "no room"),
+    ("rasterize {raster_strokes} -o {out}.npz --size 5000", "--size 5000: an image dataset holds images of at most"),
     ("rasterize {raster_strokes} -o {out}.png", "not an .npz output"),
     ("rasterize {raster_broken_dir} -o {out}.npz", "folder with a broken PNG"),
     ("rasterize {raster_bomb_dir} -o {out}.npz", "image bomb"),

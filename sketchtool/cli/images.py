@@ -47,7 +47,7 @@ def rasterize_command(source, out, size, line_width, padding, antialias, limit, 
     """
     from sketchtool.errors import SketchtoolError
     from sketchtool.fileio import check_output_path
-    from sketchtool.images import save_image_dataset
+    from sketchtool.images import MAX_IMAGE_PIXELS, save_image_dataset
     from sketchtool.raster import RasterOptions
 
     if Path(out).suffix.lower() != ".npz":
@@ -55,6 +55,9 @@ def rasterize_command(source, out, size, line_width, padding, antialias, limit, 
     check_output_path(out, inputs=[source], force=force)
     options = RasterOptions(size=size, line_width=1.5 if line_width is None else line_width, padding=padding,
                             antialias=antialias)
+    if size * size > MAX_IMAGE_PIXELS:  # refused now, not when saving after all the work
+        raise SketchtoolError(f"--size {size}: an image dataset holds images of at most {MAX_IMAGE_PIXELS:,} pixels "
+                              f"({int(MAX_IMAGE_PIXELS ** 0.5)} x {int(MAX_IMAGE_PIXELS ** 0.5)})")
     if Path(source).is_dir():
         for given, option in ((views, "--turntable"), (line_width, "--line-width")):
             if given is not None:
