@@ -485,6 +485,30 @@ def test_a_client_leaving_mid_body_is_no_internal_error(catalog, caplog):
     assert "internal error" not in caplog.text and "ClientDisconnect" not in caplog.text
 
 
+def test_a_body_that_stalls_is_a_408_not_a_held_connection(catalog):
+    """A client that sent part of a body and then nothing kept its connection (and a worker) for ever."""
+    import asyncio
+
+    app = create_app(catalog, Limits(body_timeout=0.2), port=PORT)
+    scope = {"type": "http", "method": "POST", "path": "/api/generate", "raw_path": b"/api/generate",
+             "query_string": b"", "scheme": "http", "server": ("127.0.0.1", PORT), "client": ("127.0.0.1", 5000),
+             "headers": [(b"host", f"127.0.0.1:{PORT}".encode()), (b"content-type", b"application/json")],
+             "http_version": "1.1", "root_path": ""}
+    first = [{"type": "http.request", "body": b'{"n": ', "more_body": True}]
+    sent = []
+
+    async def receive():
+        if first:
+            return first.pop()
+        await asyncio.sleep(3600)  # the rest never comes
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(asyncio.wait_for(app(scope, receive, send), timeout=10))
+    assert sent[0]["status"] == 408 and b"did not arrive within 0.2 s" in sent[1]["body"]
+
+
 def test_an_internal_error_is_a_json_500_without_traceback(catalog, monkeypatch):
     def broken(catalog, payload, limits):
         raise ZeroDivisionError("secret detail")

@@ -48,6 +48,7 @@ class Limits:
     batch_drawings: int = 64          # waiting completions decoded together, in endings (one batch step is
                                       # about as fast for 60 rows as for 3: what keeps 20 clients fast)
     queue_timeout: float = 30.0       # seconds a request waits for its turn before a 503
+    body_timeout: float = 30.0        # seconds for a request body to arrive in full before a 408
 
 
 class ApiError(Exception):

@@ -245,13 +245,19 @@ async def _read_body(request: Request, limits: Limits) -> bytes:
     if length is not None and (not length.isdigit() or int(length) > limits.max_body):
         raise ApiError(413, f"the request body is larger than {limits.max_body:,} bytes")
     body = bytearray()
-    try:
+
+    async def collect() -> None:
         async for chunk in request.stream():
-            body += chunk
+            body.extend(chunk)
             if len(body) > limits.max_body:
                 raise ApiError(413, f"the request body is larger than {limits.max_body:,} bytes")
+
+    try:  # a client that sends part of a body and stalls would otherwise hold its connection for ever
+        await asyncio.wait_for(collect(), timeout=limits.body_timeout)
     except ClientDisconnect:  # the client left: nobody reads the answer, and it is no fault of ours
         raise ApiError(400, "the client disconnected before the request body was complete") from None
+    except asyncio.TimeoutError:
+        raise ApiError(408, f"the request body did not arrive within {limits.body_timeout:g} s") from None
     return bytes(body)
 
 
