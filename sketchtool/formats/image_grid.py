@@ -57,8 +57,9 @@ def grid_size(n: int, shape: tuple[int, int], options) -> tuple[int, int]:
     return max(1, round(page_w * factor)), max(1, round(page_h * factor))
 
 
-def check_grid_size(n: int, shape: tuple[int, int], options, path, frames: int = 1) -> None:
-    """Refuse a grid (or `frames` of them, a GIF) too large to write, before anything is drawn or sampled."""
+def check_grid_size(n: int, shape: tuple[int, int], options, path, frames: int = 1) -> tuple[int, int]:
+    """`grid_size`, once a grid (or `frames` of them, a GIF) too large to write is refused: before anything is
+    drawn or sampled."""
     from sketchtool.formats.png import MAX_PIXELS, check_png_size
 
     width, height = grid_size(n, shape, options)
@@ -66,6 +67,7 @@ def check_grid_size(n: int, shape: tuple[int, int], options, path, frames: int =
     if frames * width * height > MAX_PIXELS:
         raise SketchtoolError(f"{path}: {frames} frames of {width:,} x {height:,} px are too many pixels "
                               f"(at most {MAX_PIXELS // 10**6:,} million in all); use a smaller --size or --dpi")
+    return width, height
 
 
 def write_png_grid(images, path: str | os.PathLike, options=None) -> None:
@@ -82,8 +84,7 @@ def grid_picture(images, options, path):
     from PIL import Image
 
     a = check_images(images)
-    check_grid_size(len(a), a.shape[1:], options, path)
-    width, height = grid_size(len(a), a.shape[1:], options)
+    width, height = check_grid_size(len(a), a.shape[1:], options, path)
     page = Image.fromarray(image_grid(a, cols=getattr(options, "cols", None), scale=grid_scale(options, a.shape[2])),
                            mode="L")
     return page if (width, height) == page.size else page.resize((width, height), Image.Resampling.NEAREST)
