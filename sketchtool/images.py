@@ -22,7 +22,7 @@ from sketchtool.dataset import SPLITS, length_stats
 from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import DAMAGED_ARCHIVE_ERRORS, atomic_write
 
-__all__ = ["MAX_IMAGE_PIXELS", "ImageDataset", "load_image_dataset", "save_image_dataset", "load_any_dataset", "dataset_kind",
+__all__ = ["ImageDataset", "load_image_dataset", "save_image_dataset", "load_any_dataset", "dataset_kind",
            "describe_image_dataset", "MAX_TOTAL_BYTES", "MAX_IMAGE_PIXELS"]
 
 MAX_TOTAL_BYTES = 8 << 30  # all members unpacked; a zip bomb is refused before anything is inflated

@@ -37,7 +37,6 @@ class ServedModel:
                 "image_shape": list(self.info.spec.image_shape or []) or None,
                 "z_temperature": self.model.default_z_temperature}
 
-
     def can(self, capability: str) -> bool:
         """The model's capability as the page can use it: /api/generate sends no conditions, so a model that needs
         them (a chairs generator's identity and view) does not generate here."""
