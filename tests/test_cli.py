@@ -394,6 +394,7 @@ ROWS = [
     ("train {outputs_npz} -o {out} --model gated-pixelcnn", "stroke dataset"),
     ("generate --model {pixelcnn_run} --label 7 --n 2 --out {out}.png", "label out of range"),
     ("generate --model {pixelcnn_run} --n 2 --out {out}.svg", "images as svg"),
+    ("generate --model {pixelcnn_run} --n 2 --out {out}.png --frames {out}.gif", "frames of a one-step model"),
     ("complete {pixelcnn_data}:test:9 --model {pixelcnn_run} --out {out}.png", "index out of range"),
     ("complete {pixelcnn_data}:test --model {pixelcnn_run} --out {out}.png", "no index"),
     ("complete {pixelcnn_big}:test:0 --model {pixelcnn_run} --out {out}.png", "wrong image size"),
@@ -455,3 +456,14 @@ def test_bad_input_gives_one_error_line_and_nonzero_exit(template, case, inputs,
     assert len(error_lines) == 1, output
     assert not Path("/tmp/sketchtool-pwned").exists()
     assert not any(p.name.startswith("out") for p in tmp_path.iterdir()), "no output on failure"
+
+
+def test_frames_from_a_model_that_does_not_draw_in_steps_is_refused_before_sampling(inputs, tmp_path, monkeypatch):
+    import sketchtool.sampling
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("sampled before refusing")
+    monkeypatch.setattr(sketchtool.sampling, "generate", no_sampling)
+    result = CliRunner().invoke(cli, ["generate", "--model", str(inputs["pixelcnn_run"]), "--n", "2",
+                                      "--out", str(tmp_path / "g.png"), "--frames", str(tmp_path / "g.gif")])
+    assert result.exit_code == 1 and "does not draw in steps; drop --frames" in result.output, result.output

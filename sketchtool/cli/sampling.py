@@ -200,16 +200,16 @@ def generate_command(n, frames, condition, **params):
 
     require_output("images", run.out)
     if frames:
+        if not run.model.frame_count:
+            raise SketchtoolError(f"--frames: model {run.info.model!r} does not draw in steps; drop --frames")
         check_output_path(require_output("frames", frames), force=params["force"])
     shape = run.info.spec.image_shape  # the pictures' sizes depend on n and the options only: refused before sampling
     if run.out.suffix.lower() == ".png":
         check_grid_size(n, shape, run.output_options(), run.out)
-    if frames and run.model.frame_count:
+    if frames:
         check_grid_size(n, shape, run.output_options(), frames, frames=run.model.frame_count)
     samples = generate(run.model, run.info, n, run.options, on_progress=_progress(), frames=bool(frames))
     if frames:  # first: its size checks cover the PNG grid too (the same picture), so a refusal writes nothing
-        if samples.frames is None:
-            raise SketchtoolError(f"--frames: model {run.info.model!r} does not draw in steps; drop --frames")
         write_frames(frames, samples.frames, run.output_options())
     write_images(run.out, samples.images, run.output_options())
     run.done(f"{len(samples.images)} images")
