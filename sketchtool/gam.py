@@ -25,7 +25,7 @@ import numpy as np
 
 from sketchtool.errors import SketchtoolError
 
-__all__ = ["BattleResult", "ErrorCount", "Ratio", "battle", "decide", "error_count", "ratio"]
+__all__ = ["BattleResult", "ErrorCount", "Ratio", "battle", "check_settings", "decide", "error_count", "ratio"]
 
 DEFAULT_TOLERANCE = 0.2  # |r_test - 1| within this: the discriminators judge real data alike
 DEFAULT_SMOOTHING = 1.0  # add-one (Laplace) smoothing of the error counts
@@ -89,8 +89,9 @@ def _json_safe(value):
     return value
 
 
-def _check_settings(tolerance: float, smoothing: float) -> None:
-    """Refuse a tolerance or smoothing that would make the ratios or the gate NaN (battle: before any sampling)."""
+def check_settings(tolerance: float, smoothing: float) -> None:
+    """Refuse a tolerance or smoothing that would make the ratios or the gate NaN (battle, and its command before
+    loading anything)."""
     if not (math.isfinite(tolerance) and tolerance >= 0):
         raise SketchtoolError(f"tolerance {tolerance}: must be a finite number >= 0")
     _check_smoothing(smoothing)
@@ -129,7 +130,7 @@ def decide(test_a: ErrorCount, test_b: ErrorCount, sample_a: ErrorCount, sample_
            tolerance: float = DEFAULT_TOLERANCE, smoothing: float = DEFAULT_SMOOTHING) -> BattleResult:
     """The paper's rule on the four error counts: the r_test gate (its 95% interval reaches within `tolerance`
     of 1), then r_sample < 1 -> A wins, > 1 -> B wins."""
-    _check_settings(tolerance, smoothing)
+    check_settings(tolerance, smoothing)
     r_test, r_sample = ratio(test_a, test_b, smoothing), ratio(sample_a, sample_b, smoothing)
     gate = r_test.low <= 1.0 + tolerance and r_test.high >= 1.0 - tolerance
     if not gate:
@@ -156,7 +157,7 @@ def battle(model_a, model_b, test_images: np.ndarray, *, n_samples: int = 1000, 
 
     from sketchtool.models.base import SketchModel
 
-    _check_settings(tolerance, smoothing)
+    check_settings(tolerance, smoothing)
     for label, model in (("A", model_a), ("B", model_b)):
         if not isinstance(model, SketchModel):
             raise SketchtoolError(f"model {label} is not a sketchtool model")

@@ -155,9 +155,9 @@ def test_the_result_as_a_dict_is_valid_json_even_with_nothing_judged():
 
 
 @pytest.mark.parametrize("option, value, message", [
-    ("--smoothing", "inf", "--smoothing inf: give a finite number > 0"),
-    ("--smoothing", "0", "--smoothing 0.0: give a finite number > 0"),
-    ("--tolerance", "nan", "--tolerance nan: give a finite number >= 0"),
+    ("--smoothing", "inf", "smoothing inf: must be a finite number > 0"),
+    ("--smoothing", "0", "smoothing 0.0: must be a finite number > 0"),
+    ("--tolerance", "nan", "tolerance nan: must be a finite number >= 0"),
 ])
 def test_battle_refuses_settings_on_the_command_line_before_loading_anything(tmp_path, option, value, message):
     from click.testing import CliRunner

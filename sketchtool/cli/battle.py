@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import click
@@ -45,17 +44,14 @@ def battle_command(run_a, run_b, data_ref, n, seed, tolerance, smoothing, json_o
     from sketchtool.device import resolve_device
     from sketchtool.errors import SketchtoolError
     from sketchtool.fileio import atomic_write, check_output_path
-    from sketchtool.gam import battle
+    from sketchtool.gam import battle, check_settings
     from sketchtool.images import load_image_dataset
 
     path, _, split = data_ref.partition(":")
     split = split or "test"
     if split not in ("train", "valid", "test"):
         raise SketchtoolError(f"--data {data_ref}: split {split!r}; use train, valid or test")
-    if not (math.isfinite(tolerance) and tolerance >= 0):
-        raise SketchtoolError(f"--tolerance {tolerance}: give a finite number >= 0 (0.2 is the default)")
-    if not (math.isfinite(smoothing) and smoothing > 0):
-        raise SketchtoolError(f"--smoothing {smoothing}: give a finite number > 0 (1 is add-one smoothing)")
+    check_settings(tolerance, smoothing)
     if json_out is not None:
         if Path(json_out).suffix.lower() != ".json":
             raise SketchtoolError(f"--json {json_out}: the report is JSON; give a .json file")
