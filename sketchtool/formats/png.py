@@ -11,7 +11,7 @@ from sketchtool.fileio import atomic_write
 from sketchtool.formats.svg import SvgStyle, page_to_svg
 from sketchtool.layout import Page
 
-__all__ = ["MAX_SIDE", "MAX_PIXELS", "check_png_size", "png_size", "write_png", "write_page"]
+__all__ = ["MAX_SIDE", "MAX_PIXELS", "check_png_size", "png_size", "png_too_large", "write_png", "write_page"]
 
 MAX_SIDE = 32_767           # cairo's largest image surface side
 MAX_PIXELS = 100_000_000    # 400 MB of RGBA: a 10,000 x 10,000 px poster
@@ -34,9 +34,13 @@ def png_size(page: Page, width_px: int | None = None, dpi: float = 96.0) -> tupl
 def check_png_size(width: int, height: int, path, remedy: str = "use a smaller --size or --dpi, fewer drawings, "
                    "or write .svg") -> None:
     """Refuse a PNG larger than cairo (a side) or memory (the pixel count) allows, before anything allocates it."""
-    if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
+    if png_too_large(width, height):
         raise SketchtoolError(f"{path}: a picture of {width:,} x {height:,} px is too large (at most {MAX_SIDE:,} px a "
                               f"side and {MAX_PIXELS // 10**6:,} million pixels); {remedy}")
+
+
+def png_too_large(width: int, height: int) -> bool:
+    return max(width, height) > MAX_SIDE or width * height > MAX_PIXELS
 
 
 def write_png(page: Page, path: str | os.PathLike, style: SvgStyle | None = None, *,

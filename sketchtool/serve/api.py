@@ -282,10 +282,10 @@ def export(payload: dict, limits: Limits) -> tuple[bytes, str, str]:
 
 # --- helpers -------------------------------------------------------------------------------------------------
 def _check_png_export(page) -> None:
-    from sketchtool.formats.png import MAX_PIXELS, MAX_SIDE, png_size
+    from sketchtool.formats.png import MAX_PIXELS, MAX_SIDE, png_size, png_too_large
 
     width, height = png_size(page)
-    if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
+    if png_too_large(width, height):
         raise ApiError(422, f"the drawing is too large for a PNG ({width:,} x {height:,} px; at most {MAX_SIDE:,} px a "
                             f"side and {MAX_PIXELS // 10**6:,} million pixels); download it as SVG")
 
