@@ -449,7 +449,7 @@ def models_command(show_all):
         click.echo("Model families (train --model NAME):")
         for name in available_models():
             cls = get_model_class(name)
-            can = ", ".join(sorted(cls.capabilities))
+            can = ", ".join(sorted(cls.capabilities)) or "nothing on its own (a part other models train with)"
             presets = ", ".join(cls.PRESETS)
             click.echo(f"  {name}: {cls.input_kind} -> {cls.output_kind}; can {can}; presets {presets}")
         click.echo("Embedded models:")
