@@ -231,7 +231,12 @@ def eval_command(run, split, dataset, device, precision, seed):
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Image file (.png, .svg, .pdf).")
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 def curves_command(run_dir, out, force):
-    """Draw the training and validation curves of RUN_DIR, one panel per loss term the model logs."""
+    """Draw the training and validation curves of RUN_DIR, one panel per loss term the model logs.
+
+    \b
+    Example:
+      sketchtool curves runs/my -o curves.png
+    """
     from sketchtool.curves import plot_curves
 
     plot_curves(run_dir, out, force=force)
