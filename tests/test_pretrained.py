@@ -158,6 +158,13 @@ def test_generate_works_with_no_model_argument(tmp_path):
     assert (tmp_path / "g.svg").read_text().count('<g id="drawing-') >= 1
 
 
+def test_models_all_names_what_a_family_without_capabilities_can_do():
+    result = CliRunner().invoke(cli, ["models", "--all"])
+    assert result.exit_code == 0, result.output
+    assert "strokenet-renderer: images -> images; can nothing on its own" in result.output
+    assert "can ;" not in result.output
+
+
 def test_models_lists_every_registered_model():
     result = CliRunner().invoke(cli, ["models"])
     assert result.exit_code == 0, result.output

@@ -37,8 +37,8 @@ def battle_command(run_a, run_b, data_ref, n, seed, tolerance, smoothing, json_o
 
     \b
     Examples:
-      sketchtool battle runs/gran-t3 runs/gran-t1 --data mnist.npz
-      sketchtool battle runs/a runs/b --data mnist.npz:valid --n 2000 --json battle.json
+      sketchtool battle runs/gran-t3 runs/gran-t1 --data mnist-v2.npz
+      sketchtool battle runs/a runs/b --data mnist-v2.npz:valid --n 2000 --json battle.json
     """
     from sketchtool.checkpoint import load_model
     from sketchtool.device import resolve_device

@@ -24,7 +24,7 @@ def _list_profiles(ctx: click.Context, _param, value: bool) -> None:
               help="Output: .gcode/.nc/.ngc (G-code), .svg (plotter SVG in mm) or .hpgl.")
 @click.option("--paper", default="A4", show_default=True, help="A6, A5, A4, A3, letter, legal, or WxH like 200x150mm, 8.5x11in.")
 @click.option("--landscape", is_flag=True, help="Long side horizontal.")
-@click.option("--margin", default="10mm", show_default=True, help="Blank border on every side (mm, cm, in).")
+@click.option("--margin", default="10mm", show_default=True, help="Blank border on every side (mm, cm, in, px).")
 @click.option("--fit", "fit", is_flag=True, help="Scale the drawings to fill the margins (the default).")
 @click.option("--scale", type=float, default=None, help="Natural size times K (one drawing unit = 1/96 in); "
               "an error if it does not fit.")
@@ -45,7 +45,7 @@ def plot(inputs, out, paper, landscape, margin, fit, scale, cols, profile, optim
     Examples:
       sketchtool plot sheep.svg -o sheep.gcode --profile grbl-z
       sketchtool plot data.npz:test -o grid.svg --paper A3 --landscape --cols 8
-      sketchtool plot a.svg b.svg -o out.gcode --scale 1 --profile my_machine.toml
+      sketchtool plot a.svg b.svg -o out.gcode --scale 1 --paper A5 --landscape --profile my_machine.toml
     """
     from sketchtool.errors import SketchtoolError
     from sketchtool.fileio import check_output_path

@@ -440,7 +440,13 @@ def reconstruct_command(refs, n, with_inputs, **params):
 @click.command("models")
 @click.option("--all", "show_all", is_flag=True, help="Also list every registered model family (train --model NAME).")
 def models_command(show_all):
-    """List the embedded models (dataset, licence, file size, test loss) and, with --all, the model families."""
+    """List the embedded models (dataset, licence, file size, test loss) and, with --all, the model families.
+
+    \b
+    Examples:
+      sketchtool models
+      sketchtool models --all
+    """
     from sketchtool.pretrained import DEFAULT_MODEL, EMBEDDED, model_summary
 
     if show_all:
@@ -449,7 +455,7 @@ def models_command(show_all):
         click.echo("Model families (train --model NAME):")
         for name in available_models():
             cls = get_model_class(name)
-            can = ", ".join(sorted(cls.capabilities))
+            can = ", ".join(sorted(cls.capabilities)) or "nothing on its own (a part other models train with)"
             presets = ", ".join(cls.PRESETS)
             click.echo(f"  {name}: {cls.input_kind} -> {cls.output_kind}; can {can}; presets {presets}")
         click.echo("Embedded models:")

@@ -31,7 +31,8 @@ DEFAULT_TEMPERATURE = 0.4  # = sketchtool.sampling.DEFAULT_TEMPERATURE (not impo
 @click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of the samples (--model), the floor's train subset and the baseline.")
 @click.option("--max-length", type=click.IntRange(min=1), default=None,
-              help="The sampler's point cap, to count drawings that ended by themselves [default: the model's].")
+              help="The sampler's point cap, to count drawings that ended by themselves [default: the model's with "
+                   "--model; for SAMPLES none, and ended shows -].")
 @click.option("--intended", default=None, metavar="COLLECTION",
               help="Judge collection the samples should be recognised as [default: the reference's].")
 @click.option("--k", type=click.IntRange(1, 100), default=3, show_default=True, help="Neighbours for precision/recall.")

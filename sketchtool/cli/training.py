@@ -52,7 +52,7 @@ def format_terms(terms: dict, digits: int = 4) -> str:
 @click.option("--cuda-graph", is_flag=True, hidden=True,
               help="Replay each training step as one CUDA graph: on a GPU a Sketch-RNN step is otherwise the host "
                    "launching ~36,000 small kernels. One process, --device cuda.")
-@click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default 1 on hosts with <= 2 cores).")
+@click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: 1 on hosts with <= 2 cores, else half the cores, at most 8).")
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option("--resume", is_flag=True,
               help="Continue the run in --out from its latest checkpoint (its hparams; --steps may extend it).")
@@ -231,7 +231,12 @@ def eval_command(run, split, dataset, device, precision, seed):
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Image file (.png, .svg, .pdf).")
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists.")
 def curves_command(run_dir, out, force):
-    """Draw the training and validation curves of RUN_DIR, one panel per loss term the model logs."""
+    """Draw the training and validation curves of RUN_DIR, one panel per loss term the model logs.
+
+    \b
+    Example:
+      sketchtool curves runs/my -o curves.png
+    """
     from sketchtool.curves import plot_curves
 
     plot_curves(run_dir, out, force=force)

@@ -17,7 +17,7 @@ __all__ = ["COMMANDS"]
               help="Output: .svg/.png/.gcode/.hpgl (one picture: its own size; several: a grid) or .npz (stroke-3).")
 @click.option("--method", type=click.Choice(["agent", "skeleton"]), default=None,
               help="agent: a StrokeNet agent (--model, or the embedded vectorizer); skeleton: thin and trace "
-                   "(default without --model).")
+                   "(the default unless --model or --refine asks for the agent).")
 @click.option("--model", "model_ref", default=None,
               help="A trained strokenet-agent run or checkpoint (default for --method agent: the embedded vectorizer).")
 @click.option("--strokes", type=int, default=None, help="Strokes the agent draws per picture (default: as trained).")
