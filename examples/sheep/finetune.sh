@@ -3,9 +3,10 @@
 # Adam, at the values the schedule had reached. learning_rate 0.0002 (the schedule's 0.00037 halved: a fresh Adam's
 # first steps are large), decaying by 0.9999 a step as before; the KL weight held at its final 0.5 (magenta's
 # weight is kl_weight - (kl_weight - kl_weight_start)·kl_decay_rate^step, so kl_weight_start=0.5 keeps it there).
-# Same two data-parallel processes of 50 drawings. It stops every 500 steps to keep a snapshot RUN_DIR/stepN.pt for
-# average.py, and resumes where it stopped, so call it again until it reaches STEPS. WARMUP > 0 ramps the rate up
-# over that many steps (hparam lr_warmup_steps): rounds one to three ran without it (0), round four with 500.
+# Same two data-parallel processes of 50 drawings. It stops every 500 steps (and at STEPS) to keep a snapshot
+# RUN_DIR/stepN.pt for average.py, and resumes where it stopped, so call it again until it reaches STEPS. WARMUP > 0
+# ramps the rate up over that many steps (hparam lr_warmup_steps): rounds one to three ran without it (0), round
+# four with 500.
 # Usage: examples/sheep/finetune.sh DATA.npz FROM_MODEL [STEPS] [RUN_DIR] [WARMUP]
 set -euo pipefail
 DATA="$1"
@@ -13,7 +14,8 @@ FROM="$2"
 STEPS="${3:-4000}"
 RUN="${4:-runs/sheep-ft}"
 WARMUP="${5:-0}"
-for ((N = 500; N <= STEPS; N += 500)); do
+for ((N = 500; N < STEPS + 500; N += 500)); do
+  ((N > STEPS)) && N=$STEPS  # a STEPS that is no multiple of 500 ends with a snapshot of its own
   [ -f "$RUN/step$N.pt" ] && continue
   START=(--init "$FROM" --hparams kl_weight_start=0.5,learning_rate=0.0002,lr_warmup_steps=$WARMUP)
   [ -f "$RUN/latest.pt" ] && START=(--resume)  # a resumed run keeps its own hparams

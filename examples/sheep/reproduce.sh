@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Reproduce the embedded `sheep` model with sketchtool's own commands (see README.md next to this file).
 # Usage: examples/sheep/reproduce.sh [STEPS] [FT_STEPS] [WORK_DIR]     e.g. examples/sheep/reproduce.sh 10000 4000 work/
+# STEPS: the reference run (10,000 shipped); FT_STEPS: each of the first two fine-tuning rounds (4,000 shipped). The
+# fourth round runs to 18,000 steps, as shipped, whatever they are.
 set -euo pipefail
 STEPS="${1:-10000}"
 FT_STEPS="${2:-4000}"
