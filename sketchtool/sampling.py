@@ -134,7 +134,7 @@ def encode(model, info, drawings: Sequence[np.ndarray], *, chunk_size: int = DEF
 
 def require_encoder(model, info) -> None:
     """Refuse, with the reason, a model that cannot encode drawings (checked before reading any input)."""
-    model.require("encode", "interpolate, analogy and reconstruct")
+    model.require("encode", "encoding drawings (interpolate, analogy, reconstruct)")
 
 
 def generate(model, info, n: int, options: SampleOptions, on_progress: ProgressFn | None = None, *,

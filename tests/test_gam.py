@@ -168,3 +168,16 @@ def test_battle_refuses_settings_on_the_command_line_before_loading_anything(tmp
                                       str(tmp_path / "d.npz"), option, value])
     assert result.exit_code == 1 and result.output.startswith(f"Error: {message}"), result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_battle_refuses_an_empty_split_before_loading_the_models(tmp_path):
+    from click.testing import CliRunner
+
+    from sketchtool.cli import cli
+    from sketchtool.images import ImageDataset, save_image_dataset
+
+    images = np.zeros((4, 8, 8), np.uint8)
+    data = tmp_path / "d.npz"
+    save_image_dataset(data, ImageDataset(splits={"train": images, "valid": images[:0], "test": images}))
+    result = CliRunner().invoke(cli, ["battle", str(tmp_path / "a"), str(tmp_path / "b"), "--data", f"{data}:valid"])
+    assert result.exit_code == 1 and "the valid split is empty" in result.output, result.output

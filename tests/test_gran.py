@@ -123,7 +123,7 @@ def test_battle_picks_the_trained_gran_over_its_briefly_trained_copy(trained_pai
         assert result.exit_code == 0, result.output
         report = json.loads(out.read_text())
         assert report["gate_passed"] and report["winner"] == winner, result.output
-        assert f"{winner} wins" in result.output and "r_sample" in result.output
+        assert f"{winner} wins" in result.output and "r_sample" in result.output and "D_A on test " in result.output
     before = (trained / "run.json").read_bytes()  # the report over a battling run's own file: refused, even --force
     result = CliRunner().invoke(cli, ["battle", str(trained), str(brief), "--data", f"{digits_npz}:test",
                                       "--json", str(trained / "run.json"), "--force"])

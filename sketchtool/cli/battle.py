@@ -57,11 +57,13 @@ def battle_command(run_a, run_b, data_ref, n, seed, tolerance, smoothing, json_o
             raise SketchtoolError(f"--json {json_out}: the report is JSON; give a .json file")
         check_output_path(json_out, inputs=[path, run_a, run_b], force=force)
     dev = str(resolve_device(device))
+    images = load_image_dataset(path).images(split)
+    if not len(images):
+        raise SketchtoolError(f"--data {data_ref}: the {split} split is empty; a battle needs real images to judge")
     model_a, _ = load_model(run_a, device=dev)
     model_b, _ = load_model(run_b, device=dev)
-    images = load_image_dataset(path).images(split)
     result = battle(model_a, model_b, images, n_samples=n, seed=seed, tolerance=tolerance, smoothing=smoothing)
-    for label, err in (("D_A on test", result.test_a), ("D_B on test", result.test_b),
+    for label, err in ((f"D_A on {split}", result.test_a), (f"D_B on {split}", result.test_b),
                        ("D_A on G_B samples", result.sample_a), ("D_B on G_A samples", result.sample_b)):
         click.echo(f"{label:<20} error {err.rate:.4f} ({err.errors}/{err.n})")
     for name, r in (("r_test", result.r_test), ("r_sample", result.r_sample)):

@@ -38,7 +38,8 @@ def _sampling_options(command):
                      help="Sketch-RNN, generate and complete: spread of the random latent z ~ N(0, T²I) "
                           "[default: 0.6, tidier drawings; 1: the paper's prior, more varied]."),
         click.option("--greedy", is_flag=True,
-                     help="Take the most likely next point instead of sampling one (z is still random)."),
+                     help="Take the most likely next point instead of sampling one (generate and complete still draw "
+                          "z at random)."),
         click.option("--class", "--label", "class_name", default=None, metavar="NAME",
                      help="Class to draw (class-conditional models only): a class name, or its index K."),
         click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
