@@ -203,10 +203,12 @@ class _stop_on_signals:
 
 @click.command("eval")
 @click.argument("run", type=click.Path())
-@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "valid", "test"]))
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "valid", "test"]),
+              help="The dataset split to score.")
 @click.option("--dataset", type=click.Path(dir_okay=False), help="Dataset (default: the one the model was trained on).")
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--precision", type=PRECISION, default="fp32", show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")
+@click.option("--precision", type=PRECISION, default="fp32", show_default=True,
+              help="fp32 by default so that figures compare across machines (auto and bf16 as for train).")
 @click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
               help="Seed of the evaluation noise (e.g. Sketch-RNN's z samples); the same seed, the same figures.")
 def eval_command(run, split, dataset, device, precision, seed):
