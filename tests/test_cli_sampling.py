@@ -83,7 +83,7 @@ def test_no_progress_bar_goes_into_a_log(tiny_model, tmp_path):
     small = ok("generate", "--model", tiny_model, "--n", 3, "--seed", 0, "--out", tmp_path / "s.npz")
     assert small.stderr == ""
     large = ok("generate", "--model", tiny_model, "--n", 1000, "--seed", 0, "--out", tmp_path / "l.npz")
-    assert large.stderr == "" and "Wrote 1000 drawings" in large.stdout
+    assert large.stderr == "" and "Wrote 1,000 drawings" in large.stdout
 
 
 def _numbers(d: str) -> np.ndarray:

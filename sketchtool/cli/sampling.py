@@ -132,6 +132,10 @@ class _Run:
                    f"seed {self.seed}, {how})")
 
 
+def _count(n: int, noun: str, plural: str | None = None) -> str:
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def _check_total(count: int, what: str) -> None:
     """The --n bound for commands whose drawing count multiplies several inputs."""
     if count > MAX_DRAWINGS:
@@ -193,7 +197,7 @@ def generate_command(n, frames, condition, **params):
                                   "animates image models that draw in steps")
         drawings = generate(run.model, run.info, n, run.options, on_progress=_progress())
         run.write(drawings)
-        run.done(f"{len(drawings)} drawings")
+        run.done(_count(len(drawings), "drawing"))
         return
     from sketchtool.fileio import check_output_path
     from sketchtool.formats import require_output, write_frames, write_images
@@ -213,7 +217,7 @@ def generate_command(n, frames, condition, **params):
     if frames:  # first: its size checks cover the PNG grid too (the same picture), so a refusal writes nothing
         write_frames(frames, samples.frames, run.output_options())
     write_images(run.out, samples.images, run.output_options())
-    run.done(f"{len(samples.images)} images")
+    run.done(_count(len(samples.images), "image"))
 
 
 @click.command("complete")
@@ -257,7 +261,7 @@ def complete_command(input_ref, n, placement, mask_path, **params):
                               "stroke model; drop it")
     if run.model.output_kind == "images":
         _complete_image(run, input_ref, n, mask_path)
-        run.done(f"{n} completions of {input_ref}")
+        run.done(f"{_count(n, 'completion')} of {input_ref}")
         return
     if mask_path is not None:
         raise SketchtoolError("--mask: only image models complete a masked region; this model draws strokes")
@@ -267,7 +271,7 @@ def complete_command(input_ref, n, placement, mask_path, **params):
         prefix = run.read_one(input_ref)
         endings = complete(run.model, run.info, prefix, n, run.options, on_progress=_progress())
         run.write(endings, given_points=[len(prefix)] * len(endings))
-    run.done(f"{n} endings of {input_ref}")
+    run.done(f"{_count(n, 'ending')} of {input_ref}")
 
 
 def _complete_image(run: _Run, input_ref: str, n: int, mask_path: str | None) -> None:
@@ -375,7 +379,7 @@ def interpolate_command(refs, steps, linear, with_inputs, **params):
         run.write(cells, row=steps + 2, given_points=given)
     else:
         run.write([d for row in rows for d in row], row=steps)
-    run.done(f"{len(rows)} row(s) of {steps}")
+    run.done(f"{_count(len(rows), 'row')} of {steps}")
 
 
 @click.command("analogy")
@@ -401,7 +405,7 @@ def analogy_command(refs, n, with_inputs, **params):
         run.write(cells, row=len(cells), given_points=given)
     else:
         run.write(samples)
-    run.done(f"{len(samples)} analogies")
+    run.done(_count(len(samples), "analogy", "analogies"))
 
 
 @click.command("reconstruct")
@@ -435,7 +439,7 @@ def reconstruct_command(refs, n, with_inputs, **params):
         run.write(cells, row=n + 1, given_points=given)
     else:
         run.write([d for row in rows for d in row], row=n if n > 1 else None)
-    run.done(f"{len(drawings) * n} reconstructions")
+    run.done(_count(len(drawings) * n, "reconstruction"))
 
 
 @click.command("models")
