@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 import warnings
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import BinaryIO, Callable, Sequence
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from sketchtool.fileio import check_regular_file
 from sketchtool.images import ImageDataset
 from sketchtool.raster import RasterOptions, rasterize_batch
 
-__all__ = ["Fitted", "fit_picture", "images_from_folder", "images_from_strokes", "ink_of", "load_image_resized",
+__all__ = ["Fitted", "decode_grey", "fit_picture", "images_from_folder", "images_from_strokes", "ink_of", "load_image_resized",
            "load_line_drawing", "read_grey", "turntable_from_strokes", "IMAGE_SUFFIXES", "MAX_PIXELS", "TRANSFORM_NAMES",
            "TRANSFORM_NEUTRAL"]
 
@@ -193,26 +193,37 @@ def read_grey(path: str | os.PathLike) -> np.ndarray:
     """One PNG/JPG -> float32 (H, W) grey in [0, 1] as it shows on white paper: transparency flattened onto white,
     palette and colour to grey, 16-bit and float greys scaled (never clipped). Refuses non-images, pictures over
     MAX_PIXELS (read from the header, before decoding) and Pillow's decompression bombs with one clear line."""
-    from PIL import Image
-
     path = Path(path)
     check_regular_file(path)
+    return decode_grey(path, name=str(path))
+
+
+def decode_grey(source: str | os.PathLike | BinaryIO, *, name: str, max_pixels: int = MAX_PIXELS,
+                formats: Sequence[str] | None = None) -> np.ndarray:
+    """`read_grey` on an open binary file or a path, its refusals naming `name`: a picture over `max_pixels` (from
+    the header, before decoding), a decompression bomb, a file that is no image of `formats` (Pillow's names,
+    e.g. ("PNG", "JPEG"); None: any) or a truncated one. The reason is "unsafe" or "corrupt"."""
+    from PIL import Image
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                if image.width * image.height > MAX_PIXELS:
-                    raise SketchtoolError(f"{path}: {image.width}x{image.height} pixels is more than "
-                                          f"{MAX_PIXELS:,}; scale it down first", reason="unsafe")
+            with Image.open(source, formats=formats) as image:
+                if image.width * image.height > max_pixels:
+                    raise SketchtoolError(f"{name}: {image.width}x{image.height} pixels is more than "
+                                          f"{max_pixels:,}; scale it down first", reason="unsafe")
                 image.load()
                 return _grey(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise SketchtoolError(f"{path}: image is larger than Pillow's decompression-bomb limit of "
+        raise SketchtoolError(f"{name}: image is larger than Pillow's decompression-bomb limit of "
                               f"{Image.MAX_IMAGE_PIXELS} pixels; not loaded", reason="unsafe") from None
     except SketchtoolError:
         raise
-    except (OSError, SyntaxError, ValueError, Image.UnidentifiedImageError) as e:
-        raise SketchtoolError(f"{path}: unreadable image ({' '.join(str(e).split())[:100]})", reason="corrupt") from None
+    except Image.UnidentifiedImageError:  # its text holds the repr of an in-memory file
+        kind = " or ".join(formats) if formats else "PNG/JPG"
+        raise SketchtoolError(f"{name}: unreadable image (not a {kind} picture)", reason="corrupt") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise SketchtoolError(f"{name}: unreadable image ({' '.join(str(e).split())[:100]})", reason="corrupt") from None
 
 
 def ink_of(grey: np.ndarray) -> np.ndarray:

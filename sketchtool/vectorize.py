@@ -10,6 +10,7 @@ coordinates (x right, y down), so a drawing keeps the picture's width and height
 from __future__ import annotations
 
 import heapq
+import io
 import os
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -17,10 +18,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from sketchtool.errors import SketchtoolError
-from sketchtool.image_build import INK_THRESHOLD, Fitted, fit_picture, ink_of, read_grey
+from sketchtool.image_build import (INK_THRESHOLD, MAX_PIXELS, Fitted, decode_grey, fit_picture, ink_of,
+                                    read_grey)
 
-__all__ = ["METHODS", "Fitted", "Vectorized", "check_refine", "fit_picture", "read_picture", "score_reconstruction",
-           "skeleton_polylines", "tidy_polylines", "vectorize", "agent_polylines", "render_polylines"]
+__all__ = ["METHODS", "Fitted", "Vectorized", "check_refine", "decode_picture", "fit_picture", "read_picture",
+           "score_reconstruction", "skeleton_polylines", "tidy_polylines", "vectorize", "agent_polylines",
+           "render_polylines"]
 
 METHODS = ("agent", "skeleton")
 SKELETON_THRESHOLD = 0.35     # ink above this is line, for thinning
@@ -41,9 +44,20 @@ class Vectorized:
 def read_picture(path: str | os.PathLike) -> np.ndarray:
     """PNG/JPG (any mode: palette, 16-bit, alpha) -> float32 (H, W) ink in [0, 1]; refuses decompression bombs,
     non-images and blank pictures with one clear line."""
-    ink = ink_of(read_grey(path))
-    if not (ink > INK_THRESHOLD).any():
-        raise SketchtoolError(f"{path}: no ink found (a blank or single-colour picture); nothing to vectorize")
+    return _inked(ink_of(read_grey(path)), path)
+
+
+def decode_picture(data: bytes, *, name: str = "the picture", max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """`read_picture` for a PNG or JPEG held in memory (an upload): the same checks, `max_pixels` read from the
+    header before decoding, refusals naming `name`; no other format is decoded."""
+    return _inked(ink_of(decode_grey(io.BytesIO(data), name=name, max_pixels=max_pixels, formats=("PNG", "JPEG"))),
+                  name)
+
+
+def _inked(ink: np.ndarray, name) -> np.ndarray:
+    """`ink`, unless nothing in it stands out from the paper (blank, all black, one flat colour)."""
+    if not (ink > INK_THRESHOLD).any() or float(ink.max() - ink.min()) <= INK_THRESHOLD:
+        raise SketchtoolError(f"{name}: no ink found (a blank or single-colour picture); nothing to vectorize")
     return ink
 
 

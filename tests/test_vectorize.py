@@ -171,6 +171,37 @@ def test_blank_black_and_transparent_pictures_are_refused(tmp_path):
             read_picture(tmp_path / f"{name}.png")
 
 
+def test_a_picture_in_memory_reads_as_the_same_file_would(tmp_path):
+    from sketchtool.vectorize import decode_picture
+
+    path = _save(tmp_path / "p.png", _line_picture(60, 40, (10, 10), (50, 30), 3), "RGBA")
+    np.testing.assert_array_equal(decode_picture(path.read_bytes()), read_picture(path))
+
+
+def test_a_picture_in_memory_is_refused_before_decoding_when_too_large_and_when_not_png_or_jpeg(tmp_path):
+    from PIL import Image
+
+    from sketchtool.vectorize import decode_picture
+
+    data = _save(tmp_path / "p.png", _line_picture()).read_bytes()  # 300 x 200
+    with pytest.raises(SketchtoolError, match=r"upload: 300x200 pixels is more than 59,999") as e:
+        decode_picture(data, name="upload", max_pixels=59_999)
+    assert e.value.reason == "unsafe"
+    Image.open(tmp_path / "p.png").save(tmp_path / "p.gif")
+    for bad in ((tmp_path / "p.gif").read_bytes(), data[: len(data) // 2], b"<svg/>", b""):
+        with pytest.raises(SketchtoolError, match=r"^upload: unreadable image \((not a PNG or JPEG picture|image file is truncated)") as e:
+            decode_picture(bad, name="upload")
+        assert e.value.reason == "corrupt" and "BytesIO" not in str(e.value)
+
+
+def test_a_single_colour_picture_has_no_ink(tmp_path):
+    from PIL import Image
+
+    Image.new("L", (30, 30), 128).save(tmp_path / "grey.png")
+    with pytest.raises(SketchtoolError, match="no ink"):
+        read_picture(tmp_path / "grey.png")
+
+
 def test_fit_picture_keeps_aspect_and_centres():
     fitted = fit_picture(_line_picture(300, 200, (0, 100), (300, 100), 10), 64)
     rows = np.flatnonzero(fitted.canvas.max(1) > 0.5)
