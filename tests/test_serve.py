@@ -41,6 +41,28 @@ def circle(cx=300.0, cy=200.0, r=50.0, k=30) -> list[list[float]]:
     return np.c_[cx + r * np.cos(t), cy + r * np.sin(t)].round(2).tolist()
 
 
+LINE_ART = [circle(150, 95, 60, 60), [[30, 175], [270, 175]], [[40, 20], [70, 60], [100, 20]]]  # picture px
+
+
+def line_art(size=(300, 200), strokes=LINE_ART, width=3.0) -> tuple[bytes, np.ndarray]:
+    """A PNG of dark `strokes` on white (drawn by our rasteriser) and its ink, (H, W) in [0, 1]."""
+    from PIL import Image
+
+    from sketchtool.raster import rasterize
+
+    w, h = size
+    ink = rasterize([np.array(s, float) for s in strokes], size=(h, w), view=(0, 0, w, h), padding=0, line_width=width)
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(255 - ink * 255).astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue(), ink
+
+
+def data_url(data: bytes, media: str = "image/png") -> str:
+    import base64
+
+    return f"data:{media};base64," + base64.b64encode(data).decode("ascii")
+
+
 @pytest.fixture(scope="module")
 def catalog():
     return load_catalog()
@@ -84,7 +106,9 @@ def test_models_lists_the_embedded_models_limits_and_download_choices(client):
     assert {"generate", "complete", "encode"} <= set(sheep["capabilities"]) and sheep["output"] == "strokes"
     assert body["limits"]["max_points"] == Limits().max_points
     assert "grbl-servo" in body["profiles"] and "A4" in body["papers"]
-    assert body["vectorize"] is False  # no model can vectorize yet: the page hides the upload panel
+    assert body["vectorize"] == {"methods": ["skeleton", "agent"], "models": ["vectorizer"]}
+    vectorizer = next(m for m in body["models"] if m["id"] == "vectorizer")
+    assert vectorizer["capabilities"] == ["vectorize"] and vectorizer["input"] == "images"
 
 
 def test_complete_is_complete_polylines_in_the_page_coordinates(client, catalog):
@@ -207,6 +231,156 @@ def test_image_models_answer_with_png_images(catalog):
         png = Image.open(io.BytesIO(base64.b64decode(images[0].split(",", 1)[1])))
         assert png.size == (8, 8)
         refused(c.post("/api/complete", json={"strokes": [circle()]}), 422)  # an image model cannot complete
+
+
+@pytest.mark.parametrize("method, size, scale, width, tolerance, f1", [
+    ("skeleton", (300, 200), 1.0, 3.0, 2.0, 0.95),
+    # the embedded agent reads pictures fitted to 28 pixels, where its training lines were 1.5 wide: within
+    # two of its pixels (8 picture px) its strokes cover the ink (docs/BENCHMARKS.md)
+    ("agent", (112, 112), 0.37, 6.0, 8.0, 0.85),
+])
+def test_vectorize_puts_a_pictures_strokes_on_its_ink_fitted_into_the_canvas(client, catalog, method, size, scale,
+                                                                            width, tolerance, f1):
+    from sketchtool.vectorize import decode_picture, render_polylines, score_reconstruction, vectorize
+
+    png, ink = line_art(size, [np.array(s) * scale + [0, 19 * (scale < 1)] for s in LINE_ART], width)
+    r = client.post("/api/vectorize", json={"picture": data_url(png), "method": method, "width": 640, "height": 480})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["method"] == method and body["picture"] == list(size)
+    assert body["model"] == ("vectorizer" if method == "agent" else None)
+    got = [np.array(s) for s in body["strokes"]]
+    assert got and all(s.ndim == 2 and s.shape[1] == 2 for s in got)
+    # the library's strokes (what `sketchtool vectorize` writes), in the picture's pixels ...
+    [traced] = vectorize([decode_picture(png)], method=method, model=catalog.get("vectorizer").model if method == "agent" else None)
+    want = traced.polylines
+    assert [len(s) for s in got] == [len(s) for s in want]
+    # ... scaled with their aspect kept and centred in the 640 x 480 canvas, filling it but for the margin
+    lo, hi = np.concatenate(got).min(0), np.concatenate(got).max(0)
+    wlo, whi = np.concatenate(want).min(0), np.concatenate(want).max(0)
+    scale = (hi - lo) / (whi - wlo)
+    assert scale[0] == pytest.approx(scale[1], rel=1e-3)
+    np.testing.assert_allclose((lo + hi) / 2, [320, 240], atol=0.02)
+    margin = api.FIT_MARGIN * 480
+    assert max((hi - lo) / [640 - 2 * margin, 480 - 2 * margin]) == pytest.approx(1, abs=1e-3)
+    back = [(s - (lo + hi) / 2) / scale[0] + (wlo + whi) / 2 for s in got]
+    for b, w in zip(back, want):
+        np.testing.assert_allclose(b, w, atol=0.02)
+    # ... and on the picture's ink, measured through the real rasteriser
+    score = score_reconstruction(ink, render_polylines(back, size, width), tolerance=tolerance)
+    assert score["f1"] > f1, score
+
+
+def test_vectorize_reads_jpeg_and_plain_base64_and_traces_finer_on_a_larger_canvas(client):
+    import base64
+
+    from PIL import Image
+
+    png, _ = line_art()
+    jpeg = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").save(jpeg, format="JPEG", quality=90)
+    r = client.post("/api/vectorize", json={"picture": base64.b64encode(jpeg.getvalue()).decode()})
+    assert r.status_code == 200 and r.json()["method"] == "skeleton" and r.json()["strokes"], r.text
+    coarse = client.post("/api/vectorize", json={"picture": data_url(png), "size": 32}).json()["strokes"]
+    fine = client.post("/api/vectorize", json={"picture": data_url(png), "size": 256}).json()["strokes"]
+    assert sum(map(len, fine)) > sum(map(len, coarse))
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares width x height pixels and holds none: a decompression bomb's header."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b""))
+
+
+PICTURE_KINDS = ("white", "black", "grey", "gif", "truncated", "text", "svg", "bomb", "big")
+
+
+def _picture(kind: str) -> str:
+    from PIL import Image
+
+    png, _ = line_art()
+    if kind in ("white", "black", "grey"):
+        buffer = io.BytesIO()
+        Image.new("L", (40, 30), {"white": 255, "black": 0, "grey": 128}[kind]).save(buffer, format="PNG")
+        return data_url(buffer.getvalue())
+    if kind == "gif":
+        buffer = io.BytesIO()
+        Image.open(io.BytesIO(png)).save(buffer, format="GIF")
+        return data_url(buffer.getvalue(), "image/gif")
+    return data_url({"truncated": png[: len(png) // 2], "text": b"hello, not a picture", "svg": b"<svg/>",
+                     "bomb": png_header(100_000, 100_000), "big": png_header(4001, 4000)}[kind])
+
+
+VECTORIZE_REFUSALS = [
+    # (request fields, status, words of the message); "picture" names a `_picture` kind
+    ({"picture": None}, 400, "picture: expected a PNG or JPEG"),
+    ({"picture": 12}, 400, "picture: expected"),
+    ({"picture": "/etc/passwd"}, 400, "not valid base64"),
+    ({"picture": "data:image/png,rawbytes"}, 400, "base64 data: URL"),
+    ({"picture": "!!!!"}, 400, "not valid base64"),
+    ({"picture": "text"}, 400, "the picture: unreadable image (not a PNG or JPEG picture)"),
+    ({"picture": "svg"}, 400, "not a PNG or JPEG picture"),
+    ({"picture": "gif"}, 400, "not a PNG or JPEG picture"),
+    ({"picture": "truncated"}, 400, "the picture: unreadable image"),
+    ({"picture": "bomb"}, 413, "larger than Pillow's decompression-bomb limit"),  # Pillow's own check comes first
+    ({"picture": "big"}, 413, "4001x4000 pixels is more than 16,000,000"),
+    ({"picture": "white"}, 422, "no ink found"),
+    ({"picture": "black"}, 422, "no ink found"),
+    ({"picture": "grey"}, 422, "no ink found"),
+    ({"method": "magic"}, 400, "method: expected one of agent, skeleton"),
+    ({"method": ["skeleton"]}, 400, "method: expected one of"),
+    ({"method": "agent", "model": "sheep"}, 422, "model 'sheep' cannot vectorize"),
+    ({"method": "agent", "model": "nope"}, 404, "not served here"),
+    ({"method": "agent", "model": "sketchtool/pretrained/vectorizer.pt"}, 404, "not served here"),
+    ({"method": "agent", "size": 64}, 400, "size: the agent draws on its own canvas"),
+    ({"size": 100_000}, 413, "size 100000: must be from 8 to 512"),
+    ({"size": 2}, 400, "size 2: must be from 8 to 512"),
+    ({"size": "big"}, 400, "size: expected a whole number"),
+    ({"width": 0}, 400, "width: expected a number of page pixels"),
+    ({"height": "tall"}, 400, "height: expected a number"),
+    ({"width": 1e9}, 400, "width: expected a number"),
+]
+
+
+@pytest.mark.parametrize("fields, status, words", VECTORIZE_REFUSALS,
+                         ids=[f"{i}:{str(f)[:40]}" for i, (f, _, _) in enumerate(VECTORIZE_REFUSALS)])
+def test_vectorize_refuses_what_it_cannot_trust_with_its_status_and_one_line(client, fields, status, words):
+    body = {"picture": data_url(line_art()[0]), **fields}
+    if body["picture"] in PICTURE_KINDS:
+        body["picture"] = _picture(body["picture"])
+    assert words in refused(client.post("/api/vectorize", json=body), status)
+
+
+def test_vectorize_refuses_a_picture_over_its_byte_cap_before_reading_it(catalog):
+    png, _ = line_art()
+    limits = Limits(max_picture=len(png) - 1)
+    with TestClient(create_app(catalog, limits, port=PORT), base_url=BASE) as c:
+        assert f"larger than {len(png) - 1:,} bytes" in refused(c.post("/api/vectorize", json={"picture": data_url(png)}), 413)
+        body = json.dumps({"picture": "A" * limits.max_picture_body}).encode()
+        assert "request body is larger than" in refused(
+            c.post("/api/vectorize", content=body, headers={"content-type": "application/json"}), 413)
+        refused(c.post("/api/vectorize", content=png, headers={"content-type": "image/png"}), 415)
+        refused(c.post("/api/vectorize", files={"picture": ("a.png", png, "image/png")}), 415)  # a plain form
+    with TestClient(create_app(catalog, Limits(max_strokes=2), port=PORT), base_url=BASE) as c:  # LINE_ART: 3
+        assert "traced to 3 strokes" in refused(c.post("/api/vectorize", json={"picture": data_url(png)}), 422)
+
+
+def test_without_a_vectorizing_model_only_the_skeleton_tracer_is_offered(catalog):
+    from sketchtool.serve.catalog import Catalog
+
+    drawing_only = Catalog({"sheep": catalog.get("sheep")}, default="sheep")
+    with TestClient(create_app(drawing_only, port=PORT), base_url=BASE) as c:
+        assert c.get("/api/models").json()["vectorize"] == {"methods": ["skeleton"], "models": []}
+        png, _ = line_art()
+        assert c.post("/api/vectorize", json={"picture": data_url(png)}).status_code == 200
+        text = refused(c.post("/api/vectorize", json={"picture": data_url(png), "method": "agent"}), 422)
+        assert "no model served here can vectorize" in text
 
 
 @pytest.mark.parametrize("fmt", ["svg", "png", "gcode", "npz"])
@@ -381,6 +555,7 @@ def test_inference_runs_off_the_event_loop_and_is_bounded(catalog, monkeypatch):
         assert c.get("/api/models").status_code == 200  # answered while the model call runs
         refused(c.post("/api/complete", json={"strokes": [circle()]}), 503)
         refused(c.post("/api/generate", json={}), 503)
+        refused(c.post("/api/vectorize", json={"picture": data_url(line_art()[0])}), 503)
         release.set()
         first.join(30)
         assert results["first"].status_code == 200

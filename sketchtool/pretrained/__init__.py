@@ -20,7 +20,7 @@ DEFAULT_VECTORIZER = "vectorizer"  # `vectorize --method agent` without --model
 @dataclass(frozen=True)
 class EmbeddedModel:
     """One shipped model: `file` (checkpoint) and `card` (Markdown model card) live in this folder.
-    `draws` says whether it generates or completes drawings (serve lists only those, without loading the rest)."""
+    `draws` says whether it generates or completes drawings (the vectorizer reads pictures instead)."""
 
     name: str
     dataset: str

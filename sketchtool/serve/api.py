@@ -18,7 +18,8 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.serve.catalog import Catalog, ServedModel
 
 __all__ = ["Limits", "ApiError", "EXPORTS", "PAPERS", "parse_json", "read_polylines", "describe_server",
-           "CompletionJob", "read_completion", "run_completions", "complete", "generate", "interpolate", "export"]
+           "CompletionJob", "read_completion", "run_completions", "complete", "generate", "interpolate", "vectorize",
+           "vectorize_methods", "export"]
 
 SEED_MAX = 2**63 - 1
 PAPERS = ("A6", "A5", "A4", "A3", "Letter", "Legal")
@@ -49,6 +50,14 @@ class Limits:
                                       # about as fast for 60 rows as for 3: what keeps 20 clients fast)
     queue_timeout: float = 30.0       # seconds a request waits for its turn before a 503
     body_timeout: float = 30.0        # seconds for a request body to arrive in full before a 408
+    max_picture: int = 8_000_000      # bytes of an uploaded picture (/api/vectorize)
+    max_picture_pixels: int = 16_000_000  # its pixels, read from its header before it is decoded
+    max_trace_size: int = 512         # canvas side the skeleton tracer may be asked to trace on
+
+    @property
+    def max_picture_body(self) -> int:
+        """Bytes of a /api/vectorize body: the picture in base64 (4 characters per 3 bytes) and a few fields."""
+        return -(-self.max_picture // 3) * 4 + 4096
 
 
 class ApiError(Exception):
@@ -80,7 +89,17 @@ def describe_server(catalog: Catalog, limits: Limits) -> dict[str, Any]:
 
     return {"models": [m.describe() for m in catalog.models.values()], "default": catalog.default,
             "limits": asdict(limits), "profiles": list(builtin_profiles()), "papers": list(PAPERS),
-            "exports": list(EXPORTS), "vectorize": catalog.can("vectorize")}
+            "exports": list(EXPORTS), "vectorize": {"methods": vectorize_methods(catalog),
+                                                    "models": [m.id for m in _vectorizers(catalog)]}}
+
+
+def vectorize_methods(catalog: Catalog) -> list[str]:
+    """The methods /api/vectorize can use here: the skeleton tracer where scikit-image is installed, the agent
+    where a served model can vectorize (the embedded vectorizer or a strokenet-agent run)."""
+    import importlib.util
+
+    return ([m for m in ("skeleton",) if importlib.util.find_spec("skimage") is not None]
+            + (["agent"] if _vectorizers(catalog) else []))
 
 
 # --- field readers -------------------------------------------------------------------------------------------
@@ -121,6 +140,13 @@ def _integer(payload: dict, key: str, default: int, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ApiError(413 if value > high else 400, f"{key} {value}: must be from {low} to {high}")
     return value
+
+
+def _length(payload: dict, key: str, default: float, limits: Limits) -> float:
+    value = payload.get(key, default)
+    if not _is_number(value) or not 1 <= value <= limits.max_coordinate:  # false for NaN
+        raise ApiError(400, f"{key}: expected a number of page pixels from 1 to {limits.max_coordinate:g}")
+    return float(value)
 
 
 def _choice(payload: dict, key: str, default: str, choices) -> str:
@@ -250,6 +276,40 @@ def interpolate(catalog: Catalog, payload: dict, limits: Limits) -> dict[str, An
     return {"model": served.id, "drawings": [_rounded(_polylines(d)) for d in row]}
 
 
+def vectorize(catalog: Catalog, payload: dict, limits: Limits) -> dict[str, Any]:
+    """{"picture" (a PNG or JPEG, base64 or a data URL), "method", "model", "size", "width", "height"} -> its
+    strokes as `sketchtool vectorize` finds them (`decode_picture`, `vectorize`), fitted with their aspect kept
+    into the page's `width` x `height` canvas (default 640 x 480) with a margin, in drawing order."""
+    from sketchtool.vectorize import METHODS, decode_picture, vectorize as trace
+
+    method = _choice(payload, "method", "skeleton", METHODS)
+    width, height = (_length(payload, key, default, limits) for key, default in (("width", 640), ("height", 480)))
+    size = payload.get("size")
+    if size is not None and method == "agent":
+        raise ApiError(400, "size: the agent draws on its own canvas; size is for the skeleton tracer")
+    if size is not None:
+        size = _integer(payload, "size", 128, 8, limits.max_trace_size)
+    served = _vectorizer(catalog, payload) if method == "agent" else None
+    if method not in vectorize_methods(catalog):  # the skeleton tracer without scikit-image
+        raise ApiError(422, f"method {method}: not available on this server (pip install 'sketchtool[vectorize]')")
+    data = _picture_bytes(payload.get("picture"), limits)
+    try:
+        ink = decode_picture(data, name="the picture", max_pixels=limits.max_picture_pixels)
+    except SketchtoolError as e:
+        raise ApiError({"unsafe": 413, "corrupt": 400}.get(e.reason, 422), str(e)) from None
+    [result] = trace([ink], method=method, model=served.model if served else None, size=size)
+    polylines = [p for p in result.polylines if len(p)]
+    points = sum(len(p) for p in polylines)
+    if not polylines:
+        raise ApiError(422, "the picture: no strokes found in it; nothing to put on the canvas")
+    if len(polylines) > limits.max_strokes or points > limits.max_points:
+        raise ApiError(422, f"the picture traced to {len(polylines):,} strokes and {points:,} points, more than a "
+                            f"drawing may hold ({limits.max_strokes:,} strokes, {limits.max_points:,} points); "
+                            "give a simpler picture, or use sketchtool vectorize")
+    return {"method": method, "model": served.id if served else None, "picture": list(result.size),
+            "strokes": _rounded(_fit_into(polylines, width, height))}
+
+
 def export(payload: dict, limits: Limits) -> tuple[bytes, str, str]:
     """{"strokes" (page px), "format", "profile", "paper"} -> (file bytes, media type, file name), written by
     the same writers as the CLI (G-code: the chosen built-in profile, fitted onto the chosen paper)."""
@@ -281,6 +341,61 @@ def export(payload: dict, limits: Limits) -> tuple[bytes, str, str]:
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
+FIT_MARGIN = 0.08  # of the canvas's smaller side, around a vectorized picture's strokes
+
+
+def _fit_into(polylines: list[np.ndarray], width: float, height: float) -> list[np.ndarray]:
+    """Polylines scaled (aspect kept) and moved so that their bounds fill `width` x `height` less the margin,
+    centred; a drawing without extent (a dot) goes to the centre."""
+    from sketchtool.strokes import polylines_bounds
+
+    x0, y0, x1, y1 = polylines_bounds(polylines)
+    margin = FIT_MARGIN * min(width, height)
+    room = np.array([width - 2 * margin, height - 2 * margin])
+    extent = np.array([x1 - x0, y1 - y0])
+    scales = [r / e for r, e in zip(room, extent) if e > 0]
+    scale = min(scales) if scales else 1.0
+    centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2])
+    return [(p - centre) * scale + [width / 2, height / 2] for p in polylines]
+
+
+def _picture_bytes(value: Any, limits: Limits) -> bytes:
+    """The "picture" field (base64, or a data URL of it) -> its bytes, refused past `limits.max_picture` before
+    it is decoded."""
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, "picture: expected a PNG or JPEG picture as base64 or a data: URL")
+    if value.startswith("data:"):
+        header, _, value = value.partition(",")
+        if not header.endswith(";base64"):
+            raise ApiError(400, "picture: expected a base64 data: URL")
+    if len(value) > -(-limits.max_picture // 3) * 4:
+        raise ApiError(413, f"picture: larger than {limits.max_picture:,} bytes")
+    try:
+        data = base64.b64decode(value, validate=True)
+    except ValueError:  # binascii.Error
+        raise ApiError(400, "picture: not valid base64") from None
+    if not data:
+        raise ApiError(400, "picture: empty")
+    if len(data) > limits.max_picture:
+        raise ApiError(413, f"picture: larger than {limits.max_picture:,} bytes")
+    return data
+
+
+def _vectorizers(catalog: Catalog) -> list[ServedModel]:
+    return [m for m in catalog.models.values() if m.can("vectorize")]
+
+
+def _vectorizer(catalog: Catalog, payload: dict) -> ServedModel:
+    """The agent a request names ("model"), or the first served one (the embedded vectorizer, when installed)."""
+    if payload.get("model") is not None:
+        return _model(catalog, payload, "vectorize")
+    agents = _vectorizers(catalog)
+    if not agents:
+        raise ApiError(422, "method agent: no model served here can vectorize; use skeleton, or start the server "
+                            "with a strokenet-agent run (--runs)")
+    return agents[0]
+
+
 def _check_png_export(page) -> None:
     from sketchtool.formats.png import MAX_PIXELS, MAX_SIDE, png_size, png_too_large
 

@@ -70,10 +70,10 @@ def create_app(catalog: Catalog, limits: Limits | None = None, *, port: int | No
 
     batcher = _Batcher(gate, limits)
 
-    def endpoint(handle: Callable[[dict], Any]):
+    def endpoint(handle: Callable[[dict], Any], max_body: int = limits.max_body):
         async def respond(request: Request) -> Response:
             try:
-                result = await handle(api.parse_json(await _read_body(request, limits)))
+                result = await handle(api.parse_json(await _read_body(request, limits, max_body)))
             except ApiError as e:
                 return _error(e.status, e.message)
             except SketchtoolError as e:
@@ -101,6 +101,9 @@ def create_app(catalog: Catalog, limits: Limits | None = None, *, port: int | No
     async def export(payload: dict) -> Any:
         return await run(lambda: api.export(payload, limits))
 
+    async def vectorize(payload: dict) -> Any:  # the picture is decoded in the worker thread too
+        return await run(lambda: api.vectorize(catalog, payload, limits))
+
     routes = [Route(url, page, methods=["GET"]) for url in STATIC_FILES]
     routes += [
         Route("/api/models", models, methods=["GET"]),
@@ -108,6 +111,7 @@ def create_app(catalog: Catalog, limits: Limits | None = None, *, port: int | No
         Route("/api/generate", endpoint(generate), methods=["POST"]),
         Route("/api/interpolate", endpoint(interpolate), methods=["POST"]),
         Route("/api/export", endpoint(export), methods=["POST"]),
+        Route("/api/vectorize", endpoint(vectorize, limits.max_picture_body), methods=["POST"]),
     ]
 
     async def http_error(request: Request, exc: HTTPException) -> Response:
@@ -236,21 +240,21 @@ class _Guard:
         return self.port is None or (port or 80) == self.port
 
 
-async def _read_body(request: Request, limits: Limits) -> bytes:
-    """The body of a JSON POST, refused past `limits.max_body` bytes (told by Content-Length or counted)."""
+async def _read_body(request: Request, limits: Limits, max_body: int) -> bytes:
+    """The body of a JSON POST, refused past `max_body` bytes (told by Content-Length or counted)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":  # also keeps other sites' plain form posts out (they cannot send JSON)
         raise ApiError(415, "send the request as application/json")
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > limits.max_body):
-        raise ApiError(413, f"the request body is larger than {limits.max_body:,} bytes")
+    if length is not None and (not length.isdigit() or int(length) > max_body):
+        raise ApiError(413, f"the request body is larger than {max_body:,} bytes")
     body = bytearray()
 
     async def collect() -> None:
         async for chunk in request.stream():
             body.extend(chunk)
-            if len(body) > limits.max_body:
-                raise ApiError(413, f"the request body is larger than {limits.max_body:,} bytes")
+            if len(body) > max_body:
+                raise ApiError(413, f"the request body is larger than {max_body:,} bytes")
 
     try:  # a client that sends part of a body and stalls would otherwise hold its connection for ever
         await asyncio.wait_for(collect(), timeout=limits.body_timeout)

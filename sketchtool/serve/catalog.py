@@ -37,6 +37,11 @@ class ServedModel:
                 "image_shape": list(self.info.spec.image_shape or []) or None,
                 "z_temperature": self.model.default_z_temperature}
 
+    @property
+    def draws(self) -> bool:
+        """Whether the page can draw with it (the model menu lists only these; a vectorizer reads pictures)."""
+        return any(self.can(c) for c in ("generate", "complete", "encode"))
+
     def can(self, capability: str) -> bool:
         """The model's capability as the page can use it: /api/generate sends no conditions, so a model that needs
         them (a chairs generator's identity and view) does not generate here."""
@@ -80,9 +85,7 @@ def load_catalog(default: str | None = None, runs: str | os.PathLike | None = No
         model_id = f"model/{path.name or path.resolve().name}"
         catalog.models[model_id] = ServedModel(model_id, f"{path.name} (--model)", "run", model, info)
         catalog.default = model_id
-    for embedded in embedded_models():
-        if not embedded.draws:
-            continue  # the embedded vectorizer: the page has nothing to give it (it reads pictures)
+    for embedded in embedded_models():  # the vectorizer too: the page's Image -> strokes panel gives it pictures
         try:
             model, info = load_model(embedded.path, device=device)
         except SketchtoolError as e:
@@ -91,7 +94,7 @@ def load_catalog(default: str | None = None, runs: str | os.PathLike | None = No
         catalog.models[embedded.name] = ServedModel(embedded.name, f"{embedded.name} (embedded)", "embedded",
                                                     model, info)
     if catalog.default is None:
-        if wanted not in catalog.models:  # the vectorizer, or an embedded model that did not load (said above)
+        if wanted not in catalog.models or not catalog.models[wanted].draws:  # the vectorizer, or one not loaded
             raise SketchtoolError(f"--model {wanted}: the page cannot draw with it; give a model that draws, "
                                   "e.g. sheep or kanji")
         catalog.default = wanted
