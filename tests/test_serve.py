@@ -781,8 +781,9 @@ def _chromium() -> tuple[str, str] | None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-def test_a_real_browser_draws_completes_accepts_and_downloads(tmp_path):
+def test_a_real_browser_draws_completes_accepts_downloads_and_vectorizes(tmp_path):
     webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
+    from PIL import Image
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
@@ -836,6 +837,29 @@ def test_a_real_browser_draws_completes_accepts_and_downloads(tmp_path):
         WebDriverWait(driver, 30).until(lambda d: svg.exists() and svg.stat().st_size > 0)
         text = svg.read_text()
         assert text.lstrip().startswith("<?xml") and len(re.findall(r"<(?:path|polyline)\b", text)) == len(strokes)
+        # a picture uploaded through the panel becomes the drawing, and Complete continues it
+        picture = tmp_path / "line-art.png"
+        picture.write_bytes(line_art()[0])
+        assert driver.find_element(By.ID, "vectorize-panel").is_displayed()
+        assert [o.get_attribute("value") for o in driver.find_elements(By.CSS_SELECTOR, "#vec-method option")] == [
+            "skeleton", "agent vectorizer"]
+        assert "vectorizer" not in [o.get_attribute("value") for o in driver.find_elements(By.CSS_SELECTOR, "#model option")]
+        driver.find_element(By.ID, "picture").send_keys(str(picture))
+        driver.find_element(By.ID, "vectorize").click()
+        wait.until(lambda d: "strokes from line-art.png" in d.find_element(By.ID, "status").text)
+        width, height = driver.execute_script("const r = canvas.getBoundingClientRect(); return [r.width, r.height]")
+        request = urllib.request.Request(url + "api/vectorize", method="POST", headers={"content-type": "application/json"},
+                                         data=json.dumps({"picture": data_url(picture.read_bytes()), "width": width,
+                                                          "height": height}).encode())
+        with urllib.request.urlopen(request, timeout=60) as r:
+            traced = json.load(r)["strokes"]
+        assert [s["points"] for s in state()["strokes"]] == traced and state()["proposals"] == []
+        shot = np.asarray(Image.open(io.BytesIO(canvas.screenshot_as_png)).convert("L"))
+        points = np.concatenate([np.array(t) for t in traced]).round().astype(int)
+        near_ink = [shot[max(0, y - 2):y + 3, max(0, x - 2):x + 3].min() < 128 for x, y in points]
+        assert np.mean(near_ink) > 0.9  # drawn on the canvas where the strokes are
+        driver.find_element(By.ID, "complete").click()
+        wait.until(lambda d: len(state()["proposals"]) > 0)
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == [], errors
     finally:

@@ -1,5 +1,5 @@
-// sketchtool serve: draw on the canvas, ask the model for endings, accept one, generate, interpolate,
-// download. Plain JS, no build step; the page talks only to its own server's /api/*.
+// sketchtool serve: draw on the canvas, ask the model for endings, accept one, generate, interpolate, turn a
+// picture into strokes, download. Plain JS, no build step; the page talks only to its own server's /api/*.
 "use strict";
 
 const INK = "#222222";
@@ -275,6 +275,79 @@ async function interpolate() {
   }
 }
 
+// --- picture -> strokes -------------------------------------------------------------------------------------
+let picture = null;                // the File chosen for the picture panel
+
+function choosePicture(file) {
+  if (!file) return;
+  picture = file;
+  $("vectorize").disabled = false;
+  status(`${file.name}: Vectorize puts its strokes on the canvas.`);
+}
+
+function readDataURL(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(new Error(`${file.name}: could not be read`));
+    reader.readAsDataURL(file);
+  });
+}
+
+async function vectorizePicture() {
+  const file = picture;
+  if (!file) { status("Choose a picture first."); return; }
+  const most = state.server.limits.max_picture;
+  if (file.size > most) { status(`${file.name}: larger than ${most.toLocaleString("en")} bytes`, true); return; }
+  const [method, model] = $("vec-method").value.split(" ");
+  const rect = canvas.getBoundingClientRect();
+  status("Tracing…");
+  try {
+    const body = {picture: await readDataURL(file), method,
+                  width: Math.max(1, rect.width), height: Math.max(1, rect.height)};
+    if (model) body.model = model;
+    const result = await api("/api/vectorize", body);
+    state.request += 1;  // a completion of the drawing it replaces is no longer wanted
+    state.strokes = result.strokes.map((line) => ({points: line, pressure: line.map(() => 0.5)}));
+    state.proposals = [];
+    $("proposals").replaceChildren();
+    redraw();
+    status(`${result.strokes.length} strokes from ${file.name} (${result.model || result.method}).`);
+  } catch (error) {
+    status(error.message, true);
+  }
+}
+
+// the methods the server offers: the skeleton tracer, then each model that can vectorize ("agent ID")
+function fillMethods(vectorize) {
+  const options = vectorize.methods.includes("skeleton") ? [new Option("skeleton tracer", "skeleton")] : [];
+  if (vectorize.methods.includes("agent")) {
+    for (const id of vectorize.models) {
+      const model = state.server.models.find((m) => m.id === id);
+      options.push(new Option(`agent: ${model ? model.label : id}`, `agent ${id}`));
+    }
+  }
+  $("vec-method").replaceChildren(...options);
+  $("vec-method-label").hidden = options.length < 2;
+  $("vectorize-panel").hidden = !options.length;
+}
+
+function dropTarget(el) {
+  el.addEventListener("dragover", (e) => {
+    if (!e.dataTransfer.types.includes("Files")) return;
+    e.preventDefault();
+    el.classList.add("over");
+  });
+  el.addEventListener("dragleave", () => el.classList.remove("over"));
+  el.addEventListener("drop", (e) => {
+    el.classList.remove("over");
+    if (!e.dataTransfer.files.length || $("vectorize-panel").hidden) return;
+    e.preventDefault();
+    $("picture").files = e.dataTransfer.files;
+    choosePicture(e.dataTransfer.files[0]);
+  });
+}
+
 // --- downloads ---------------------------------------------------------------------------------------------
 async function download(format) {
   const body = {format, strokes: polylines(state.strokes), profile: $("profile").value, paper: $("paper").value};
@@ -334,11 +407,13 @@ async function start() {
   $("steps").max = limits.max_steps;
   $("temperature").max = limits.max_temperature;
   $("variety").max = limits.max_temperature;
-  $("model").replaceChildren(...state.server.models.map((m) => new Option(m.label, m.id)));
+  // a model that only reads pictures (a vectorizer) is offered in the picture panel, not here
+  const draws = (m) => ["generate", "complete", "encode"].some((c) => m.capabilities.includes(c));
+  $("model").replaceChildren(...state.server.models.filter(draws).map((m) => new Option(m.label, m.id)));
   $("model").value = state.server.default;
   fill($("profile"), state.server.profiles, "grbl-servo");
   fill($("paper"), state.server.papers, "A4");
-  $("vectorize-panel").hidden = !state.server.vectorize;
+  fillMethods(state.server.vectorize);
   chooseModel($("model").value);
 }
 
@@ -355,6 +430,10 @@ $("generate").addEventListener("click", generate);
 $("set-a").addEventListener("click", () => setSlot("a"));
 $("set-b").addEventListener("click", () => setSlot("b"));
 $("interpolate").addEventListener("click", interpolate);
+$("picture").addEventListener("change", (e) => choosePicture(e.target.files[0]));
+$("vectorize").addEventListener("click", vectorizePicture);
+dropTarget($("drop"));
+dropTarget(canvas);
 for (const button of document.querySelectorAll("[data-format]")) {
   button.addEventListener("click", () => download(button.dataset.format));
 }
