@@ -38,8 +38,8 @@ DEFAULT_PORT = 8765
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")
 def serve_command(model_ref, runs, host, port, allow_remote, allowed_hosts, concurrency, threads, device):
     """Draw in the browser and let a model finish the drawing: a local web page with completion, generation,
-    interpolation and downloads (SVG, PNG, G-code, .npz). Needs the `serve` extra:
-    pip install 'sketchtool[serve]'.
+    interpolation, pictures turned into strokes, and downloads (SVG, PNG, G-code, .npz). Needs the `serve`
+    extra: pip install 'sketchtool[serve]'.
 
     \b
     Examples:
