@@ -18,9 +18,9 @@ from sketchtool.fileio import check_regular_file
 from sketchtool.images import ImageDataset
 from sketchtool.raster import RasterOptions, rasterize_batch
 
-__all__ = ["Fitted", "decode_grey", "fit_picture", "images_from_folder", "images_from_strokes", "ink_of", "load_image_resized",
-           "load_line_drawing", "read_grey", "turntable_from_strokes", "IMAGE_SUFFIXES", "MAX_PIXELS", "TRANSFORM_NAMES",
-           "TRANSFORM_NEUTRAL"]
+__all__ = ["Fitted", "decode_grey", "fit_picture", "images_from_folder", "images_from_strokes", "ink_of",
+           "load_image_resized", "load_line_drawing", "read_grey", "turntable_from_strokes", "IMAGE_SUFFIXES",
+           "MAX_PIXELS", "TRANSFORM_NAMES", "TRANSFORM_NEUTRAL"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 INK_THRESHOLD = 26 / 255  # fainter pixels (paper texture, JPEG noise) do not count when finding the drawing
@@ -223,7 +223,8 @@ def decode_grey(source: str | os.PathLike | BinaryIO, *, name: str, max_pixels: 
         kind = " or ".join(formats) if formats else "PNG/JPG"
         raise SketchtoolError(f"{name}: unreadable image (not a {kind} picture)", reason="corrupt") from None
     except (OSError, SyntaxError, ValueError) as e:
-        raise SketchtoolError(f"{name}: unreadable image ({' '.join(str(e).split())[:100]})", reason="corrupt") from None
+        raise SketchtoolError(f"{name}: unreadable image ({' '.join(str(e).split())[:100]})",
+                              reason="corrupt") from None
 
 
 def ink_of(grey: np.ndarray) -> np.ndarray:

@@ -26,7 +26,7 @@ def test_default_model_is_shipped():
 
 @pytest.mark.parametrize("model", SHIPPED, ids=[m.name for m in SHIPPED])
 def test_the_registry_says_which_embedded_models_draw(model):
-    """serve skips the models with draws=False without loading them, so the flag must say what the model can."""
+    """The tests of sketch models pick them by this flag, so it must say what the model can."""
     from sketchtool.checkpoint import load_model
 
     net, _ = load_model(model.path)

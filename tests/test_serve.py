@@ -1,6 +1,7 @@
-"""`sketchtool serve`: the API through Starlette's test client on good, empty, degenerate and hostile input,
-the Host/Origin guards, the concurrency bound, a real server stopped by SIGTERM/Ctrl-C, and a real browser
-(Debian's chromium + chromium-driver through selenium) drawing, completing and downloading."""
+"""`sketchtool serve`: the API through Starlette's test client on good, empty, degenerate and hostile input
+(pictures to vectorize included), the Host/Origin guards, the concurrency bound, a real server stopped by
+SIGTERM/Ctrl-C, and a real browser (Debian's chromium + chromium-driver through selenium) drawing, completing,
+downloading and vectorizing."""
 
 from __future__ import annotations
 
@@ -252,7 +253,8 @@ def test_vectorize_puts_a_pictures_strokes_on_its_ink_fitted_into_the_canvas(cli
     got = [np.array(s) for s in body["strokes"]]
     assert got and all(s.ndim == 2 and s.shape[1] == 2 for s in got)
     # the library's strokes (what `sketchtool vectorize` writes), in the picture's pixels ...
-    [traced] = vectorize([decode_picture(png)], method=method, model=catalog.get("vectorizer").model if method == "agent" else None)
+    agent = catalog.get("vectorizer").model if method == "agent" else None
+    [traced] = vectorize([decode_picture(png)], method=method, model=agent)
     want = traced.polylines
     assert [len(s) for s in got] == [len(s) for s in want]
     # ... scaled with their aspect kept and centred in the 640 x 480 canvas, filling it but for the margin
@@ -361,7 +363,8 @@ def test_vectorize_refuses_a_picture_over_its_byte_cap_before_reading_it(catalog
     png, _ = line_art()
     limits = Limits(max_picture=len(png) - 1)
     with TestClient(create_app(catalog, limits, port=PORT), base_url=BASE) as c:
-        assert f"larger than {len(png) - 1:,} bytes" in refused(c.post("/api/vectorize", json={"picture": data_url(png)}), 413)
+        text = refused(c.post("/api/vectorize", json={"picture": data_url(png)}), 413)
+        assert f"larger than {len(png) - 1:,} bytes" in text
         body = json.dumps({"picture": "A" * limits.max_picture_body}).encode()
         assert "request body is larger than" in refused(
             c.post("/api/vectorize", content=body, headers={"content-type": "application/json"}), 413)
@@ -843,14 +846,15 @@ def test_a_real_browser_draws_completes_accepts_downloads_and_vectorizes(tmp_pat
         assert driver.find_element(By.ID, "vectorize-panel").is_displayed()
         assert [o.get_attribute("value") for o in driver.find_elements(By.CSS_SELECTOR, "#vec-method option")] == [
             "skeleton", "agent vectorizer"]
-        assert "vectorizer" not in [o.get_attribute("value") for o in driver.find_elements(By.CSS_SELECTOR, "#model option")]
+        menu = [o.get_attribute("value") for o in driver.find_elements(By.CSS_SELECTOR, "#model option")]
+        assert "vectorizer" not in menu and "sheep" in menu
         driver.find_element(By.ID, "picture").send_keys(str(picture))
         driver.find_element(By.ID, "vectorize").click()
         wait.until(lambda d: "strokes from line-art.png" in d.find_element(By.ID, "status").text)
         width, height = driver.execute_script("const r = canvas.getBoundingClientRect(); return [r.width, r.height]")
-        request = urllib.request.Request(url + "api/vectorize", method="POST", headers={"content-type": "application/json"},
-                                         data=json.dumps({"picture": data_url(picture.read_bytes()), "width": width,
-                                                          "height": height}).encode())
+        ask = {"picture": data_url(picture.read_bytes()), "width": width, "height": height}
+        request = urllib.request.Request(url + "api/vectorize", method="POST", data=json.dumps(ask).encode(),
+                                         headers={"content-type": "application/json"})
         with urllib.request.urlopen(request, timeout=60) as r:
             traced = json.load(r)["strokes"]
         assert [s["points"] for s in state()["strokes"]] == traced and state()["proposals"] == []

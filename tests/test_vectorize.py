@@ -189,7 +189,8 @@ def test_a_picture_in_memory_is_refused_before_decoding_when_too_large_and_when_
     assert e.value.reason == "unsafe"
     Image.open(tmp_path / "p.png").save(tmp_path / "p.gif")
     for bad in ((tmp_path / "p.gif").read_bytes(), data[: len(data) // 2], b"<svg/>", b""):
-        with pytest.raises(SketchtoolError, match=r"^upload: unreadable image \((not a PNG or JPEG picture|image file is truncated)") as e:
+        unreadable = r"^upload: unreadable image \((not a PNG or JPEG picture|image file is truncated)"
+        with pytest.raises(SketchtoolError, match=unreadable) as e:
             decode_picture(bad, name="upload")
         assert e.value.reason == "corrupt" and "BytesIO" not in str(e.value)
 

@@ -19,13 +19,15 @@ DEFAULT_VECTORIZER = "vectorizer"  # `vectorize --method agent` without --model
 
 @dataclass(frozen=True)
 class EmbeddedModel:
-    """One shipped model: `file` (checkpoint) and `card` (Markdown model card) live in this folder."""
+    """One shipped model: `file` (checkpoint) and `card` (Markdown model card) live in this folder.
+    `draws` says whether it generates or completes drawings (the vectorizer reads pictures instead)."""
 
     name: str
     dataset: str
     licence: str
     file: str
     card: str
+    draws: bool = True
 
     @property
     def path(self) -> Path:
@@ -63,6 +65,7 @@ EMBEDDED: dict[str, EmbeddedModel] = {
                 "non-commercial and shared alike",
         file="vectorizer.pt",
         card="vectorizer.md",
+        draws=False,  # it reads pictures
     ),
 }
 

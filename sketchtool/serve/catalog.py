@@ -85,7 +85,7 @@ def load_catalog(default: str | None = None, runs: str | os.PathLike | None = No
         model_id = f"model/{path.name or path.resolve().name}"
         catalog.models[model_id] = ServedModel(model_id, f"{path.name} (--model)", "run", model, info)
         catalog.default = model_id
-    for embedded in embedded_models():  # the vectorizer too: the page's Image -> strokes panel gives it pictures
+    for embedded in embedded_models():  # the vectorizer too: the page's picture panel gives it pictures
         try:
             model, info = load_model(embedded.path, device=device)
         except SketchtoolError as e:
