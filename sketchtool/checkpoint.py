@@ -201,7 +201,7 @@ def build_model(payload: dict[str, Any]):
 
     cls = get_model_class(payload["model"])
     hps = hparams_from_dict(cls.HParams, payload["hparams"])
-    model = cls(hps, spec_of(payload))
+    model = cls.build(hps, spec_of(payload), size_first=False)  # sized when it was trained
     load_weights(model, float32_weights(payload))
     return model
 

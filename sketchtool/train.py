@@ -291,7 +291,7 @@ def _setup(dataset: Path, run_dir: Path, model_name: str, hps, options: TrainOpt
                   else "hold out part of train as valid (the MNIST recipe: make_mnist.py --valid 1000)")
         raise SketchtoolError(f"{dataset}: the valid split has no usable items, so no checkpoint could be judged or "
                               f"best.pt chosen; {remedy}")
-    model = cls(hps, spec)
+    model = cls.build(hps, spec)
     if source is not None:
         from sketchtool.checkpoint import float32_weights, load_weights
 

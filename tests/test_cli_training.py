@@ -134,6 +134,15 @@ def test_bad_input_gives_one_line_error(args, small_dataset, tmp_path):
     ("input_dropout_prob=2", "input_dropout_prob=2.0: must be from 0 to 1"),  # trained without a word
     ("augment_stroke_prob=-1", "augment_stroke_prob=-1.0: must be from 0 to 1"),
     ("grad_clip=-1", "grad_clip=-1.0: must be > 0"),
+    ("save_every=0", "save_every=0: must be > 0"),  # was an internal error (integer modulo by zero)
+    ("num_steps=-5", "num_steps=-5: must be > 0"),  # trained nothing, validated step 0 and exit 0
+    ("kl_tolerance=1e300", "kl_tolerance=1e+300: must be a finite number"),  # float32 overflow: internal error
+    ("dec_model=hyper,hyper_num_units=-1", "hyper_num_units=-1: must be at least 1"),  # internal error
+    ("class_embedding_size=0", "class_embedding_size=0: must be at least 1"),
+    ("dec_model=hyper,hyper_num_units=1e30", "cannot build model 'sketch-rnn'"),  # internal error, C++ stack trace
+    ("max_seq_len=-1e400", "max_seq_len='-1e400': expected int"),  # internal error (OverflowError)
+    ("dec_model=hyper,hyper_num_units=100000", "parameters, more than the 1,000,000,000"),  # tried 160 GB  # tried to allocate 160 GB: an allocator crash or a swap storm
+    ("batch_size=4", "--hparams: batch_size is given twice"),  # TINY's batch_size=8 lost without a word
 ])
 def test_hparams_out_of_range_are_refused_before_a_run_exists(hparam, message, small_dataset, tmp_path):
     result = CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / "r"), "--hparams",

@@ -126,8 +126,9 @@ def _set_weight(value):
     (lambda p: p.__setitem__("version", "2"), "version '2' is not valid"),
     (lambda p: p.__setitem__("version", 99), "newer than this sketchtool"),
     (lambda p: p["state_dict"].__setitem__("output.weight", torch.zeros(2, 2)), "do not fit model"),
+    (lambda p: p["hparams"].__setitem__("dec_rnn_size", 10**30), "cannot build model 'sketch-rnn'"),  # internal
 ], ids=["nan-weight", "inf-weight", "string-weight", "zero-scale", "nan-scale", "no-state-dict", "no-hparams",
-        "string-version", "future-version", "wrong-shape"])
+        "string-version", "future-version", "wrong-shape", "unbuildable-size"])
 def test_checkpoints_that_would_draw_nonsense_are_refused_at_load(saved, tmp_path, change, message):
     path = _tampered(saved, tmp_path, change)
     with pytest.raises(SketchtoolError, match=message) as err:

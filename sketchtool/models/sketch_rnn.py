@@ -99,7 +99,8 @@ class SketchRNNHParams:
         for name in ("dec_model", "enc_model"):
             if getattr(self, name) not in CELLS:
                 raise SketchtoolError(f"hparam {name}={getattr(self, name)!r}: use one of {', '.join(CELLS)}")
-        for name in ("max_seq_len", "dec_rnn_size", "enc_rnn_size", "z_size", "batch_size", "num_mixture"):
+        for name in ("max_seq_len", "dec_rnn_size", "enc_rnn_size", "z_size", "batch_size", "num_mixture",
+                     "class_embedding_size", "hyper_num_units", "hyper_embedding_size"):
             if getattr(self, name) < 1:
                 raise SketchtoolError(f"hparam {name}={getattr(self, name)}: must be at least 1")
         if self.lr_warmup_steps < 0:
