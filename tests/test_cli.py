@@ -455,3 +455,19 @@ def test_bad_input_gives_one_error_line_and_nonzero_exit(template, case, inputs,
     assert len(error_lines) == 1, output
     assert not Path("/tmp/sketchtool-pwned").exists()
     assert not any(p.name.startswith("out") for p in tmp_path.iterdir()), "no output on failure"
+
+
+@pytest.mark.parametrize("error", [RuntimeError("bad size\nframe #0: c10::Error\nframe #1: ..."),
+                                   OSError("disk gone\nsecond line")])
+def test_an_unexpected_error_with_a_multi_line_message_prints_one_line(error, monkeypatch):
+    """torch's errors carry a C++ stack trace in their message: an internal error printed all ~50 lines of it."""
+    import sketchtool.train
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(sketchtool.train, "evaluate", fail)
+    result = CliRunner().invoke(cli, ["eval", "sheep"])
+    assert result.exit_code != 0
+    assert result.output.strip().count("\n") == 0, result.output
+    assert result.output.startswith("Error:") and ("bad size" in result.output or "disk gone" in result.output)
