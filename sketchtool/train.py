@@ -646,7 +646,7 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
     if not path.is_file():
         raise SketchtoolError(f"{run_dir}: not a training run (no metrics.jsonl)")
     records = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(errors="replace").splitlines():  # a damaged line (bad UTF-8) is dropped below
         try:
             record = json.loads(line)
         except json.JSONDecodeError:

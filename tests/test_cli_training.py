@@ -82,6 +82,16 @@ def test_curves_draws_a_png_and_refuses_to_overwrite(trained_run, tmp_path):
     _one_line_error(CliRunner().invoke(cli, ["curves", str(trained_run), "-o", str(out)]))
 
 
+def test_curves_skip_a_damaged_line_of_metrics(tmp_path):
+    """Bytes that are not UTF-8 (a damaged disk block) were an internal error in curves and in train --resume."""
+    pytest.importorskip("matplotlib")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.jsonl").write_bytes(b'{"step": 1, "split": "train", "loss": 1.0}\n\xff\xfe\x00\n'
+                                                     b'{"step": 2, "split": "train", "loss": 0.5}\n')
+    result = CliRunner().invoke(cli, ["curves", str(tmp_path / "run"), "-o", str(tmp_path / "c.png")])
+    assert result.exit_code == 0 and (tmp_path / "c.png").is_file(), result.output
+
+
 @pytest.mark.parametrize("lines", [
     ['{"step": 1, "split": "train", "loss": 1e308}', '{"step": 2, "split": "train", "loss": -1e308}'],
     ['{"step": 1, "split": "train", "loss": 1%s}' % ("0" * 400), '{"step": 2, "split": "train", "loss": 2.0}',
