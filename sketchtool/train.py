@@ -130,6 +130,9 @@ def requested_hparams(model: str, *, preset: str | None = None, config: str | os
             raise SketchtoolError(f"unknown preset {preset!r} for {model}; use one of {', '.join(cls.PRESETS)}")
         values.update(cls.PRESETS[preset])
     if config is not None:
+        from sketchtool.fileio import check_regular_file
+
+        check_regular_file(config, f"--config {config}")  # a FIFO would wait for a writer for ever
         try:
             loaded = json.loads(Path(config).read_text())
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:

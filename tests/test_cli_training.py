@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -158,6 +159,15 @@ def test_hparams_out_of_range_are_refused_before_a_run_exists(hparam, message, s
     result = CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / "r"), "--hparams",
                                       f"{TINY},{hparam}", "--steps", "2"])
     assert message in _one_line_error(result)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_config_that_is_a_pipe_is_refused_not_waited_on(small_dataset, tmp_path):
+    """`--config FIFO` waited for a writer for ever."""
+    os.mkfifo(tmp_path / "hparams.json")
+    result = CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / "r"), "--config",
+                                      str(tmp_path / "hparams.json")])
+    assert "not a regular file" in _one_line_error(result)
     assert not (tmp_path / "r").exists()
 
 
