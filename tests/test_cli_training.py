@@ -153,7 +153,8 @@ def test_bad_input_gives_one_line_error(args, small_dataset, tmp_path):
     ("dec_model=hyper,hyper_num_units=1e30", "cannot build model 'sketch-rnn'"),  # internal error, C++ stack trace
     ("max_seq_len=-1e400", "max_seq_len='-1e400': expected int"),  # internal error (OverflowError)
     ("dec_model=hyper,hyper_num_units=100000", "parameters, more than the 1,000,000,000"),  # tried 160 GB  # tried to allocate 160 GB: an allocator crash or a swap storm
-    ("batch_size=4", "--hparams: batch_size is given twice"),  # TINY's batch_size=8 lost without a word
+    ("batch_size=4", "--hparams: batch_size is given twice"),
+    ("learning_rate=0.000001", "min_learning_rate=1e-05 is above learning_rate=1e-06"),  # the rate rose tenfold  # TINY's batch_size=8 lost without a word
 ])
 def test_hparams_out_of_range_are_refused_before_a_run_exists(hparam, message, small_dataset, tmp_path):
     result = CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / "r"), "--hparams",
