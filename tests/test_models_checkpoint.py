@@ -97,6 +97,15 @@ def test_bad_files_are_refused_with_one_clear_error(tmp_path, content, monkeypat
     assert not (tmp_path / "pwned_by_checkpoint").exists()
 
 
+@pytest.mark.parametrize("content", [b"hello\n", b'{"model": "sketch-rnn"}', b""])
+def test_a_file_torch_did_not_write_is_called_not_a_checkpoint(tmp_path, content):
+    """Text given as a model was reported in torch's words: "(101)", or advice on torch 2.6's weights_only."""
+    path = tmp_path / "run.json"
+    path.write_bytes(content)
+    with pytest.raises(SketchtoolError, match=r"run\.json: not a readable sketchtool checkpoint \(not a file torch\.save wrote\)"):
+        load_model(path)
+
+
 def test_a_directory_without_checkpoints_is_not_a_run(tmp_path):
     with pytest.raises(SketchtoolError, match="not a training run"):
         load_model(tmp_path)
