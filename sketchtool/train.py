@@ -603,7 +603,8 @@ def evaluate_source(model, source, device, precision: str, *, seed: int = 0) -> 
 def evaluate(run: str | os.PathLike, *, split: str = "test", dataset: str | os.PathLike | None = None,
              device: str = "cpu", precision: str = "fp32", seed: int = 0) -> dict[str, float]:
     """The model's loss terms on a split of its dataset (or `dataset`), read in the model's own units; `run` is a
-    run directory, a checkpoint or an embedded model's name. Deterministic for a seed."""
+    run directory, a checkpoint or an embedded model's name. Deterministic for a seed. "items": those evaluated,
+    "split_items": all of the split's (drawings longer than the model takes are left out)."""
     from sketchtool.checkpoint import load_model
     from sketchtool.device import resolve_device, resolve_precision
     from sketchtool.pretrained import resolve_model
@@ -624,7 +625,7 @@ def evaluate(run: str | os.PathLike, *, split: str = "test", dataset: str | os.P
     if not len(source):
         raise SketchtoolError(f"{path}: split {split!r} has nothing this model can read (empty, or every item too long)")
     metrics = evaluate_source(model, source, dev, precision, seed=seed)
-    return {**metrics, "items": len(source)}
+    return {**metrics, "items": len(source), "split_items": data.counts().get(split, len(source))}
 
 
 def _check_fits(spec, data, path: Path) -> None:

@@ -74,6 +74,15 @@ def test_eval_prints_the_loss_terms(trained_run):
     assert "L_R" in result.output and "L_KL" in result.output and "loss" in result.output
 
 
+def test_eval_says_how_many_drawings_it_left_out(trained_run, sheep_path):
+    """A model of drawings of at most 40 points read a few dozen of the full test split's 300 and said only
+    "test (N items)", as if that were the split."""
+    result = CliRunner().invoke(cli, ["eval", str(trained_run), "--dataset", str(sheep_path), "--split", "test"])
+    assert result.exit_code == 0, result.output
+    items = int(result.output.split("(")[1].split(" ")[0])
+    assert 0 < items < 300 and f"({items} items of 300; the rest are longer than the model takes)" in result.output
+
+
 def test_curves_draws_a_png_and_refuses_to_overwrite(trained_run, tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "curves.png"

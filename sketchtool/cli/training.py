@@ -222,8 +222,9 @@ def eval_command(run, split, dataset, device, precision, seed):
     from sketchtool.train import evaluate
 
     m = evaluate(run, split=split, dataset=dataset, device=device, precision=precision, seed=seed)
-    items = m.pop("items")
-    click.echo(f"{split} ({items} items): {format_terms(m)}")
+    items, total = m.pop("items"), m.pop("split_items")
+    left_out = f" of {total:,}; the rest are longer than the model takes" if total > items else ""
+    click.echo(f"{split} ({items:,} items{left_out}): {format_terms(m)}")
 
 
 @click.command("curves")
