@@ -170,7 +170,9 @@ def test_script_that_was_not_installed_says_how_to_set_up(preferred_interpreter,
 @pytest.mark.parametrize("command, phrases", [
     (["/nonexistent/bin/python", "-m", "sketchtool"], ("no longer exists", "sketchtool inkscape install")),
     ([sys.executable, "-S", "-m", "sketchtool"], ("sketchtool is not installed for", "sketchtool inkscape install")),
-], ids=["python-gone", "sketchtool-not-importable"])
+    ([], ("not set up", "sketchtool inkscape install")),  # were an IndexError and a TypeError traceback
+    ([3, "-m", "sketchtool"], ("not set up", "sketchtool inkscape install")),
+], ids=["python-gone", "sketchtool-not-importable", "empty-command", "command-not-words"])
 def test_broken_environment_is_a_message(script, preferred_interpreter, command, phrases):
     (script.parent / ENV_FILE).write_text(json.dumps({"command": command}))
     done = run_effect(script, preferred_interpreter, DOCS / "nested_layers.svg", ["stroke1"], verb="complete")

@@ -285,6 +285,8 @@ def _sketchtool_command():
     """The argv prefix that starts the user's sketchtool, as recorded at install time."""
     try:
         command = json.loads(ENV_FILE.read_text(encoding="utf-8"))["command"]
+        if not (isinstance(command, list) and command and all(isinstance(part, str) for part in command)):
+            raise TypeError("command is not a list of words")  # a hand-edited file: an IndexError traceback
     except (OSError, ValueError, KeyError, TypeError):
         raise AbortExtension("The Sketchtool extension is not set up: run `sketchtool inkscape install` in the "
                              "Python environment where sketchtool is installed, then restart Inkscape")
