@@ -68,6 +68,14 @@ def test_train_writes_checkpoints_and_metrics(trained_run):
     assert {p.name for p in trained_run.iterdir()} >= {"latest.pt", "best.pt", "metrics.jsonl", "run.json"}
 
 
+def test_a_run_stopped_before_validating_says_so_not_inf(small_dataset, tmp_path):
+    """--minutes too short for one validation printed "valid not measured; best loss inf"."""
+    result = CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / "r"), "--hparams", TINY,
+                                      "--minutes", "1e-9", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert "(time); valid not measured; best loss none yet" in result.output and "inf" not in result.output
+
+
 def test_eval_prints_the_loss_terms(trained_run):
     result = CliRunner().invoke(cli, ["eval", str(trained_run), "--split", "test"])
     assert result.exit_code == 0, result.output

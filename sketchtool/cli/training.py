@@ -117,9 +117,9 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
         finally:
             progress.close()
     valid = format_terms(result.metrics) or "not measured"
+    best = f"{result.best_valid:.4f}" if result.best_valid != float("inf") else "none yet"  # stopped before validating
     if result.main:  # under torchrun, rank 0 speaks for the run
-        click.echo(f"{result.run_dir}: step {result.step} ({result.stopped}); valid {valid}; "
-                   f"best loss {result.best_valid:.4f}")
+        click.echo(f"{result.run_dir}: step {result.step} ({result.stopped}); valid {valid}; best loss {best}")
     if result.stopped == "interrupted":
         if result.main:
             click.echo(f"Interrupted: step {result.step} is saved in {result.run_dir}/latest.pt; continue with "
