@@ -284,6 +284,8 @@ def _setup(dataset: Path, run_dir: Path, model_name: str, hps, options: TrainOpt
     else:
         hps = hparams_from_dict(cls.HParams, payload["hparams"])
         spec, changed = _resumed_spec(payload, spec, options.new_dataset, run_dir)
+    if source is not None or payload is not None:  # another dataset than the weights were shaped for
+        _check_fits(spec, data, dataset)
     sources = {split: cls.batch_source(hps, spec, data, split, train=split == "train", seed=options.seed + dist.rank)
                for split in ("train", "valid")}
     if not len(sources["train"]):
