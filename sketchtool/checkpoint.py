@@ -116,6 +116,7 @@ def read_checkpoint(ref: str | os.PathLike, device: str = "cpu") -> dict[str, An
 
     path = resolve_checkpoint(ref)
     _refuse_dataset(path)
+    _refuse_non_torch(path)
     try:
         with warnings.catch_warnings():  # torch warns about legacy (non-zip) pickles; we refuse them ourselves
             warnings.simplefilter("ignore")
@@ -140,6 +141,19 @@ def _refuse_dataset(path: Path) -> None:
     if names and all(n.endswith(".npy") for n in names):
         raise SketchtoolError(f"{path} is a dataset, not a model; train one with "
                               f"`sketchtool train {path} -o runs/NAME`, then pass --model runs/NAME")
+
+
+def _refuse_non_torch(path: Path) -> None:
+    """A file torch.save did not write (a run's run.json, notes) is said to be one, not reported in torch's words
+    ("101", or advice on torch 2.6's weights_only default)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return  # torch.load reports it
+    if not (head.startswith(b"PK\x03\x04") or head.startswith(b"\x80")):  # a zip archive; a legacy pickle
+        raise SketchtoolError(f"{path}: not a readable sketchtool checkpoint (not a file torch.save wrote); give a "
+                              "run directory or a .pt file from `sketchtool train`", reason="corrupt")
 
 
 def _check_payload(payload: dict[str, Any], path: Path) -> None:
@@ -201,7 +215,7 @@ def build_model(payload: dict[str, Any]):
 
     cls = get_model_class(payload["model"])
     hps = hparams_from_dict(cls.HParams, payload["hparams"])
-    model = cls(hps, spec_of(payload))
+    model = cls.build(hps, spec_of(payload), size_first=False)  # sized when it was trained
     load_weights(model, float32_weights(payload))
     return model
 

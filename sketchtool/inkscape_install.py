@@ -96,9 +96,10 @@ def install_extension(dest: str | os.PathLike | None = None, python: str | None 
 
 
 def uninstall_extension(dest: str | os.PathLike | None = None) -> Path | None:
-    """Remove the installed `sketchtool/` folder from `dest` (default: the user's extensions folder).
+    """Remove the files `install_extension` wrote from the `sketchtool/` folder in `dest` (default: the user's
+    extensions folder), then the folder if nothing else is left: a file the user put there stays.
 
-    Returns the folder removed, or None when nothing was installed there.
+    Returns the folder uninstalled (it still exists when it holds other files), or None when nothing was installed.
     """
     extensions = Path(dest) if dest is not None else user_extensions_dir()
     target = extensions / INSTALL_FOLDER
@@ -106,7 +107,10 @@ def uninstall_extension(dest: str | os.PathLike | None = None) -> Path | None:
         return None
     _refuse_foreign_folder(target)
     try:
-        shutil.rmtree(target)
+        for name in (*PLUGIN_FILES, ENV_FILE):
+            (target / name).unlink(missing_ok=True)
+        if not any(target.iterdir()):
+            target.rmdir()
     except OSError as e:
         raise SketchtoolError(f"{target}: cannot remove the Inkscape extension ({e.strerror}); "
                               "remove it by hand") from None

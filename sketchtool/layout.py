@@ -24,8 +24,11 @@ PAPER_SIZES = {  # portrait width x height in mm
     "letter": (215.9, 279.4), "legal": (215.9, 355.6),
 }
 _UNITS_MM = {"mm": 1.0, "cm": 10.0, "in": 25.4, "px": MM_PER_PX}
-_LENGTH = re.compile(r"^\s*(?P<value>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>mm|cm|in|px)?\s*$", re.IGNORECASE)
-_SIZE = re.compile(r"^\s*(?P<w>[\d.]+)\s*(?P<wu>mm|cm|in)?\s*x\s*(?P<h>[\d.]+)\s*(?P<hu>mm|cm|in)?\s*$", re.IGNORECASE)
+_NUMBER = r"\d+(?:\.\d*)?|\.\d+"
+_LENGTH = re.compile(rf"^\s*(?P<value>{_NUMBER})\s*(?P<unit>mm|cm|in|px)?\s*$", re.IGNORECASE)
+_SIZE = re.compile(rf"^\s*(?P<w>{_NUMBER})\s*(?P<wu>mm|cm|in)?\s*x\s*(?P<h>{_NUMBER})\s*(?P<hu>mm|cm|in)?\s*$",
+                   re.IGNORECASE)
+MAX_PAPER_MM = 10_000.0  # a 10 m roll; the largest bed a machine profile may state (sketchtool.profiles)
 
 
 @dataclass
@@ -147,6 +150,9 @@ def parse_paper(spec: str = "A4", *, landscape: bool = False, margin: str | floa
     if landscape != (width > height) and (landscape or key in PAPER_SIZES):
         width, height = height, width
     name = name or f"{width:g}x{height:g} mm"
+    if max(width, height) > MAX_PAPER_MM:
+        raise SketchtoolError(f"paper {spec!r}: {name} is larger than any plotter draws on; give sides of at most "
+                              f"{MAX_PAPER_MM:,g} mm")
     paper = Paper(width, height, parse_length(margin, what="margin"), name)
     if min(paper.content) <= 0:
         raise SketchtoolError(f"margin {paper.margin:g} mm leaves no room on {name} paper; use a smaller --margin")
@@ -188,7 +194,7 @@ def layout_on_paper(
         with np.errstate(over="ignore", invalid="ignore"):
             need = counts * cell * k + gaps * (counts - 1)
         if not np.isfinite(need).all() or np.any(need > np.array(paper.content) + 1e-9):
-            size = f"{need[0]:.1f}x{need[1]:.1f} mm" if np.isfinite(need).all() else "more than any paper"
+            size = f"{need[0]:.1f}x{need[1]:.1f} mm" if need.max() <= MAX_PAPER_MM else "more than any paper"
             raise SketchtoolError(
                 f"the layout needs {size} but {paper.name or 'the paper'} has "
                 f"{paper.content[0]:.1f}x{paper.content[1]:.1f} mm inside the margins; "

@@ -130,6 +130,9 @@ def requested_hparams(model: str, *, preset: str | None = None, config: str | os
             raise SketchtoolError(f"unknown preset {preset!r} for {model}; use one of {', '.join(cls.PRESETS)}")
         values.update(cls.PRESETS[preset])
     if config is not None:
+        from sketchtool.fileio import check_regular_file
+
+        check_regular_file(config, f"--config {config}")  # a FIFO would wait for a writer for ever
         try:
             loaded = json.loads(Path(config).read_text())
         except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -281,6 +284,8 @@ def _setup(dataset: Path, run_dir: Path, model_name: str, hps, options: TrainOpt
     else:
         hps = hparams_from_dict(cls.HParams, payload["hparams"])
         spec, changed = _resumed_spec(payload, spec, options.new_dataset, run_dir)
+    if source is not None or payload is not None:  # another dataset than the weights were shaped for
+        _check_fits(spec, data, dataset)
     sources = {split: cls.batch_source(hps, spec, data, split, train=split == "train", seed=options.seed + dist.rank)
                for split in ("train", "valid")}
     if not len(sources["train"]):
@@ -291,7 +296,7 @@ def _setup(dataset: Path, run_dir: Path, model_name: str, hps, options: TrainOpt
                   else "hold out part of train as valid (the MNIST recipe: make_mnist.py --valid 1000)")
         raise SketchtoolError(f"{dataset}: the valid split has no usable items, so no checkpoint could be judged or "
                               f"best.pt chosen; {remedy}")
-    model = cls(hps, spec)
+    model = cls.build(hps, spec)
     if source is not None:
         from sketchtool.checkpoint import float32_weights, load_weights
 
@@ -600,7 +605,8 @@ def evaluate_source(model, source, device, precision: str, *, seed: int = 0) -> 
 def evaluate(run: str | os.PathLike, *, split: str = "test", dataset: str | os.PathLike | None = None,
              device: str = "cpu", precision: str = "fp32", seed: int = 0) -> dict[str, float]:
     """The model's loss terms on a split of its dataset (or `dataset`), read in the model's own units; `run` is a
-    run directory, a checkpoint or an embedded model's name. Deterministic for a seed."""
+    run directory, a checkpoint or an embedded model's name. Deterministic for a seed. "items": those evaluated,
+    "split_items": all of the split's (drawings longer than the model takes are left out)."""
     from sketchtool.checkpoint import load_model
     from sketchtool.device import resolve_device, resolve_precision
     from sketchtool.pretrained import resolve_model
@@ -621,7 +627,7 @@ def evaluate(run: str | os.PathLike, *, split: str = "test", dataset: str | os.P
     if not len(source):
         raise SketchtoolError(f"{path}: split {split!r} has nothing this model can read (empty, or every item too long)")
     metrics = evaluate_source(model, source, dev, precision, seed=seed)
-    return {**metrics, "items": len(source)}
+    return {**metrics, "items": len(source), "split_items": data.counts().get(split, len(source))}
 
 
 def _check_fits(spec, data, path: Path) -> None:
@@ -646,7 +652,7 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
     if not path.is_file():
         raise SketchtoolError(f"{run_dir}: not a training run (no metrics.jsonl)")
     records = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(errors="replace").splitlines():  # a damaged line (bad UTF-8) is dropped below
         try:
             record = json.loads(line)
         except json.JSONDecodeError:

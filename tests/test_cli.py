@@ -467,3 +467,19 @@ def test_frames_from_a_model_that_does_not_draw_in_steps_is_refused_before_sampl
     result = CliRunner().invoke(cli, ["generate", "--model", str(inputs["pixelcnn_run"]), "--n", "2",
                                       "--out", str(tmp_path / "g.png"), "--frames", str(tmp_path / "g.gif")])
     assert result.exit_code == 1 and "does not draw in steps; drop --frames" in result.output, result.output
+
+
+@pytest.mark.parametrize("error", [RuntimeError("bad size\nframe #0: c10::Error\nframe #1: ..."),
+                                   OSError("disk gone\nsecond line")])
+def test_an_unexpected_error_with_a_multi_line_message_prints_one_line(error, monkeypatch):
+    """torch's errors carry a C++ stack trace in their message: an internal error printed all ~50 lines of it."""
+    import sketchtool.train
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(sketchtool.train, "evaluate", fail)
+    result = CliRunner().invoke(cli, ["eval", "sheep"])
+    assert result.exit_code != 0
+    assert result.output.strip().count("\n") == 0, result.output
+    assert result.output.startswith("Error:") and ("bad size" in result.output or "disk gone" in result.output)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -67,10 +68,27 @@ def test_train_writes_checkpoints_and_metrics(trained_run):
     assert {p.name for p in trained_run.iterdir()} >= {"latest.pt", "best.pt", "metrics.jsonl", "run.json"}
 
 
+def test_a_run_stopped_before_validating_says_so_not_inf(small_dataset, tmp_path):
+    """--minutes too short for one validation printed "valid not measured; best loss inf"."""
+    result = CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / "r"), "--hparams", TINY,
+                                      "--minutes", "1e-9", "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert "(time); valid not measured; best loss none yet" in result.output and "inf" not in result.output
+
+
 def test_eval_prints_the_loss_terms(trained_run):
     result = CliRunner().invoke(cli, ["eval", str(trained_run), "--split", "test"])
     assert result.exit_code == 0, result.output
     assert "L_R" in result.output and "L_KL" in result.output and "loss" in result.output
+
+
+def test_eval_says_how_many_drawings_it_left_out(trained_run, sheep_path):
+    """A model of drawings of at most 40 points read a few dozen of the full test split's 300 and said only
+    "test (N items)", as if that were the split."""
+    result = CliRunner().invoke(cli, ["eval", str(trained_run), "--dataset", str(sheep_path), "--split", "test"])
+    assert result.exit_code == 0, result.output
+    items = int(result.output.split("(")[1].split(" ")[0])
+    assert 0 < items < 300 and f"({items} items of 300; the rest are longer than the model takes)" in result.output
 
 
 def test_curves_draws_a_png_and_refuses_to_overwrite(trained_run, tmp_path):
@@ -80,6 +98,16 @@ def test_curves_draws_a_png_and_refuses_to_overwrite(trained_run, tmp_path):
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     _one_line_error(CliRunner().invoke(cli, ["curves", str(trained_run), "-o", str(out)]))
+
+
+def test_curves_skip_a_damaged_line_of_metrics(tmp_path):
+    """Bytes that are not UTF-8 (a damaged disk block) were an internal error in curves and in train --resume."""
+    pytest.importorskip("matplotlib")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.jsonl").write_bytes(b'{"step": 1, "split": "train", "loss": 1.0}\n\xff\xfe\x00\n'
+                                                     b'{"step": 2, "split": "train", "loss": 0.5}\n')
+    result = CliRunner().invoke(cli, ["curves", str(tmp_path / "run"), "-o", str(tmp_path / "c.png")])
+    assert result.exit_code == 0 and (tmp_path / "c.png").is_file(), result.output
 
 
 @pytest.mark.parametrize("lines", [
@@ -134,11 +162,30 @@ def test_bad_input_gives_one_line_error(args, small_dataset, tmp_path):
     ("input_dropout_prob=2", "input_dropout_prob=2.0: must be from 0 to 1"),  # trained without a word
     ("augment_stroke_prob=-1", "augment_stroke_prob=-1.0: must be from 0 to 1"),
     ("grad_clip=-1", "grad_clip=-1.0: must be > 0"),
+    ("save_every=0", "save_every=0: must be > 0"),  # was an internal error (integer modulo by zero)
+    ("num_steps=-5", "num_steps=-5: must be > 0"),  # trained nothing, validated step 0 and exit 0
+    ("kl_tolerance=1e300", "kl_tolerance=1e+300: must be a finite number"),  # float32 overflow: internal error
+    ("dec_model=hyper,hyper_num_units=-1", "hyper_num_units=-1: must be at least 1"),  # internal error
+    ("class_embedding_size=0", "class_embedding_size=0: must be at least 1"),
+    ("dec_model=hyper,hyper_num_units=1e30", "cannot build model 'sketch-rnn'"),  # internal error, C++ stack trace
+    ("max_seq_len=-1e400", "max_seq_len='-1e400': expected int"),  # internal error (OverflowError)
+    ("dec_model=hyper,hyper_num_units=100000", "parameters, more than the 1,000,000,000"),  # tried 160 GB  # tried to allocate 160 GB: an allocator crash or a swap storm
+    ("batch_size=4", "--hparams: batch_size is given twice"),
+    ("learning_rate=0.000001", "min_learning_rate=1e-05 is above learning_rate=1e-06"),  # the rate rose tenfold  # TINY's batch_size=8 lost without a word
 ])
 def test_hparams_out_of_range_are_refused_before_a_run_exists(hparam, message, small_dataset, tmp_path):
     result = CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / "r"), "--hparams",
                                       f"{TINY},{hparam}", "--steps", "2"])
     assert message in _one_line_error(result)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_config_that_is_a_pipe_is_refused_not_waited_on(small_dataset, tmp_path):
+    """`--config FIFO` waited for a writer for ever."""
+    os.mkfifo(tmp_path / "hparams.json")
+    result = CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / "r"), "--config",
+                                      str(tmp_path / "hparams.json")])
+    assert "not a regular file" in _one_line_error(result)
     assert not (tmp_path / "r").exists()
 
 

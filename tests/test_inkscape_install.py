@@ -72,6 +72,16 @@ def test_a_foreign_sketchtool_folder_is_never_overwritten_or_removed(tmp_path):
     assert (foreign / "mine.py").read_text() == "keep me"
 
 
+def test_uninstall_keeps_files_the_user_put_in_the_folder(tmp_path):
+    """uninstall removed the whole folder, a user's own .inx with it."""
+    target = install_extension(tmp_path)
+    (target / "my_own.inx").write_text("keep me")
+    result = CliRunner().invoke(cli, ["inkscape", "uninstall", "--dest", str(tmp_path)])
+    assert result.exit_code == 0 and "kept the files not installed by sketchtool: my_own.inx" in result.output
+    assert sorted(p.name for p in target.iterdir()) == ["my_own.inx"]
+    assert (target / "my_own.inx").read_text() == "keep me"
+
+
 def test_extensions_dir_prefers_inkscape_profile_dir(tmp_path):
     env = {"INKSCAPE_PROFILE_DIR": str(tmp_path / "profile"), "HOME": str(tmp_path)}
     assert user_extensions_dir(env, "linux", inkscape=None) == tmp_path / "profile" / "extensions"

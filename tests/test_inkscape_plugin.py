@@ -149,6 +149,16 @@ def test_interpolate_needs_two_drawings(script, interpreter):
     assert_aborted(done, "exactly two drawings", "holds 1")
 
 
+def test_interpolating_two_single_points_is_refused(script, interpreter, tmp_path):
+    """Two dots make a row of no size: a ZeroDivisionError traceback, after running the model."""
+    document = tmp_path / "dots.svg"
+    document.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100"><g id="layer1">'
+        '<path id="a" d="M10,10 L10,10" stroke="black"/><path id="b" d="M50,50 L50,50" stroke="black"/></g></svg>')
+    done = run_effect(script, interpreter, document, ["a", "b"], verb="interpolate")
+    assert_aborted(done, "single points")
+
+
 def test_script_that_was_not_installed_says_how_to_set_up(preferred_interpreter, tmp_path):
     bare = tmp_path / "bare" / "sketchtool" / "sketchtool_inkscape.py"
     bare.parent.mkdir(parents=True)
@@ -160,7 +170,9 @@ def test_script_that_was_not_installed_says_how_to_set_up(preferred_interpreter,
 @pytest.mark.parametrize("command, phrases", [
     (["/nonexistent/bin/python", "-m", "sketchtool"], ("no longer exists", "sketchtool inkscape install")),
     ([sys.executable, "-S", "-m", "sketchtool"], ("sketchtool is not installed for", "sketchtool inkscape install")),
-], ids=["python-gone", "sketchtool-not-importable"])
+    ([], ("not set up", "sketchtool inkscape install")),  # were an IndexError and a TypeError traceback
+    ([3, "-m", "sketchtool"], ("not set up", "sketchtool inkscape install")),
+], ids=["python-gone", "sketchtool-not-importable", "empty-command", "command-not-words"])
 def test_broken_environment_is_a_message(script, preferred_interpreter, command, phrases):
     (script.parent / ENV_FILE).write_text(json.dumps({"command": command}))
     done = run_effect(script, preferred_interpreter, DOCS / "nested_layers.svg", ["stroke1"], verb="complete")

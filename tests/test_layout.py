@@ -45,6 +45,8 @@ def test_lengths_accept_mm_cm_in_px_and_bare_mm():
 
 @pytest.mark.parametrize("spec, margin, message", [
     ("A9", "10mm", "paper 'A9'"), ("A4", "2 furlongs", "margin '2 furlongs'"), ("A6", "60mm", "leaves no room"),
+    ("1.2.3x100", "10mm", "paper '1.2.3x100'"), (".x100", "10mm", "paper '.x100'"),  # were internal errors
+    ("100000000000000x100", "10mm", "larger than any plotter"),  # HP-GL past its integer range, exit 0
 ])
 def test_bad_paper_or_margin_is_one_clear_error(spec, margin, message):
     with pytest.raises(SketchtoolError, match=message):

@@ -97,6 +97,15 @@ def test_bad_files_are_refused_with_one_clear_error(tmp_path, content, monkeypat
     assert not (tmp_path / "pwned_by_checkpoint").exists()
 
 
+@pytest.mark.parametrize("content", [b"hello\n", b'{"model": "sketch-rnn"}', b""])
+def test_a_file_torch_did_not_write_is_called_not_a_checkpoint(tmp_path, content):
+    """Text given as a model was reported in torch's words: "(101)", or advice on torch 2.6's weights_only."""
+    path = tmp_path / "run.json"
+    path.write_bytes(content)
+    with pytest.raises(SketchtoolError, match=r"run\.json: not a readable sketchtool checkpoint \(not a file torch\.save wrote\)"):
+        load_model(path)
+
+
 def test_a_directory_without_checkpoints_is_not_a_run(tmp_path):
     with pytest.raises(SketchtoolError, match="not a training run"):
         load_model(tmp_path)
@@ -126,8 +135,9 @@ def _set_weight(value):
     (lambda p: p.__setitem__("version", "2"), "version '2' is not valid"),
     (lambda p: p.__setitem__("version", 99), "newer than this sketchtool"),
     (lambda p: p["state_dict"].__setitem__("output.weight", torch.zeros(2, 2)), "do not fit model"),
+    (lambda p: p["hparams"].__setitem__("dec_rnn_size", 10**30), "cannot build model 'sketch-rnn'"),  # internal
 ], ids=["nan-weight", "inf-weight", "string-weight", "zero-scale", "nan-scale", "no-state-dict", "no-hparams",
-        "string-version", "future-version", "wrong-shape"])
+        "string-version", "future-version", "wrong-shape", "unbuildable-size"])
 def test_checkpoints_that_would_draw_nonsense_are_refused_at_load(saved, tmp_path, change, message):
     path = _tampered(saved, tmp_path, change)
     with pytest.raises(SketchtoolError, match=message) as err:

@@ -108,6 +108,17 @@ def test_uniform_length_block_array_loads(tmp_path: Path):
     assert len(load_dataset(path).splits["train"]) == 2
 
 
+def test_equal_length_drawings_saved_as_an_object_array_load(tmp_path: Path):
+    """`np.array(drawings, dtype=object)`, the usual way to save sketch-rnn splits, makes an (N, n, 3) object block
+    when every drawing has n points: it was refused as "train[0] is not an (n, 3) numeric stroke-3 array"."""
+    path = tmp_path / "equal.npz"
+    _npz_with_members(path, {"train": np.array([A, A + 1], dtype=object), "valid": np.array([A], dtype=object),
+                             "test": np.array([], dtype=object)})
+    ds = load_dataset(path)
+    np.testing.assert_array_equal(ds.splits["train"][1], A + 1)
+    assert ds.splits["train"][1].dtype.kind == "i" and len(ds.splits["valid"]) == 1
+
+
 def test_truncated_zip_is_a_clear_error(tmp_path: Path):
     path = tmp_path / "cut.npz"
     save_drawings(path, [A, B] * 50)
@@ -132,7 +143,8 @@ def test_npz_without_splits_points_to_build_dataset(tmp_path: Path):
         load_dataset(path)
 
 
-@pytest.mark.parametrize("bad", [np.zeros((4, 2)), np.array([[np.nan, 0, 1]]), np.array([["a", "b", "c"]])])
+@pytest.mark.parametrize("bad", [np.zeros((4, 2)), np.array([[np.nan, 0, 1]]), np.array([["a", "b", "c"]]),
+                                 np.array([[1, None, 0]], dtype=object), np.array([["a", 1, 0]], dtype=object)])
 def test_malformed_drawings_are_rejected(tmp_path: Path, bad):
     path = tmp_path / "bad.npz"
     arr = np.empty(1, dtype=object)

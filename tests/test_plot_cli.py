@@ -89,6 +89,8 @@ def _bad_cases(tmp_path: Path):
         ([square, "-o", tmp_path / "o.gcode", "--profile", "marlin-z", "--scale", "100"],
          r"at --scale 100; use --paper 220x220mm --scale [\d.]+ \(the largest on the whole bed\) or --fit"),
         ([square, "-o", tmp_path / "o.gcode", "--scale", "1e308"], "more than any paper"),
+        ([square, "-o", tmp_path / "o.svg", "--scale", "1e300"], "needs more than any paper"),  # was 300 digits
+        ([square, "-o", tmp_path / "o.hpgl", "--paper", "1.2.3x100"], "paper '1.2.3x100'"),  # internal error
         ([square, "-o", tmp_path / "o.gcode", "--scale", "nan"], "positive, finite"),
         ([tmp_path / "tiny_viewbox.svg", "-o", tmp_path / "o.gcode"], "no usable size"),
         ([tmp_path / "pipe.svg", "-o", tmp_path / "o.gcode"], "not a regular file"),  # open() waited for a writer

@@ -3,6 +3,7 @@ bad input fails clearly, bf16 stays close to fp32, and DDP runs with 2 CPU proce
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -447,3 +448,21 @@ def test_checkpoint_records_how_the_dataset_was_built(subset, tmp_path):
     train(subset, tmp_path / "run", hps=_hps(), options=_options(2))
     settings = read_checkpoint(tmp_path / "run" / "latest.pt")["spec"]["settings"]
     assert settings == {"epsilon": 1.5, "size": 256.0}
+
+
+def test_init_or_resume_on_images_of_another_size_is_one_clear_error(digits_npz, tmp_path):
+    """A DRAW model of 8x8 digits started (--init) or continued (--resume --new-dataset) on 16x16 images was an
+    internal error ("The size of tensor a (16) must match the size of tensor b (8)") at its first step."""
+    from sketchtool.images import load_image_dataset, save_image_dataset
+
+    digits = load_image_dataset(digits_npz)
+    big = tmp_path / "big.npz"
+    save_image_dataset(big, dataclasses.replace(digits, splits={k: v.repeat(2, 1).repeat(2, 2)
+                                                                for k, v in digits.splits.items()}, meta={}))
+    hps = resolve_hparams("draw", overrides={"T": 2, "enc_size": 8, "dec_size": 8, "z_size": 2, "batch_size": 8})
+    train(digits_npz, tmp_path / "run", model="draw", hps=hps, options=_options(1))
+    with pytest.raises(SketchtoolError, match="holds 16x16 images; the model reads 8x8"):
+        train(big, tmp_path / "tuned", options=_options(1, init=str(tmp_path / "run")))
+    assert not (tmp_path / "tuned").exists()
+    with pytest.raises(SketchtoolError, match="holds 16x16 images; the model reads 8x8"):
+        train(big, tmp_path / "run", resume=True, options=_options(2, new_dataset=True))

@@ -43,19 +43,25 @@ class _Group(click.Group):
         except SketchtoolError as e:
             if debug:
                 raise
-            raise click.ClickException(str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+            raise click.ClickException(_first_line(e) or type(e).__name__) from None
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
         except (MemoryError, OSError) as e:
             if debug:
                 raise
-            raise click.ClickException(f"{type(e).__name__}: {e}") from None
-        except Exception as e:  # a bug of ours: still one line, with the way to see more
+            raise click.ClickException(f"{type(e).__name__}: {_first_line(e)}") from None
+        except Exception as e:  # a bug of ours: still one line (torch's carry a C++ stack), with the way to see more
             if debug:
                 raise
-            click.echo(f"Error: internal error ({type(e).__name__}: {e}); rerun with --debug and report it", err=True)
+            click.echo(f"Error: internal error ({type(e).__name__}: {_first_line(e)}); rerun with --debug and report it",
+                       err=True)
             ctx.exit(3)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -44,7 +44,13 @@ def uninstall(dest: Path | None) -> None:
     from sketchtool.inkscape_install import uninstall_extension
 
     removed = uninstall_extension(dest)
-    click.echo(f"Removed {removed}." if removed else "The Inkscape extension was not installed; nothing to remove.")
+    if removed is None:
+        click.echo("The Inkscape extension was not installed; nothing to remove.")
+    elif removed.exists():
+        kept = ", ".join(sorted(p.name for p in removed.iterdir()))
+        click.echo(f"Removed the Inkscape extension from {removed}; kept the files not installed by sketchtool: {kept}.")
+    else:
+        click.echo(f"Removed {removed}.")
 
 
 COMMANDS = [inkscape]

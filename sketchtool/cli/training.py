@@ -117,9 +117,9 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
         finally:
             progress.close()
     valid = format_terms(result.metrics) or "not measured"
+    best = f"{result.best_valid:.4f}" if result.best_valid != float("inf") else "none yet"  # stopped before validating
     if result.main:  # under torchrun, rank 0 speaks for the run
-        click.echo(f"{result.run_dir}: step {result.step} ({result.stopped}); valid {valid}; "
-                   f"best loss {result.best_valid:.4f}")
+        click.echo(f"{result.run_dir}: step {result.step} ({result.stopped}); valid {valid}; best loss {best}")
     if result.stopped == "interrupted":
         if result.main:
             click.echo(f"Interrupted: step {result.step} is saved in {result.run_dir}/latest.pt; continue with "
@@ -224,8 +224,9 @@ def eval_command(run, split, dataset, device, precision, seed):
     from sketchtool.train import evaluate
 
     m = evaluate(run, split=split, dataset=dataset, device=device, precision=precision, seed=seed)
-    items = m.pop("items")
-    click.echo(f"{split} ({items} items): {format_terms(m)}")
+    items, total = m.pop("items"), m.pop("split_items")
+    left_out = f" of {total:,}; the rest are longer than the model takes" if total > items else ""
+    click.echo(f"{split} ({items:,} items{left_out}): {format_terms(m)}")
 
 
 @click.command("curves")

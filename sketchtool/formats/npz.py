@@ -119,11 +119,13 @@ def _read_plain(f, info: zipfile.ZipInfo, shape, fortran: bool, dtype: np.dtype)
 def _as_drawings(array: np.ndarray, key: str) -> list[np.ndarray]:
     if array.ndim == 0:
         raise ValueError(f"{key} is a single value, not a list of drawings")
-    if array.dtype != object and array.ndim == 3:  # all drawings of equal length, saved as one block
+    if array.ndim == 3:  # all drawings of equal length, saved as one block (`np.array(drawings, dtype=object)` too)
         array = list(array)
     drawings = []
     for i, d in enumerate(array):
         d = np.asarray(d)
+        if d.dtype == object and d.ndim == 2:  # a drawing of an object block: its numbers as Python objects
+            d = np.array(d.tolist())
         if d.ndim != 2 or d.shape[1] != 3 or d.dtype.kind not in "iuf":
             raise ValueError(f"{key}[{i}] is not an (n, 3) numeric stroke-3 array")
         if d.dtype.kind == "f" and not np.isfinite(d).all():

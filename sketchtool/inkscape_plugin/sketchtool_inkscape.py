@@ -95,6 +95,11 @@ class Sketchtool(inkex.EffectExtension):
         if len(chosen) != 2:
             raise AbortExtension(f"Select exactly two drawings (paths or groups of paths) to interpolate between; "
                                  f"the selection holds {len(chosen)}")
+        boxes = [_document_bbox(el) for el in chosen]
+        cell = max(max(box.width, box.height) for box in boxes)  # each drawing of the row about as large
+        if not cell > 0:  # a row of zero height: a division by zero (a traceback dialog) drawing it
+            raise AbortExtension("Both drawings are single points, so the row has no size; select drawings with "
+                                 "visible lines")
         ends = []
         for name, element in zip(("a.svg", "b.svg"), chosen):
             (tmp / name).write_bytes(self._document_with([element]))
@@ -103,8 +108,6 @@ class Sketchtool(inkex.EffectExtension):
         out = self._sketchtool(tmp, ["interpolate", *ends, "--steps", str(steps), "--cols", str(steps)])
         drawings = [g for g in out.iter(SVG_NS + "g") if (g.get("id") or "").startswith("drawing-")]
         x0, y0, _, height = _viewbox(out)
-        boxes = [_document_bbox(el) for el in chosen]
-        cell = max(max(box.width, box.height) for box in boxes)  # each drawing of the row about as large
         scale = cell / height  # the row is one cell high
         origin = (min(b.left for b in boxes), max(b.bottom for b in boxes) + 0.1 * cell)  # just under the pair
         placement = Transform(translate=origin) @ Transform(scale=scale) @ Transform(translate=(-x0, -y0))
@@ -282,6 +285,8 @@ def _sketchtool_command():
     """The argv prefix that starts the user's sketchtool, as recorded at install time."""
     try:
         command = json.loads(ENV_FILE.read_text(encoding="utf-8"))["command"]
+        if not (isinstance(command, list) and command and all(isinstance(part, str) for part in command)):
+            raise TypeError("command is not a list of words")  # a hand-edited file: an IndexError traceback
     except (OSError, ValueError, KeyError, TypeError):
         raise AbortExtension("The Sketchtool extension is not set up: run `sketchtool inkscape install` in the "
                              "Python environment where sketchtool is installed, then restart Inkscape")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -26,6 +27,7 @@ __all__ = [
     "CAPABILITIES",
     "Condition",
     "ImageSamples",
+    "MAX_PARAMETERS",
     "ProgressFn",
     "SketchModel",
     "StepContext",
@@ -44,6 +46,11 @@ CAPABILITIES = ("generate", "complete", "encode", "vectorize", "discriminate")
 VERBS = {"generate": "generate new samples", "complete": "complete a started drawing or image",
          "encode": "encode inputs into latent codes", "vectorize": "turn images into strokes",
          "discriminate": "tell real from generated samples"}
+# 4 GB of float32 weights, 16 GB to train with gradients and Adam's moments; the largest preset (gran) has 23 million
+MAX_PARAMETERS = 1_000_000_000
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# the hparams `run_length` reads; a step count or interval below 1 trained nothing (or divided by zero)
+RUN_LENGTH_HPARAMS = ("num_steps", "save_every")
 
 
 @dataclass
@@ -119,6 +126,19 @@ class SketchModel(torch.nn.Module):
         """Canvases `sample(frames=True)` gives per image (T), so an animation's size is checked before sampling;
         None for a model that does not draw in steps."""
         return None
+
+    @classmethod
+    def build(cls, hps: Any, spec: DataSpec | None = None, *, size_first: bool = True) -> SketchModel:
+        """`cls(hps, spec)`; sizes no layer can take are one clear error, not an internal one. `size_first` sizes the
+        model on the meta device first (no memory) and refuses one over MAX_PARAMETERS, instead of an allocator
+        crash or a swap storm. That costs about 2 s once per process (torch imports its compiler for some meta
+        kernels): right for a new training run, too slow for every sampling command's checkpoint."""
+        if size_first:
+            count = sum(t.numel() for t in _construct(cls, hps, spec, device="meta").parameters())
+            if count > MAX_PARAMETERS:
+                raise SketchtoolError(f"hparams give model {cls.name!r} {count:,} parameters, more than the "
+                                      f"{MAX_PARAMETERS:,} sketchtool builds; choose smaller sizes")
+        return _construct(cls, hps, spec)
 
     def can(self, capability: str) -> bool:
         return capability in self.capabilities
@@ -224,6 +244,17 @@ class SketchModel(torch.nn.Module):
         return dataclasses.asdict(self.hps)
 
 
+def _construct(cls: type, hps: Any, spec: DataSpec | None, device: str | None = None) -> SketchModel:
+    try:  # a model that loads weights as it is built (strokenet-agent's renderer) is warned they load nowhere
+        with torch.device(device) if device else contextlib.nullcontext(), warnings.catch_warnings():
+            if device == "meta":
+                warnings.simplefilter("ignore")
+            return cls(hps, spec)
+    except (RuntimeError, TypeError, ValueError, OverflowError) as e:
+        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise SketchtoolError(f"hparams cannot build model {cls.name!r} ({first}); check its sizes") from None
+
+
 def check_finite(terms: Mapping[str, torch.Tensor], step: int) -> None:
     """Stop a diverged run before its update reaches the weights (the trainer names the checkpoint to resume)."""
     if not torch.isfinite(terms["loss"]):
@@ -259,7 +290,7 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
         if kind is list:
             return json.loads(text) if text.startswith("[") else [text]
         return text
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an int given as 1e400
         raise SketchtoolError(f"hparam {name}={value!r}: expected {kind.__name__}") from None
 
 
@@ -272,11 +303,13 @@ def hparams_from_dict(cls: type, values: Mapping[str, Any], base: Any = None) ->
             near = ", ".join(sorted(fields))
             raise SketchtoolError(f"unknown hparam {key!r}; known names: {near}")
         current[key] = _coerce(key, value, current[key])
-    for f in dataclasses.fields(cls):  # no float hparam means anything at NaN or infinity
+    for f in dataclasses.fields(cls):  # no float hparam means anything at NaN or infinity; models compute in float32
         value = current[f.name]
-        if isinstance(value, float) and not np.isfinite(value):
-            raise SketchtoolError(f"hparam {f.name}={value}: must be a finite number")
+        if isinstance(value, float) and not abs(value) <= FLOAT32_MAX:
+            raise SketchtoolError(f"hparam {f.name}={value}: must be a finite number (at most {FLOAT32_MAX:.3g} "
+                                  "in size)")
     hps = cls(**current)
+    check_ranges(hps, positive=tuple(name for name in RUN_LENGTH_HPARAMS if name in fields))
     check = getattr(hps, "validate", None)
     if check is not None:
         check()
@@ -303,6 +336,8 @@ def parse_hparams(text: str) -> dict[str, str]:
         key, sep, value = part.partition("=")
         if not sep or not key.strip():
             raise SketchtoolError(f"--hparams: {part!r} is not name=value (example: dec_model=layer_norm,z_size=64)")
+        if key.strip() in out:
+            raise SketchtoolError(f"--hparams: {key.strip()} is given twice; give each hparam once")
         out[key.strip()] = value.strip()
     return out
 

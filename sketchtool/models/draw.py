@@ -68,8 +68,7 @@ class DRAWHParams:
     save_every: int = 500
 
     def validate(self) -> None:
-        for name in ("T", "read_n", "write_n", "z_size", "enc_size", "dec_size", "batch_size", "num_steps",
-                     "save_every"):
+        for name in ("T", "read_n", "write_n", "z_size", "enc_size", "dec_size", "batch_size"):
             if getattr(self, name) < 1:
                 raise SketchtoolError(f"hparam {name}={getattr(self, name)}: must be at least 1")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):

@@ -99,7 +99,8 @@ class SketchRNNHParams:
         for name in ("dec_model", "enc_model"):
             if getattr(self, name) not in CELLS:
                 raise SketchtoolError(f"hparam {name}={getattr(self, name)!r}: use one of {', '.join(CELLS)}")
-        for name in ("max_seq_len", "dec_rnn_size", "enc_rnn_size", "z_size", "batch_size", "num_mixture"):
+        for name in ("max_seq_len", "dec_rnn_size", "enc_rnn_size", "z_size", "batch_size", "num_mixture",
+                     "class_embedding_size", "hyper_num_units", "hyper_embedding_size"):
             if getattr(self, name) < 1:
                 raise SketchtoolError(f"hparam {name}={getattr(self, name)}: must be at least 1")
         if self.lr_warmup_steps < 0:
@@ -108,6 +109,9 @@ class SketchRNNHParams:
         check_ranges(self, positive=("learning_rate", "grad_clip", "decay_rate", "kl_decay_rate", *keep),
                      non_negative=("min_learning_rate", "kl_weight", "kl_weight_start", "kl_tolerance"),
                      share=("decay_rate", "kl_decay_rate", *keep, "augment_stroke_prob"))
+        if self.min_learning_rate > self.learning_rate:  # magenta's decay would then raise the rate towards it
+            raise SketchtoolError(f"hparam min_learning_rate={self.min_learning_rate:g} is above learning_rate="
+                                  f"{self.learning_rate:g}, so the rate would rise as it decays; lower min_learning_rate")
         if not 0 <= self.random_scale_factor < 1:
             raise SketchtoolError(f"hparam random_scale_factor={self.random_scale_factor}: must be from 0 to below 1")
 
