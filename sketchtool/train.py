@@ -443,12 +443,12 @@ class _Loop:
             if "cuda_rng" in training and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all(training["cuda_rng"])
             self.sources["train"].set_state(training["data_rng"])
-        except (KeyError, ValueError, TypeError, RuntimeError) as e:
+            self.best_valid = math.inf if reset_best else float(training["best_valid"])
+            self.step = self.saved_step = int(payload["step"])
+            self.last_metrics = dict(payload.get("metrics", {}).get("valid", {}))
+        except (KeyError, ValueError, TypeError, RuntimeError, AttributeError) as e:
             raise SketchtoolError(f"{self.run_dir}/latest.pt: its training state does not fit this model "
                                   f"({' '.join(str(e).split())[:120]}); start a new run") from None
-        self.best_valid = math.inf if reset_best else float(training["best_valid"])
-        self.step = self.saved_step = int(payload["step"])
-        self.last_metrics = dict(payload.get("metrics", {}).get("valid", {}))
 
     def trim_metrics(self) -> None:
         """Drop records written after latest.pt (a crash or a full disk between them), so resume never repeats

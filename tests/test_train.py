@@ -249,6 +249,16 @@ def test_resume_with_weights_of_another_shape_is_one_clear_error(subset, tmp_pat
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("key, value", [("best_valid", "abc"), ("metrics", ["not", "a", "dict"])])
+def test_resume_with_a_tampered_training_record_is_one_clear_error(key, value, subset, tmp_path):
+    train(subset, tmp_path / "run", hps=_hps(), options=_options(1))
+    payload = read_checkpoint(tmp_path / "run" / "latest.pt")
+    (payload["training"] if key == "best_valid" else payload)[key] = value
+    torch.save(payload, tmp_path / "run" / "latest.pt")
+    with pytest.raises(SketchtoolError, match="training state does not fit"):
+        train(subset, tmp_path / "run", resume=True, options=_options(2))
+
+
 def test_several_classes_train_a_class_conditional_decoder(subset, tmp_path):
     full = load_dataset(subset)
     splits = {k: full.splits[k][:32] for k in full.splits}
