@@ -393,8 +393,10 @@ class _Loop:
         params = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         counts = ", ".join(f"{len(source):,} {split}" for split, source in self.sources.items())
         start = f"from step {self.step} " if self.step else ""
+        span = (f"{start}to step {self.steps}" if self.step < self.steps else
+                f"already at step {self.step}, so nothing to train (--steps {self.steps}; give more to go on)")
         return (f"{self.model.name} ({self.model.describe()}), {params:,} trainable parameters; {self.dataset.name}: {counts}; "
-                f"{start}to step {self.steps} on {self.device.type}, {self.precision}")
+                f"{span} on {self.device.type}, {self.precision}")
 
     # --- checkpoints ------------------------------------------------------------------------------------
     def write_run_json(self) -> None:

@@ -56,6 +56,10 @@ def test_resume_equals_an_uninterrupted_run(subset, tmp_path):
         assert torch.equal(a["state_dict"][key], b["state_dict"][key]), key
     for k, state in a["training"]["optimizers"]["model"]["state"].items():
         assert torch.equal(state["exp_avg"], b["training"]["optimizers"]["model"]["state"][k]["exp_avg"])
+    lines = []  # resumed to a step it has passed: says so, and leaves the run as it was
+    again = train(subset, tmp_path / "b", resume=True, options=_options(4), on_start=lines.append)
+    assert again.step == 6 and "already at step 6, so nothing to train" in lines[0], lines
+    assert read_checkpoint(tmp_path / "b" / "latest.pt")["step"] == 6
     train_a = [r for r in read_metrics(tmp_path / "a") if r["split"] == "valid"]
     train_b = [r for r in read_metrics(tmp_path / "b") if r["split"] == "valid"]
     assert [r["loss"] for r in train_a] == [r["loss"] for r in train_b]
