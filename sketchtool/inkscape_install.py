@@ -66,7 +66,8 @@ def install_extension(dest: str | os.PathLike | None = None, python: str | None 
     """Copy the plugin into `dest` (default: the user's extensions folder) as a `sketchtool/` folder
     and record `python` (default: this interpreter) as the one that runs `python -m sketchtool`.
 
-    Reinstalling replaces an earlier install; a `sketchtool/` folder that is not ours is refused.
+    Reinstalling replaces an earlier install; a `sketchtool/` folder with another plugin's files of our names is
+    refused, and files of other names in it stay.
     Returns the folder written.
     """
     extensions = Path(dest) if dest is not None else user_extensions_dir()
@@ -99,13 +100,14 @@ def uninstall_extension(dest: str | os.PathLike | None = None) -> Path | None:
     """Remove the files `install_extension` wrote from the `sketchtool/` folder in `dest` (default: the user's
     extensions folder), then the folder if nothing else is left: a file the user put there stays.
 
-    Returns the folder uninstalled (it still exists when it holds other files), or None when nothing was installed.
+    Returns the folder uninstalled (it still exists when it holds other files), or None when nothing was installed
+    (no folder, or none that an install of ours wrote).
     """
     extensions = Path(dest) if dest is not None else user_extensions_dir()
     target = extensions / INSTALL_FOLDER
-    if not target.exists():
-        return None
     _refuse_foreign_folder(target)
+    if not (target / ENV_FILE).is_file():
+        return None
     try:
         for name in (*PLUGIN_FILES, ENV_FILE):
             (target / name).unlink(missing_ok=True)
@@ -118,8 +120,13 @@ def uninstall_extension(dest: str | os.PathLike | None = None) -> Path | None:
 
 
 def _refuse_foreign_folder(target: Path) -> None:
-    if target.exists() and not (target / ENV_FILE).is_file():
-        raise SketchtoolError(f"{target} exists but was not installed by sketchtool; "
+    """Refuse a folder holding files named as ours that no install of ours wrote (another plugin's): they would be
+    overwritten or removed. Other files (a user's own .inx, kept by uninstall) are left beside ours."""
+    if (target / ENV_FILE).is_file():
+        return
+    clashes = [name for name in PLUGIN_FILES if (target / name).exists()]
+    if clashes:
+        raise SketchtoolError(f"{target} holds {', '.join(clashes)} but was not installed by sketchtool; "
                               "move it away or pass another --dest")
 
 

@@ -64,12 +64,12 @@ def test_reinstall_replaces_and_uninstall_removes(tmp_path):
 def test_a_foreign_sketchtool_folder_is_never_overwritten_or_removed(tmp_path):
     foreign = tmp_path / "sketchtool"
     foreign.mkdir()
-    (foreign / "mine.py").write_text("keep me")
+    (foreign / "sketchtool_inkscape.py").write_text("another plugin's script")
     with pytest.raises(SketchtoolError, match="not installed by sketchtool"):
         install_extension(tmp_path)
     with pytest.raises(SketchtoolError, match="not installed by sketchtool"):
         uninstall_extension(tmp_path)
-    assert (foreign / "mine.py").read_text() == "keep me"
+    assert (foreign / "sketchtool_inkscape.py").read_text() == "another plugin's script"
 
 
 def test_uninstall_keeps_files_the_user_put_in_the_folder(tmp_path):
@@ -80,6 +80,9 @@ def test_uninstall_keeps_files_the_user_put_in_the_folder(tmp_path):
     assert result.exit_code == 0 and "kept the files not installed by sketchtool: my_own.inx" in result.output
     assert sorted(p.name for p in target.iterdir()) == ["my_own.inx"]
     assert (target / "my_own.inx").read_text() == "keep me"
+    assert uninstall_extension(tmp_path) is None  # nothing of ours is left to remove
+    assert install_extension(tmp_path) == target  # and it installs again beside the user's file
+    assert (target / ENV_FILE).is_file() and (target / "my_own.inx").read_text() == "keep me"
 
 
 def test_extensions_dir_prefers_inkscape_profile_dir(tmp_path):
