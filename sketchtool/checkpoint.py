@@ -140,7 +140,7 @@ def _refuse_dataset(path: Path) -> None:
         return
     if names and all(n.endswith(".npy") for n in names):
         raise SketchtoolError(f"{path} is a dataset, not a model; train one with "
-                              f"`sketchtool train {path} -o runs/NAME`, then pass --model runs/NAME")
+                              f"`sketchtool train {path} -o runs/NAME`, then name runs/NAME instead")
 
 
 def _refuse_non_torch(path: Path) -> None:
