@@ -55,9 +55,14 @@ class Limits:
     max_trace_size: int = 512         # canvas side the skeleton tracer may be asked to trace on
 
     @property
+    def max_picture_base64(self) -> int:
+        """Characters of the largest picture in base64 (4 per 3 bytes)."""
+        return -(-self.max_picture // 3) * 4
+
+    @property
     def max_picture_body(self) -> int:
-        """Bytes of a /api/vectorize body: the picture in base64 (4 characters per 3 bytes) and a few fields."""
-        return -(-self.max_picture // 3) * 4 + 4096
+        """Bytes of a /api/vectorize body: the picture in base64 and a few fields."""
+        return self.max_picture_base64 + 4096
 
 
 class ApiError(Exception):
@@ -368,7 +373,7 @@ def _picture_bytes(value: Any, limits: Limits) -> bytes:
         header, _, value = value.partition(",")
         if not header.endswith(";base64"):
             raise ApiError(400, "picture: expected a base64 data: URL")
-    if len(value) > -(-limits.max_picture // 3) * 4:
+    if len(value) > limits.max_picture_base64:
         raise ApiError(413, f"picture: larger than {limits.max_picture:,} bytes")
     try:
         data = base64.b64decode(value, validate=True)
