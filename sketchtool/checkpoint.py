@@ -215,7 +215,7 @@ def build_model(payload: dict[str, Any]):
 
     cls = get_model_class(payload["model"])
     hps = hparams_from_dict(cls.HParams, payload["hparams"])
-    model = cls.build(hps, spec_of(payload), size_first=False)  # sized when it was trained
+    model = cls.build(hps, spec_of(payload))
     load_weights(model, float32_weights(payload))
     return model
 

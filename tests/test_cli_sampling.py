@@ -185,6 +185,27 @@ def test_interpolate_analogy_reconstruct(tiny_model, fixtures, sheep_path, tmp_p
     assert len(drawing_groups(tmp_path / "r.svg")) <= 6
 
 
+def test_reconstruct_of_a_whole_split_leaves_out_drawings_too_long_and_says_so(tiny_model, sheep_path, tmp_path):
+    from sketchtool.checkpoint import load_model
+    from sketchtool.dataset import StrokeDataset
+    from sketchtool.formats.npz import save_dataset
+
+    limit = load_model(tiny_model)[1].spec.max_length
+    sheep = load_dataset(sheep_path).splits["test"]
+    short, long = [d for d in sheep if len(d) <= limit][:3], [d for d in sheep if len(d) > limit][:1]
+    save_dataset(tmp_path / "mixed.npz", StrokeDataset(splits={"test": short + long}))
+    result = ok("reconstruct", f"{tmp_path / 'mixed.npz'}:test", "--model", tiny_model, "--n", 2,
+                "--out", tmp_path / "r.npz")
+    assert f"left out 1 drawing of 4 in {tmp_path / 'mixed.npz'}:test, longer than the model takes" in result.output
+    assert len(load_dataset(tmp_path / "r.npz").splits["train"]) == 6
+    result = run("reconstruct", f"{tmp_path / 'mixed.npz'}:test:3", "--model", tiny_model, "--out", tmp_path / "x.npz")
+    assert result.exit_code == 1 and "longer than the model takes" in result.output  # the long one named alone
+    save_dataset(tmp_path / "long.npz", StrokeDataset(splits={"test": long * 2}))
+    result = run("reconstruct", f"{tmp_path / 'long.npz'}:test", "--model", tiny_model, "--out", tmp_path / "x.npz")
+    assert result.exit_code == 1 and "longer than the model takes" in result.output
+    assert not (tmp_path / "x.npz").exists()
+
+
 @pytest.fixture(scope="module")
 def unconditional_model(tmp_path_factory) -> Path:
     from sketchtool.checkpoint import save_checkpoint

@@ -253,6 +253,16 @@ def test_resume_with_weights_of_another_shape_is_one_clear_error(subset, tmp_pat
     assert "\n" not in str(info.value)
 
 
+def test_a_checkpoint_whose_hparams_ask_for_a_huge_model_is_refused_before_anything_is_allocated(subset, tmp_path):
+    """Sizing on the meta device refuses hparams that would build 160 GB of weights, whatever the file holds."""
+    train(subset, tmp_path / "run", hps=_hps(), options=_options(1))
+    payload = read_checkpoint(tmp_path / "run" / "latest.pt")
+    payload["hparams"].update(dec_model="hyper", hyper_num_units=100000)
+    torch.save(payload, tmp_path / "tampered.pt")
+    with pytest.raises(SketchtoolError, match="parameters, more than the 1,000,000,000"):
+        load_model(tmp_path / "tampered.pt")
+
+
 @pytest.mark.parametrize("key, value", [("best_valid", "abc"), ("metrics", ["not", "a", "dict"])])
 def test_resume_with_a_tampered_training_record_is_one_clear_error(key, value, subset, tmp_path):
     train(subset, tmp_path / "run", hps=_hps(), options=_options(1))

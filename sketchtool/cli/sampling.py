@@ -92,16 +92,23 @@ class _Run:
             raise SketchtoolError("--with-inputs: an .npz holds the results only; drop it or write a page")
 
     def read(self, ref: str) -> list:
-        """Drawings of one input: an SVG normalised as the model's training data was, or an .npz reference."""
+        """Drawings of one input: an SVG normalised as the model's training data was, or an .npz reference. Of a
+        whole split, drawings longer than the model takes are left out with a warning (as `eval` does); one such
+        drawing named on its own is refused."""
         from sketchtool.formats import read_drawings
 
         drawings = read_drawings(ref, **self.svg_options())
-        longest = max((len(d) for d in drawings), default=0)
         limit = self.info.spec.max_length
-        if limit is not None and longest > limit:
+        fits = [d for d in drawings if limit is None or len(d) <= limit]
+        if len(fits) == len(drawings):
+            return drawings
+        if len(drawings) == 1 or not fits:
+            longest = max(len(d) for d in drawings)
             raise SketchtoolError(f"{ref}: a drawing of {longest} points is longer than the model takes ({limit}); "
                                   "pick a shorter one")
-        return drawings
+        click.echo(f"Warning: left out {_count(len(drawings) - len(fits), 'drawing')} of {len(drawings):,} in {ref}, "
+                   f"longer than the model takes ({limit} points)", err=True)
+        return fits
 
     def read_one(self, ref: str):
         drawings = self.read(ref)

@@ -128,16 +128,14 @@ class SketchModel(torch.nn.Module):
         return None
 
     @classmethod
-    def build(cls, hps: Any, spec: DataSpec | None = None, *, size_first: bool = True) -> SketchModel:
-        """`cls(hps, spec)`; sizes no layer can take are one clear error, not an internal one. `size_first` sizes the
-        model on the meta device first (no memory) and refuses one over MAX_PARAMETERS, instead of an allocator
-        crash or a swap storm. That costs about 2 s once per process (torch imports its compiler for some meta
-        kernels): right for a new training run, too slow for every sampling command's checkpoint."""
-        if size_first:
-            count = sum(t.numel() for t in _construct(cls, hps, spec, device="meta").parameters())
-            if count > MAX_PARAMETERS:
-                raise SketchtoolError(f"hparams give model {cls.name!r} {count:,} parameters, more than the "
-                                      f"{MAX_PARAMETERS:,} sketchtool builds; choose smaller sizes")
+    def build(cls, hps: Any, spec: DataSpec | None = None) -> SketchModel:
+        """`cls(hps, spec)`, sized first on the meta device (no memory, milliseconds): sizes no layer can take, or
+        more than MAX_PARAMETERS, are one clear error instead of an internal one, an allocator crash or a swap
+        storm, whether they come from `--hparams` or from a tampered checkpoint."""
+        count = sum(t.numel() for t in _construct(cls, hps, spec, device="meta").parameters())
+        if count > MAX_PARAMETERS:
+            raise SketchtoolError(f"hparams give model {cls.name!r} {count:,} parameters, more than the "
+                                  f"{MAX_PARAMETERS:,} sketchtool builds; choose smaller sizes")
         return _construct(cls, hps, spec)
 
     def can(self, capability: str) -> bool:
@@ -244,9 +242,27 @@ class SketchModel(torch.nn.Module):
         return dataclasses.asdict(self.hps)
 
 
+class _SkipInitOnMeta(torch.overrides.TorchFunctionMode):
+    """Weight initialisers (`nn.init.*`, in-place fills) do nothing to a meta tensor, which has no data, but some
+    run through torch's Python references, whose first use imports its compiler (about 2 s). Sizing skips them."""
+
+    SHAPE_CHANGING = frozenset({"resize_", "resize_as_", "set_", "as_strided_", "squeeze_", "unsqueeze_", "t_",
+                                "transpose_", "swapdims_", "swapaxes_"})
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        target = args[0] if args else kwargs.get("tensor")
+        if (name.endswith("_") and not name.endswith("__") and name not in self.SHAPE_CHANGING
+                and isinstance(target, torch.Tensor) and target.is_meta):
+            return target
+        return func(*args, **kwargs)
+
+
 def _construct(cls: type, hps: Any, spec: DataSpec | None, device: str | None = None) -> SketchModel:
     try:  # a model that loads weights as it is built (strokenet-agent's renderer) is warned they load nowhere
-        with torch.device(device) if device else contextlib.nullcontext(), warnings.catch_warnings():
+        with torch.device(device) if device else contextlib.nullcontext(), warnings.catch_warnings(), \
+                _SkipInitOnMeta() if device == "meta" else contextlib.nullcontext():
             if device == "meta":
                 warnings.simplefilter("ignore")
             return cls(hps, spec)
