@@ -122,6 +122,7 @@ def test_trained_generator_draws_unseen_angles_better_than_the_baselines(turntab
         result = CliRunner().invoke(cli, ["generate", "--model", str(tmp_path / "run"), "--n", "4", "--out", str(out),
                                           "--condition", condition])
         assert result.exit_code == 0 and out.is_file(), result.output
+        assert "no noise)" in result.output and "temperature" not in result.output  # it has none to set
     result = CliRunner().invoke(cli, ["generate", "--model", str(tmp_path / "run"), "--n", "4",
                                       "--out", str(tmp_path / "x.png")])
     assert result.exit_code == 1 and "identity=3,angle=40" in result.output and not (tmp_path / "x.png").exists()

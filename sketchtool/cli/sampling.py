@@ -134,7 +134,8 @@ class _Run:
         write_drawings(self.out, drawings, self.output_options(row, common_scale=self.params["common_scale"], **fields))
 
     def done(self, what: str) -> None:
-        how = "greedy" if self.options.greedy else f"temperature {self.options.temperature:g}"
+        how = ("no noise" if not self.model.uses_temperature else
+               "greedy" if self.options.greedy else f"temperature {self.options.temperature:g}")
         click.echo(f"Wrote {what} to {self.out} (model {_model_name(self.params['model_ref'])}, "
                    f"seed {self.seed}, {how})")
 

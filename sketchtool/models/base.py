@@ -101,6 +101,8 @@ class SketchModel(torch.nn.Module):
     input_kind: ClassVar[str] = "strokes"
     output_kind: ClassVar[str] = "strokes"
     capabilities: ClassVar[frozenset[str]] = frozenset({"generate"})
+    # False for a model whose sampler has no noise for --temperature / --greedy to change (the chairs generator)
+    uses_temperature: ClassVar[bool] = True
     # models whose sampler draws random latents and takes `z_temperature`: the one it uses when none is given
     default_z_temperature: float | None = None
     # a stroke sampler that takes a list of generators, one per drawing (`sampling.drawing_generators`); others get

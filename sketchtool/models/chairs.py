@@ -124,6 +124,7 @@ class UpConv(nn.Module):
 # --- model --------------------------------------------------------------------------------------------------------
 class Chairs(SketchModel):
     name: ClassVar[str] = "chairs"
+    uses_temperature: ClassVar[bool] = False
     HParams: ClassVar[type] = ChairsHParams
     PRESETS: ClassVar[dict] = {"reference": {},
                                "tiny": {"fc_size": 64, "joint_size": 128, "start_channels": 32, "nkerns": [16, 8],
