@@ -82,6 +82,14 @@ def test_eval_prints_the_loss_terms(trained_run):
     assert "L_R" in result.output and "L_KL" in result.output and "loss" in result.output
 
 
+def test_eval_takes_the_seeds_sampling_commands_take(trained_run):
+    """eval's --seed stopped at 2**63 - 1 where generate's takes torch's whole range."""
+    top = CliRunner().invoke(cli, ["eval", str(trained_run), "--split", "test", "--seed", str(2**64 - 1)])
+    assert top.exit_code == 0, top.output
+    over = CliRunner().invoke(cli, ["eval", str(trained_run), "--split", "test", "--seed", str(2**64)])
+    assert over.exit_code != 0 and "--seed" in over.output
+
+
 def test_eval_says_how_many_drawings_it_left_out(trained_run, sheep_path):
     """A model of drawings of at most 40 points read a few dozen of the full test split's 300 and said only
     "test (N items)", as if that were the split."""

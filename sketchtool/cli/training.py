@@ -13,12 +13,12 @@ import time
 
 import click
 
-from sketchtool.cli.options import PRECISION
+from sketchtool.cli.options import PRECISION, SEED
 
 __all__ = ["COMMANDS", "curves_command", "eval_command", "train_command"]
 
 REPORT_EVERY_S = 10.0  # off a terminal (nohup, CI, a log file): one progress line this often
-MAX_SEED = 2**63 - 1
+MAX_SEED = 2**63 - 1  # train's: leaves room for seed + process rank (each torchrun process seeds with both)
 
 
 def format_terms(terms: dict, digits: int = 4) -> str:
@@ -209,7 +209,7 @@ class _stop_on_signals:
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto.")
 @click.option("--precision", type=PRECISION, default="fp32", show_default=True,
               help="fp32 by default so that figures compare across machines (auto and bf16 as for train).")
-@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True,
+@click.option("--seed", type=SEED, default=0, show_default=True,
               help="Seed of the evaluation noise (e.g. Sketch-RNN's z samples); the same seed, the same figures.")
 def eval_command(run, split, dataset, device, precision, seed):
     """Print the loss terms of a trained RUN (run directory, .pt file or embedded model name) on a dataset split.
