@@ -31,6 +31,7 @@ __all__ = ["GCODE_SUFFIXES", "PLOT_SUFFIXES", "PlotOptions", "PlotResult", "read
 
 GCODE_SUFFIXES = (".gcode", ".nc", ".ngc")
 PLOT_SUFFIXES = suffixes("plot")
+MIN_DRAWING_MM = 1.0  # a pen's line is 0.3-0.5 mm wide: a smaller drawing is a dot of ink
 _BARE_NUMBER = re.compile(r"^\s*(\d+\.?\d*|\.\d+)\s*$")  # "12", "12.5", ".5": CSS px
 
 
@@ -89,10 +90,21 @@ def plot(refs: Sequence[str | os.PathLike], out: str | os.PathLike, options: Plo
     if out.suffix.lower() in GCODE_SUFFIXES:
         _check_paper_fits_bed(drawings, paper, options)
     page, mm_per_unit = layout_on_paper(drawings, paper, cols=options.cols, scale=options.scale)
+    if options.scale is not None:
+        _check_not_a_dot(drawings, mm_per_unit, options.scale)
     output = OutputOptions(profile=options.profile, paper=options.paper, optimize=options.optimize)
     report = write_page(out, page, output)
     strokes = report.strokes_after if report else len(page.strokes)
     return PlotResult(page.num_drawings, strokes, paper, mm_per_unit, report)
+
+
+def _check_not_a_dot(drawings: list[list[np.ndarray]], mm_per_unit: float, scale: float) -> None:
+    """A --scale so small that the largest drawing is under MIN_DRAWING_MM is refused, not plotted as dots."""
+    points = [np.concatenate(d) for d in drawings if d]
+    largest = max((float(np.ptp(p, axis=0).max()) for p in points if len(p)), default=0.0) * mm_per_unit
+    if 0 < largest < MIN_DRAWING_MM:
+        raise SketchtoolError(f"--scale {scale:g} makes the largest drawing {largest:.2g} mm across, a dot of ink; "
+                              "give a larger --scale, or leave it out to fill the paper")
 
 
 def _check_paper_fits_bed(drawings: list[list[np.ndarray]], paper: Paper, options: PlotOptions) -> None:

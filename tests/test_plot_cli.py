@@ -92,6 +92,7 @@ def _bad_cases(tmp_path: Path):
         ([square, "-o", tmp_path / "o.svg", "--scale", "1e300"], "needs more than any paper"),  # was 300 digits
         ([square, "-o", tmp_path / "o.hpgl", "--paper", "1.2.3x100"], "paper '1.2.3x100'"),  # internal error
         ([square, "-o", tmp_path / "o.gcode", "--scale", "nan"], "positive, finite"),
+        ([square, "-o", tmp_path / "o.gcode", "--scale", "1e-300"], "a dot of ink"),  # was a point, exit 0
         ([tmp_path / "tiny_viewbox.svg", "-o", tmp_path / "o.gcode"], "no usable size"),
         ([tmp_path / "pipe.svg", "-o", tmp_path / "o.gcode"], "not a regular file"),  # open() waited for a writer
         ([square, "-o", tmp_path / "o.gcode", "--profile", tmp_path / "tiny_bed.toml", "--margin", "30mm"],
