@@ -65,6 +65,6 @@ def describe_dataset(ds: StrokeDataset) -> dict[str, Any]:
         "points": {k: length_stats([len(d) for d in v]) for k, v in ds.splits.items()},
         "strokes": {k: length_stats([num_strokes(d) for d in v]) for k, v in ds.splits.items()},
         "dtype": sorted({str(d.dtype) for drawings in ds.splits.values() for d in drawings}),
-        "scale_factor": round(scale_factor(reference), 4) if any(len(d) for d in reference) else None,
+        "scale_factor": float(f"{scale_factor(reference):.6g}") if any(len(d) for d in reference) else None,
         "settings": ds.settings,
     }

@@ -190,6 +190,16 @@ def test_info_on_drawings_without_points(tmp_path):
     assert result.exit_code == 0 and "train 3" in result.stdout and "Scale factor" not in result.stdout
 
 
+def test_info_gives_the_scale_factor_of_tiny_float_drawings_in_significant_digits(tmp_path):
+    """round(x, 4) showed "Scale factor 0.0" for drawings in units of 1e-5, a factor no model could divide by."""
+    rng = np.random.default_rng(0)
+    drawing = np.concatenate([rng.normal(0, 3e-5, (20, 2)), np.zeros((20, 1))], axis=1)
+    np.savez(tmp_path / "tiny.npz", train=np.array([drawing, drawing], dtype=np.float32))
+    result = run("info", tmp_path / "tiny.npz", "--json")
+    assert result.exit_code == 0, result.output
+    assert 1e-5 < json.loads(result.stdout)["scale_factor"] < 1e-4
+
+
 def test_show_draws_a_grid_of_n_drawings_reproducibly(sheep_path, tmp_path):
     out = tmp_path / "p.svg"
     result = run("show", sheep_path, "-o", out, "--n", 12, "--split", "valid", "--cols", 4, "--seed", 3)
