@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from sketchtool.errors import SketchtoolError
+from sketchtool.fileio import check_regular_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -98,8 +99,9 @@ def load_profile(name_or_path: str | os.PathLike | None = None) -> Profile:
     if ref in builtins:
         return _from_table(ref, _read_toml(builtins[ref]), source=ref)
     path = Path(ref)
-    if not path.is_file():
+    if not path.exists():
         raise SketchtoolError(f"{ref}: no such profile; use one of {', '.join(builtins)} or a .toml file")
+    check_regular_file(path)
     table = _read_toml(path)
     base = table.pop("base", None)
     if base is not None:

@@ -98,6 +98,7 @@ def _bad_cases(tmp_path: Path):
         ([square, "-o", tmp_path / "o.gcode", "--profile", tmp_path / "tiny_bed.toml", "--margin", "30mm"],
          "no paper that fits the bed leaves room inside --margin 30mm; use a smaller --margin"),
         ([square, "-o", tmp_path / "o.gcode", "--profile", "nope"], "no such profile"),
+        ([square, "-o", tmp_path / "o.gcode", "--profile", os.devnull], "not a regular file"),  # "no such profile"
         ([square, "-o", tmp_path / "o.hpgl", "--profile", "nope"], "a machine profile shapes G-code"),  # was ignored
         ([square, "-o", tmp_path / "o.gcode", "--margin", "wide"], "margin 'wide'"),
         ([square, "-o", tmp_path / "o.gcode", "--cols", "0"], "at least 1"),
