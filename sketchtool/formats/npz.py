@@ -126,6 +126,8 @@ def _as_drawings(array: np.ndarray, key: str) -> list[np.ndarray]:
         d = np.asarray(d)
         if d.dtype == object and d.ndim == 2:  # a drawing of an object block: its numbers as Python objects
             d = np.array(d.tolist())
+            if d.dtype.kind == "i" and (not d.size or np.abs(d).max() <= np.iinfo(np.int16).max):
+                d = d.astype(np.int16)  # as sketch-rnn's files hold them, not as int64
         if d.ndim != 2 or d.shape[1] != 3 or d.dtype.kind not in "iuf":
             raise ValueError(f"{key}[{i}] is not an (n, 3) numeric stroke-3 array")
         if d.dtype.kind == "f" and not np.isfinite(d).all():
