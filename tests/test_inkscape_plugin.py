@@ -302,6 +302,33 @@ def test_failing_model_is_a_message_and_leaves_document_alone(script, preferred_
     assert_aborted(done, "sketchtool:", "no-such-model")
 
 
+@pytest.fixture(scope="module")
+def silent_model(tmp_path_factory) -> Path:
+    """A real (tiny, untrained) Sketch-RNN whose pen head always picks "end of drawing": every sample is empty."""
+    import torch
+
+    from sketchtool.checkpoint import save_checkpoint
+    from sketchtool.dataspec import DataSpec
+    from sketchtool.models.sketch_rnn import SketchRNN, SketchRNNHParams
+
+    model = SketchRNN(SketchRNNHParams(max_seq_len=250, enc_rnn_size=8, dec_rnn_size=8, z_size=4, num_mixture=1),
+                      DataSpec(scale_factor=10.0, max_length=250))
+    with torch.no_grad():
+        model.output.weight.zero_()
+        model.output.bias.copy_(torch.eye(len(model.output.bias))[2] * 100)  # logits: pen states, end third
+    path = tmp_path_factory.mktemp("silent") / "silent.pt"
+    save_checkpoint(path, model, step=0)
+    return path
+
+
+@pytest.mark.parametrize("verb, ids, params", [("generate", [], {"count": 3}), ("interpolate", ["sheep", "other"], {})])
+def test_a_model_that_draws_nothing_is_a_message_not_an_empty_group(script, preferred_interpreter, silent_model,
+                                                                     verb, ids, params):
+    done = run_effect(script, preferred_interpreter, DOCS / "group_selection.svg", ids, verb=verb,
+                      model=str(silent_model), **params)
+    assert_aborted(done, f"sketchtool {verb} returned no drawing")
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("inkscape") is None or shutil.which("xvfb-run") is None,
                     reason="needs inkscape and xvfb-run (apt-get install inkscape xvfb xauth python3-lxml "

@@ -79,7 +79,7 @@ class Sketchtool(inkex.EffectExtension):
         layer = self.svg.get_current_layer()
         count, cols = max(1, self.options.count), max(1, self.options.cols)
         out = self._sketchtool(tmp, ["generate", "--n", str(count), "--cols", str(cols)])
-        drawings = [g for g in out.iter(SVG_NS + "g") if (g.get("id") or "").startswith("drawing-")]
+        drawings = _drawings(out, "generate")
         x0, y0, width, height = _viewbox(out)
         cell = self.svg.unittouu(f"{self.options.cell_size}{self.options.cell_unit}")
         scale = min(cols, count) * cell / width  # the grid's cells are square, `cols` of them across
@@ -106,7 +106,7 @@ class Sketchtool(inkex.EffectExtension):
             ends.append(str(tmp / name))
         steps = max(2, self.options.steps)
         out = self._sketchtool(tmp, ["interpolate", *ends, "--steps", str(steps), "--cols", str(steps)])
-        drawings = [g for g in out.iter(SVG_NS + "g") if (g.get("id") or "").startswith("drawing-")]
+        drawings = _drawings(out, "interpolate")
         x0, y0, _, height = _viewbox(out)
         scale = cell / height  # the row is one cell high
         origin = (min(b.left for b in boxes), max(b.bottom for b in boxes) + 0.1 * cell)  # just under the pair
@@ -251,6 +251,14 @@ class Sketchtool(inkex.EffectExtension):
             anchor.addnext(group)
         else:
             parent.append(group)
+
+
+def _drawings(out, command):
+    """The drawing groups of sketchtool's output; none (every drawing empty) is a message, not an empty group."""
+    drawings = [g for g in out.iter(SVG_NS + "g") if (g.get("id") or "").startswith("drawing-")]
+    if not drawings:
+        raise AbortExtension(f"sketchtool {command} returned no drawing; try another seed or temperature")
+    return drawings
 
 
 def _is_drawable(element):
