@@ -206,6 +206,24 @@ def test_reconstruct_of_a_whole_split_leaves_out_drawings_too_long_and_says_so(t
     assert not (tmp_path / "x.npz").exists()
 
 
+def test_generate_says_how_many_drawings_came_out_empty(tmp_path):
+    """A model that ends every drawing at once wrote "Wrote 3 drawings" of nothing."""
+    import torch
+
+    from sketchtool.checkpoint import save_checkpoint
+    from sketchtool.dataspec import DataSpec
+    from sketchtool.models.sketch_rnn import SketchRNN, SketchRNNHParams
+
+    model = SketchRNN(SketchRNNHParams(max_seq_len=16, dec_rnn_size=8, num_mixture=1, conditional=False),
+                      DataSpec(scale_factor=10.0, max_length=16))
+    with torch.no_grad():
+        model.output.weight.zero_()
+        model.output.bias.copy_(torch.eye(len(model.output.bias))[2] * 100)  # the pen logits favour "end"
+    save_checkpoint(tmp_path / "silent.pt", model, step=0)
+    result = ok("generate", "--model", tmp_path / "silent.pt", "--n", 3, "--out", tmp_path / "g.svg")
+    assert result.output.startswith(f"Wrote 3 drawings (3 empty) to {tmp_path / 'g.svg'}")
+
+
 @pytest.fixture(scope="module")
 def unconditional_model(tmp_path_factory) -> Path:
     from sketchtool.checkpoint import save_checkpoint

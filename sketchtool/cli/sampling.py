@@ -205,7 +205,8 @@ def generate_command(n, frames, condition, **params):
                                   "animates image models that draw in steps")
         drawings = generate(run.model, run.info, n, run.options, on_progress=_progress())
         run.write(drawings)
-        run.done(_count(len(drawings), "drawing"))
+        empty = sum(not len(d) for d in drawings)
+        run.done(_count(len(drawings), "drawing") + (f" ({empty:,} empty)" if empty else ""))
         return
     from sketchtool.fileio import check_output_path
     from sketchtool.formats import require_output, write_frames, write_images
