@@ -22,7 +22,7 @@ from sketchtool.image_build import (INK_THRESHOLD, MAX_PIXELS, Fitted, decode_gr
                                     read_grey)
 
 __all__ = ["METHODS", "Fitted", "Vectorized", "check_refine", "decode_picture", "fit_picture", "read_picture",
-           "score_reconstruction", "skeleton_polylines", "tidy_polylines", "vectorize", "agent_polylines",
+           "fit_line_art", "score_reconstruction", "skeleton_polylines", "tidy_polylines", "vectorize", "agent_polylines",
            "render_polylines"]
 
 METHODS = ("agent", "skeleton")
@@ -30,6 +30,9 @@ SKELETON_THRESHOLD = 0.35     # ink above this is line, for thinning
 MIN_DRAWN_WIDTH = 0.5         # an agent's point with a thinner pen (output pixels) is a pen lift
 MIN_DRAWN_COLOUR = 0.25       # an agent's stroke fainter than this is not drawn
 MAX_REFINE = 10_000           # refinement steps per batch of pictures
+# canvas pixels a line is kept at least as wide as when a large picture is scaled down to the canvas: one for the
+# tracer (a connected line over its threshold), the pen width the agents' training pictures were drawn with for them
+LINE_WIDTHS = {"skeleton": 1.0, "agent": 1.5}
 
 
 @dataclass
@@ -330,7 +333,7 @@ def vectorize(pictures: Sequence[np.ndarray | Fitted], *, method: str = "skeleto
     size = fitted_canvas_size(method, model=model, size=size, strokes=strokes, refine=refine)
     out: list[Vectorized] = []
     for first in range(0, len(pictures), batch_size):
-        fitted = [p if isinstance(p, Fitted) else fit_picture(np.asarray(p, dtype=np.float32), size, padding)
+        fitted = [p if isinstance(p, Fitted) else fit_line_art(np.asarray(p, dtype=np.float32), size, method, padding)
                   for p in pictures[first:first + batch_size]]
         if any(f.canvas.shape != (size, size) for f in fitted):
             raise ValueError(f"pictures fitted to another canvas than {size} x {size}")
@@ -349,6 +352,11 @@ def vectorize(pictures: Sequence[np.ndarray | Fitted], *, method: str = "skeleto
         if on_progress is not None:
             on_progress(len(out), len(pictures))
     return out
+
+
+def fit_line_art(ink: np.ndarray, size: int, method: str, padding: float = 2.0) -> Fitted:
+    """`fit_picture` for `method`: its lines kept at least LINE_WIDTHS[method] canvas pixels wide."""
+    return fit_picture(ink, size, padding, line_width=LINE_WIDTHS[method])
 
 
 def fitted_canvas_size(method: str, *, model=None, size: int | None = None, strokes: int | None = None,

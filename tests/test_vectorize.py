@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from sketchtool.cli import cli
 from sketchtool.errors import SketchtoolError
 from sketchtool.raster import rasterize
-from sketchtool.vectorize import (fit_picture, read_picture, render_polylines, score_reconstruction,
+from sketchtool.vectorize import (fit_line_art, fit_picture, read_picture, render_polylines, score_reconstruction,
                                   skeleton_polylines, vectorize)
 
 pytest.importorskip("skimage", reason="the skeleton tracer needs scikit-image (pip install -e '.[test]')")
@@ -208,6 +208,64 @@ def test_fit_picture_keeps_aspect_and_centres():
     rows = np.flatnonzero(fitted.canvas.max(1) > 0.5)
     cols = np.flatnonzero(fitted.canvas.max(0) > 0.5)
     assert cols.min() <= 3 and cols.max() >= 60 and 28 <= rows.mean() <= 36
+
+
+def test_the_running_maximum_is_the_maximum_over_each_centred_window():
+    from sketchtool.image_build import _running_max
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        a = rng.random(rng.integers(1, 25, size=2)).astype(np.float32)
+        window, axis = int(rng.integers(1, 30)), int(rng.integers(0, 2))
+        rows = np.moveaxis(a, axis, 0)
+        first = np.arange(len(rows)) - window // 2
+        naive = [rows[max(0, i):max(0, i + window)].max(0, initial=0) for i in first]
+        np.testing.assert_array_equal(np.moveaxis(_running_max(a, window, axis), axis, 0), naive)
+
+
+def _large_thin_line_art(fixtures_dir: Path, pen: float, side: int = 1200) -> list[np.ndarray]:
+    """The tabler icons drawn `side` pixels wide with a `pen` px line, as a scan of line art is."""
+    from sketchtool.prepare import read_normalized_svg
+    from sketchtool.raster import RasterOptions, rasterize_batch
+
+    icons = [read_normalized_svg(p).stroke3 for p in sorted((fixtures_dir / "svg" / "tabler").glob("*.svg"))]
+    return list(rasterize_batch(icons, RasterOptions(size=(side, side), line_width=pen, padding=40)))
+
+
+def test_a_large_pictures_hairlines_are_traced_whole_not_lost_in_scaling(fixtures_dir):
+    """A 2.5 px line of a 1,200 px picture fitted to a 128 canvas was 0.27 grey, under the tracer's threshold: it
+    came back as 26-88 pieces a picture (ink F1 0.55), and the agent found no stroke at all in it. Lines are now
+    kept a canvas pixel wide, and the picture traces as the same drawing drawn with a thick pen does."""
+    thin, thick = _large_thin_line_art(fixtures_dir, 2.5), _large_thin_line_art(fixtures_dir, 30)
+
+    def traced(pictures):
+        results = vectorize(pictures, method="skeleton")
+        f1 = [score_reconstruction(p, render_polylines(r.polylines, r.size, 2.5), tolerance=12)["f1"]
+              for p, r in zip(pictures, results)]
+        return np.mean(f1), np.mean([len(r.polylines) for r in results])
+
+    (thin_f1, thin_lines), (thick_f1, thick_lines) = traced(thin), traced(thick)
+    assert thin_f1 > 0.95 and thin_lines <= 1.5 * thick_lines, (thin_f1, thin_lines, thick_lines)
+    canvas = fit_line_art(thin[0], 128, "skeleton").canvas
+    assert canvas.max() > 0.9 and fit_picture(thin[0], 128).canvas.max() < 0.5  # what the tracer saw before
+
+
+def test_the_embedded_vectorizer_finds_the_strokes_of_a_large_thin_lined_picture(fixtures_dir):
+    from sketchtool.checkpoint import load_model
+    from sketchtool.pretrained import DEFAULT_VECTORIZER, EMBEDDED
+
+    model, _ = load_model(EMBEDDED[DEFAULT_VECTORIZER].path)
+    pictures = _large_thin_line_art(fixtures_dir, 2.5)
+    results = vectorize(pictures, method="agent", model=model)
+    f1 = np.mean([score_reconstruction(p, render_polylines(r.polylines, r.size, 2.5), tolerance=24)["f1"]
+                  for p, r in zip(pictures, results)])
+    assert all(r.polylines for r in results) and f1 > 0.5, f1
+
+
+def test_pictures_at_the_canvas_size_are_fitted_as_they_always_were(fixtures_dir):
+    """Thickening only acts when scaling down thins a line: the benchmarks' 28 px pictures are fitted unchanged."""
+    for picture in _unseen_line_art(fixtures_dir):
+        np.testing.assert_array_equal(fit_line_art(picture, 28, "agent").canvas, fit_picture(picture, 28).canvas)
 
 
 def test_agent_vectorizes_a_dataset_into_a_stroke_dataset(digits_npz, tmp_path):
@@ -439,7 +497,7 @@ def test_pictures_fitted_beforehand_vectorize_as_the_pictures_do():
     pictures = [_line_picture(), _line_picture(a=(20, 150), b=(280, 30), width=6)]
     canvas = fitted_canvas_size("skeleton", size=96)
     direct = vectorize(pictures, method="skeleton", size=96)
-    fitted = vectorize([fit_picture(p, canvas) for p in pictures], method="skeleton", size=96)
+    fitted = vectorize([fit_line_art(p, canvas, "skeleton") for p in pictures], method="skeleton", size=96)
     assert [r.size for r in fitted] == [r.size for r in direct] == [(300, 200)] * 2
     for a, b in zip(fitted, direct):
         assert len(a.polylines) == len(b.polylines)
