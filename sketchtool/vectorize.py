@@ -30,9 +30,9 @@ SKELETON_THRESHOLD = 0.35     # ink above this is line, for thinning
 MIN_DRAWN_WIDTH = 0.5         # an agent's point with a thinner pen (output pixels) is a pen lift
 MIN_DRAWN_COLOUR = 0.25       # an agent's stroke fainter than this is not drawn
 MAX_REFINE = 10_000           # refinement steps per batch of pictures
-# canvas pixels a line is kept at least as wide as when a large picture is scaled down to the canvas: one for the
-# tracer (a connected line over its threshold), the pen width the agents' training pictures were drawn with for them
-LINE_WIDTHS = {"skeleton": 1.0, "agent": 1.5}
+# canvas pixels a line of a large picture is kept wide when scaled down to the canvas: the pen the agents' training
+# pictures were drawn with; for the tracer, a line split between two pixels still stands out over its threshold
+LINE_WIDTH = 1.5
 
 
 @dataclass
@@ -333,7 +333,7 @@ def vectorize(pictures: Sequence[np.ndarray | Fitted], *, method: str = "skeleto
     size = fitted_canvas_size(method, model=model, size=size, strokes=strokes, refine=refine)
     out: list[Vectorized] = []
     for first in range(0, len(pictures), batch_size):
-        fitted = [p if isinstance(p, Fitted) else fit_line_art(np.asarray(p, dtype=np.float32), size, method, padding)
+        fitted = [p if isinstance(p, Fitted) else fit_line_art(np.asarray(p, dtype=np.float32), size, padding)
                   for p in pictures[first:first + batch_size]]
         if any(f.canvas.shape != (size, size) for f in fitted):
             raise ValueError(f"pictures fitted to another canvas than {size} x {size}")
@@ -354,9 +354,9 @@ def vectorize(pictures: Sequence[np.ndarray | Fitted], *, method: str = "skeleto
     return out
 
 
-def fit_line_art(ink: np.ndarray, size: int, method: str, padding: float = 2.0) -> Fitted:
-    """`fit_picture` for `method`: its lines kept at least LINE_WIDTHS[method] canvas pixels wide."""
-    return fit_picture(ink, size, padding, line_width=LINE_WIDTHS[method])
+def fit_line_art(ink: np.ndarray, size: int, padding: float = 2.0) -> Fitted:
+    """`fit_picture` for tracing: the lines of a large picture kept LINE_WIDTH canvas pixels wide."""
+    return fit_picture(ink, size, padding, line_width=LINE_WIDTH)
 
 
 def fitted_canvas_size(method: str, *, model=None, size: int | None = None, strokes: int | None = None,

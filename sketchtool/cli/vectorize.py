@@ -68,7 +68,7 @@ def vectorize_command(images, out, method, model_ref, strokes, refine, size, spl
     elif model_ref:
         raise SketchtoolError("--model is for --method agent; the skeleton tracer needs no model")
     canvas = fitted_canvas_size(method, model=model, size=size, strokes=strokes, refine=refine)
-    pictures = _fitted_pictures(images, split, limit, canvas, method)
+    pictures = _fitted_pictures(images, split, limit, canvas)
     results = vectorize(pictures, method=method, model=model, size=canvas, strokes=strokes, refine=refine,
                         on_progress=progress_bar("picture"))
     options = OutputOptions(stroke_width=stroke_width)
@@ -88,7 +88,7 @@ def vectorize_command(images, out, method, model_ref, strokes, refine, size, spl
     click.echo(f"Wrote {out}: {len(results)} picture(s), {total} strokes ({method})")
 
 
-def _fitted_pictures(paths, split: str, limit: int | None, canvas: int, method: str):
+def _fitted_pictures(paths, split: str, limit: int | None, canvas: int):
     """Each PNG/JPG, or the `split` of an image dataset (.npz), read and fitted to the canvas one at a time: only
     the canvases are kept, so a folder of large scans costs one scan's memory, not all of them."""
     import numpy as np
@@ -124,9 +124,9 @@ def _fitted_pictures(paths, split: str, limit: int | None, canvas: int, method: 
             for image in images:
                 ink = image.astype(np.float32) / np.float32(255)
                 inked += bool((ink > INK_THRESHOLD).any())
-                fitted.append(fit_line_art(ink, canvas, method))
+                fitted.append(fit_line_art(ink, canvas))
         else:
-            fitted.append(fit_line_art(read_picture(path), canvas, method))  # refuses a blank picture
+            fitted.append(fit_line_art(read_picture(path), canvas))  # refuses a blank picture
             inked += 1
     if not inked:
         raise SketchtoolError("no ink in any picture; nothing to vectorize")
