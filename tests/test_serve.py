@@ -288,6 +288,22 @@ def test_vectorize_reads_jpeg_and_plain_base64_and_traces_finer_on_a_larger_canv
     assert sum(map(len, fine)) > sum(map(len, coarse))
 
 
+def test_vectorize_draws_the_agents_strokes_as_asked_and_fits_them_to_the_picture(client, catalog):
+    """`strokes` and `refine` reach the library as `sketchtool vectorize --strokes --refine` gives them."""
+    from sketchtool.vectorize import decode_picture, vectorize
+
+    png, _ = line_art((112, 112), [np.array(s) * 0.37 + [0, 19] for s in LINE_ART], 6.0)
+    agent = catalog.get("vectorizer").model
+    for fields in ({"strokes": 3}, {"strokes": 3, "refine": 5}):
+        r = client.post("/api/vectorize", json={"picture": data_url(png), "method": "agent", **fields})
+        assert r.status_code == 200, r.text
+        [want] = vectorize([decode_picture(png)], method="agent", model=agent, **fields)
+        assert [len(s) for s in r.json()["strokes"]] == [len(s) for s in want.polylines if len(s)], fields
+    plain, refined = (client.post("/api/vectorize", json={"picture": data_url(png), "method": "agent", "strokes": 3,
+                                                          "refine": k}).json()["strokes"] for k in (0, 5))
+    assert plain != refined  # refining moved the strokes
+
+
 def png_header(width: int, height: int) -> bytes:
     """A PNG that declares width x height pixels and holds none: a decompression bomb's header."""
     import struct
@@ -344,6 +360,13 @@ VECTORIZE_REFUSALS = [
     ({"size": 100_000}, 413, "size 100000: must be from 8 to 512"),
     ({"size": 2}, 400, "size 2: must be from 8 to 512"),
     ({"size": "big"}, 400, "size: expected a whole number"),
+    ({"strokes": 4}, 400, "strokes: the skeleton tracer draws the strokes a picture needs"),
+    ({"refine": 10}, 400, "refine: refining fits an agent's strokes"),
+    ({"method": "agent", "strokes": 0}, 400, "strokes 0: must be from 1 to 32"),
+    ({"method": "agent", "strokes": 33}, 413, "strokes 33: must be from 1 to 32"),
+    ({"method": "agent", "strokes": 2.5}, 400, "strokes: expected a whole number"),
+    ({"method": "agent", "refine": 61}, 413, "refine 61: must be from 0 to 60"),
+    ({"method": "agent", "refine": -1}, 400, "refine -1: must be from 0 to 60"),
     ({"width": 0}, 400, "width: expected a number of page pixels"),
     ({"height": "tall"}, 400, "height: expected a number"),
     ({"width": 1e9}, 400, "width: expected a number"),
@@ -791,7 +814,7 @@ def test_a_real_browser_draws_completes_accepts_downloads_and_vectorizes(tmp_pat
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     browser, driver_path = _chromium()
     options = Options()
@@ -862,6 +885,17 @@ def test_a_real_browser_draws_completes_accepts_downloads_and_vectorizes(tmp_pat
         points = np.concatenate([np.array(t) for t in traced]).round().astype(int)
         near_ink = [shot[max(0, y - 2):y + 3, max(0, x - 2):x + 3].min() < 128 for x, y in points]
         assert np.mean(near_ink) > 0.9  # drawn on the canvas where the strokes are
+        # the agent's stroke count is offered, only for the agent, and reaches the server
+        assert not driver.find_element(By.ID, "vec-strokes").is_displayed()
+        Select(driver.find_element(By.ID, "vec-method")).select_by_value("agent vectorizer")
+        driver.find_element(By.ID, "vec-strokes").send_keys("3")
+        driver.find_element(By.ID, "vectorize").click()
+        wait.until(lambda d: "(vectorizer)" in d.find_element(By.ID, "status").text)
+        ask.update(method="agent", model="vectorizer", strokes=3)
+        request = urllib.request.Request(url + "api/vectorize", method="POST", data=json.dumps(ask).encode(),
+                                         headers={"content-type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as r:
+            assert [s["points"] for s in state()["strokes"]] == json.load(r)["strokes"]
         driver.find_element(By.ID, "complete").click()
         wait.until(lambda d: len(state()["proposals"]) > 0)
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]

@@ -53,6 +53,8 @@ class Limits:
     max_picture: int = 8_000_000      # bytes of an uploaded picture (/api/vectorize)
     max_picture_pixels: int = 16_000_000  # its pixels, read from its header before it is decoded
     max_trace_size: int = 512         # canvas side the skeleton tracer may be asked to trace on
+    max_agent_strokes: int = 32       # strokes the agent may be asked to draw (its recurrent steps)
+    max_refine: int = 60              # refinement steps per picture: about 0.1 s each on one CPU core
 
     @property
     def max_picture_base64(self) -> int:
@@ -282,18 +284,23 @@ def interpolate(catalog: Catalog, payload: dict, limits: Limits) -> dict[str, An
 
 
 def vectorize(catalog: Catalog, payload: dict, limits: Limits) -> dict[str, Any]:
-    """{"picture" (a PNG or JPEG, base64 or a data URL), "method", "model", "size", "width", "height"} -> its
-    strokes as `sketchtool vectorize` finds them (`decode_picture`, `vectorize`), fitted with their aspect kept
-    into the page's `width` x `height` canvas (default 640 x 480) with a margin, in drawing order."""
+    """{"picture" (a PNG or JPEG, base64 or a data URL), "method", "model", "size" (the tracer's), "strokes" and
+    "refine" (the agent's), "width", "height"} -> its strokes as `sketchtool vectorize` finds them
+    (`decode_picture`, `vectorize`), fitted with their aspect kept into the page's `width` x `height` canvas
+    (default 640 x 480) with a margin, in drawing order."""
     from sketchtool.vectorize import METHODS, decode_picture, vectorize as trace
 
     method = _choice(payload, "method", "skeleton", METHODS)
     width, height = (_length(payload, key, default, limits) for key, default in (("width", 640), ("height", 480)))
-    size = payload.get("size")
-    if size is not None and method == "agent":
-        raise ApiError(400, "size: the agent draws on its own canvas; size is for the skeleton tracer")
-    if size is not None:
-        size = _integer(payload, "size", 128, 8, limits.max_trace_size)
+    for key, owner, why in (("size", "skeleton", "the agent draws on its own canvas"),
+                            ("strokes", "agent", "the skeleton tracer draws the strokes a picture needs"),
+                            ("refine", "agent", "refining fits an agent's strokes")):
+        if payload.get(key) is not None and method != owner:
+            raise ApiError(400, f"{key}: {why}; {key} is for the {'skeleton tracer' if owner == 'skeleton' else owner}")
+    size = _integer(payload, "size", 128, 8, limits.max_trace_size) if payload.get("size") is not None else None
+    strokes = (_integer(payload, "strokes", 1, 1, limits.max_agent_strokes)
+               if payload.get("strokes") is not None else None)
+    refine = _integer(payload, "refine", 0, 0, limits.max_refine) if payload.get("refine") is not None else 0
     served = _vectorizer(catalog, payload) if method == "agent" else None
     if method not in vectorize_methods(catalog):  # the skeleton tracer without scikit-image
         raise ApiError(422, f"method {method}: not available on this server (pip install 'sketchtool[vectorize]')")
@@ -302,7 +309,8 @@ def vectorize(catalog: Catalog, payload: dict, limits: Limits) -> dict[str, Any]
         ink = decode_picture(data, name="the picture", max_pixels=limits.max_picture_pixels)
     except SketchtoolError as e:
         raise ApiError({"unsafe": 413, "corrupt": 400}.get(e.reason, 422), str(e)) from None
-    [result] = trace([ink], method=method, model=served.model if served else None, size=size)
+    [result] = trace([ink], method=method, model=served.model if served else None, size=size, strokes=strokes,
+                     refine=refine)
     polylines = [p for p in result.polylines if len(p)]
     points = sum(len(p) for p in polylines)
     if not polylines:

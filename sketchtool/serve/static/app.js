@@ -306,6 +306,10 @@ async function vectorizePicture() {
     const body = {picture: await readDataURL(file), method,
                   width: Math.max(1, rect.width), height: Math.max(1, rect.height)};
     if (model) body.model = model;
+    if (method === "agent") {
+      if ($("vec-strokes").value.trim()) body.strokes = Number($("vec-strokes").value);
+      if (Number($("vec-refine").value) > 0) body.refine = Number($("vec-refine").value);
+    }
     const result = await api("/api/vectorize", body);
     state.request += 1;  // a completion of the drawing it replaces is no longer wanted
     state.strokes = result.strokes.map((line) => ({points: line, pressure: line.map(() => 0.5)}));
@@ -330,6 +334,14 @@ function fillMethods(vectorize) {
   $("vec-method").replaceChildren(...options);
   $("vec-method-label").hidden = options.length < 2;
   $("vectorize-panel").hidden = !options.length;
+  showAgentOptions();
+}
+
+// the agent's stroke count and fitting steps, offered only while an agent is the chosen method
+function showAgentOptions() {
+  const agent = $("vec-method").value.startsWith("agent");
+  $("vec-strokes-label").hidden = !agent;
+  $("vec-refine-label").hidden = !agent;
 }
 
 function dropTarget(el) {
@@ -405,6 +417,8 @@ async function start() {
   $("n").max = limits.max_complete;
   $("gen-n").max = limits.max_generate;
   $("steps").max = limits.max_steps;
+  $("vec-strokes").max = limits.max_agent_strokes;
+  $("vec-refine").max = limits.max_refine;
   $("temperature").max = limits.max_temperature;
   $("variety").max = limits.max_temperature;
   // a model that only reads pictures (a vectorizer) is offered in the picture panel, not here
@@ -432,6 +446,7 @@ $("set-b").addEventListener("click", () => setSlot("b"));
 $("interpolate").addEventListener("click", interpolate);
 $("picture").addEventListener("change", (e) => choosePicture(e.target.files[0]));
 $("vectorize").addEventListener("click", vectorizePicture);
+$("vec-method").addEventListener("change", showAgentOptions);
 dropTarget($("drop"));
 dropTarget(canvas);
 for (const button of document.querySelectorAll("[data-format]")) {
