@@ -331,5 +331,3 @@ def _line_width(ink: np.ndarray) -> float:
         return 2 * float(ink[mask].sum()) / max(outline, 1)
 
     return max(1.0, ink_over_half_outline(inked), ink_over_half_outline(inked & (near >= 5)))
-
-
