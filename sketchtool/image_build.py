@@ -137,13 +137,14 @@ def _turn(polylines: list[np.ndarray], angle: float, transform: np.ndarray, opti
 
 
 def images_from_folder(folder: str | os.PathLike, *, size: int, padding: float, split: Sequence[float | int],
-                       seed: int = 0, limit: int | None = None,
+                       seed: int = 0, limit: int | None = None, line_width: float | None = None,
                        on_progress: Callable[[int, int], None] | None = None,
                        on_warning: Callable[[str], None] | None = None) -> ImageDataset:
     """Every PNG/JPG under `folder` (sorted, recursive) as one image; files directly in a sub-folder take its
     name as their class when there are two or more such folders. A seeded shuffle splits them as
     `sketchtool.build.split_sizes` does (`on_warning` hears what it says, e.g. counts that leave pictures out);
-    `limit` keeps the first files only. An unreadable file is an error."""
+    `limit` keeps the first files only; `line_width` keeps the lines of pictures scaled down more than 2x that many
+    pixels wide at full ink (`fit_picture`; None: as box scaling leaves them). An unreadable file is an error."""
     from sketchtool.build import split_sizes
 
     folder = Path(folder)
@@ -156,7 +157,7 @@ def images_from_folder(folder: str | os.PathLike, *, size: int, padding: float, 
                       dtype=np.int64)
     images = np.zeros((len(files), size, size), dtype=np.uint8)
     for i, path in enumerate(files):
-        images[i] = load_line_drawing(path, size=size, padding=padding)
+        images[i] = load_line_drawing(path, size=size, padding=padding, line_width=line_width)
         if on_progress:
             on_progress(i + 1, len(files))
     (n_train, n_valid, n_test), warning = split_sizes(len(files), split)
@@ -165,17 +166,19 @@ def images_from_folder(folder: str | os.PathLike, *, size: int, padding: float, 
     order = np.random.default_rng(seed).permutation(len(files))
     parts = dict(zip(("valid", "test", "train"), np.split(order, np.cumsum([n_valid, n_test]))))
     parts["train"] = parts["train"][:n_train]
-    meta = {"source": str(folder), "source_kind": "image folder", "padding": padding, "line_width": None,
+    meta = {"source": str(folder), "source_kind": "image folder", "padding": padding, "line_width": line_width,
             "split": list(split), "seed": seed, "limit": limit}
     return ImageDataset(splits={k: images[np.sort(v)] for k, v in parts.items()},
                         labels={k: labels[np.sort(v)] for k, v in parts.items()}, class_names=class_names, meta=meta)
 
 
-def load_line_drawing(path: str | os.PathLike, *, size: int, padding: float) -> np.ndarray:
+def load_line_drawing(path: str | os.PathLike, *, size: int, padding: float,
+                      line_width: float | None = None) -> np.ndarray:
     """One PNG/JPG -> uint8 (size, size), 255 = ink: transparency flattened onto white, grey, inverted when the
     background is light (the median pixel is the background in a line drawing), the ink's bounding box scaled
-    with its aspect kept to size - 2 * padding and centred. Refuses what `read_grey` refuses."""
-    return _fit_image(_read_ink(path, invert=True), size, padding)
+    with its aspect kept to size - 2 * padding and centred (`line_width`: as `fit_picture`). Refuses what
+    `read_grey` refuses."""
+    return _fit_image(_read_ink(path, invert=True), size, padding, line_width)
 
 
 def load_image_resized(path: str | os.PathLike, shape: tuple[int, int], *, invert: bool = True) -> np.ndarray:
@@ -253,9 +256,9 @@ def _read_ink(path: str | os.PathLike, *, invert: bool) -> np.ndarray:
     return np.round((ink_of(grey) if invert else grey) * 255).astype(np.uint8)
 
 
-def _fit_image(ink: np.ndarray, size: int, padding: float) -> np.ndarray:
+def _fit_image(ink: np.ndarray, size: int, padding: float, line_width: float | None = None) -> np.ndarray:
     """uint8 ink (H, W) cropped to its drawing and fitted into (size, size), as uint8."""
-    fitted = fit_picture(ink.astype(np.float32) / 255, size, padding)
+    fitted = fit_picture(ink.astype(np.float32) / 255, size, padding, line_width=line_width)
     return np.round(fitted.canvas * 255).astype(np.uint8)
 
 
@@ -309,11 +312,9 @@ def fit_picture(ink: np.ndarray, size: int, padding: float = 2.0, *, line_width:
 
 def _line_gain(ink: np.ndarray, line_width: float, k: float) -> float:
     """How much to strengthen `ink` box-scaled by `k` so that its lines come out `line_width` canvas pixels wide
-    at full ink, or as wide as they are drawn if thinner (a w px line scales to coverage w k). Scaling spreads a
-    speck of dust over its whole area and a line only across its width, so strengthening the lines leaves dust
-    faint."""
-    drawn = _line_width(ink)
-    return max(1.0, min(line_width, drawn) / (drawn * k))
+    at full ink (a w px line scales to coverage w k). Scaling spreads a speck of dust over its whole area and a
+    line only across its width, so strengthening the lines leaves dust faint."""
+    return max(1.0, line_width / (_line_width(ink) * k))
 
 
 def _line_width(ink: np.ndarray) -> float:

@@ -383,16 +383,37 @@ def test_rasterize_on_a_folder_and_without_torch(tmp_path):
 
 
 def test_rasterize_says_what_a_split_leaves_out_and_refuses_options_that_cannot_apply(sheep_path, tmp_path):
-    """Counts that left pictures out dropped them without a word; --split on a stroke dataset and --line-width on
-    a folder did nothing."""
+    """Counts that left pictures out dropped them without a word; --split on a stroke dataset did nothing."""
     for i in range(4):
         _draw(tmp_path / "src" / f"{i}.png", (10, 10, 50 + 10 * i, 50))
     result = CliRunner().invoke(cli, ["rasterize", str(tmp_path / "src"), "-o", str(tmp_path / "f.npz"), "--size",
                                       "16", "--split", "0,0,1"])
     assert result.exit_code == 0 and "Warning: --split counts leave 3 pictures out" in result.output
     for source, args, message in [(sheep_path, ["--split", "1,1,1"], "--split is for a folder of pictures"),
-                                  (tmp_path / "src", ["--line-width", "2"], "--line-width is for a stroke-3 dataset"),
                                   (tmp_path / "src", ["--turntable", "4"], "--turntable is for a stroke-3 dataset")]:
         result = CliRunner().invoke(cli, ["rasterize", str(source), "-o", str(tmp_path / "x.npz"), *args])
         assert result.exit_code == 1 and message in result.output, result.output
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_rasterize_keeps_a_large_scans_thin_lines_strong_when_given_a_line_width(tmp_path):
+    """A 2.5 px line of a 1,200 px scan box-scales to a faint grey at 28 px, as the picture has it; with
+    --line-width it comes out at full ink, and the width is recorded."""
+    from PIL import Image
+
+    from sketchtool.raster import rasterize
+
+    ink = rasterize(np.array([[100, 100], [1100, 1100], [1100, 100]], float), size=(1200, 1200),
+                    view=(0, 0, 1200, 1200), padding=0, line_width=2.5)
+    (tmp_path / "src").mkdir()
+    Image.fromarray(np.round(255 - ink * 255).astype(np.uint8)).save(tmp_path / "src" / "scan.png")
+    peaks = {}
+    for name, args in (("plain", []), ("strong", ["--line-width", "1.5"])):
+        out = tmp_path / f"{name}.npz"
+        result = CliRunner().invoke(cli, ["rasterize", str(tmp_path / "src"), "-o", str(out), "--size", "28",
+                                          "--split", "1,0,0", *args])
+        assert result.exit_code == 0, result.output
+        data = load_image_dataset(out)
+        peaks[name] = int(data.splits["train"][0].max())
+        assert data.meta["line_width"] == (1.5 if args else None)
+    assert peaks["plain"] < 64 and peaks["strong"] == 255, peaks

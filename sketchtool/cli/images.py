@@ -17,7 +17,9 @@ __all__ = ["COMMANDS"]
 @click.option("-o", "--out", required=True, type=click.Path(dir_okay=False), help="Output image dataset (.npz).")
 @click.option("--size", default=64, show_default=True, type=int, help="Image width and height in pixels.")
 @click.option("--line-width", default=None, type=float,
-              help="Stroke width in output pixels (stroke datasets only) [default: 1.5].")
+              help="Stroke width in output pixels [default: 1.5]. For a folder: keep the lines of pictures scaled "
+                   "down more than 2x this wide at full ink [default: as scaling leaves them, which fades thin "
+                   "lines of large scans].")
 @click.option("--padding", default=2.0, show_default=True, type=float, help="Empty border in output pixels.")
 @click.option("--antialias", default="fast", show_default=True, type=click.Choice(["fast", "best", "none"]),
               help="fast: 4x4 supersampled; best: exact coverage (slower); none: binary.")
@@ -59,13 +61,12 @@ def rasterize_command(source, out, size, line_width, padding, antialias, limit, 
         raise SketchtoolError(f"--size {size}: an image dataset holds images of at most {MAX_IMAGE_PIXELS:,} pixels "
                               f"({int(MAX_IMAGE_PIXELS ** 0.5)} x {int(MAX_IMAGE_PIXELS ** 0.5)})")
     if Path(source).is_dir():
-        for given, option in ((views, "--turntable"), (line_width, "--line-width")):
-            if given is not None:
-                raise SketchtoolError(f"{option} is for a stroke-3 dataset; a folder's pictures keep their own lines")
+        if views is not None:
+            raise SketchtoolError("--turntable is for a stroke-3 dataset; a folder's pictures are drawn already")
         from sketchtool.build import parse_split
         from sketchtool.image_build import images_from_folder
 
-        dataset = images_from_folder(source, size=options.size[0], padding=padding,
+        dataset = images_from_folder(source, size=options.size[0], padding=padding, line_width=line_width,
                                      split=parse_split(split_text or "0.9,0.05,0.05"), seed=seed, limit=limit,
                                      on_progress=progress_bar("image"),
                                      on_warning=lambda text: click.echo(f"Warning: {text}", err=True))
