@@ -280,7 +280,7 @@ class Fitted:
 def fit_picture(ink: np.ndarray, size: int, padding: float = 2.0, *, line_width: float | None = None) -> Fitted:
     """Crop `ink` (H, W) to its drawing and fit it into a (size, size) canvas with its aspect kept and centred.
     `line_width` (line art scaled down more than 2x): lines are kept that many canvas pixels wide at full ink
-    (`_line_gain`), so that a large scan's hairlines do not fade to a grey no tracer sees (a 2.5 px line of a
+    (`_line_width`), so that a large scan's hairlines do not fade to a grey no tracer sees (a 2.5 px line of a
     1,200 px scan is 0.05 grey at 28 px)."""
     from PIL import Image
 
@@ -295,9 +295,14 @@ def fit_picture(ink: np.ndarray, size: int, padding: float = 2.0, *, line_width:
     if room < 1:
         raise SketchtoolError(f"padding {padding:g} leaves no room in a {size}x{size} canvas")
     k = room / max(ch, cw)
-    gain = _line_gain(crop, line_width, k) if line_width is not None and k <= MAX_PLAIN_SHRINK else 1.0
-    if gain > 1:
-        crop = np.where(crop > INK_THRESHOLD, crop, 0)  # paper texture and JPEG noise are not lines to strengthen
+    gain = 1.0
+    if line_width is not None and k <= MAX_PLAIN_SHRINK:
+        # a w px line box-scales to coverage w k; scaling spreads a speck of dust over its whole area and a line
+        # only across its width, so strengthening the lines leaves dust faint
+        inked = crop > INK_THRESHOLD
+        gain = max(1.0, line_width / (_line_width(crop, inked) * k))
+        if gain > 1:
+            crop = np.where(inked, crop, 0)  # paper texture and JPEG noise are not lines to strengthen
     new_w, new_h = max(1, round(cw * k)), max(1, round(ch * k))
     resample = Image.Resampling.BOX if k < 1 else Image.Resampling.BILINEAR
     scaled = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize((new_w, new_h), resample)) * gain
@@ -310,19 +315,12 @@ def fit_picture(ink: np.ndarray, size: int, padding: float = 2.0, *, line_width:
     return Fitted(canvas, scale, origin, (w, h))
 
 
-def _line_gain(ink: np.ndarray, line_width: float, k: float) -> float:
-    """How much to strengthen `ink` box-scaled by `k` so that its lines come out `line_width` canvas pixels wide
-    at full ink (a w px line scales to coverage w k). Scaling spreads a speck of dust over its whole area and a
-    line only across its width, so strengthening the lines leaves dust faint."""
-    return max(1.0, line_width / (_line_width(ink) * k))
-
-
-def _line_width(ink: np.ndarray) -> float:
+def _line_width(ink: np.ndarray, inked: np.ndarray) -> float:
     """The pen width of line art, in pixels (at least 1): its ink (summed, so anti-aliased edges count as the
     part of a pixel they cover) over half the outline of the pixels above INK_THRESHOLD, exact for a long line.
     Measured also without the pixels that have fewer than 5 inked in their 3 x 3 neighbourhood (dust and JPEG
-    specks, whose outlines would make every line look thin); the larger of the two, as a 1 px line has only 3."""
-    inked = ink > INK_THRESHOLD
+    specks, whose outlines would make every line look thin); the larger of the two, as a 1 px line has only 3.
+    `inked` is `ink > INK_THRESHOLD`."""
     padded = np.pad(inked, 1).astype(np.uint8)
     h, w = inked.shape
     near = sum(padded[1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1))

@@ -24,7 +24,7 @@ from sketchtool.layout import (
     parse_length,
     parse_paper,
 )
-from sketchtool.strokes import stroke3_to_polylines
+from sketchtool.strokes import polylines_bounds, stroke3_to_polylines
 from sketchtool.travel import TravelReport
 
 __all__ = ["GCODE_SUFFIXES", "PLOT_SUFFIXES", "PlotOptions", "PlotResult", "read_plot_inputs", "plot"]
@@ -100,8 +100,8 @@ def plot(refs: Sequence[str | os.PathLike], out: str | os.PathLike, options: Plo
 
 def _check_not_a_dot(drawings: list[list[np.ndarray]], mm_per_unit: float, scale: float) -> None:
     """A --scale so small that the largest drawing is under MIN_DRAWING_MM is refused, not plotted as dots."""
-    points = [np.concatenate(d) for d in drawings if d]
-    largest = max((float(np.ptp(p, axis=0).max()) for p in points if len(p)), default=0.0) * mm_per_unit
+    boxes = [polylines_bounds(d) for d in drawings if any(len(p) for p in d)]
+    largest = max((max(x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes), default=0.0) * mm_per_unit
     if 0 < largest < MIN_DRAWING_MM:
         raise SketchtoolError(f"--scale {scale:g} makes the largest drawing {largest:.2g} mm across, a dot of ink; "
                               "give a larger --scale, or leave it out to fill the paper")
