@@ -319,7 +319,7 @@ def _read_one(path: str, options: BuildOptions) -> tuple[FileRecord, np.ndarray 
     """Worker: one file -> (record, int16 drawing or None, ignored <text> count). Never raises."""
     record = FileRecord(path, "skipped")
     if options.labels == "folder":
-        record.label = Path(path).resolve().parent.name
+        record.label = Path(os.path.abspath(path)).parent.name  # the folder it sits in, a link too
     try:
         if _is_picture_name(Path(path)):
             result = _read_picture(path, options)

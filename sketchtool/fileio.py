@@ -45,6 +45,8 @@ def check_output_path(out: str | os.PathLike, *, inputs: Sequence[str | os.PathL
         raise SketchtoolError(f"{out} is a directory; give a file name")
     if not out.parent.exists():
         raise SketchtoolError(f"{out.parent}: folder does not exist; create it first")
+    if not out.parent.is_dir():
+        raise SketchtoolError(f"{out.parent}: not a folder; give an output path in a folder")
     return out
 
 

@@ -4,6 +4,7 @@ polarity detected, fitted with aspect kept, labels by folder)."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 import warnings
@@ -151,15 +152,27 @@ def images_from_folder(folder: str | os.PathLike, *, size: int, padding: float, 
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())[:limit]
     if not files:
         raise SketchtoolError(f"{folder}: no .png, .jpg or .jpeg files found")
-    classes = sorted({str(p.parent.relative_to(folder)) for p in files})
-    class_names = classes if len(classes) > 1 else []
-    labels = np.array([classes.index(str(p.parent.relative_to(folder))) if class_names else 0 for p in files],
-                      dtype=np.int64)
     images = np.zeros((len(files), size, size), dtype=np.uint8)
     for i, path in enumerate(files):
         images[i] = load_line_drawing(path, size=size, padding=padding, line_width=line_width)
         if on_progress:
             on_progress(i + 1, len(files))
+    inked = images.any(axis=(1, 2))
+    if not inked.all():  # blank paper is no drawing to learn (vectorize and build-dataset refuse it too)
+        blank = [f for f, i in zip(files, inked) if not i]
+        if inked.sum() == 0:
+            raise SketchtoolError(f"{folder}: no ink in any picture")
+        if on_warning:
+            on_warning(f"left out {len(blank)} blank picture(s) with no ink, e.g. {blank[0]}")
+        images, files = images[inked], [f for f, i in zip(files, inked) if i]
+
+    def class_of(path: Path) -> str:  # pictures directly in `folder` take its own name, not "."
+        within = path.parent.relative_to(folder)
+        return within.as_posix() if within.parts else Path(os.path.abspath(folder)).name
+
+    classes = sorted({class_of(p) for p in files})
+    class_names = classes if len(classes) > 1 else []
+    labels = np.array([classes.index(class_of(p)) if class_names else 0 for p in files], dtype=np.int64)
     (n_train, n_valid, n_test), warning = split_sizes(len(files), split)
     if warning and on_warning:
         on_warning(warning.replace("usable drawings", "pictures"))
@@ -303,16 +316,21 @@ def fit_picture(ink: np.ndarray, size: int, padding: float = 2.0, *, line_width:
         gain = max(1.0, line_width / (_line_width(crop, inked) * k))
         if gain > 1:
             crop = np.where(inked, crop, 0)  # paper texture and JPEG noise are not lines to strengthen
-    new_w, new_h = max(1, round(cw * k)), max(1, round(ch * k))
+    # the same scale k on both axes: each side rounds up to whole canvas pixels, and the source region grows to
+    # match (zeros around the crop). Rounding each side to its own size instead stretched the short side: a
+    # 1,000 x 3 px line became 112 x 1, and the strokes came back at half their length.
+    new_w, new_h = max(1, math.ceil(cw * k - 1e-9)), max(1, math.ceil(ch * k - 1e-9))
+    grow_x, grow_y = (new_w / k - cw) / 2, (new_h / k - ch) / 2
+    margin = math.ceil(max(grow_x, grow_y))
+    source = np.pad(crop.astype(np.float32), margin)
+    box = (margin - grow_x, margin - grow_y, margin + cw + grow_x, margin + ch + grow_y)
     resample = Image.Resampling.BOX if k < 1 else Image.Resampling.BILINEAR
-    scaled = np.asarray(Image.fromarray(crop.astype(np.float32), mode="F").resize((new_w, new_h), resample)) * gain
+    scaled = np.asarray(Image.fromarray(source, mode="F").resize((new_w, new_h), resample, box=box)) * gain
     top, left = (size - new_h) // 2, (size - new_w) // 2
     canvas = np.zeros((size, size), np.float32)
     canvas[top:top + new_h, left:left + new_w] = np.clip(scaled, 0, 1)
-    sx, sy = new_w / cw, new_h / ch  # the realised scale (rounding) per axis; equal up to a pixel
-    scale = (sx + sy) / 2
-    origin = np.array([cols[0] - left / scale, rows[0] - top / scale])
-    return Fitted(canvas, scale, origin, (w, h))
+    origin = np.array([cols[0] - grow_x - left / k, rows[0] - grow_y - top / k])
+    return Fitted(canvas, k, origin, (w, h))
 
 
 def _line_width(ink: np.ndarray, inked: np.ndarray) -> float:
@@ -326,7 +344,8 @@ def _line_width(ink: np.ndarray, inked: np.ndarray) -> float:
     near = sum(padded[1 + dy:1 + dy + h, 1 + dx:1 + dx + w] for dy in (-1, 0, 1) for dx in (-1, 0, 1))
 
     def ink_over_half_outline(mask: np.ndarray) -> float:
-        outline = np.count_nonzero(mask[1:] != mask[:-1]) + np.count_nonzero(mask[:, 1:] != mask[:, :-1])
+        edged = np.pad(mask, 1)  # the crop's own border is outline too: a straight line fills its crop's width
+        outline = np.count_nonzero(edged[1:] != edged[:-1]) + np.count_nonzero(edged[:, 1:] != edged[:, :-1])
         return 2 * float(ink[mask].sum()) / max(outline, 1)
 
     return max(1.0, ink_over_half_outline(inked), ink_over_half_outline(inked & (near >= 5)))

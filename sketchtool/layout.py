@@ -116,6 +116,12 @@ class Paper:
     name: str = ""
 
     @property
+    def described(self) -> str:
+        """"A4 (210x297 mm)" for a preset, "200x150 mm" for a custom size (its name is its size)."""
+        size = f"{self.width:g}x{self.height:g} mm"
+        return size if self.name in ("", size) else f"{self.name} ({size})"
+
+    @property
     def content(self) -> tuple[float, float]:
         """Width and height of the drawable area inside the margins."""
         return self.width - 2 * self.margin, self.height - 2 * self.margin

@@ -118,7 +118,7 @@ def _check_paper_fits_bed(drawings: list[list[np.ndarray]], paper: Paper, option
         return
     candidates = _paper_candidates(options, profile)
     works = [text for text, spec, landscape in candidates if _lays_out(drawings, spec, landscape, options, profile)]
-    problem = (f"the {paper.width:g}x{paper.height:g} mm {paper.name} paper is larger than the "
+    problem = (f"the {paper.described} paper is larger than the "
                f"{profile.bed_width:g}x{profile.bed_height:g} mm bed of profile {profile.name}")
     if works:
         raise SketchtoolError(f"{problem}; use {works[0]}" + (f" (or {works[-1]})" if len(works) > 1 else ""))

@@ -60,7 +60,8 @@ def decode_picture(data: bytes, *, name: str = "the picture", max_pixels: int = 
 def _inked(ink: np.ndarray, name) -> np.ndarray:
     """`ink`, unless nothing in it stands out from the paper (blank, all black, one flat colour)."""
     if not (ink > INK_THRESHOLD).any() or float(ink.max() - ink.min()) <= INK_THRESHOLD:
-        raise SketchtoolError(f"{name}: no ink found (a blank or single-colour picture); nothing to vectorize")
+        raise SketchtoolError(f"{name}: no ink found (a blank or single-colour picture); nothing to vectorize",
+                              reason="empty")
     return ink
 
 

@@ -112,8 +112,10 @@ def test_strict_fails_when_any_file_is_unusable(tmp_path):
     (["-o", "{tmp}/x.npz", "--tolerance", "nan"], "--tolerance nan: must be a finite number > 0"),
     (["-o", "{tmp}/x.npz", "--keep-units", "--size", "10"], "--keep-units keeps the SVG's own units"),
     (["-o", "{tmp}/missing/x.npz"], "folder does not exist"),
+    (["-o", "{tmp}/file/x.npz"], "file: not a folder"),  # was found after reading every input
 ])
 def test_bad_options_are_one_line_errors(tmp_path, args, message):
+    (tmp_path / "file").write_text("")
     args = [a.format(tmp=tmp_path) for a in args]
     assert message in one_line_error(run("build-dataset", SVG_FIXTURES / "kanjivg", *args))
 

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from test_gcode import RS274, needs_rs274, pen_down_paths, run_rs274
 
 from sketchtool.cli import cli
+from sketchtool.formats.npz import save_drawings
 from sketchtool.profiles import load_profile
 
 SVG = Path(__file__).parent / "fixtures" / "svg"
@@ -78,6 +79,7 @@ def _bad_cases(tmp_path: Path):
     (tmp_path / "tiny_viewbox.svg").write_text(
         '<svg xmlns="http://www.w3.org/2000/svg" width="100" viewBox="0 0 1e-320 100"><path d="M0 0 L50 5"/></svg>')
     os.mkfifo(tmp_path / "pipe.svg")
+    save_drawings(tmp_path / "one.npz", [np.array([[0, 0, 0], [5, 5, 1]])])
     return [
         ([tmp_path / "missing.svg", "-o", tmp_path / "o.gcode"], "no such file|cannot read"),
         ([square, "-o", tmp_path / "o.pdf"], "plot writes"),
@@ -85,7 +87,10 @@ def _bad_cases(tmp_path: Path):
         ([square, "-o", existing], "already exists"),
         ([square, "-o", tmp_path / "o.gcode", "--scale", "100"], "does not fit|needs .* mm"),
         ([square, "-o", tmp_path / "o.gcode", "--paper", "A2"], "paper 'A2'"),
-        ([square, "-o", tmp_path / "o.gcode", "--paper", "A3"], "larger than the 300x300 mm bed"),
+        ([square, "-o", tmp_path / "o.gcode", "--paper", "A3"], r"the A3 \(297x420 mm\) paper is larger than the 300x300"),
+        ([square, "-o", tmp_path / "o.gcode", "--paper", "301x300mm"], "the 301x300 mm paper is larger"),  # twice
+        ([SVG / "feather", "-o", tmp_path / "o.gcode"], "a folder; give its files"),  # "a file without extension"
+        ([tmp_path / "one.npz:valid", "-o", tmp_path / "o.gcode"], "split 'valid' holds no drawings"),  # "empty"
         ([square, "-o", tmp_path / "o.gcode", "--profile", "marlin-z", "--scale", "100"],
          r"at --scale 100; use --paper 220x220mm --scale [\d.]+ \(the largest on the whole bed\) or --fit"),
         ([square, "-o", tmp_path / "o.gcode", "--scale", "1e308"], "more than any paper"),

@@ -197,6 +197,15 @@ def test_hidden_elements_are_skipped():
     assert kept == [1, 7, 9, 19]
 
 
+@pytest.mark.parametrize("hidden", ['opacity="0"', 'style="opacity:0"', 'opacity="0%"'])
+def test_shapes_at_opacity_zero_are_not_drawn(hidden):
+    """stroke-opacity 0 was skipped and opacity 0 kept, though a browser draws neither."""
+    head = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10" stroke="black">'
+    drawing = read_svg(f'{head}<path d="M1 1 L2 2" {hidden}/><g {hidden}><path d="M1 3 L2 3"/></g>'
+                       '<path d="M1 5 L2 5" opacity="0.3"/><path d="M1 7 L2 7" opacity="junk"/></svg>'.encode())
+    assert [p[0, 1] for p in drawing.polylines] == [5, 7]
+
+
 def test_css_selectors_that_decide_visibility():
     # a, b: "A, B" lists; c: #id; e: tag.class; f: !important; 8: one of several classes; 10: a class rule beats
     # the presentation attribute stroke="none"; 11: !important in a style attribute

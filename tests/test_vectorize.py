@@ -46,6 +46,30 @@ def test_a_line_maps_back_into_the_pictures_own_pixels():
     np.testing.assert_allclose(ends, [[50, 40], [250, 160]], atol=6)  # a 64-px canvas: ~5 picture px per pixel
 
 
+@pytest.mark.parametrize("pen", [3, 10])
+@pytest.mark.parametrize("upright", [False, True])
+def test_a_long_thin_drawing_maps_back_at_its_own_length(pen, upright):
+    """A 980 x 3 px line is 24 x 0.07 canvas pixels: each side rounded to its own size made it 24 x 1, the two
+    scales' mean put the strokes at half the line's length (10 px pen: past the picture's edge)."""
+    a, b = ((500, 10), (500, 990)) if upright else ((10, 500), (990, 500))
+    picture = _line_picture(1000, 1000, a, b, pen)
+    for method, size in (("skeleton", 128), ("skeleton", 28)):
+        [result] = vectorize([picture], method=method, size=size)
+        points = np.concatenate(result.polylines)
+        along = points[:, 1 if upright else 0]
+        across = points[:, 0 if upright else 1]
+        tolerance = 1000 / (size - 4)  # a canvas pixel in picture pixels
+        assert along.min() == pytest.approx(10, abs=tolerance) and along.max() == pytest.approx(990, abs=tolerance)
+        assert np.abs(across - 500).max() <= tolerance
+
+
+def test_a_straight_lines_width_is_measured_at_the_crops_own_border():
+    from sketchtool.image_build import INK_THRESHOLD, _line_width
+
+    bar = np.ones((3, 900), np.float32)  # the crop of a straight 3 px line: every row is inked
+    assert _line_width(bar, bar > INK_THRESHOLD) == pytest.approx(3, rel=0.01)
+
+
 def test_skeleton_traces_one_line_per_pen_stroke_and_a_loop_once():
     canvas = rasterize([np.array([[10, 10], [50, 10]], float), np.array([[10, 40], [50, 40]], float)],
                        size=64, view=(0, 0, 64, 64), padding=0, line_width=3)
@@ -282,6 +306,7 @@ def test_pictures_at_the_canvas_size_are_fitted_as_they_always_were(fixtures_dir
 
 def test_agent_vectorizes_a_dataset_into_a_stroke_dataset(digits_npz, tmp_path):
     from sketchtool.formats.npz import load_dataset
+    from sketchtool.images import load_image_dataset
     from sketchtool.models.base import parse_hparams
     from sketchtool.train import TrainOptions, resolve_hparams, train
 
@@ -296,7 +321,13 @@ def test_agent_vectorizes_a_dataset_into_a_stroke_dataset(digits_npz, tmp_path):
     result = CliRunner().invoke(cli, ["vectorize", str(digits_npz), "--limit", "5", "--strokes", "3", "--model",
                                       str(tmp_path / "a"), "-o", str(out)])
     assert result.exit_code == 0, result.output
-    assert "5 picture(s)" in result.output and len(load_dataset(out).splits["train"]) == 5
+    assert "5 picture(s)" in result.output and len(load_dataset(out).splits["test"]) == 5
+    # the split and the digits' classes stay (they went to train, unlabelled)
+    source = load_image_dataset(digits_npz)
+    strokes = load_dataset(out)
+    assert strokes.counts() == {"train": 0, "valid": 0, "test": 5}
+    assert strokes.class_names == source.class_names and len(source.class_names) == 10
+    np.testing.assert_array_equal(strokes.labels_of("test"), source.labels_of("test")[:5])
 
 
 # --- the embedded vectorizer ----------------------------------------------------------------------------------------
@@ -485,8 +516,11 @@ def test_options_of_the_other_method_are_refused_not_ignored(tmp_path):
     for args, message in [(["--size", "0"], "--size 0: give 8 to 4096 pixels"),
                           (["--strokes", "3"], "--strokes is for --method agent"),
                           (["--method", "agent", "--size", "64"], "the agent draws on its own canvas of 28 pixels"),
-                          (["--limit", "3"], "--limit: for an image dataset (.npz)")]:
-        result = CliRunner().invoke(cli, ["vectorize", str(picture), *args, "-o", str(tmp_path / "v.svg")])
+                          (["--limit", "3"], "--limit: for an image dataset (.npz)"),
+                          (["--stroke-width", "0"], "give a width above 0"),  # said "from 0" and refused 0
+                          (["--stroke-width", "3", "-o", str(tmp_path / "v.gcode")], "no effect on .gcode"),
+                          (["--stroke-width", "3", "-o", str(tmp_path / "v.npz")], "no effect on .npz")]:
+        result = CliRunner().invoke(cli, ["vectorize", str(picture), "-o", str(tmp_path / "v.svg"), *args])
         assert result.exit_code == 1 and message in result.output, result.output
     result = CliRunner().invoke(cli, ["vectorize", str(picture), "--split", "bogus", "-o", str(tmp_path / "v.svg")])
     assert result.exit_code == 2 and "'bogus' is not one of 'train', 'valid', 'test'" in result.output

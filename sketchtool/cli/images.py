@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from sketchtool.cli.options import SEED
+from sketchtool.cli.options import SEED, given_options
 from sketchtool.cli.progress import progress_bar
 
 __all__ = ["COMMANDS"]
@@ -61,8 +61,9 @@ def rasterize_command(source, out, size, line_width, padding, antialias, limit, 
         raise SketchtoolError(f"--size {size}: an image dataset holds images of at most {MAX_IMAGE_PIXELS:,} pixels "
                               f"({int(MAX_IMAGE_PIXELS ** 0.5)} x {int(MAX_IMAGE_PIXELS ** 0.5)})")
     if Path(source).is_dir():
-        if views is not None:
-            raise SketchtoolError("--turntable is for a stroke-3 dataset; a folder's pictures are drawn already")
+        if views is not None or given_options("antialias"):
+            flag = "--turntable" if views is not None else "--antialias"
+            raise SketchtoolError(f"{flag} is for a stroke-3 dataset; a folder's pictures are drawn already")
         from sketchtool.build import parse_split
         from sketchtool.image_build import images_from_folder
 
@@ -71,8 +72,16 @@ def rasterize_command(source, out, size, line_width, padding, antialias, limit, 
                                      on_progress=progress_bar("image"),
                                      on_warning=lambda text: click.echo(f"Warning: {text}", err=True))
     else:
+        from sketchtool.image_build import IMAGE_SUFFIXES
+
+        if Path(source).suffix.lower() in IMAGE_SUFFIXES:
+            raise SketchtoolError(f"{source}: one picture; rasterize reads a folder of pictures (give the folder it "
+                                  "is in) or a stroke-3 dataset")
         if split_text is not None:
             raise SketchtoolError("--split is for a folder of pictures; a stroke-3 dataset keeps its own splits")
+        if views is None and given_options("seed"):
+            raise SketchtoolError("--seed is for a folder's shuffle or --turntable's transforms; a stroke-3 dataset "
+                                  "is drawn as it is")
         from sketchtool.formats.npz import load_dataset
         from sketchtool.image_build import images_from_strokes
         from sketchtool.images import dataset_kind

@@ -59,8 +59,8 @@ def plot(inputs, out, paper, landscape, margin, fit, scale, cols, profile, optim
     options = PlotOptions(paper, landscape, margin, scale, cols, profile, optimize)
     result = plot_drawings(inputs, out, options)
     p = result.paper
-    click.echo(f"Wrote {out}: {result.drawings} drawing(s), {result.strokes} strokes on {p.name} "
-               f"({p.width:g}x{p.height:g} mm), {result.mm_per_unit:.4g} mm per unit")
+    click.echo(f"Wrote {out}: {result.drawings} drawing(s), {result.strokes} strokes on {p.described}, "
+               f"{result.mm_per_unit:.4g} mm per unit")
     if result.travel:
         t = result.travel
         click.echo(f"Pen-down {t.pen_down_after / 1000:.2f} m; pen-up {t.pen_up_before / 1000:.2f} m -> "

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from sketchtool.cli.options import refuse_unseen_look
 from sketchtool.cli.progress import progress_bar
 
 __all__ = ["COMMANDS"]
@@ -55,7 +56,8 @@ def vectorize_command(images, out, method, model_ref, strokes, refine, size, spl
 
     require_output("drawings", out)
     if not (math.isfinite(stroke_width) and 0 < stroke_width <= 1000):
-        raise SketchtoolError(f"--stroke-width {stroke_width}: give a width from 0 to 1000")
+        raise SketchtoolError(f"--stroke-width {stroke_width}: give a width above 0 and at most 1000")
+    refuse_unseen_look(out)
     check_output_path(out, inputs=list(images), force=force)
     method = method or ("agent" if model_ref or refine else "skeleton")
     model = None
@@ -68,7 +70,7 @@ def vectorize_command(images, out, method, model_ref, strokes, refine, size, spl
     elif model_ref:
         raise SketchtoolError("--model is for --method agent; the skeleton tracer needs no model")
     canvas = fitted_canvas_size(method, model=model, size=size, strokes=strokes, refine=refine)
-    pictures = _fitted_pictures(images, split, limit, canvas)
+    pictures, source = _fitted_pictures(images, split, limit, canvas)
     results = vectorize(pictures, method=method, model=model, size=canvas, strokes=strokes, refine=refine,
                         on_progress=progress_bar("picture"))
     options = OutputOptions(stroke_width=stroke_width)
@@ -83,14 +85,23 @@ def vectorize_command(images, out, method, model_ref, strokes, refine, size, spl
         from sketchtool.formats import write_drawings
         from sketchtool.strokes import polylines_to_stroke3
 
-        write_drawings(out, [polylines_to_stroke3(r.polylines) for r in results], options)
+        drawings = [polylines_to_stroke3(r.polylines) for r in results]
+        if source is not None and Path(out).suffix.lower() == ".npz":  # one image dataset: its split and classes
+            from sketchtool.formats.npz import save_drawings
+
+            dataset, labels = source
+            save_drawings(out, drawings, {"source": str(images[0]), "pictures": method}, split=split,
+                          labels=labels, class_names=dataset.class_names)
+        else:
+            write_drawings(out, drawings, options)
     total = sum(len(r.polylines) for r in results)
     click.echo(f"Wrote {out}: {len(results)} picture(s), {total} strokes ({method})")
 
 
 def _fitted_pictures(paths, split: str, limit: int | None, canvas: int):
     """Each PNG/JPG, or the `split` of an image dataset (.npz), read and fitted to the canvas one at a time: only
-    the canvases are kept, so a folder of large scans costs one scan's memory, not all of them."""
+    the canvases are kept, so a folder of large scans costs one scan's memory, not all of them. Also, when the
+    one input is an image dataset, (that dataset, the labels of the pictures taken), else None."""
     import numpy as np
 
     from sketchtool.cli.options import given_options
@@ -102,7 +113,7 @@ def _fitted_pictures(paths, split: str, limit: int | None, canvas: int):
     if unseen:
         raise SketchtoolError(f"{', '.join(unseen)}: for an image dataset (.npz); pictures are read whole")
 
-    fitted, inked = [], 0
+    fitted, inked, source = [], 0, None
     for path in paths:
         if Path(path).suffix.lower() in (".svg", ".svgz"):
             raise SketchtoolError(f"{path}: an SVG is vectors already; vectorize reads PNG/JPG pictures or an image "
@@ -121,6 +132,8 @@ def _fitted_pictures(paths, split: str, limit: int | None, canvas: int):
             images = dataset.splits[split][:limit]  # uint8: each becomes float on its own
             if not len(images):
                 raise SketchtoolError(f"{path}: split {split!r} holds no images")
+            if len(paths) == 1:
+                source = dataset, dataset.labels_of(split)[:limit]
             for image in images:
                 ink = image.astype(np.float32) / np.float32(255)
                 inked += bool((ink > INK_THRESHOLD).any())
@@ -130,7 +143,7 @@ def _fitted_pictures(paths, split: str, limit: int | None, canvas: int):
             inked += 1
     if not inked:
         raise SketchtoolError("no ink in any picture; nothing to vectorize")
-    return fitted
+    return fitted, source
 
 
 COMMANDS = [vectorize_command]

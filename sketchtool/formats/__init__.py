@@ -161,6 +161,8 @@ def read_drawings(ref: str | os.PathLike, **svg_options) -> list[np.ndarray]:
     """Drawings (stroke-3) from an SVG file (normalised exactly as training data is, via
     `sketchtool.prepare.svg_to_stroke3`), a whole `.npz` (all splits), or `DATASET.npz:split[:index]`."""
     path, split, index = parse_reference(str(ref))
+    if path.is_dir():
+        raise SketchtoolError(f"{path}: a folder; give its files ({Path(path, '*.svg')}) or a dataset")
     if not accepts("drawings-in", path):
         raise SketchtoolError(f"{ref}: cannot read drawings from {path.suffix.lower() or 'a file without extension'};"
                               f" give an {describe('drawings-in')} file (optionally DATASET.npz:split:index)")
@@ -175,6 +177,8 @@ def read_drawings(ref: str | os.PathLike, **svg_options) -> list[np.ndarray]:
         ds = load_dataset(path)
         drawings = ds.splits[split] if split else [d for name in ds.splits for d in ds.splits[name]]
         if index is None:
+            if split and not len(drawings):
+                raise SketchtoolError(f"{ref}: split {split!r} holds no drawings")
             return list(drawings)
         if index >= len(drawings):
             raise SketchtoolError(f"{ref}: index {index} out of range; split {split!r} has {len(drawings)} drawings")

@@ -206,9 +206,10 @@ def save_dataset(path: str | os.PathLike, dataset: StrokeDataset) -> None:
         np.savez_compressed(f, **arrays)
 
 
-def save_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], settings: dict | None = None) -> None:
-    """Write drawings (stroke-3) as the `train` split of a dataset file, rounded to int16; refuses what int16
-    cannot hold instead of wrapping it round."""
+def save_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], settings: dict | None = None, *,
+                  split: str = "train", labels: np.ndarray | None = None, class_names: Sequence[str] = ()) -> None:
+    """Write drawings (stroke-3) as the `split` of a dataset file (with their class `labels` into `class_names`,
+    if given), rounded to int16; refuses what int16 cannot hold instead of wrapping it round."""
     rounded = []
     for d in drawings:
         d = np.round(np.asarray(d, dtype=np.float64))
@@ -218,7 +219,9 @@ def save_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], setti
             raise SketchtoolError(f"{path}: a drawing has offsets beyond ±{INT16_MAX}, more than the stroke-3 .npz's "
                                   "int16 holds; write an .svg, or scale the drawing down")
         rounded.append(d.astype(np.int16))
-    save_dataset(path, StrokeDataset(splits={"train": rounded, "valid": [], "test": []}, settings=settings or {}))
+    labelled = {split: np.asarray(labels, dtype=np.int64)} if class_names else {}
+    save_dataset(path, StrokeDataset(splits={split: rounded}, class_names=list(class_names), labels=labelled,
+                                     settings=settings or {}))
 
 
 def write_drawings(drawings: Sequence[np.ndarray], path: str | os.PathLike, options=None) -> None:

@@ -193,12 +193,23 @@ def _drawn_shapes(svg) -> tuple[list, int]:
 
 
 def _is_painted(shape) -> bool:
-    """Hidden (visibility) or neither stroked nor filled -> not drawn; svgelements keeps both kinds."""
+    """Hidden (visibility, opacity 0) or neither stroked nor filled -> not drawn; svgelements keeps both kinds."""
     if str(shape.values.get("visibility", "visible")).strip().lower() in ("hidden", "collapse"):
+        return False
+    if _opacity(shape.values.get("opacity")) <= 0:  # svgelements hands a group's opacity down to its shapes
         return False
     stroke_width = shape.stroke_width if shape.stroke_width is not None else 1.0
     stroked = not _no_paint(shape.stroke) and stroke_width > 0
     return stroked or not _no_paint(shape.fill)
+
+
+def _opacity(value) -> float:
+    """An `opacity` attribute or style value ("0.5", "50%"); what does not parse is opaque, as browsers take it."""
+    text = str(value if value is not None else "1").strip()
+    try:
+        return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        return 1.0
 
 
 def _no_paint(colour) -> bool:
