@@ -120,10 +120,12 @@ def fit_spec(dataset, spec, max_length: int | None = None):
         return replace(spec, image_shape=tuple(int(v) for v in dataset.image_shape))
     limit = max_length or max((len(d) for split in dataset.splits.values() for d in split), default=1)
     kept = {split: prepare_drawings(dataset.splits[split], limit)[0] for split in dataset.splits}
+    if not dataset.splits["train"]:
+        raise SketchtoolError("no training drawings: the train split is empty; build the dataset with a train share "
+                              "(build-dataset --split)")
     if not kept["train"]:
-        total = len(dataset.splits["train"])
-        why = f"all {total} have more than {limit} points" if total else "the train split is empty"
-        raise SketchtoolError(f"no training drawings ({why}); raise the model's length limit or simplify the drawings")
+        raise SketchtoolError(f"no training drawings: all {len(dataset.splits['train'])} have more than {limit} "
+                              "points; raise the model's length limit or simplify the drawings")
     longest = max(len(d) for drawings in kept.values() for d in drawings)
     return replace(spec, scale_factor=scale_factor(kept["train"]), max_length=min(limit, longest))
 

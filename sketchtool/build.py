@@ -289,7 +289,7 @@ def _vectorizer_model(ref: str | None):
     from sketchtool.checkpoint import load_model
     from sketchtool.pretrained import DEFAULT_VECTORIZER, resolve_model
 
-    model, _ = load_model(resolve_model(ref or DEFAULT_VECTORIZER, "--vectorizer"))
+    model, _ = load_model(resolve_model(ref, "--vectorizer", default=DEFAULT_VECTORIZER))
     model.require("vectorize", "build-dataset --pictures agent")
     return model
 

@@ -34,7 +34,7 @@ def loss_terms(records: list[dict]) -> list[str]:
 def plot_curves(run_dir: str | os.PathLike, out: str | os.PathLike, *, force: bool = False) -> Path:
     """One panel per loss term (at most MAX_PANELS), train and valid against step; the format follows `out`."""
     records = read_metrics(run_dir)
-    out = check_output_path(out, force=force)
+    out = check_output_path(out, inputs=[Path(run_dir) / name for name in ("metrics.jsonl", "run.json")], force=force)
     fmt = require_output("curves", out).suffix.lower().lstrip(".")
     terms = loss_terms(records)[:MAX_PANELS]
     if not terms:

@@ -67,7 +67,7 @@ class TrainOptions:
         if self.save_every is not None and self.save_every < 1:
             raise SketchtoolError(f"--save-every {self.save_every}: must be at least 1")
         if self.max_minutes is not None and not (self.max_minutes > 0 and math.isfinite(self.max_minutes)):
-            raise SketchtoolError(f"--minutes {self.max_minutes}: must be a number > 0")
+            raise SketchtoolError(f"--minutes {self.max_minutes}: must be a finite number > 0")
         if not 0 <= self.seed < 2**63:
             raise SketchtoolError(f"--seed {self.seed}: use a whole number from 0 to 2**63 - 1")
         if self.log_every < 1:
@@ -158,8 +158,12 @@ def resume_conflicts(run_dir: str | os.PathLike, model: str | None, **requested)
     payload = read_checkpoint(latest)
     if model not in (None, payload["model"]):
         return [f"--model {model} (the run is {payload['model']})"]
+    cls = get_model_class(payload["model"])
     values = requested_hparams(payload["model"], **requested)
-    asked = hparams_from_dict(get_model_class(payload["model"]).HParams, values)  # typed as the run's are
+    if requested.get("preset") is not None:  # a preset also means the defaults of what other presets set:
+        defaults = dataclasses.asdict(cls.HParams())  # `reference` (all defaults) on a `small` run is a change
+        values = {**{k: defaults[k] for preset in cls.PRESETS.values() for k in preset if k in defaults}, **values}
+    asked = hparams_from_dict(cls.HParams, values)  # typed as the run's are
     conflicts = []
     for name in values:
         value, have = getattr(asked, name), payload["hparams"].get(name, "not set")
@@ -313,13 +317,22 @@ def _setup(dataset: Path, run_dir: Path, model_name: str, hps, options: TrainOpt
     if payload is not None:
         loop.load_state(payload, reset_best=changed)
         loop.trim_metrics()
-    elif dist.is_main:
-        loop.write_run_json()
+    if dist.is_main:
+        loop.write_run_json()  # a resumed run's too: its dataset may be new (--new-dataset), its steps are
     if options.cuda_graph:
         from sketchtool.cuda_graph import CapturedStep
 
         loop.captured = CapturedStep(model, loop.optimizers["model"], precision)
     return loop
+
+
+def _json_object(path: Path) -> dict:
+    """A JSON file's object, or {} when it is missing, damaged or not an object."""
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
 
 
 def _restore(run_dir: Path) -> dict[str, Any]:
@@ -403,6 +416,9 @@ class _Loop:
         from sketchtool.fileio import atomic_write
 
         options = {f.name: getattr(self.options, f.name) for f in dataclasses.fields(self.options) if f.name != "stop"}
+        before = _json_object(self.run_dir / "run.json").get("options")
+        if options["init"] is None and isinstance(before, dict):  # resumed: still the run --init started
+            options["init"] = before.get("init")
         info = {"model": self.model.name, "dataset": str(self.dataset), "hparams": self.model.hparams_dict(),
                 "spec": self.model.spec.to_dict(), "options": options, "precision": self.precision}
         with atomic_write(self.run_dir / "run.json", "w") as f:
@@ -617,11 +633,14 @@ def evaluate(run: str | os.PathLike, *, split: str = "test", dataset: str | os.P
         raise SketchtoolError(f"--split {split}: use train, valid or test")
     dev = resolve_device(device)
     precision = resolve_precision(precision, dev)
-    model, info = load_model(resolve_model(run, option="model"), device=str(dev))  # eval's RUN is no --model
-    path = Path(dataset or info.dataset.get("path") or "")
-    if not path.is_file():
-        raise SketchtoolError(f"--dataset {path}: no such dataset file" if dataset else
-                              f"{path}: the model's dataset is not there; pass the dataset with --dataset")
+    model_path = resolve_model(run, option="model")  # eval's RUN is no --model
+    model, info = load_model(model_path, device=str(dev))
+    if dataset is not None:
+        path = Path(dataset)
+        if not path.is_file():
+            raise SketchtoolError(f"--dataset {path}: no such dataset file")
+    else:
+        path = _trained_dataset(info.dataset, model_path)
     data = read_dataset(path)
     _check_kind(type(model), data, path)
     _check_fits(info.spec, data, path)
@@ -630,6 +649,23 @@ def evaluate(run: str | os.PathLike, *, split: str = "test", dataset: str | os.P
         raise SketchtoolError(f"{path}: split {split!r} has nothing this model can read (empty, or every item too long)")
     metrics = evaluate_source(model, source, dev, precision, seed=seed)
     return {**metrics, "items": len(source), "split_items": data.counts().get(split, len(source))}
+
+
+def _trained_dataset(recorded: dict, model_path: Path) -> Path:
+    """The dataset file the model trained on: its recorded path as given to `train`, from here or from beside the
+    run (the path was the trainer's working folder's), and only if its sha256 is still the recorded one (a
+    different file under the same name was scored without a word)."""
+    path = Path(recorded.get("path") or "")
+    run_dir = model_path if model_path.is_dir() else model_path.parent
+    places = [path] if path.is_absolute() else [path, *(base / path for base in (run_dir, *run_dir.parents[:2]))]
+    found = [p for p in dict.fromkeys(places) if p.is_file()]
+    if not found:
+        raise SketchtoolError(f"{path}: the model's dataset is not there; pass the dataset with --dataset")
+    for candidate in found:
+        if not recorded.get("sha256") or fingerprint(candidate) == recorded["sha256"]:
+            return candidate
+    raise SketchtoolError(f"{found[0]}: not the dataset this model trained on (its contents changed); pass the "
+                          "dataset with --dataset")
 
 
 def _check_fits(spec, data, path: Path) -> None:

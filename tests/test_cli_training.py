@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -90,6 +91,29 @@ def test_eval_takes_the_seeds_sampling_commands_take(trained_run):
     assert over.exit_code != 0 and "--seed" in over.output
 
 
+def test_eval_finds_the_trained_dataset_beside_the_run_and_refuses_a_changed_one(small_dataset, tmp_path,
+                                                                                 monkeypatch):
+    """The recorded path is the trainer's working folder's: from elsewhere eval said "not there", and a different
+    file of the same name there was scored without a word."""
+    import shutil
+
+    (tmp_path / "work").mkdir()
+    shutil.copy(small_dataset, tmp_path / "work" / "data.npz")
+    monkeypatch.chdir(tmp_path / "work")
+    trained = CliRunner().invoke(cli, ["train", "data.npz", "-o", "run", "--hparams", TINY, "--steps", "1",
+                                       "--threads", "1"])
+    assert trained.exit_code == 0, trained.output
+    here = CliRunner().invoke(cli, ["eval", "run", "--split", "test"])
+    monkeypatch.chdir(tmp_path)
+    full = load_dataset(small_dataset)
+    save_dataset(tmp_path / "data.npz", StrokeDataset(splits={k: v[:3] for k, v in full.splits.items()}))
+    elsewhere = CliRunner().invoke(cli, ["eval", "work/run", "--split", "test"])  # ./data.npz is another dataset
+    assert here.exit_code == 0 and elsewhere.output == here.output, (here.output, elsewhere.output)
+    shutil.copy(tmp_path / "data.npz", tmp_path / "work" / "data.npz")
+    changed = CliRunner().invoke(cli, ["eval", "work/run", "--split", "test"])
+    assert changed.exit_code == 1 and "not the dataset this model trained on" in changed.output, changed.output
+
+
 def test_eval_says_how_many_drawings_it_left_out(trained_run, sheep_path):
     """A model of drawings of at most 40 points read a few dozen of the full test split's 300 and said only
     "test (N items)", as if that were the split."""
@@ -106,6 +130,17 @@ def test_curves_draws_a_png_and_refuses_to_overwrite(trained_run, tmp_path):
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     _one_line_error(CliRunner().invoke(cli, ["curves", str(trained_run), "-o", str(out)]))
+
+
+def test_curves_never_write_over_the_training_log_through_a_link(tmp_path):
+    """--force wrote the picture over metrics.jsonl when the output path was a link to it."""
+    pytest.importorskip("matplotlib")
+    (tmp_path / "run").mkdir()
+    log = b'{"step": 1, "split": "train", "loss": 1.0}\n{"step": 2, "split": "train", "loss": 0.5}\n'
+    (tmp_path / "run" / "metrics.jsonl").write_bytes(log)
+    (tmp_path / "c.png").symlink_to(tmp_path / "run" / "metrics.jsonl")
+    _one_line_error(CliRunner().invoke(cli, ["curves", str(tmp_path / "run"), "-o", str(tmp_path / "c.png"), "--force"]))
+    assert (tmp_path / "run" / "metrics.jsonl").read_bytes() == log
 
 
 def test_curves_skip_a_damaged_line_of_metrics(tmp_path):
@@ -219,8 +254,15 @@ def test_resume_takes_the_same_command_and_refuses_a_changed_one(small_dataset, 
                                         "--threads", "1", *args])
 
     assert train("--steps", "2").exit_code == 0
-    assert train("--steps", "3", "--resume").exit_code == 0
+    (tmp_path / "r" / "run.json").write_text("{damaged")
+    assert train("--steps", "3", "--resume", "--preset", "reference").exit_code == 0
     assert read_checkpoint(tmp_path / "r" / "latest.pt")["step"] == 3
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["options"]["steps"] == 3  # was the first start's
+    # reference is the defaults: on a run of other sizes it is a change (it set nothing, so it passed)
+    reference = CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / "r"), "--resume",
+                                         "--steps", "4", "--preset", "reference"])
+    _one_line_error(reference)
+    assert "dec_rnn_size=512 (the run has 16)" in reference.output
     changed = CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / "r"), "--resume",
                                        "--steps", "4", "--hparams", TINY.replace("batch_size=8", "batch_size=4")])
     _one_line_error(changed)

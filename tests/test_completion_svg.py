@@ -43,6 +43,18 @@ def test_endings_beyond_any_edge_grow_the_frame_there():
     assert (width, height) == ("100%", None)  # no absolute size to scale: the viewBox decides
 
 
+def test_a_drawing_a_ten_thousandth_of_a_unit_wide_keeps_its_shape():
+    """Three decimals wrote every point of a 1e-4-unit drawing as the same 10.000,10.000: nothing was drawn."""
+    given, endings = [g * 1e-5 + 10 for g in GIVEN], [[p * 1e-5 + 10 for p in e] for e in ENDINGS]
+    text = completion_svg(given, endings, viewbox=(10, 10, 4e-4, 3e-4), width=None, height=None)
+    paths = [np.array(re.findall(r"([-\d.]+),([-\d.]+)", d), float) for d in re.findall(r' d="([^"]+)"', text)]
+    written = [paths[0], paths[1], paths[3]]  # variant 0's start and ending, variant 1's ending (before its shift)
+    for mine, theirs in zip(written, [given[0], endings[0][0], endings[1][0]]):
+        np.testing.assert_allclose(mine, theirs, atol=1e-8, rtol=0)
+    (x, y, w, h), _, _ = _frame(text)
+    assert x <= 10 + 1e-4 and x + w >= 10 + 3e-4 + 2e-4 * SIDE_GAP and 0 < h < 1e-3  # ending 1 beside
+
+
 def test_unusable_stroke_width_is_refused():
     with pytest.raises(SketchtoolError, match="--stroke-width"):
         completion_svg(GIVEN, ENDINGS, viewbox=(0, 0, 40, 30), width=None, height=None, stroke_width=float("nan"))

@@ -37,10 +37,15 @@ def test_embedded_models_fit_the_size_budget():
     assert sum(m.path.stat().st_size for m in SHIPPED) <= MAX_TOTAL_BYTES
 
 
-def test_an_existing_path_wins_over_an_embedded_name(tmp_path, monkeypatch):
+def test_an_existing_run_wins_over_an_embedded_name_but_not_over_the_default(tmp_path, monkeypatch):
     (tmp_path / DEFAULT_MODEL).mkdir()
     monkeypatch.chdir(tmp_path)
-    assert resolve_model(DEFAULT_MODEL) == Path(DEFAULT_MODEL)
+    # a folder of drawings named "sheep" hid the embedded sheep: "not a training run", the README's first command
+    (tmp_path / DEFAULT_MODEL / "one.svg").write_text("<svg/>")
+    assert resolve_model(DEFAULT_MODEL) == resolve_model(None) == EMBEDDED[DEFAULT_MODEL].path
+    (tmp_path / DEFAULT_MODEL / "latest.pt").write_bytes(b"")
+    assert resolve_model(DEFAULT_MODEL) == Path(DEFAULT_MODEL)  # your own run, named
+    assert resolve_model(None) == resolve_model("") == EMBEDDED[DEFAULT_MODEL].path  # was that run, called "sheep"
     assert resolve_model(tmp_path) == tmp_path
 
 

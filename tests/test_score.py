@@ -235,6 +235,18 @@ def test_score_command_refuses_a_sample_count_out_of_bounds_before_sampling(tiny
     assert len(result.output.strip().splitlines()) == 1
 
 
+def test_score_command_refuses_a_length_cap_for_images_and_says_the_sample_range(digits_npz):
+    """--max-length changed nothing for images and was taken without a word."""
+    from click.testing import CliRunner
+
+    from sketchtool.cli import cli
+    from sketchtool.score import MAX_SAMPLES, MIN_SAMPLES
+
+    result = CliRunner().invoke(cli, ["score", f"{digits_npz}:test", "--ref", f"{digits_npz}:test", "--max-length", "5"])
+    assert result.exit_code == 1 and "images have no length" in result.output, result.output
+    assert f"({MIN_SAMPLES} to {MAX_SAMPLES:,})" in CliRunner().invoke(cli, ["score", "--help"]).output
+
+
 def test_precision_recall_in_chunks_equals_the_whole_matrix():
     from sketchtool import score
 

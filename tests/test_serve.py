@@ -484,10 +484,11 @@ HOSTILE = [
     ("/api/complete", {"strokes": [circle()], "model": "nope"}, 404),
     ("/api/complete", {"strokes": [circle()], "model": "/work/shared/runs/x"}, 404),
     ("/api/complete", {"strokes": [circle()], "model": "../../etc/passwd"}, 404),
-    ("/api/complete", {"strokes": [circle()], "model": ["sheep"]}, 404),
+    ("/api/complete", {"strokes": [circle()], "model": ["sheep"]}, 400),  # a wrong type: 404 "model 'list'"
+    ("/api/generate", {"model": 5}, 400),
     ("/api/generate", {"n": 10_000}, 413),
     ("/api/generate", {"n": None}, 400),
-    ("/api/generate", {"model": {"path": "/etc/passwd"}}, 404),
+    ("/api/generate", {"model": {"path": "/etc/passwd"}}, 400),
     ("/api/interpolate", {"a": [circle()]}, 400),
     ("/api/interpolate", {"a": [circle()], "b": [], "steps": 4}, 422),
     ("/api/interpolate", {"a": [circle()], "b": [circle()], "steps": 1}, 400),

@@ -297,8 +297,12 @@ def test_run_directory_is_never_overwritten(subset, tmp_path):
 
 
 def test_bad_inputs_fail_clearly(subset, tmp_path):
-    with pytest.raises(SketchtoolError, match="no training drawings"):
+    with pytest.raises(SketchtoolError, match="no training drawings: all .* have more than 5 points; raise"):
         train(subset, tmp_path / "r1", hps=_hps("max_seq_len=5"), options=_options(1))
+    held_out_only = load_dataset(subset)
+    save_dataset(tmp_path / "no-train.npz", StrokeDataset(splits={**held_out_only.splits, "train": []}))
+    with pytest.raises(SketchtoolError, match=r"the train split is empty; build the dataset with a train share"):
+        train(tmp_path / "no-train.npz", tmp_path / "r3", hps=_hps(), options=_options(1))
     with pytest.raises(SketchtoolError, match="no such dataset"):
         train(tmp_path / "missing.npz", tmp_path / "r2", hps=_hps(), options=_options(1))
     if not torch.cuda.is_available():

@@ -21,7 +21,8 @@ DEFAULT_TEMPERATURE = 0.4  # = sketchtool.sampling.DEFAULT_TEMPERATURE (not impo
               help="Reference dataset and split [default split: test]; its train split gives the floor row.")
 @click.option("--model", "model_ref", default=None, metavar="MODEL",
               help="Sample this run, checkpoint or embedded model first, instead of reading SAMPLES.")
-@click.option("--n", type=COUNT, default=1000, show_default=True, help="Drawings to sample with --model.")
+@click.option("--n", type=COUNT, default=1000, show_default=True,
+              help="Drawings to sample with --model (10 to 20,000).")
 @click.option("--temperature", type=float, default=DEFAULT_TEMPERATURE, show_default=True,
               help="Sampling temperature with --model (> 0).")
 @click.option("--pen-temperature", type=float, default=None, metavar="FLOAT",
@@ -90,6 +91,8 @@ def score_command(samples, ref, model_ref, n, temperature, pen_temperature, z_te
                               "(1,000 gives stable figures); pass a smaller split")
     if model_ref is None:
         drawings = _read_samples(samples)
+        if max_length is not None and not isinstance(drawings, list):
+            raise SketchtoolError(_IMAGES_HAVE_NO_LENGTH)
     else:
         model_path = resolve_checkpoint(resolve_model(model_ref))  # a wrong name fails before anything loads
     judge = load_judge(judge_path)
@@ -146,6 +149,9 @@ def _reference(path: Path, split: str):
     return reference, train
 
 
+_IMAGES_HAVE_NO_LENGTH = "--max-length: counts drawings that ended by themselves; images have no length, drop it"
+
+
 def _read_samples(ref: str):
     """Drawings from a stroke .npz (all splits, or NAME.npz:split) or images from an image-dataset .npz."""
     import numpy as np
@@ -172,6 +178,8 @@ def _sample(model_path: Path, n: int, options, max_length: int | None):
     from sketchtool.sampling import generate
 
     model, info = load_model(model_path)
+    if model.output_kind == "images" and max_length is not None:
+        raise SketchtoolError(_IMAGES_HAVE_NO_LENGTH)
     result = generate(model, info, n, options, on_progress=progress_bar("drawing"))
     if model.output_kind == "images":
         return result.images, None

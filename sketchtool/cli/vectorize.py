@@ -65,7 +65,7 @@ def vectorize_command(images, out, method, model_ref, strokes, refine, size, spl
         from sketchtool.checkpoint import load_model
         from sketchtool.pretrained import DEFAULT_VECTORIZER, resolve_model
 
-        model, _ = load_model(resolve_model(model_ref or DEFAULT_VECTORIZER))
+        model, _ = load_model(resolve_model(model_ref, default=DEFAULT_VECTORIZER))
         model.require("vectorize", "vectorize")
     elif model_ref:
         raise SketchtoolError("--model is for --method agent; the skeleton tracer needs no model")

@@ -25,6 +25,7 @@ __all__ = ["PLACEMENTS", "SIDE_GAP", "completion_svg", "write_completion_svg"]
 
 PLACEMENTS = ("side", "overlay")
 SIDE_GAP = 1.15  # variant k sits k x width x SIDE_GAP to the right
+MAX_DIGITS = 12  # decimals of the smallest drawings (a float64 keeps about 16 significant digits)
 STROKE_WIDTH_FRACTION = 0.01  # default stroke width: 1% of the drawing's larger side, in its user units
 _LENGTH = re.compile(r"^\s*(?P<value>[+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<unit>[a-zA-Z]*|%)\s*$")
 _UNITS = {"", "px", "pt", "pc", "mm", "cm", "in", "em", "ex", "%"}
@@ -45,19 +46,22 @@ def completion_svg(given: Sequence[np.ndarray], variants: Sequence[Sequence[np.n
         raise SketchtoolError(f"--stroke-width {stroke_width}: must be a finite number > 0")
     pad = stroke_width  # round caps reach half a stroke width past the points; the rest is margin
     drawn = (x0 - pad, y0 - pad, x1 + step * max(len(variants) - 1, 0) + pad, y1 + pad)
-    viewbox, width, height = _frame_holding(viewbox, _page_length(width), _page_length(height), drawn)
-    vb = " ".join(_number(v) for v in viewbox)
+    # decimals for a thousandth of the drawing's size at least: a drawing 1e-4 units wide was written as one point
+    extent = max(x1 - x0, y1 - y0)
+    digits = min(MAX_DIGITS, max(3, 3 - math.floor(math.log10(extent)))) if extent > 0 else 3
+    viewbox, width, height = _frame_holding(viewbox, _page_length(width), _page_length(height), drawn, digits + 1)
+    vb = " ".join(_number(v, digits + 1) for v in viewbox)
     size = "".join(f' {name}="{value}"' for name, value in (("width", width), ("height", height)) if value)
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg"{size} viewBox="{vb}">',
     ]
     for k, variant in enumerate(variants):
-        shift = f' transform="translate({k * step:.4f},0)"' if step else ""
+        shift = f' transform="translate({_number(k * step, digits + 1)},0)"' if step else ""
         out.append(f'<g class="sketchtool-variant" id="variant-{k}"{shift} fill="none" '
                    f'stroke-width="{stroke_width:.4g}" stroke-linecap="round" stroke-linejoin="round">')
         for layer, polylines in (("given", given), ("generated", variant)):
-            out.extend(f'<path class="{layer}" stroke="{LAYER_COLOURS[layer]}" d="{_path_data(p, 3)}"/>'
+            out.extend(f'<path class="{layer}" stroke="{LAYER_COLOURS[layer]}" d="{_path_data(p, digits)}"/>'
                        for p in polylines if len(p))
         out.append("</g>")
     out.append("</svg>\n")
@@ -72,16 +76,19 @@ def write_completion_svg(path: str | os.PathLike, given: Sequence[np.ndarray],
         f.write(text)
 
 
-def _frame_holding(viewbox, width, height, drawn) -> tuple[tuple[float, float, float, float], str | None, str | None]:
-    """The input's frame grown to hold `drawn` (x0, y0, x1, y1 in user units). Its user units keep their size
-    on the page: width and height grow by the factor the viewBox sides grew (a percentage stays as it is)."""
+def _frame_holding(viewbox, width, height, drawn,
+                   digits: int = 4) -> tuple[tuple[float, float, float, float], str | None, str | None]:
+    """The input's frame grown to hold `drawn` (x0, y0, x1, y1 in user units), rounded outwards to `digits`
+    decimals. Its user units keep their size on the page: width and height grow by the factor the viewBox sides
+    grew (a percentage stays as it is)."""
     vx, vy, vw, vh = viewbox
     if vx <= drawn[0] and vy <= drawn[1] and drawn[2] <= vx + vw and drawn[3] <= vy + vh:
         return viewbox, width, height
     if not (vw > 0 and vh > 0):  # no usable frame: the drawing's own bounds, sized by the viewBox alone
         return (drawn[0], drawn[1], drawn[2] - drawn[0], drawn[3] - drawn[1]), None, None
-    x0, y0 = (math.floor(min(v, d) * 1e4) / 1e4 for v, d in ((vx, drawn[0]), (vy, drawn[1])))  # 4 digits, outwards
-    x1, y1 = (math.ceil(max(v, d) * 1e4) / 1e4 for v, d in ((vx + vw, drawn[2]), (vy + vh, drawn[3])))
+    unit = 10.0 ** digits
+    x0, y0 = (math.floor(min(v, d) * unit) / unit for v, d in ((vx, drawn[0]), (vy, drawn[1])))
+    x1, y1 = (math.ceil(max(v, d) * unit) / unit for v, d in ((vx + vw, drawn[2]), (vy + vh, drawn[3])))
     return (x0, y0, x1 - x0, y1 - y0), _scaled(width, (x1 - x0) / vw), _scaled(height, (y1 - y0) / vh)
 
 
@@ -101,5 +108,5 @@ def _scaled(length: str | None, factor: float) -> str | None:
     return f"{_number(float(m.group('value')) * factor)}{m.group('unit')}"
 
 
-def _number(value: float) -> str:
-    return f"{value + 0.0:.4f}".rstrip("0").rstrip(".")
+def _number(value: float, digits: int = 4) -> str:
+    return f"{value + 0.0:.{digits}f}".rstrip("0").rstrip(".")

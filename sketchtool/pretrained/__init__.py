@@ -76,14 +76,17 @@ def embedded_models() -> list[EmbeddedModel]:
     return [m for m in ordered if m.available]
 
 
-def resolve_model(ref: str | os.PathLike | None = None, option: str = "--model") -> Path:
-    """`--model` value -> path of a run directory or checkpoint file. An existing path wins over an embedded
-    name (so `./sheep` is always your own run); None means the embedded default. `option` is the flag errors name."""
-    ref = DEFAULT_MODEL if ref is None or str(ref) == "" else ref
-    path = Path(ref)
-    if path.exists():
+def resolve_model(ref: str | os.PathLike | None = None, option: str = "--model", *,
+                  default: str = DEFAULT_MODEL) -> Path:
+    """`--model` value -> path of a run directory or checkpoint file. An existing run or checkpoint wins over an
+    embedded name (so `./sheep` is always your own run); None (or "") means the embedded `default`, whatever
+    the working folder holds, and a folder that holds no run (a folder of sheep SVGs) does not hide the embedded
+    model of its name. `option` is the flag errors name."""
+    given = ref is not None and str(ref) != ""
+    name = str(ref) if given else default
+    path = Path(name)
+    if given and path.exists() and not (name in EMBEDDED and path.is_dir() and not _holds_a_run(path)):
         return path
-    name = str(ref)
     if name in EMBEDDED:
         model = EMBEDDED[name]
         if not model.available:
@@ -93,6 +96,10 @@ def resolve_model(ref: str | os.PathLike | None = None, option: str = "--model")
     shipped = ", ".join(m.name for m in embedded_models()) or "none"
     raise SketchtoolError(f"{option} {name}: no such run directory or checkpoint file, and no embedded model of that "
                           f"name (embedded: {shipped})")
+
+
+def _holds_a_run(folder: Path) -> bool:
+    return any((folder / name).is_file() for name in ("best.pt", "latest.pt"))
 
 
 def model_summary(model: EmbeddedModel) -> str:

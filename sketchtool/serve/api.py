@@ -165,11 +165,12 @@ def _choice(payload: dict, key: str, default: str, choices) -> str:
 
 def _model(catalog: Catalog, payload: dict, capability: str) -> ServedModel:
     model_id = payload.get("model", catalog.default)
+    if not isinstance(model_id, str):
+        raise ApiError(400, "model: expected a model id (a string) from /api/models")
     try:
         served = catalog.get(model_id)
     except KeyError:
-        shown = model_id if isinstance(model_id, str) else type(model_id).__name__
-        raise ApiError(404, f"model {str(shown)[:60]!r}: not served here; pick one from /api/models") from None
+        raise ApiError(404, f"model {model_id[:60]!r}: not served here; pick one from /api/models") from None
     if not served.can(capability):
         raise ApiError(422, f"model {served.id!r} cannot {capability} here")
     return served
