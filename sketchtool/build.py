@@ -50,7 +50,8 @@ class BuildOptions:
     uses all cores; `tolerance` is the curve-flattening tolerance handed to the SVG reader; `strict` asks the
     caller to treat any unusable file (`BuildReport.failures()`) as fatal. `pictures` ("skeleton" or "agent")
     also reads the PNG/JPG files in folders and patterns, vectorized that way (`vectorizer`: the agent, default
-    the embedded one; `refine`: steps fitting its strokes to each picture); without it only pictures named as
+    the embedded one; `strokes`: how many it draws, default as trained; `refine`: steps fitting its strokes to
+    each picture); without it only pictures named as
     files are read, by the skeleton tracer, so a folder's preview PNGs never sneak in beside its SVGs."""
 
     epsilon: float = 2.0
@@ -66,6 +67,7 @@ class BuildOptions:
     tolerance: float | None = None
     pictures: str | None = None  # None | "skeleton" | "agent"
     vectorizer: str | None = None
+    strokes: int | None = None
     refine: int = 0
 
     def validate(self) -> None:
@@ -73,8 +75,9 @@ class BuildOptions:
             raise SketchtoolError(f"--pictures {self.pictures!r}: use 'skeleton' or 'agent'")
         if self.vectorizer and self.pictures != "agent":
             raise SketchtoolError("--vectorizer is the agent for --pictures agent; give that too")
-        from sketchtool.vectorize import check_refine
+        from sketchtool.vectorize import check_refine, check_strokes
 
+        check_strokes(self.strokes, self.pictures)
         check_refine(self.refine, self.pictures)
         if not (math.isfinite(self.epsilon) and self.epsilon >= 0):
             raise SketchtoolError(f"--epsilon {self.epsilon}: must be a finite number >= 0")
@@ -309,7 +312,8 @@ def _read_picture(path: str, options: BuildOptions):
 
     method = options.pictures or "skeleton"
     model = _vectorizer_model(options.vectorizer) if method == "agent" else None
-    [traced] = vectorize([read_picture(path)], method=method, model=model, refine=options.refine)
+    [traced] = vectorize([read_picture(path)], method=method, model=model, strokes=options.strokes,
+                         refine=options.refine)
     return prepare_polylines(traced.polylines, epsilon=options.epsilon, size=options.size,
                              keep_units=options.keep_units, max_seq_len=options.max_seq_len,
                              adaptive=options.adaptive, name=path)

@@ -21,7 +21,7 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.image_build import (INK_THRESHOLD, MAX_PIXELS, Fitted, decode_grey, fit_picture, ink_of,
                                     read_grey)
 
-__all__ = ["METHODS", "Fitted", "Vectorized", "check_refine", "decode_picture", "fit_picture", "read_picture",
+__all__ = ["METHODS", "Fitted", "Vectorized", "check_refine", "check_strokes", "decode_picture", "fit_picture", "read_picture",
            "fit_line_art", "score_reconstruction", "skeleton_polylines", "tidy_polylines", "vectorize", "agent_polylines",
            "render_polylines"]
 
@@ -30,6 +30,7 @@ SKELETON_THRESHOLD = 0.35     # ink above this is line, for thinning
 MIN_DRAWN_WIDTH = 0.5         # an agent's point with a thinner pen (output pixels) is a pen lift
 MIN_DRAWN_COLOUR = 0.25       # an agent's stroke fainter than this is not drawn
 MAX_REFINE = 10_000           # refinement steps per batch of pictures
+MAX_STROKES = 256             # strokes an agent may be asked to draw per picture
 # canvas pixels a line of a large picture is kept wide when scaled down to the canvas: the pen the agents' training
 # pictures were drawn with; for the tracer, a line split between two pixels still stands out over its threshold
 LINE_WIDTH = 1.5
@@ -314,6 +315,14 @@ def _join_over_ink(pieces: list[np.ndarray], canvas: np.ndarray, bridge: float, 
     return pieces
 
 
+def check_strokes(strokes: int | None, method: str | None) -> None:
+    """`--strokes` the agent draws (None: as trained): in range, and only for the agent."""
+    if strokes is not None and not 1 <= strokes <= MAX_STROKES:
+        raise SketchtoolError(f"--strokes {strokes}: give 1 to {MAX_STROKES} strokes")
+    if strokes is not None and method != "agent":
+        raise SketchtoolError("--strokes is for the agent; the skeleton tracer draws the strokes a picture needs")
+
+
 def check_refine(refine: int, method: str | None) -> None:
     """`--refine` steps: in range, and only for the agent (the skeleton tracer has no strokes to fit)."""
     if not 0 <= refine <= MAX_REFINE:
@@ -366,10 +375,7 @@ def fitted_canvas_size(method: str, *, model=None, size: int | None = None, stro
     checked: a bad option is refused before any picture is read."""
     if method not in METHODS:
         raise SketchtoolError(f"--method {method}: use one of {', '.join(METHODS)}")
-    if strokes is not None and not 1 <= strokes <= 256:
-        raise SketchtoolError(f"--strokes {strokes}: give 1 to 256 strokes")
-    if strokes is not None and method == "skeleton":
-        raise SketchtoolError("--strokes is for --method agent; the skeleton tracer draws the strokes a picture needs")
+    check_strokes(strokes, method)
     check_refine(refine, method)
     if method == "agent":
         if model is None:

@@ -354,6 +354,20 @@ def test_pictures_through_the_refined_agent_keep_their_shape_and_say_how(tmp_pat
     assert dataset.settings["pictures"] == "agent" and dataset.settings["refine"] == 20
 
 
+def test_pictures_through_the_agent_take_its_stroke_count(tmp_path):
+    """vectorize had --strokes and build-dataset had not: a folder of kanji scans could not ask for 4."""
+    _picture(tmp_path / "scans" / "vee.png", [((10, 10), (60, 80)), ((60, 80), (110, 10))])
+    drawn = {}
+    for strokes in (1, 6):
+        dataset, _ = build_dataset([tmp_path / "scans"], BuildOptions(workers=1, split=(1.0, 0.0, 0.0),
+                                                                     pictures="agent", strokes=strokes))
+        assert dataset.settings["strokes"] == strokes
+        drawn[strokes] = len(stroke3_to_polylines(dataset.splits["train"][0]))
+    assert drawn[1] < drawn[6], drawn
+    with pytest.raises(SketchtoolError, match="--strokes is for the agent"):
+        BuildOptions(pictures="skeleton", strokes=2).validate()
+
+
 def test_blank_pictures_are_skipped_as_empty_with_the_reason(tmp_path):
     from PIL import Image
 

@@ -514,7 +514,7 @@ def test_options_of_the_other_method_are_refused_not_ignored(tmp_path):
     """--size 0 quietly meant the default, --strokes did nothing for the tracer and --size nothing for the agent."""
     picture = _save(tmp_path / "v.png", _line_picture(90, 60, (10, 50), (80, 10), 3))
     for args, message in [(["--size", "0"], "--size 0: give 8 to 4096 pixels"),
-                          (["--strokes", "3"], "--strokes is for --method agent"),
+                          (["--strokes", "3"], "--strokes is for the agent"),
                           (["--method", "agent", "--size", "64"], "the agent draws on its own canvas of 28 pixels"),
                           (["--limit", "3"], "--limit: for an image dataset (.npz)"),
                           (["--stroke-width", "0"], "give a width above 0"),  # said "from 0" and refused 0

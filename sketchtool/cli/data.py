@@ -47,11 +47,14 @@ def _format_stats(stats: dict) -> str:
               help="Also read PNG/JPG line art in folders and patterns, vectorized this way (named picture "
                    "files are always read, by the skeleton tracer unless this says agent).")
 @click.option("--vectorizer", default=None, help="The agent for --pictures agent (default: the embedded vectorizer).")
+@click.option("--strokes", type=int, default=None,
+              help="With --pictures agent: strokes it draws per picture (default: as trained; as vectorize).")
 @click.option("--refine", type=int, default=0, show_default=True,
               help="With --pictures agent: fit its strokes to each picture for this many steps (as vectorize).")
 @click.option("--force", is_flag=True, help="Overwrite an existing output (or report).")
 def build_dataset_command(sources, out, epsilon, size, keep_units, max_seq_len, adaptive, split_text, seed, labels,
-                          workers, tolerance, report_path, strict, pictures, vectorizer, refine, force):
+                          workers, tolerance, report_path, strict, pictures, vectorizer, strokes, refine,
+                          force):
     """Turn SVG files (or pictures of line art) into a sketch-rnn stroke-3 dataset.
 
     SOURCES are folders (searched recursively), .svg/.svgz/.png/.jpg files or glob patterns.
@@ -82,7 +85,7 @@ def build_dataset_command(sources, out, epsilon, size, keep_units, max_seq_len, 
     options = BuildOptions(epsilon=epsilon, size=size, keep_units=keep_units, max_seq_len=max_seq_len,
                            adaptive=adaptive, split=parse_split(split_text), seed=seed, labels=labels,
                            workers=workers, strict=strict, tolerance=tolerance, pictures=pictures,
-                           vectorizer=vectorizer, refine=refine)
+                           vectorizer=vectorizer, strokes=strokes, refine=refine)
     dataset, report = build_dataset(sources, options, on_progress=progress_bar("file"))
     if report_path:
         with atomic_write(report_path, "w") as f:
