@@ -18,6 +18,7 @@ __all__ = ["ScoreOptions", "frechet_distance", "gaussian_stats", "precision_reca
            "stroke_statistics", "scribbles", "noise_images", "score_samples", "MIN_SAMPLES", "MAX_SAMPLES"]
 
 MIN_SAMPLES = 10  # below this a covariance of the judge's features means nothing
+MIN_REFERENCE = 100  # below this the 64-wide feature covariance of a reference split is barely estimated
 MAX_SAMPLES = 20_000  # per set: precision/recall compare every pair, 20,000^2 distances take about a minute
 _CHUNK = 1024  # rows of a distance matrix computed at once: bounds memory
 
@@ -148,8 +149,15 @@ def score_samples(samples, reference, train, judge, options: ScoreOptions = Scor
         if strokes and _is_drawings(drawings) and len(drawings):
             rows[name]["strokes"] = stroke_statistics(drawings, reference, options.max_length if name == "samples"
                                                       else None)
+    warnings = []
+    if len(reference) < MIN_REFERENCE:
+        warnings.append(f"the reference split has {len(reference)} drawings, under {MIN_REFERENCE}: the judge's "
+                        "features are 64 wide, so every figure here is mostly noise; score against a larger split")
+    if len(floor) < n:
+        warnings.append(f"the floor has {len(floor)} train drawings, fewer than the {n} samples: it sits higher than "
+                        f"a floor of {n} would")
     return {"n": n, "reference_n": len(reference), "floor_n": len(floor), "intended": intended, "k": options.k,
-            "seed": options.seed, "judge": judge.describe(), **rows}
+            "seed": options.seed, "judge": judge.describe(), "warnings": warnings, **rows}
 
 
 def _row(drawings, judge, intended: str, ref_features: np.ndarray, ref_stats, options: ScoreOptions) -> dict:

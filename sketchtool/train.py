@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
 import numpy as np
 
@@ -351,9 +351,18 @@ def _init_spec(source: dict[str, Any], current, ref: str):
 
     trained = spec_of(source, ref)  # its kind is the model's input kind, which `_check_kind` matched to the data
     if list(current.class_names) != list(trained.class_names):
-        raise SketchtoolError(f"--init {ref}: its classes {trained.class_names or 'none'} differ from the dataset's "
-                              f"{current.class_names or 'none'}; start a new run instead")
+        fix = ("build the dataset without --labels folder to fine-tune" if not trained.class_names else
+               "fine-tune on a dataset of its classes")
+        raise SketchtoolError(f"--init {ref}: its classes ({_named(trained.class_names)}) differ from the dataset's "
+                              f"({_named(current.class_names)}); {fix}, or train a new run without --init")
     return dataclasses.replace(trained, settings=current.settings, dataset=current.dataset)
+
+
+def _named(classes: Sequence[str]) -> str:
+    """Class names for a one-line message: none, all of a few, or how many and the first three."""
+    if not classes:
+        return "none"
+    return ", ".join(classes) if len(classes) <= 4 else f"{len(classes)}: {', '.join(classes[:3])}, ..."
 
 
 def _resumed_spec(payload: dict[str, Any], current, new_dataset: bool, run_dir: Path):
@@ -624,7 +633,7 @@ def evaluate(run: str | os.PathLike, *, split: str = "test", dataset: str | os.P
              device: str = "cpu", precision: str = "fp32", seed: int = 0) -> dict[str, float]:
     """The model's loss terms on a split of its dataset (or `dataset`), read in the model's own units; `run` is a
     run directory, a checkpoint or an embedded model's name. Deterministic for a seed. "items": those evaluated,
-    "split_items": all of the split's (drawings longer than the model takes are left out)."""
+    "split_items": all of the split's (drawings longer than the model takes are left out); "step": the model's."""
     from sketchtool.checkpoint import load_model
     from sketchtool.device import resolve_device, resolve_precision
     from sketchtool.pretrained import resolve_model
@@ -648,7 +657,7 @@ def evaluate(run: str | os.PathLike, *, split: str = "test", dataset: str | os.P
     if not len(source):
         raise SketchtoolError(f"{path}: split {split!r} has nothing this model can read (empty, or every item too long)")
     metrics = evaluate_source(model, source, dev, precision, seed=seed)
-    return {**metrics, "items": len(source), "split_items": data.counts().get(split, len(source))}
+    return {**metrics, "items": len(source), "split_items": data.counts().get(split, len(source)), "step": info.step}
 
 
 def _trained_dataset(recorded: dict, model_path: Path) -> Path:

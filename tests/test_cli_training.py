@@ -57,6 +57,35 @@ def test_init_fine_tunes_the_embedded_sheep(small_dataset, tmp_path):
     assert tuned["metrics"]["valid"]["L_R"] < fresh["metrics"]["valid"]["L_R"] - 0.5, (tuned["metrics"], fresh["metrics"])
 
 
+def test_init_on_a_dataset_with_classes_says_how_to_fine_tune(small_dataset, tmp_path):
+    """"start a new run instead" did not say that a dataset built with --labels folder was the obstacle."""
+    import numpy as np
+
+    full = load_dataset(small_dataset)
+    labels = {k: np.arange(len(v)) % 6 for k, v in full.splits.items()}
+    save_dataset(tmp_path / "labelled.npz", StrokeDataset(splits=full.splits, labels=labels,
+                                                          class_names=[f"c{i}" for i in range(6)]))
+    result = CliRunner().invoke(cli, ["train", str(tmp_path / "labelled.npz"), "-o", str(tmp_path / "r"), "--init",
+                                      "sheep", "--steps", "1"])
+    _one_line_error(result)
+    assert ("its classes (none) differ from the dataset's (6: c0, c1, c2, ...); build the dataset without --labels "
+            "folder to fine-tune") in result.output, result.output
+
+
+def test_progress_lines_say_which_step_the_validation_figures_are_from(capsys):
+    """Each line repeated the last validation as if measured there (step 82 showed step 50's)."""
+    from sketchtool.cli import training
+
+    progress = training._TrainProgress()
+    progress.tty, progress.last_line = False, float("-inf")
+    train = {"loss": 1.0}
+    progress({"step": 50, "total": 100, "train": train, "valid": {"loss": 0.5}, "steps_per_s": 2.0})
+    progress.last_line = float("-inf")
+    progress({"step": 82, "total": 100, "train": train, "valid": {}, "steps_per_s": 2.0})
+    first, second = capsys.readouterr().err.splitlines()
+    assert "; valid loss 0.500" in first and "; valid (at step 50) loss 0.500" in second
+
+
 def _one_line_error(result):
     assert result.exit_code != 0
     lines = [line for line in result.output.strip().splitlines() if line.strip()]
@@ -81,6 +110,8 @@ def test_eval_prints_the_loss_terms(trained_run):
     result = CliRunner().invoke(cli, ["eval", str(trained_run), "--split", "test"])
     assert result.exit_code == 0, result.output
     assert "L_R" in result.output and "L_KL" in result.output and "loss" in result.output
+    # which checkpoint of the run was read: a run directory quietly meant best.pt
+    assert result.output.splitlines()[0] in (f"{trained_run / 'best.pt'} at step {step}" for step in (2, 4))
 
 
 def test_eval_takes_the_seeds_sampling_commands_take(trained_run):
@@ -108,7 +139,7 @@ def test_eval_finds_the_trained_dataset_beside_the_run_and_refuses_a_changed_one
     full = load_dataset(small_dataset)
     save_dataset(tmp_path / "data.npz", StrokeDataset(splits={k: v[:3] for k, v in full.splits.items()}))
     elsewhere = CliRunner().invoke(cli, ["eval", "work/run", "--split", "test"])  # ./data.npz is another dataset
-    assert here.exit_code == 0 and elsewhere.output == here.output, (here.output, elsewhere.output)
+    assert here.exit_code == 0 and elsewhere.output.splitlines()[-1] == here.output.splitlines()[-1], elsewhere.output
     shutil.copy(tmp_path / "data.npz", tmp_path / "work" / "data.npz")
     changed = CliRunner().invoke(cli, ["eval", "work/run", "--split", "test"])
     assert changed.exit_code == 1 and "not the dataset this model trained on" in changed.output, changed.output
@@ -167,7 +198,7 @@ def test_curves_leave_out_values_and_steps_a_plot_cannot_hold(tmp_path, lines):
     (tmp_path / "run" / "metrics.jsonl").write_text("\n".join(lines) + "\n")
     assert all(r["step"] < 10 for r in read_metrics(tmp_path / "run"))
     result = CliRunner().invoke(cli, ["curves", str(tmp_path / "run"), "-o", str(tmp_path / "c.png")])
-    assert result.exit_code == 0 and result.output.splitlines() == [f"wrote {tmp_path / 'c.png'}"], result.output
+    assert result.exit_code == 0 and result.output.splitlines() == [f"Wrote {tmp_path / 'c.png'}"], result.output
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -34,7 +34,7 @@ def test_svg_at_scale_one_keeps_its_physical_size(tmp_path: Path):
     assert result.exit_code == 0, result.output
     xy = _xy(out.read_text())
     assert np.ptp(xy[:, 0]) == pytest.approx(50.0, abs=1e-3)
-    assert "1 drawing(s)" in result.output and "mm per unit" in result.output
+    assert "1 drawing," in result.output and "mm per unit" in result.output
 
 
 @needs_rs274
@@ -55,7 +55,7 @@ def test_svg_icons_grid_to_plotter_svg_and_hpgl(tmp_path: Path):
         out = tmp_path / f"icons{suffix}"
         result = _plot(*icons, "-o", out, "--paper", "A5", "--margin", "0.5in")
         assert result.exit_code == 0, result.output
-        assert f"{len(icons)} drawing(s)" in result.output
+        assert f"{len(icons)} drawings," in result.output
     assert out.read_text().startswith("IN;")
 
 

@@ -166,7 +166,7 @@ def test_generate_works_with_no_model_argument(tmp_path):
 def test_models_all_names_what_a_family_without_capabilities_can_do():
     result = CliRunner().invoke(cli, ["models", "--all"])
     assert result.exit_code == 0, result.output
-    assert "strokenet-renderer: images -> images; can nothing on its own" in result.output
+    assert "strokenet-renderer: images -> images; a part other models train with" in result.output
     assert "can ;" not in result.output
 
 

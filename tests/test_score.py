@@ -177,6 +177,7 @@ def test_score_command_prints_the_three_rows_and_writes_the_report(sheep, sheep_
                              ScoreOptions(max_length=250))
     assert report["samples"] == json.loads(json.dumps(expected["samples"]))
     assert report["inputs"]["ref"].endswith(":test") and report["intended"] == "sheep"
+    assert report["warnings"] == [] and "Warning" not in result.output
     assert CliRunner().invoke(cli, args).exit_code != 0  # the report exists: --force to replace it
     result = CliRunner().invoke(cli, [*args, "--force", "--n", "5", "--temperature", "9"])  # were ignored
     assert result.exit_code == 1 and "--n, --temperature: for sampling with --model" in result.output
@@ -188,6 +189,14 @@ def test_score_command_prints_the_three_rows_and_writes_the_report(sheep, sheep_
     result = CliRunner().invoke(cli, [*args[:-1], str(own_judge), "--judge", str(own_judge), "--force"])
     assert result.exit_code == 1 and "overwrite" in result.output
     assert (tmp_path / "judge.json").read_bytes() == DEFAULT_JUDGE.read_bytes()
+
+
+def test_a_small_reference_and_a_short_floor_are_warned_of(sheep, judge):
+    """A personal dataset's 8 test drawings gave Fréchet distances in the thousands, read as figures."""
+    report = score_samples(sheep.splits["valid"][:200], sheep.splits["test"][:8], sheep.splits["train"][:150], judge)
+    assert report["floor_n"] == 150 and len(report["warnings"]) == 2
+    assert "the reference split has 8 drawings, under 100" in report["warnings"][0]
+    assert "the floor has 150 train drawings, fewer than the 200 samples" in report["warnings"][1]
 
 
 def test_score_command_samples_a_model_first(tiny_model, sheep_path, judge, tmp_path):

@@ -210,6 +210,14 @@ def test_runs_found_at_start_up_are_offered_by_id_and_a_broken_one_is_skipped(ti
         refused(c.post("/api/complete", json={"model": str(tiny_model), "strokes": [circle()]}), 404)  # never a path
 
 
+def test_a_run_given_as_model_and_found_in_runs_is_listed_once(tiny_model, tmp_path):
+    (tmp_path / "tiny").symlink_to(tiny_model, target_is_directory=True)
+    for given in (tmp_path / "tiny", tmp_path / "tiny" / "latest.pt"):
+        catalog = load_catalog(str(given), runs=tmp_path)
+        runs = [i for i, m in catalog.models.items() if m.source == "run"]
+        assert runs == [catalog.default], runs  # was also listed as runs/tiny
+
+
 def test_image_models_answer_with_png_images(catalog):
     from toy_models import PixelBernoulli, PixelBernoulliHParams
 

@@ -110,7 +110,8 @@ def _echo_build_summary(summary: dict) -> None:
     if summary["resimplified"]:
         click.echo(f"Re-simplified with a larger epsilon to fit --max-seq-len: {summary['resimplified']}")
     if summary["text_elements"]:
-        click.echo(f"Ignored <text> elements: {summary['text_elements']}")
+        click.echo(f"Left out {summary['text_elements']:,} <text> elements: text is not drawn as strokes (labels such "
+                   "as KanjiVG's stroke numbers; fine to ignore)")
     click.echo("Splits: " + ", ".join(f"{k} {v}" for k, v in summary["splits"].items()))
     click.echo(f"Points per drawing: {_format_stats(summary['points'])}")
     click.echo(f"Strokes per drawing: {_format_stats(summary['strokes'])}")

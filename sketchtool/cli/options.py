@@ -118,6 +118,11 @@ def refuse_unseen_look(*outs, images: bool = False) -> None:
                               f"{' or '.join(suffixes)} output; drop it")
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """"1 drawing", "3 drawings": what a command wrote, in words."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def given_options(*names: str) -> list[str]:
     """The flags of the named parameters that the command line set (not their defaults), for refusing options
     that cannot apply instead of ignoring them."""

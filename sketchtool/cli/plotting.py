@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from sketchtool.cli.options import counted
+
 __all__ = ["COMMANDS", "plot"]
 
 
@@ -59,8 +61,8 @@ def plot(inputs, out, paper, landscape, margin, fit, scale, cols, profile, optim
     options = PlotOptions(paper, landscape, margin, scale, cols, profile, optimize)
     result = plot_drawings(inputs, out, options)
     p = result.paper
-    click.echo(f"Wrote {out}: {result.drawings} drawing(s), {result.strokes} strokes on {p.described}, "
-               f"{result.mm_per_unit:.4g} mm per unit")
+    click.echo(f"Wrote {out}: {counted(result.drawings, 'drawing')}, {counted(result.strokes, 'stroke')} on "
+               f"{p.described}, {result.mm_per_unit:.4g} mm per unit")
     if result.travel:
         t = result.travel
         click.echo(f"Pen-down {t.pen_down_after / 1000:.2f} m; pen-up {t.pen_up_before / 1000:.2f} m -> "

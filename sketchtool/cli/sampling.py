@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from sketchtool.cli.options import (COMMON_SCALE, COUNT, FORCE, MAX_DRAWINGS, MAX_STEPS, PRECISION, SEED, STEPS,
-                                    given_options, picture_look, picture_options,
+                                    counted, given_options, picture_look, picture_options,
                                     refuse_unseen_look)
 from sketchtool.cli.progress import progress_bar
 from sketchtool.errors import SketchtoolError
@@ -106,7 +106,7 @@ class _Run:
             longest = max(len(d) for d in drawings)
             raise SketchtoolError(f"{ref}: a drawing of {longest} points is longer than the model takes ({limit}); "
                                   "pick a shorter one")
-        click.echo(f"Warning: left out {_count(len(drawings) - len(fits), 'drawing')} of {len(drawings):,} in {ref}, "
+        click.echo(f"Warning: left out {counted(len(drawings) - len(fits), 'drawing')} of {len(drawings):,} in {ref}, "
                    f"longer than the model takes ({limit} points)", err=True)
         return fits
 
@@ -138,10 +138,6 @@ class _Run:
                "greedy" if self.options.greedy else f"temperature {self.options.temperature:g}")
         click.echo(f"Wrote {what} to {self.out} (model {_model_name(self.params['model_ref'])}, "
                    f"seed {self.seed}, {how})")
-
-
-def _count(n: int, noun: str, plural: str | None = None) -> str:
-    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def _check_total(count: int, what: str) -> None:
@@ -206,7 +202,7 @@ def generate_command(n, frames, condition, **params):
         drawings = generate(run.model, run.info, n, run.options, on_progress=_progress())
         run.write(drawings)
         empty = sum(not len(d) for d in drawings)
-        run.done(_count(len(drawings), "drawing") + (f" ({empty:,} empty)" if empty else ""))
+        run.done(counted(len(drawings), "drawing") + (f" ({empty:,} empty)" if empty else ""))
         return
     from sketchtool.fileio import check_output_path
     from sketchtool.formats import require_output, write_frames, write_images
@@ -226,7 +222,7 @@ def generate_command(n, frames, condition, **params):
     if frames:  # first: its size checks cover the PNG grid too (the same picture), so a refusal writes nothing
         write_frames(frames, samples.frames, run.output_options())
     write_images(run.out, samples.images, run.output_options())
-    run.done(_count(len(samples.images), "image"))
+    run.done(counted(len(samples.images), "image"))
 
 
 @click.command("complete")
@@ -270,17 +266,19 @@ def complete_command(input_ref, n, placement, mask_path, **params):
                               "stroke model; drop it")
     if run.model.output_kind == "images":
         _complete_image(run, input_ref, n, mask_path)
-        run.done(f"{_count(n, 'completion')} of {input_ref}")
+        run.done(f"{counted(n, 'completion')} of {input_ref}")
         return
     if mask_path is not None:
         raise SketchtoolError("--mask: only image models complete a masked region; this model draws strokes")
     if in_place:
-        _complete_in_place(run, input_ref, n, placement)
+        empty = _complete_in_place(run, input_ref, n, placement)
     else:
         prefix = run.read_one(input_ref)
         endings = complete(run.model, run.info, prefix, n, run.options, on_progress=_progress())
         run.write(endings, given_points=[len(prefix)] * len(endings))
-    run.done(f"{_count(n, 'ending')} of {input_ref}")
+        empty = sum(len(e) <= len(prefix) for e in endings)
+    # the model may end the drawing at once: say so, as generate says how many drawings came out empty
+    run.done(f"{counted(n, 'ending')} of {input_ref}" + (f" ({empty:,} add nothing)" if empty else ""))
 
 
 def _complete_image(run: _Run, input_ref: str, n: int, mask_path: str | None) -> None:
@@ -343,8 +341,9 @@ def _require_image_file(path, what: str, dataset_ok: bool = True) -> None:
         raise SketchtoolError(f"{path}: no such file")
 
 
-def _complete_in_place(run: _Run, input_ref: str, n: int, placement: str) -> None:
-    """Complete an SVG and write the endings in the SVG's own coordinates (the Inkscape contract)."""
+def _complete_in_place(run: _Run, input_ref: str, n: int, placement: str) -> int:
+    """Complete an SVG and write the endings in the SVG's own coordinates (the Inkscape contract); returns how
+    many endings add nothing."""
     from sketchtool.formats.completion_svg import write_completion_svg
     from sketchtool.formats.svg_reader import read_svg
     from sketchtool.prepare import complete_polylines
@@ -353,6 +352,7 @@ def _complete_in_place(run: _Run, input_ref: str, n: int, placement: str) -> Non
     result = complete_polylines(drawing.polylines, run.model, run.info, n, run.options, _progress(), name=input_ref)
     write_completion_svg(run.out, result.given, result.endings, viewbox=drawing.viewbox, width=drawing.width,
                          height=drawing.height, placement=placement, stroke_width=run.params["stroke_width"])
+    return sum(not any(len(p) for p in ending) for ending in result.endings)
 
 
 @click.command("interpolate")
@@ -388,7 +388,7 @@ def interpolate_command(refs, steps, linear, with_inputs, **params):
         run.write(cells, row=steps + 2, given_points=given)
     else:
         run.write([d for row in rows for d in row], row=steps)
-    run.done(f"{_count(len(rows), 'row')} of {steps}")
+    run.done(f"{counted(len(rows), 'row')} of {steps}")
 
 
 @click.command("analogy")
@@ -414,7 +414,7 @@ def analogy_command(refs, n, with_inputs, **params):
         run.write(cells, row=len(cells), given_points=given)
     else:
         run.write(samples)
-    run.done(_count(len(samples), "analogy", "analogies"))
+    run.done(counted(len(samples), "sample") + " of the analogy")
 
 
 @click.command("reconstruct")
@@ -448,7 +448,7 @@ def reconstruct_command(refs, n, with_inputs, **params):
         run.write(cells, row=n + 1, given_points=given)
     else:
         run.write([d for row in rows for d in row], row=n if n > 1 else None)
-    run.done(_count(len(drawings) * n, "reconstruction"))
+    run.done(counted(len(drawings) * n, "reconstruction"))
 
 
 @click.command("models")
@@ -469,9 +469,10 @@ def models_command(show_all):
         click.echo("Model families (train --model NAME):")
         for name in available_models():
             cls = get_model_class(name)
-            can = ", ".join(sorted(cls.capabilities)) or "nothing on its own (a part other models train with)"
+            can = (f"can {', '.join(sorted(cls.capabilities))}" if cls.capabilities else
+                   "a part other models train with")
             presets = ", ".join(cls.PRESETS)
-            click.echo(f"  {name}: {cls.input_kind} -> {cls.output_kind}; can {can}; presets {presets}")
+            click.echo(f"  {name}: {cls.input_kind} -> {cls.output_kind}; {can}; presets {presets}")
         click.echo("Embedded models:")
 
     for model in EMBEDDED.values():

@@ -105,6 +105,8 @@ def score_command(samples, ref, model_ref, n, temperature, pen_temperature, z_te
                         "z_temperature": z_temperature if model_ref else None,
                         "ref": f"{ref_path}:{split or 'test'}", "max_length": max_length}
     click.echo(format_report(report))
+    for warning in report["warnings"]:
+        click.echo(f"Warning: {warning}", err=True)
     if json_out is not None:
         with atomic_write(json_out, "w") as f:
             json.dump(report, f, indent=1)

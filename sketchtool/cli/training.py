@@ -136,16 +136,19 @@ class _TrainProgress:
         self.bar = None
         self.last_line = 0.0
         self.valid: dict = {}
+        self.valid_step = 0
 
     def __call__(self, info: dict) -> None:
         if info["valid"]:
-            self.valid = info["valid"]
+            self.valid, self.valid_step = info["valid"], info["step"]
         if self.tty:
             self._bar(info)
         elif info["valid"] or time.monotonic() - self.last_line >= REPORT_EVERY_S:
             self.last_line = time.monotonic()
             left = (info["total"] - info["step"]) / info["steps_per_s"] if info["steps_per_s"] > 0 else float("nan")
-            valid = f"; valid {format_terms(self.valid, 3)}" if self.valid else ""
+            # the last validation, marked with its step where it is not this one's
+            at = "" if self.valid_step == info["step"] else f" (at step {self.valid_step})"
+            valid = f"; valid{at} {format_terms(self.valid, 3)}" if self.valid else ""
             click.echo(f"step {info['step']}/{info['total']}  {format_terms(info['train'], 3)}{valid}  "
                        f"{info['steps_per_s']:.2f} steps/s  ETA {_duration(left)}", err=True)
 
@@ -223,8 +226,14 @@ def eval_command(run, split, dataset, device, precision, seed):
     configure_threads(None)
     from sketchtool.train import evaluate
 
+    from sketchtool.checkpoint import resolve_checkpoint
+    from sketchtool.pretrained import EMBEDDED, resolve_model
+
     m = evaluate(run, split=split, dataset=dataset, device=device, precision=precision, seed=seed)
-    items, total = m.pop("items"), m.pop("split_items")
+    items, total, step = m.pop("items"), m.pop("split_items"), m.pop("step")
+    checkpoint = resolve_checkpoint(resolve_model(run, option="model"))  # a run directory: best.pt, else latest.pt
+    embedded = {model.path: name for name, model in EMBEDDED.items()}
+    click.echo(f"{'embedded ' + embedded[checkpoint] if checkpoint in embedded else checkpoint} at step {step:,}")
     left_out = f" of {total:,}; the rest are longer than the model takes" if total > items else ""
     click.echo(f"{split} ({items:,} items{left_out}): {format_terms(m)}")
 
@@ -243,7 +252,7 @@ def curves_command(run_dir, out, force):
     from sketchtool.curves import plot_curves
 
     plot_curves(run_dir, out, force=force)
-    click.echo(f"wrote {out}")
+    click.echo(f"Wrote {out}")
 
 
 COMMANDS = [train_command, eval_command, curves_command]

@@ -98,7 +98,10 @@ def load_catalog(default: str | None = None, runs: str | os.PathLike | None = No
             raise SketchtoolError(f"--model {wanted}: the page cannot draw with it; give a model that draws, "
                                   "e.g. sheep or kanji")
         catalog.default = wanted
+    served = Path(wanted).resolve() if catalog.default.startswith("model/") else None
     for run in _run_dirs(runs, catalog, on_skip):
+        if served in (run.resolve(), *(run.resolve() / name for name in RUN_FILES)):
+            continue  # --model named it: listed once
         model_id = f"runs/{run.name}"
         try:
             model, info = load_model(run, device=device)
