@@ -75,7 +75,7 @@ def cli(debug: bool) -> None:
       sketchtool generate --n 50 --out grid.svg
     Your own drawings:
       sketchtool build-dataset my_svgs/ -o my.npz
-      sketchtool train my.npz -o runs/my --preset small
+      sketchtool train my.npz -o runs/my --preset small --minutes 20
       sketchtool generate --model runs/my --n 20 --out mine.png
     """
 
