@@ -27,7 +27,7 @@ from sketchtool.errors import SketchtoolError
 
 __all__ = ["BattleResult", "ErrorCount", "Ratio", "battle", "check_settings", "decide", "error_count", "ratio"]
 
-DEFAULT_TOLERANCE = 0.2  # |r_test - 1| within this: the discriminators judge real data alike
+DEFAULT_TOLERANCE = 0.2  # r_test within a factor 1 + this of 1: the discriminators judge real data alike
 DEFAULT_SMOOTHING = 1.0  # add-one (Laplace) smoothing of the error counts
 Z_95 = 1.959964  # two-sided 95% normal quantile
 
@@ -128,15 +128,16 @@ def ratio(top: ErrorCount, bottom: ErrorCount, smoothing: float = DEFAULT_SMOOTH
 
 def decide(test_a: ErrorCount, test_b: ErrorCount, sample_a: ErrorCount, sample_b: ErrorCount, *,
            tolerance: float = DEFAULT_TOLERANCE, smoothing: float = DEFAULT_SMOOTHING) -> BattleResult:
-    """The paper's rule on the four error counts: the r_test gate (its 95% interval reaches within `tolerance`
-    of 1), then r_sample < 1 -> A wins, > 1 -> B wins."""
+    """The paper's rule on the four error counts: the r_test gate (its 95% interval reaches within a factor
+    1 + `tolerance` of 1, so that swapping A and B, which turns each ratio into its reciprocal, gives the same
+    verdict mirrored), then r_sample < 1 -> A wins, > 1 -> B wins."""
     check_settings(tolerance, smoothing)
     r_test, r_sample = ratio(test_a, test_b, smoothing), ratio(sample_a, sample_b, smoothing)
-    gate = r_test.low <= 1.0 + tolerance and r_test.high >= 1.0 - tolerance
+    gate = r_test.low <= 1.0 + tolerance and r_test.high >= 1.0 / (1.0 + tolerance)  # 1 - tolerance was lopsided
     if not gate:
         winner = None
         reason = (f"no decision: r_test = {r_test.value:.3g} (95% interval {r_test.low:.3g} to {r_test.high:.3g}) "
-                  f"is not within {tolerance:g} of 1, so the discriminators judge real data differently and "
+                  f"is not within a factor {1 + tolerance:g} of 1, so the discriminators judge real data differently and "
                   "r_sample cannot be trusted")
     elif r_sample.value < 1:
         winner, reason = "A", f"A wins: r_sample = {r_sample.value:.3g} < 1 (D_A spots G_B's samples more often)"

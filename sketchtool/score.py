@@ -125,8 +125,10 @@ def score_samples(samples, reference, train, judge, options: ScoreOptions = Scor
     n = len(samples)
     if n < MIN_SAMPLES:
         raise SketchtoolError(f"{n} samples: score needs at least {MIN_SAMPLES} (1,000 gives stable figures)")
-    if len(reference) <= options.k:
-        raise SketchtoolError(f"the reference split has {len(reference)} drawings; score needs more than {options.k}")
+    if min(n, len(reference)) <= options.k:  # the samples row came out empty, every figure "-", and exit 0
+        which = f"{n} samples" if n <= options.k else f"a reference split of {len(reference)} drawings"
+        raise SketchtoolError(f"{which}: precision and recall with --k {options.k} need more than {options.k} "
+                              "in each set")
     if max(n, len(reference)) > MAX_SAMPLES:
         raise SketchtoolError(f"{max(n, len(reference)):,} drawings in one set: score compares at most "
                               f"{MAX_SAMPLES:,} (1,000 gives stable figures); pass fewer")

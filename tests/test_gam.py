@@ -98,6 +98,21 @@ def test_smoothed_ratio_and_its_interval_follow_the_formulas():
     assert r.high == pytest.approx(expected * math.exp(1.959964 * se))
 
 
+def test_swapping_the_two_models_mirrors_the_verdict():
+    """The band 1 ± tolerance passed an r_test interval ending at 0.807 and failed its reciprocal (1.24 to 6.6):
+    `battle A B` said B wins, `battle B A` no decision."""
+    test_a, test_b, sample_a, sample_b = ErrorCount(6, 180), ErrorCount(19, 180), ErrorCount(40, 100), ErrorCount(9, 100)
+    forth, back = decide(test_a, test_b, sample_a, sample_b), decide(test_b, test_a, sample_b, sample_a)
+    assert 0.8 < forth.r_test.high < 1 / 1.2  # the interval ends between the old band's edge and the new one's
+    assert forth.gate_passed == back.gate_passed and forth.winner is back.winner is None
+    for a in range(1, 60):
+        for b in range(1, 60):
+            one = decide(ErrorCount(a, 180), ErrorCount(b, 180), sample_a, sample_b)
+            other = decide(ErrorCount(b, 180), ErrorCount(a, 180), sample_b, sample_a)
+            assert one.gate_passed == other.gate_passed, (a, b)
+            assert {one.winner, other.winner} in ({"A", "B"}, {None}, {"tie"}), (a, b)
+
+
 def test_gate_fails_when_the_discriminators_judge_real_data_differently():
     # 20% against 60% error on 1,000 test images: r_test = 1/3, its interval nowhere near 1
     result = decide(ErrorCount(200, 1000), ErrorCount(600, 1000), ErrorCount(10, 1000), ErrorCount(500, 1000))

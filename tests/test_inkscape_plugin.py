@@ -302,6 +302,15 @@ def test_failing_model_is_a_message_and_leaves_document_alone(script, preferred_
     assert_aborted(done, "sketchtool:", "no-such-model")
 
 
+def test_failures_name_the_selection_not_a_temporary_file(script, preferred_interpreter, sampling_model, tmp_path):
+    document = tmp_path / "invisible.svg"
+    document.write_text('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100"><path id="p1" d="M10 10 L90 90" '
+                        'stroke="black" opacity="0"/></svg>')
+    done = run_effect(script, preferred_interpreter, document, ["p1"], verb="complete", model=sampling_model)
+    assert_aborted(done, "sketchtool: the selection: nothing visible is drawn")
+    assert "sketchtool-inkscape-" not in done.stderr.decode()  # was /tmp/sketchtool-inkscape-XXXX/given.svg
+
+
 @pytest.fixture(scope="module")
 def silent_model(tmp_path_factory) -> Path:
     """A real (tiny, untrained) Sketch-RNN whose pen head always picks "end of drawing": every sample is empty."""
@@ -327,6 +336,14 @@ def test_a_model_that_draws_nothing_is_a_message_not_an_empty_group(script, pref
     done = run_effect(script, preferred_interpreter, DOCS / "group_selection.svg", ids, verb=verb,
                       model=str(silent_model), **params)
     assert_aborted(done, f"sketchtool {verb} returned no drawing")
+
+
+def test_a_relative_model_path_is_found_from_inkscapes_folder(script, preferred_interpreter, silent_model):
+    """docs/inkscape.md shows `runs/my`; sketchtool ran in a temporary folder, so a relative path was never found."""
+    shutil.copyfile(silent_model, script.parent / "my-silent.pt")
+    done = run_effect(script, preferred_interpreter, DOCS / "group_selection.svg", [], verb="generate",
+                      model="my-silent.pt", count=3)
+    assert_aborted(done, "sketchtool generate returned no drawing")  # found and run: it draws nothing
 
 
 @pytest.mark.slow

@@ -199,6 +199,16 @@ def test_a_small_reference_and_a_short_floor_are_warned_of(sheep, judge):
     assert "the floor has 150 train drawings, fewer than the 200 samples" in report["warnings"][1]
 
 
+def test_k_as_large_as_a_set_is_refused(sheep, judge):
+    """--k 10 with 10 samples printed every figure as "-" and exited 0."""
+    with pytest.raises(SketchtoolError, match="10 samples: precision and recall with --k 10 need more than 10"):
+        score_samples(sheep.splits["valid"][:10], sheep.splits["test"], sheep.splits["train"], judge,
+                      ScoreOptions(k=10))
+    with pytest.raises(SketchtoolError, match="a reference split of 5 drawings: precision and recall with --k 5"):
+        score_samples(sheep.splits["valid"][:20], sheep.splits["test"][:5], sheep.splits["train"], judge,
+                      ScoreOptions(k=5))
+
+
 def test_score_command_samples_a_model_first(tiny_model, sheep_path, judge, tmp_path):
     import json
 

@@ -296,6 +296,17 @@ def test_run_directory_is_never_overwritten(subset, tmp_path):
     assert (run / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.parametrize("model, hparam, message", [
+    ("draw", {"T": 10**9}, "at most 1,000 glimpses"),  # memory grew without end, past SIGTERM
+    ("gran", {"T": 5000}, "from 1 to 1,000 steps"),
+    ("strokenet-agent", {"steps": 10**6}, "steps must be from 1 to 1,000"),
+    ("sketch-rnn", {"batch_size": 10**8}, "batch_size=100000000: at most 65,536"),
+])
+def test_hparams_that_would_exhaust_memory_are_refused_at_once(model, hparam, message):
+    with pytest.raises(SketchtoolError, match=message):
+        resolve_hparams(model, overrides=hparam)
+
+
 def test_bad_inputs_fail_clearly(subset, tmp_path):
     with pytest.raises(SketchtoolError, match="no training drawings: all .* have more than 5 points; raise"):
         train(subset, tmp_path / "r1", hps=_hps("max_seq_len=5"), options=_options(1))

@@ -38,6 +38,9 @@ class _Group(click.Group):
         debug = bool(ctx.params.get("debug")) or os.environ.get("SKETCHTOOL_DEBUG") == "1"
         try:
             return super().invoke(ctx)
+        except click.UsageError as e:  # click's own is three lines: usage, a hint and the error
+            where = e.ctx.command_path if e.ctx is not None else ctx.command_path
+            raise _UsageLine(f"{e.format_message()} (see {where} --help)") from None
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
             raise  # click reports these itself (a broken pipe quietly, as Unix tools do)
         except SketchtoolError as e:
@@ -57,6 +60,12 @@ class _Group(click.Group):
             click.echo(f"Error: internal error ({type(e).__name__}: {_first_line(e)}); rerun with --debug and report it",
                        err=True)
             ctx.exit(3)
+
+
+class _UsageLine(click.ClickException):
+    """A usage error (a bad option value, a missing argument) as one line, with click's exit status 2."""
+
+    exit_code = 2
 
 
 def _first_line(error: BaseException) -> str:

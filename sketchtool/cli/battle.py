@@ -21,7 +21,7 @@ __all__ = ["COMMANDS"]
               help="Samples each generator draws.")
 @click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of both generators' noise.")
 @click.option("--tolerance", type=float, default=0.2, show_default=True,
-              help="The r_test gate: r_test's 95% interval must reach within this of 1 for a verdict.")
+              help="The r_test gate: r_test's 95% interval must reach within a factor 1 + this of 1 for a verdict.")
 @click.option("--smoothing", type=float, default=1.0, show_default=True,
               help="Additive smoothing of error counts, used where a raw ratio is 0/0 or k/0.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
@@ -70,7 +70,7 @@ def battle_command(run_a, run_b, data_ref, n, seed, tolerance, smoothing, json_o
         raw = "0/0" if r.raw is None else f"{r.raw:.4g}"
         note = " (smoothed value used)" if r.smoothed_used else ""
         click.echo(f"{name:<9} raw {raw}, smoothed {r.smoothed:.4g}{note}, 95% interval {r.low:.3g} to {r.high:.3g}")
-    click.echo(f"gate: r_test's interval reaches within {tolerance:g} of 1: "
+    click.echo(f"gate: r_test's interval reaches within a factor {1 + tolerance:g} of 1: "
                f"{'passed' if result.gate_passed else 'failed'}")
     click.echo(f"verdict: {result.reason}")
     if json_out is not None:

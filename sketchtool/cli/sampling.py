@@ -255,6 +255,9 @@ def complete_command(input_ref, n, placement, mask_path, **params):
     inputs = (input_ref,) if mask_path is None else (input_ref, mask_path)
     run = _Run(params, inputs=inputs)
     run.model.require("complete", "complete")
+    if run.model.output_kind == "images" and accepts("svg", _reference_path(input_ref)):
+        raise SketchtoolError(f"model {_model_name(params['model_ref'])} draws images: it completes a picture "
+                              "(PNG/JPG or DATASET.npz:split:index), not an SVG drawing")
     in_place = (run.model.output_kind != "images" and accepts("svg", _reference_path(input_ref))
                 and accepts("svg-out", run.out))
     grid_looks = given_options("cols", "common_scale", "colour_by_order") if in_place else []

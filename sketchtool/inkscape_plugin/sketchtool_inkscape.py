@@ -212,7 +212,7 @@ class Sketchtool(inkex.EffectExtension):
         args = [*args, "--out", str(out), "--temperature", str(self.options.temperature),
                 "--seed", str(self.options.seed)]
         if self.options.model.strip():
-            args += ["--model", self.options.model.strip()]
+            args += ["--model", _model_path(self.options.model.strip(), self.document_path())]
         command = _sketchtool_command()
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "SKETCHTOOL_DEBUG")}
         env["PYTHONWARNINGS"] = "ignore"
@@ -223,7 +223,10 @@ class Sketchtool(inkex.EffectExtension):
             raise AbortExtension(f"Cannot start sketchtool ({command[0]}: {e.strerror}); "
                                  "run `sketchtool inkscape install` again from its environment")
         if done.returncode != 0 or not out.is_file():
-            raise AbortExtension(_failure_message(done.stderr, command[0]))
+            message = _failure_message(done.stderr, command[0])  # without the temporary folder's paths
+            for name, shown in (("given.svg", "the selection"), ("result.svg", "the result")):
+                message = message.replace(str(tmp / name), shown)
+            raise AbortExtension(message)
         return inkex.load_svg(str(out)).getroot()
 
     def _new_group(self, label, transform):
@@ -304,12 +307,27 @@ def _sketchtool_command():
     return list(command)
 
 
+def _model_path(model, document):
+    """A run or checkpoint named by a relative path, made absolute: sketchtool runs in a temporary folder. The
+    path is looked for from Inkscape's working folder, then from the open document's; an embedded name (or a
+    path found nowhere) goes as it is."""
+    for base in (os.getcwd(), os.path.dirname(document or "")):
+        candidate = os.path.join(base, model)
+        if base and (os.path.isfile(candidate) or any(os.path.isfile(os.path.join(candidate, name))
+                                                      for name in ("best.pt", "latest.pt"))):
+            return os.path.abspath(candidate)
+    return model
+
+
 def _failure_message(stderr, python):
     lines = [line.strip() for line in (stderr or "").splitlines() if line.strip()]
     if any("No module named sketchtool" in line for line in lines):
         return (f"sketchtool is not installed for {python}; run `sketchtool inkscape install` again from the "
                 "environment where it is installed")
     last = lines[-1] if lines else "sketchtool failed without a message"
+    if "images are written as" in last or "draws images" in last:
+        return "sketchtool: this model draws images; the extension needs one that draws strokes (sheep, kanji or " \
+               "a Sketch-RNN run)"
     return "sketchtool: " + last.removeprefix("Error: ")
 
 

@@ -51,6 +51,8 @@ MAX_PARAMETERS = 1_000_000_000
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # the hparams `run_length` reads; a step count or interval below 1 trained nothing (or divided by zero)
 RUN_LENGTH_HPARAMS = ("num_steps", "save_every")
+MAX_BATCH_SIZE = 65_536  # items a training step; far beyond any model here, far below what exhausts memory
+MAX_UNROLLED_STEPS = 1_000  # steps a model unrolls per item (DRAW's glimpses, GRAN's canvases, an agent's strokes)
 
 
 @dataclass
@@ -328,6 +330,8 @@ def hparams_from_dict(cls: type, values: Mapping[str, Any], base: Any = None) ->
                                   "in size)")
     hps = cls(**current)
     check_ranges(hps, positive=tuple(name for name in RUN_LENGTH_HPARAMS if name in fields))
+    if "batch_size" in fields and hps.batch_size > MAX_BATCH_SIZE:  # a step's memory: refused, not run out of
+        raise SketchtoolError(f"hparam batch_size={hps.batch_size}: at most {MAX_BATCH_SIZE:,} a step")
     check = getattr(hps, "validate", None)
     if check is not None:
         check()

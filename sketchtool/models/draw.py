@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from sketchtool.dataspec import DataSpec
 from sketchtool.errors import SketchtoolError
-from sketchtool.models.base import Condition, ImageSamples, SketchModel
+from sketchtool.models.base import MAX_UNROLLED_STEPS, Condition, ImageSamples, SketchModel
 
 __all__ = ["DRAW", "DRAWHParams", "PRESETS", "Attention", "Pass", "filterbank", "gaussian_kl", "glimpse", "paste",
            "window_boxes", "mark_windows"]
@@ -71,6 +71,8 @@ class DRAWHParams:
         for name in ("T", "read_n", "write_n", "z_size", "enc_size", "dec_size", "batch_size"):
             if getattr(self, name) < 1:
                 raise SketchtoolError(f"hparam {name}={getattr(self, name)}: must be at least 1")
+        if self.T > MAX_UNROLLED_STEPS:  # T=1e9 grew memory without end, past Ctrl-C
+            raise SketchtoolError(f"hparam T={self.T}: at most {MAX_UNROLLED_STEPS:,} glimpses (the paper: 64)")
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise SketchtoolError(f"hparam learning_rate={self.learning_rate}: must be a number > 0")
         if not 0 <= self.beta1 < 1:

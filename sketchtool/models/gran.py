@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sketchtool.errors import SketchtoolError
-from sketchtool.models.base import Condition, ImageSamples, SketchModel, check_finite
+from sketchtool.models.base import MAX_UNROLLED_STEPS, Condition, ImageSamples, SketchModel, check_finite
 
 __all__ = ["GRAN", "GRANHParams"]
 
@@ -45,8 +45,8 @@ class GRANHParams:
     save_every: int = 500
 
     def validate(self) -> None:
-        if self.T < 1:
-            raise SketchtoolError(f"hparam T={self.T}: at least one step")
+        if not 1 <= self.T <= MAX_UNROLLED_STEPS:
+            raise SketchtoolError(f"hparam T={self.T}: from 1 to {MAX_UNROLLED_STEPS:,} steps")
         if min(self.num_z, self.ckern, self.dis_ckern, self.conv_num_hid, self.batch_size) < 1:
             raise SketchtoolError("hparams num_z, ckern, dis_ckern, conv_num_hid and batch_size must be >= 1")
         if not self.nkerns or not all(isinstance(k, int) and k >= 1 for k in self.nkerns):

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from sketchtool.errors import SketchtoolError
-from sketchtool.models.base import SketchModel, check_ranges
+from sketchtool.models.base import MAX_UNROLLED_STEPS, SketchModel, check_ranges
 from sketchtool.models.strokenet import StrokeRenderer, composite
 
 __all__ = ["StrokeAgent", "StrokeAgentHParams", "Strokes", "adjacent_penalty"]
@@ -63,8 +63,9 @@ class StrokeAgentHParams:
     save_every: int = 500
 
     def validate(self) -> None:
-        if self.steps < 1 or self.penalty_lambda < 0 or self.tune_renderer_every < 0:
-            raise SketchtoolError("steps must be >= 1; penalty_lambda and tune_renderer_every >= 0")
+        if not 1 <= self.steps <= MAX_UNROLLED_STEPS or self.penalty_lambda < 0 or self.tune_renderer_every < 0:
+            raise SketchtoolError(f"steps must be from 1 to {MAX_UNROLLED_STEPS:,}; penalty_lambda and "
+                                  "tune_renderer_every >= 0")
         check_ranges(self, positive=("learning_rate", "renderer_learning_rate"))
 
 
