@@ -244,7 +244,7 @@ def _check_image_shape(shape, what: str, path: Path) -> None:
             and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)):
         raise SketchtoolError(f"{path}: {what} {shape!r} is not two non-negative integers (H, W)", reason="corrupt")
     if shape[0] * shape[1] > MAX_IMAGE_PIXELS:
-        raise SketchtoolError(f"{path}: {what} holds {shape[0]}x{shape[1]} images, more than {MAX_IMAGE_PIXELS:,} "
+        raise SketchtoolError(f"{path}: {what} holds {shape[1]}x{shape[0]} images, more than {MAX_IMAGE_PIXELS:,} "
                               "pixels each", reason="corrupt")
 
 

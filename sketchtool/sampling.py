@@ -204,8 +204,9 @@ def complete_image(model, info, image: np.ndarray, mask: np.ndarray, n: int, opt
     shape = tuple(info.spec.image_shape)
     image, mask = np.asarray(image, dtype=np.float32), np.asarray(mask, dtype=bool)
     if image.shape != shape or mask.shape != shape:
-        raise SketchtoolError(f"the image ({'x'.join(map(str, image.shape))}) and mask "
-                              f"({'x'.join(map(str, mask.shape))}) must be the model's size, {shape[0]}x{shape[1]}")
+        sizes = ["x".join(map(str, a.shape[::-1])) for a in (image, mask)]  # width x height, as info prints
+        raise SketchtoolError(f"the image ({sizes[0]}) and mask ({sizes[1]}) must be the model's size, "
+                              f"{shape[1]}x{shape[0]}")
     if not np.isfinite(image).all():
         raise SketchtoolError("the image to complete has non-finite values")
     if mask.all():
@@ -350,7 +351,7 @@ def _sample_images(model, info, n: int, options: SampleOptions, generator: torch
     if options.condition and not info.spec.conditions and not getattr(model, "use_classes", model.num_classes > 1):
         raise SketchtoolError(f"--condition: model {info.path} takes no conditions; drop --condition")
     given = parse_condition(options.condition, n, info.class_names) if options.condition else Condition()
-    if labels is not None and given.labels is not None:
+    if labels is not None and (given.labels is not None or "identity" in given.vectors):
         raise SketchtoolError("--class and --condition identity= both pick the class; give one")
     labels = labels if labels is not None else given.labels
     images, steps = [], []
@@ -373,11 +374,15 @@ def parse_condition(text: str, n: int, class_names: Sequence[str]) -> Condition:
     `labels`; any other name -> `vectors[name]` (n, 1). A value "a:b" sweeps linearly from a to b over the n
     samples (ends included); an identity sweep gives soft identity codes `vectors["identity"]` (n, classes)
     blending the two classes (a morph). Values lie within ±MAX_CONDITION_VALUE."""
-    labels, vectors = None, {}
+    labels, vectors, seen = None, {}, set()
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = (x.strip() for x in part.partition("="))
         if not sep or not key or not value:
             raise SketchtoolError(f"--condition: {part!r} is not name=value (example: identity=3,angle=40)")
+        name = "identity" if key == "class" else key
+        if name in seen:  # angle=0,angle=90: the last one won without a word
+            raise SketchtoolError(f"--condition: {key} given twice; give each once")
+        seen.add(name)
         ends = value.split(":")
         if len(ends) > 2:
             raise SketchtoolError(f"--condition {key}={value}: give a number or a sweep a:b")

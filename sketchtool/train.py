@@ -682,8 +682,8 @@ def _check_fits(spec, data, path: Path) -> None:
     the mismatch, before a batch meets a layer of the wrong size."""
     shape = getattr(data, "image_shape", None)
     if shape is not None and spec.image_shape and tuple(shape) != tuple(spec.image_shape):
-        raise SketchtoolError(f"{path}: holds {shape[0]}x{shape[1]} images; the model reads "
-                              f"{spec.image_shape[0]}x{spec.image_shape[1]} (rasterize the data at its size)")
+        raise SketchtoolError(f"{path}: holds {shape[1]}x{shape[0]} images; the model reads "  # width x height,
+                              f"{spec.image_shape[1]}x{spec.image_shape[0]} (rasterize the data at its size)")  # as info
     if spec.num_classes > 1 and data.num_classes > spec.num_classes:  # one-class stroke models read any data
         raise SketchtoolError(f"{path}: holds {data.num_classes} classes; the model knows {spec.num_classes}")
     extras = getattr(data, "extras", {})

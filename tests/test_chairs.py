@@ -4,6 +4,8 @@ and nearest-seen-view baselines, and the commands (`generate --condition`)."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -211,6 +213,20 @@ def test_a_one_number_view_is_an_angle_and_other_widths_are_one_line(turntable):
     with pytest.raises(SketchtoolError, match="condition transform: this model takes 5 numbers, not 1; or give its "
                                               "parts scale"):
         model.condition_inputs(1, parse_condition("identity=3,angle=40,transform=1", 1, ds.class_names))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--condition", "identity=3,angle=0", "--temperature", "5"], "--temperature: model .* samples no noise"),
+    (["--condition", "identity=3,angle=0", "--greedy"], "--greedy: model .* samples no noise"),
+    (["--condition", "identity=3:5,angle=0", "--label", "1"], "both pick the class"),  # --label was ignored
+    (["--condition", "identity=3,angle=0,angle=90"], "angle given twice"),  # the last one won
+    (["--condition", "identity=3,angle=0,view=90"], "view and angle: both give the view"),  # the view won
+])
+def test_generate_refuses_what_a_chairs_run_would_ignore(chairs_run, tmp_path, args, message):
+    result = CliRunner().invoke(cli, ["generate", "--model", str(chairs_run), "--n", "2", "--out",
+                                      str(tmp_path / "x.png"), *args])
+    assert result.exit_code == 1 and re.search(message, result.output), result.output
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_chairs_refuses_a_dataset_without_turntable_conditions(digits_npz, tmp_path):

@@ -220,7 +220,7 @@ def test_huge_images_are_refused_from_the_member_header(tmp_path):
     np.savez(tmp_path / "empty_huge.npz", train=np.zeros((0, 100000, 100000), np.uint8), meta=meta)
     with pytest.raises(SketchtoolError, match="more than 16,777,216 pixels"):
         load_image_dataset(tmp_path / "empty_huge.npz")
-    with pytest.raises(SketchtoolError, match="the dataset holds 4097x4096 images"):
+    with pytest.raises(SketchtoolError, match="the dataset holds 4096x4097 images"):
         save_image_dataset(tmp_path / "unloadable.npz", ImageDataset(splits={"train": np.zeros((0, 4097, 4096))}))
     assert not (tmp_path / "unloadable.npz").exists()
     np.savez(tmp_path / "at_cap.npz", train=np.zeros((0, 4096, 4096), np.uint8), meta=meta)

@@ -87,6 +87,10 @@ class _Run:
         self.options.validate()
         device = str(resolve_device(params["device"]))
         self.model, self.info = load_model(resolve_model(params["model_ref"]), device=device)
+        noise = given_options("temperature", "greedy") if not self.model.uses_temperature else []
+        if noise:
+            raise SketchtoolError(f"{', '.join(noise)}: model {_model_name(params['model_ref'])} samples no noise "
+                                  "for it to change; drop it")
         refuse_unseen_look(self.out, *([frames] if frames else []), images=self.model.output_kind == "images")
         if given_options("with_inputs") and accepts("dataset", self.out):
             raise SketchtoolError("--with-inputs: an .npz holds the results only; drop it or write a page")
@@ -324,8 +328,8 @@ def _read_image(ref: str, shape: tuple):
         if index >= len(images):
             raise SketchtoolError(f"{ref}: index {index} out of range; split {split!r} has {len(images)} images")
         if images.shape[1:] != shape:
-            raise SketchtoolError(f"{ref}: images are {images.shape[1]}x{images.shape[2]}, the model's "
-                                  f"{shape[0]}x{shape[1]}")
+            raise SketchtoolError(f"{ref}: images are {images.shape[2]}x{images.shape[1]}, the model's "
+                                  f"{shape[1]}x{shape[0]}")
         return images[index]
     from sketchtool.image_build import load_image_resized
 

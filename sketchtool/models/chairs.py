@@ -214,6 +214,8 @@ class Chairs(SketchModel):
         else:
             raise SketchtoolError("the chairs generator draws a given identity at a given view; give them, "
                                   "e.g. --condition identity=3,angle=40")
+        if "view" in vectors and "angle" in vectors:  # the view won without a word
+            raise SketchtoolError("condition view and angle: both give the view; give one")
         if "view" in vectors and vectors["view"].shape[1] == 1:  # `view=40` on the command line: an angle
             vectors["angle"] = vectors.pop("view")
         if "view" in vectors:

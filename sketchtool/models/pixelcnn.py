@@ -245,7 +245,7 @@ class GatedPixelCNN(SketchModel):
         cond = self.conditioning(labels, h, n)
         if condition.image is not None:
             if tuple(condition.image.shape) != (n, H, W) or condition.mask is None:
-                raise SketchtoolError(f"the image to complete must be {H}x{W} (the model's size) with a mask")
+                raise SketchtoolError(f"the image to complete must be {W}x{H} (the model's size) with a mask")
             given = self.targets(condition.image.to(device)[:, None])
             mask = condition.mask.to(device).bool()
         else:
