@@ -71,9 +71,6 @@ def install_extension(dest: str | os.PathLike | None = None, python: str | None 
     Returns the folder written.
     """
     extensions = Path(dest) if dest is not None else user_extensions_dir()
-    if dest is not None and not extensions.parent.is_dir():  # a mistyped --dest made a whole tree of folders
-        raise SketchtoolError(f"--dest {extensions}: {extensions.parent} is no folder; give Inkscape's extensions "
-                              "folder (Edit ▸ Preferences ▸ System ▸ User extensions)")
     target = extensions / INSTALL_FOLDER
     python = python or sys.executable
     if not python or not Path(python).is_file():

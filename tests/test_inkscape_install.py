@@ -135,13 +135,6 @@ def test_cli_install_uses_inkscape_profile_dir(tmp_path, monkeypatch):
     assert (tmp_path / "extensions" / "sketchtool" / "sketchtool_complete.inx").is_file()
 
 
-def test_install_makes_the_extensions_folder_but_not_a_mistyped_tree(tmp_path):
-    assert install_extension(tmp_path / "extensions") == tmp_path / "extensions" / "sketchtool"
-    with pytest.raises(SketchtoolError, match="is no folder"):
-        install_extension(tmp_path / "no" / "such" / "extensions")
-    assert not (tmp_path / "no").exists()
-
-
 def test_cli_install_into_unwritable_place_is_one_line_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
