@@ -314,6 +314,7 @@ def _setup(dataset: Path, run_dir: Path, model_name: str, hps, options: TrainOpt
 
         check_capturable(model, device, dist.world_size)
     loop = _Loop(model.to(device), sources, dataset, run_dir, options, device, precision, dist)
+    loop.split_sizes = data.counts()  # the summary says how many drawings were too long for the model
     if payload is not None:
         loop.load_state(payload, reset_best=changed)
         loop.trim_metrics()
@@ -409,11 +410,16 @@ class _Loop:
         self.last_metrics: dict[str, float] = {}
         self.tensorboard = None  # a SummaryWriter, False when TensorBoard is not installed, None before the first log
         self.captured = None  # a cuda_graph.CapturedStep under --cuda-graph
+        self.split_sizes: dict[str, int] = {}  # items of each split in the dataset, before the model's limits
 
     def summary(self) -> str:
         """What is trained on what, from where to where: e.g. the receptive field or cell a preset chose."""
         params = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
-        counts = ", ".join(f"{len(source):,} {split}" for split, source in self.sources.items())
+        counts = ", ".join(f"{len(source):,} {split}" + (f" of {self.split_sizes[split]:,}"
+                                                          if self.split_sizes.get(split, 0) > len(source) else "")
+                           for split, source in self.sources.items())
+        if any(self.split_sizes.get(split, 0) > len(source) for split, source in self.sources.items()):
+            counts += " (the rest are longer than the model takes)"
         start = f"from step {self.step} " if self.step else ""
         span = (f"{start}to step {self.steps}" if self.step < self.steps else
                 f"already at step {self.step}, so nothing to train (--steps {self.steps}; give more to go on)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -70,6 +71,15 @@ def test_init_on_a_dataset_with_classes_says_how_to_fine_tune(small_dataset, tmp
     _one_line_error(result)
     assert ("its classes (none) differ from the dataset's (6: c0, c1, c2, ...); build the dataset without --labels "
             "folder to fine-tune") in result.output, result.output
+
+
+def test_train_says_how_many_drawings_are_too_long_for_the_model(small_dataset, tmp_path):
+    """`--init kanji` (91 points) on the sheep kept 2,138 of 7,400 drawings and said only "2,138 train"."""
+    result = CliRunner().invoke(cli, ["train", str(small_dataset), "-o", str(tmp_path / "r"), "--steps", "1",
+                                      "--threads", "1", "--hparams", TINY + ",max_seq_len=32"])
+    assert result.exit_code == 0, result.output
+    summary = result.output.splitlines()[0]
+    assert re.search(r"\d+ train of 24, \d+ valid of \d+ \(the rest are longer than the model takes\)", summary), summary
 
 
 def test_progress_lines_say_which_step_the_validation_figures_are_from(capsys):

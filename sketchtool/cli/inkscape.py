@@ -30,7 +30,13 @@ def inkscape() -> None:
 @inkscape.command()
 @_DEST
 def install(dest: Path | None) -> None:
-    """Copy the extension into Inkscape and make it run this environment's sketchtool."""
+    """Copy the extension into Inkscape and make it run this environment's sketchtool.
+
+    \b
+    Examples:
+      sketchtool inkscape install
+      sketchtool inkscape install --dest ~/.config/inkscape/extensions
+    """
     from sketchtool.inkscape_install import install_extension
 
     target = install_extension(dest)
@@ -40,7 +46,12 @@ def install(dest: Path | None) -> None:
 @inkscape.command()
 @_DEST
 def uninstall(dest: Path | None) -> None:
-    """Remove the extension installed by `sketchtool inkscape install`."""
+    """Remove the extension installed by `sketchtool inkscape install` (files you added there stay).
+
+    \b
+    Example:
+      sketchtool inkscape uninstall
+    """
     from sketchtool.inkscape_install import uninstall_extension
 
     removed = uninstall_extension(dest)
