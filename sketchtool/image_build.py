@@ -157,14 +157,14 @@ def images_from_folder(folder: str | os.PathLike, *, size: int, padding: float, 
         images[i] = load_line_drawing(path, size=size, padding=padding, line_width=line_width)
         if on_progress:
             on_progress(i + 1, len(files))
-    inked = images.any(axis=(1, 2))
-    if not inked.all():  # blank paper is no drawing to learn (vectorize and build-dataset refuse it too)
-        blank = [f for f, i in zip(files, inked) if not i]
-        if inked.sum() == 0:
-            raise SketchtoolError(f"{folder}: no ink in any picture")
+    inked = images.any(axis=(1, 2))  # blank paper is no drawing to learn (vectorize and build-dataset refuse it)
+    if not inked.any():
+        raise SketchtoolError(f"{folder}: no ink in any picture")
+    if not inked.all():
         if on_warning:
-            on_warning(f"left out {len(blank)} blank picture(s) with no ink, e.g. {blank[0]}")
-        images, files = images[inked], [f for f, i in zip(files, inked) if i]
+            on_warning(f"left out {int((~inked).sum())} blank picture(s) with no ink, e.g. "
+                       f"{files[int(np.argmin(inked))]}")
+        images, files = images[inked], [f for f, keep in zip(files, inked) if keep]
 
     def class_of(path: Path) -> str:  # pictures directly in `folder` take its own name, not "."
         within = path.parent.relative_to(folder)

@@ -319,7 +319,7 @@ def _setup(dataset: Path, run_dir: Path, model_name: str, hps, options: TrainOpt
         loop.load_state(payload, reset_best=changed)
         loop.trim_metrics()
     if dist.is_main:
-        loop.write_run_json()  # a resumed run's too: its dataset may be new (--new-dataset), its steps are
+        loop.write_run_json()  # a resumed run's too: its dataset (--new-dataset) and its --steps may be new
     if options.cuda_graph:
         from sketchtool.cuda_graph import CapturedStep
 
@@ -415,10 +415,10 @@ class _Loop:
     def summary(self) -> str:
         """What is trained on what, from where to where: e.g. the receptive field or cell a preset chose."""
         params = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
-        counts = ", ".join(f"{len(source):,} {split}" + (f" of {self.split_sizes[split]:,}"
-                                                          if self.split_sizes.get(split, 0) > len(source) else "")
+        short = {split: self.split_sizes.get(split, 0) > len(source) for split, source in self.sources.items()}
+        counts = ", ".join(f"{len(source):,} {split}" + (f" of {self.split_sizes[split]:,}" if short[split] else "")
                            for split, source in self.sources.items())
-        if any(self.split_sizes.get(split, 0) > len(source) for split, source in self.sources.items()):
+        if any(short.values()):
             counts += " (the rest are longer than the model takes)"
         start = f"from step {self.step} " if self.step else ""
         span = (f"{start}to step {self.steps}" if self.step < self.steps else
