@@ -21,9 +21,9 @@ from sketchtool.errors import SketchtoolError
 from sketchtool.image_build import (INK_THRESHOLD, MAX_PIXELS, Fitted, decode_grey, fit_picture, ink_of,
                                     read_grey)
 
-__all__ = ["METHODS", "Fitted", "Vectorized", "check_refine", "check_strokes", "decode_picture", "fit_picture", "read_picture",
-           "fit_line_art", "score_reconstruction", "skeleton_polylines", "tidy_polylines", "vectorize", "agent_polylines",
-           "render_polylines"]
+__all__ = ["METHODS", "Fitted", "Vectorized", "check_refine", "check_strokes", "decode_picture", "fit_picture",
+           "read_picture", "fit_line_art", "score_reconstruction", "skeleton_polylines", "tidy_polylines", "vectorize",
+           "agent_polylines", "render_polylines"]
 
 METHODS = ("agent", "skeleton")
 SKELETON_THRESHOLD = 0.35     # ink above this is line, for thinning

@@ -224,14 +224,13 @@ def eval_command(run, split, dataset, device, precision, seed):
     from sketchtool.device import configure_threads
 
     configure_threads(None)
-    from sketchtool.train import evaluate
-
     from sketchtool.checkpoint import resolve_checkpoint
     from sketchtool.pretrained import EMBEDDED, resolve_model
+    from sketchtool.train import evaluate
 
-    m = evaluate(run, split=split, dataset=dataset, device=device, precision=precision, seed=seed)
-    items, total, step = m.pop("items"), m.pop("split_items"), m.pop("step")
     checkpoint = resolve_checkpoint(resolve_model(run, option="model"))  # a run directory: best.pt, else latest.pt
+    m = evaluate(checkpoint, split=split, dataset=dataset, device=device, precision=precision, seed=seed)
+    items, total, step = m.pop("items"), m.pop("split_items"), m.pop("step")
     embedded = {model.path: name for name, model in EMBEDDED.items()}
     click.echo(f"{'embedded ' + embedded[checkpoint] if checkpoint in embedded else checkpoint} at step {step:,}")
     left_out = f" of {total:,}; the rest are longer than the model takes" if total > items else ""
