@@ -8,11 +8,11 @@ Image models return `ImageSamples`. A model without the capability a function ne
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import math
 import secrets
-from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -32,6 +32,7 @@ __all__ = [
     "encode",
     "require_encoder",
     "generate",
+    "sample_labels",
     "complete",
     "complete_many",
     "complete_image",
@@ -50,10 +51,11 @@ MAX_CONDITION_VALUE = 1e6  # --condition values: far beyond any angle, scale or 
 EMPTY_RETRIES = 10  # `generate` redraws drawings that draw no line this many times at most
 # (the embedded kanji ends at once for about 23% of prior z draws: 10 retries leave 4e-7 of drawings empty)
 ProgressFn = Callable[[int, int], None]  # (drawings done, total)
+_LABEL_STREAM = 0x1ABE1  # the random classes' own stream of a seed, apart from the drawings'
 MAX_TEMPERATURE = 100.0  # far past any useful setting; beyond ~1e38 float32 sampling turns drawings into NaN
 
 
-@dataclass
+@dataclasses.dataclass
 class SampleOptions:
     """How drawings are decoded. `seed` None draws a fresh seed (not reproducible); `class_name` picks the class
     of a class-conditional model (None: a random class per drawing); `chunk_size` drawings advance together;
@@ -138,25 +140,44 @@ def require_encoder(model, info) -> None:
 
 
 def generate(model, info, n: int, options: SampleOptions, on_progress: ProgressFn | None = None, *,
-             frames: bool = False) -> list[np.ndarray] | ImageSamples:
+             frames: bool = False, labels: np.ndarray | None = None) -> list[np.ndarray] | ImageSamples:
     """n new samples: stroke-3 drawings in dataset units (random latents z: `SampleOptions.z_temperature`), or
-    `ImageSamples` (with the canvas over time when `frames` and the model draws in steps). Drawing i of a seed
-    is the same for any n (`drawing_generators`). A drawing that draws no line (some latents decode to nothing, or
-    to one lone point) is drawn again from its next stream, so a seed still fixes the output."""
+    `ImageSamples` (with the canvas over time when `frames` and the model draws in steps, and each image's class).
+    Drawing i of a seed is the same for any n (`drawing_generators`). A drawing that draws no line (some latents
+    decode to nothing, or to one lone point) is drawn again from its next stream, so a seed still fixes the output.
+    A class-conditional stroke model draws the classes `labels` (default: `sample_labels`, which says which)."""
     _check_count(n, "--n")
     model.require("generate", "generate")
     if model.output_kind == "images":
         generator = make_generator(options.seed, _device_of(model))
         return _sample_images(model, info, n, options, generator, on_progress, frames)
     seed = _seed_or_fresh(options.seed)
-    drawings = _decode(model, info, n, options, keys=[(seed, i) for i in range(n)], on_progress=on_progress)
+    if labels is None:
+        labels = sample_labels(model, info, n, dataclasses.replace(options, seed=seed))
+    drawings = _decode(model, info, n, options, keys=[(seed, i) for i in range(n)], labels=labels,
+                       on_progress=on_progress)
     for retry in range(1, EMPTY_RETRIES + 1):
         empty = [i for i, d in enumerate(drawings) if _draws_no_line(d)]
         if not empty:
             break
-        for i, d in zip(empty, _decode(model, info, len(empty), options, keys=[(seed, i, retry) for i in empty])):
+        again = _decode(model, info, len(empty), options, keys=[(seed, i, retry) for i in empty],
+                        labels=None if labels is None else np.asarray(labels)[empty])
+        for i, d in zip(empty, again):
             drawings[i] = d
     return drawings
+
+
+def sample_labels(model, info, n: int, options: SampleOptions) -> np.ndarray | None:
+    """The class index of each of n new samples: `--class`'s for all; for a class-conditional model without
+    one, a class drawn uniformly per sample from the seed (sample i's is the same for any n, as its drawing is);
+    None for a model without classes. What `generate` draws, so a caller can record which class each sample is."""
+    given = _labels(model, info, options, n)
+    if given is not None:
+        return given.numpy()
+    if not getattr(model, "use_classes", False):
+        return None
+    seed = _seed_or_fresh(options.seed)
+    return np.random.default_rng([seed, _LABEL_STREAM]).integers(model.num_classes, size=n)
 
 
 def complete(model, info, prefix: np.ndarray, n: int, options: SampleOptions,
@@ -354,6 +375,8 @@ def _sample_images(model, info, n: int, options: SampleOptions, generator: torch
     if labels is not None and (given.labels is not None or "identity" in given.vectors):
         raise SketchtoolError("--class and --condition identity= both pick the class; give one")
     labels = labels if labels is not None else given.labels
+    if labels is None and "identity" not in given.vectors and getattr(model, "use_classes", False):
+        labels = torch.as_tensor(sample_labels(model, info, n, options))
     images, steps = [], []
     for start in range(0, n, options.chunk_size):
         stop = min(n, start + options.chunk_size)
@@ -366,7 +389,8 @@ def _sample_images(model, info, n: int, options: SampleOptions, generator: torch
             steps.append(out.frames)
         if on_progress is not None:
             on_progress(stop, n)
-    return ImageSamples(np.concatenate(images), np.concatenate(steps, axis=1) if steps else None)
+    return ImageSamples(np.concatenate(images), np.concatenate(steps, axis=1) if steps else None,
+                        None if labels is None else labels.numpy())
 
 
 def parse_condition(text: str, n: int, class_names: Sequence[str]) -> Condition:
@@ -425,10 +449,11 @@ def _class_index(text: str, class_names: Sequence[str], key: str) -> int:
 
 def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None = None,
             prefix: list[np.ndarray] | None = None, keys: Sequence[tuple[int, ...]] | None = None,
-            on_progress: ProgressFn | None = None) -> list[np.ndarray]:
+            labels: np.ndarray | None = None, on_progress: ProgressFn | None = None) -> list[np.ndarray]:
     """Run the model's batched sampler over n drawings, `options.chunk_size` at a time, each drawing from its
     own generator (`drawing_generators`; keys default to (seed, index)), or each chunk from one for a model
-    that takes one; results scaled back to dataset units (float64)."""
+    that takes one; results scaled back to dataset units (float64). `labels`: each drawing's class (default:
+    `--class`'s, else the model draws one)."""
     options.validate()
     if model.output_kind != "strokes":
         raise SketchtoolError(f"model {info.path} draws {model.output_kind}, not strokes; these commands need strokes")
@@ -439,7 +464,7 @@ def _decode(model, info, n: int, options: SampleOptions, *, z: np.ndarray | None
     if keys is None:
         seed = _seed_or_fresh(options.seed)
         keys = [(seed, i) for i in range(n)]
-    labels = _labels(model, info, options, n)
+    labels = _labels(model, info, options, n) if labels is None else torch.as_tensor(labels, dtype=torch.int64)
     extra = _sampler_keywords(model, info, options)
     z_all = None if z is None else torch.as_tensor(np.asarray(z), dtype=torch.float32, device=device)
     out: list[np.ndarray] = []

@@ -168,6 +168,13 @@ def test_info_shows_classes_and_build_settings(tmp_path):
     result = run("info", out)
     assert "Classes (2):" in result.stdout and "  a: train 2" in result.stdout
     assert "epsilon=1.5" in result.stdout
+    shown = tmp_path / "shown.npz"  # a preview .npz keeps each drawing's class
+    assert run("show", out, "-o", shown, "--n", 5).exit_code == 0
+    source, picked = load_dataset(out), load_dataset(shown)
+    assert picked.class_names == source.class_names == ["a", "b"]
+    assert sorted(picked.labels_of("train")) == sorted(source.labels_of("train"))
+    assert run("show", out, "-o", shown, "--class", "b", "--force").exit_code == 0
+    assert list(load_dataset(shown).labels_of("train")) == [1]
 
 
 @pytest.mark.parametrize("command", ["info", "show"])

@@ -441,3 +441,13 @@ def test_rasterize_keeps_a_large_scans_thin_lines_strong_when_given_a_line_width
         peaks[name] = int(data.splits["train"][0].max())
         assert data.meta["line_width"] == (1.5 if args else None)
     assert peaks["plain"] < 64 and peaks["strong"] == 255, peaks
+
+
+def test_show_of_an_image_dataset_to_npz_keeps_the_classes(digits_npz, tmp_path):
+    out = tmp_path / "threes.npz"
+    result = CliRunner().invoke(cli, ["show", str(digits_npz), "-o", str(out), "--class", "3", "--n", "4"])
+    assert result.exit_code == 0, result.output
+    shown, source = load_image_dataset(out), load_image_dataset(digits_npz)
+    assert shown.class_names == source.class_names and list(shown.labels_of("train")) == [3] * 4
+    threes = source.splits["train"][source.labels_of("train") == 3]
+    assert all(any((image == t).all() for t in threes) for image in shown.splits["train"])

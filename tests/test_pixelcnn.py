@@ -209,7 +209,24 @@ def test_generate_label_and_complete_write_images(digits_run, digits_npz, tmp_pa
     assert result.exit_code == 0, result.output
     from sketchtool.images import load_image_dataset
 
-    assert load_image_dataset(out).splits["train"].shape == (3, 8, 8)
+    sevens = load_image_dataset(out)
+    assert sevens.splits["train"].shape == (3, 8, 8)
+    assert list(sevens.labels_of("train")) == [7] * 3 and sevens.class_names[7] == "7"
+
+    # without --label each image gets a random class, recorded; image i is what --label gives it
+    mixed = tmp_path / "mixed.npz"
+    result = runner.invoke(cli, ["generate", "--model", str(digits_run), "--n", "8", "--seed", "1",
+                                 "--temperature", "1", "--out", str(mixed)])
+    assert result.exit_code == 0, result.output
+    mixed = load_image_dataset(mixed)
+    labels = mixed.labels_of("train")
+    assert len(set(labels)) > 2 and mixed.class_names == sevens.class_names
+    first = tmp_path / "first.npz"
+    result = runner.invoke(cli, ["generate", "--model", str(digits_run), "--label", str(labels[0]), "--n", "8",
+                                 "--seed", "1", "--temperature", "1", "--out", str(first)])
+    assert result.exit_code == 0, result.output
+    same = labels == labels[0]
+    assert (load_image_dataset(first).splits["train"][same] == mixed.splits["train"][same]).all()
 
     given = load_image_dataset(digits_npz).images("test")[0]
     filled = tmp_path / "filled.npz"

@@ -284,6 +284,26 @@ def test_several_classes_train_a_class_conditional_decoder(subset, tmp_path):
     assert info.class_names == ["left", "right"] and model.use_classes
     assert len(model.sample(2, labels=torch.tensor([0, 1]), max_len=5)) == 2
 
+    # generate draws a class per drawing and an .npz records which; drawing i is then what --class gives it
+    from click.testing import CliRunner
+
+    from sketchtool.cli import cli
+
+    def sampled(out, *extra):
+        result = CliRunner().invoke(cli, ["generate", "--model", str(tmp_path / "run"), "--n", "12", "--seed", "4",
+                                          "--out", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        return load_dataset(out)
+
+    mixed = sampled(tmp_path / "mixed.npz")
+    labels = mixed.labels_of("train")
+    assert mixed.class_names == ["left", "right"] and set(labels) == {0, 1}
+    for index, name in enumerate(["left", "right"]):
+        one = sampled(tmp_path / f"{name}.npz", "--class", name)
+        assert (one.labels_of("train") == index).all()
+        for i in np.flatnonzero(labels == index):
+            assert np.array_equal(one.splits["train"][i], mixed.splits["train"][i])
+
 
 def test_run_directory_is_never_overwritten(subset, tmp_path):
     run = tmp_path / "run"

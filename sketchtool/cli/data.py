@@ -222,7 +222,8 @@ def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_o
                               + f"; splits: {', '.join(f'{k} {v}' for k, v in ds.counts().items())}")
     picked = np.sort(np.random.default_rng(seed).choice(indices, size=min(count, len(indices)), replace=False))
     look = picture_look(stroke_width=stroke_width, png_width=png_width, dpi=dpi, cols=cols,
-                        colour_by_order=colour_by_order, common_scale=common_scale)
+                        colour_by_order=colour_by_order, common_scale=common_scale,
+                        labels=ds.labels_of(split)[picked], class_names=ds.class_names)
     if isinstance(ds, ImageDataset):  # a grid of its pixels
         from sketchtool.formats import write_images
 

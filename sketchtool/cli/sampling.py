@@ -137,6 +137,10 @@ class _Run:
 
         write_drawings(self.out, drawings, self.output_options(row, common_scale=self.params["common_scale"], **fields))
 
+    def classes(self, labels) -> dict:
+        """The output fields that record each sample's class (an .npz keeps them), when the samples have one."""
+        return {} if labels is None else {"labels": labels, "class_names": self.info.class_names}
+
     def done(self, what: str) -> None:
         how = ("no noise" if not self.model.uses_temperature else
                "greedy" if self.options.greedy else f"temperature {self.options.temperature:g}")
@@ -192,7 +196,7 @@ def generate_command(n, frames, condition, **params):
       sketchtool generate --model runs/draw --n 16 --out digits.png --frames digits.gif
       sketchtool generate --model runs/chairs --n 12 --out turn.png --condition identity=3,angle=0:330
     """
-    from sketchtool.sampling import generate
+    from sketchtool.sampling import generate, sample_labels
 
     run = _Run(params, frames=frames)
     run.options.condition = condition
@@ -203,8 +207,9 @@ def generate_command(n, frames, condition, **params):
         if frames:
             raise SketchtoolError(f"--frames: model {_model_name(params['model_ref'])} draws strokes; --frames "
                                   "animates image models that draw in steps")
-        drawings = generate(run.model, run.info, n, run.options, on_progress=_progress())
-        run.write(drawings)
+        labels = sample_labels(run.model, run.info, n, run.options)
+        drawings = generate(run.model, run.info, n, run.options, on_progress=_progress(), labels=labels)
+        run.write(drawings, **run.classes(labels))
         empty = sum(not len(d) for d in drawings)
         run.done(counted(len(drawings), "drawing") + (f" ({empty:,} empty)" if empty else ""))
         return
@@ -225,7 +230,7 @@ def generate_command(n, frames, condition, **params):
     samples = generate(run.model, run.info, n, run.options, on_progress=_progress(), frames=bool(frames))
     if frames:  # first: its size checks cover the PNG grid too (the same picture), so a refusal writes nothing
         write_frames(frames, samples.frames, run.output_options())
-    write_images(run.out, samples.images, run.output_options())
+    write_images(run.out, samples.images, run.output_options(**run.classes(samples.labels)))
     run.done(counted(len(samples.images), "image"))
 
 

@@ -106,6 +106,8 @@ class OutputOptions:
     profile: str | None = None  # G-code machine profile: built-in name or TOML path (None: grbl-servo)
     paper: str = "A4"           # plotter outputs (G-code, HP-GL): paper a px page is fitted onto
     optimize: bool = True       # plotter outputs: reorder/merge strokes to cut pen-up travel
+    labels: Sequence[int] | None = None  # dataset outputs (.npz): each drawing's class index into class_names
+    class_names: Sequence[str] = ()
 
 
 def writer_for(path: Path):

@@ -97,9 +97,13 @@ def _layout(n: int, cols: int | None) -> tuple[int, int]:
 
 
 def write_images_npz(images, path: str | os.PathLike, options=None) -> None:
-    """Format-dispatch entry point for `.npz`: the images as the train split of an image dataset."""
+    """Format-dispatch entry point for `.npz`: the images as the train split of an image dataset, with their
+    classes if given."""
     from sketchtool.images import ImageDataset, save_image_dataset
 
     a = check_images(images)
     uint8 = np.round(a * 255).astype(np.uint8)
-    save_image_dataset(path, ImageDataset(splits={"train": uint8}, meta={"source": "written images"}))
+    labelled = options is not None and options.labels is not None and len(options.class_names)
+    save_image_dataset(path, ImageDataset(splits={"train": uint8}, meta={"source": "written images"},
+                                          labels={"train": np.asarray(options.labels)} if labelled else {},
+                                          class_names=list(options.class_names) if labelled else []))

@@ -74,10 +74,11 @@ class Condition:
 @dataclass
 class ImageSamples:
     """images (n, H, W) float32 in [0, 1]; frames (T, n, H, W), the canvas over time, when asked for and the
-    model draws in steps (DRAW, GRAN)."""
+    model draws in steps (DRAW, GRAN); labels (n,), each image's class index, when the model was given classes."""
 
     images: np.ndarray
     frames: np.ndarray | None = None
+    labels: np.ndarray | None = None
 
 
 @dataclass
