@@ -63,13 +63,24 @@ def _lock_exclusive(fd: int) -> None:
 
 
 def prepare_run_dir(run_dir: Path, resume: bool) -> None:
+    """Refuse to start over an existing run or to resume what is not one. A run stopped before its first
+    checkpoint (killed in its first steps) holds only what a run writes as it starts: it may start again in place
+    (the trainer then drops its metrics.jsonl, under the lock), since there are no weights to lose."""
     if resume:
         if not (run_dir / "latest.pt").is_file():
-            raise SketchtoolError(f"{run_dir}: nothing to resume (no latest.pt); drop --resume to start a new run")
+            hint = ("it stopped before its first checkpoint; start it again without --resume" if _never_saved(run_dir)
+                    else "drop --resume to start a new run")
+            raise SketchtoolError(f"{run_dir}: nothing to resume (no latest.pt); {hint}")
         return
-    if run_dir.exists() and (not run_dir.is_dir() or any(p.name != LOCK_FILE for p in run_dir.iterdir())):
+    if not _never_saved(run_dir) and run_dir.exists() and (not run_dir.is_dir() or any(p.name != LOCK_FILE for p in run_dir.iterdir())):
         raise SketchtoolError(f"{run_dir} already exists; pass --resume to continue it or choose another -o")
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise SketchtoolError(f"{run_dir}: cannot create the run directory ({e.strerror or e})") from None
+
+
+def _never_saved(run_dir: Path) -> bool:
+    """True for a run directory holding only the files a run writes before its first checkpoint."""
+    names = {p.name for p in run_dir.iterdir()} if run_dir.is_dir() else set()
+    return "run.json" in names and names <= {LOCK_FILE, "run.json", "metrics.jsonl"}

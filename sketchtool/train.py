@@ -254,6 +254,8 @@ def _train(dataset: Path, run_dir: Path, model: str, hps, options: TrainOptions,
         try:
             if lock is not None:
                 prepare_run_dir(run_dir, resume)  # again under the lock: another trainer may have won the race
+                if not resume:  # records of a run stopped before its first checkpoint, if this is one
+                    (run_dir / "metrics.jsonl").unlink(missing_ok=True)
             loop = _setup(dataset, run_dir, model, hps, options, resume, device, precision, dist)
         except BaseException:
             if created:  # a run that never started leaves nothing behind

@@ -316,6 +316,20 @@ def test_run_directory_is_never_overwritten(subset, tmp_path):
     assert (run / "notes.txt").read_text() == "mine"
 
 
+def test_a_run_killed_before_its_first_checkpoint_starts_again_in_place(subset, tmp_path):
+    run = tmp_path / "run"
+    proc = _cli_train(subset, run, "--steps", 100_000, "--save-every", 100_000, "--log-every", 1, wait=False)
+    _wait_for(run / "metrics.jsonl", proc)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert not (run / "latest.pt").exists() and (run / "run.json").is_file()
+    with pytest.raises(SketchtoolError, match="stopped before its first checkpoint; start it again without --resume"):
+        train(subset, run, resume=True, options=_options(1))
+    train(subset, run, hps=_hps(), options=_options(2, log_every=1, save_every=2))
+    assert [r["step"] for r in read_metrics(run) if r["split"] == "train"] == [1, 2]  # the dead run's are gone
+    assert read_checkpoint(run / "latest.pt")["step"] == 2
+
+
 @pytest.mark.parametrize("model, hparam, message", [
     ("draw", {"T": 10**9}, "at most 1,000 glimpses"),  # memory grew without end, past SIGTERM
     ("gran", {"T": 5000}, "from 1 to 1,000 steps"),
