@@ -34,6 +34,7 @@ __all__ = [
     "build_dataset",
     "discover_svgs",
     "parse_split",
+    "split_order",
     "split_sizes",
 ]
 
@@ -190,6 +191,23 @@ def split_sizes(n: int, split: Sequence[float | int]) -> tuple[tuple[int, int, i
         return (n, 0, 0), (f"only {n} usable drawing(s): all went to train and valid/test are empty; "
                            "add drawings to get held-out splits")
     return (n - valid - test, valid, test), None
+
+
+def split_order(classes: Sequence, seed: int) -> np.ndarray:
+    """The order in which valid, test and train take their sizes: a seeded shuffle, stratified by class when
+    there are classes. Each item is placed by its rank within its class, (k + 0.5) / class size, so any leading
+    share of the order holds about that share of every class (a class of 20 gives the 5% valid split one drawing),
+    and a class too small for a held-out drawing stays in train."""
+    classes = np.asarray(classes)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(classes))
+    if len(np.unique(classes)) < 2:
+        return order
+    place = np.empty(len(classes))
+    for c in np.unique(classes):
+        members = order[classes[order] == c]
+        place[members] = (np.arange(len(members)) + 0.5) / len(members)
+    return order[np.argsort(place[order], kind="stable")]
 
 
 def discover_svgs(sources: Sequence[str | os.PathLike], *, pictures: bool = False) -> list[Path]:
@@ -376,11 +394,13 @@ def _start_method() -> str:
 
 def _split_dataset(drawings: list[np.ndarray], records: list[FileRecord], options: BuildOptions,
                    report: BuildReport) -> StrokeDataset:
-    """Deterministic shuffle with `seed`, then valid, test and train take their sizes in that order."""
+    """`split_order` (stratified by class with --labels folder), then valid, test and train take their sizes in
+    that order."""
     sizes, warning = split_sizes(len(drawings), options.split)
     if warning and drawings:
         report.warnings.append(warning)
-    order = np.random.default_rng(options.seed).permutation(len(drawings))
+    order = split_order([r.label or "" for r in records] if options.labels == "folder" else [""] * len(records),
+                        options.seed)
     bounds = np.cumsum([sizes[1], sizes[2], sizes[0]])
     names = ("valid", "test", "train")
     splits: dict[str, list[np.ndarray]] = {name: [] for name in SPLITS}

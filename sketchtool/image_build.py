@@ -142,11 +142,11 @@ def images_from_folder(folder: str | os.PathLike, *, size: int, padding: float, 
                        on_progress: Callable[[int, int], None] | None = None,
                        on_warning: Callable[[str], None] | None = None) -> ImageDataset:
     """Every PNG/JPG under `folder` (sorted, recursive) as one image; files directly in a sub-folder take its
-    name as their class when there are two or more such folders. A seeded shuffle splits them as
-    `sketchtool.build.split_sizes` does (`on_warning` hears what it says, e.g. counts that leave pictures out);
+    name as their class when there are two or more such folders. A seeded shuffle, stratified by class, splits
+    them as `sketchtool.build.split_sizes` does (`on_warning` hears what it says, e.g. counts that leave pictures out);
     `limit` keeps the first files only; `line_width` keeps the lines of pictures scaled down more than 2x that many
     pixels wide at full ink (`fit_picture`; None: as box scaling leaves them). An unreadable file is an error."""
-    from sketchtool.build import split_sizes
+    from sketchtool.build import split_order, split_sizes
 
     folder = Path(folder)
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())[:limit]
@@ -176,7 +176,7 @@ def images_from_folder(folder: str | os.PathLike, *, size: int, padding: float, 
     (n_train, n_valid, n_test), warning = split_sizes(len(files), split)
     if warning and on_warning:
         on_warning(warning.replace("usable drawings", "pictures"))
-    order = np.random.default_rng(seed).permutation(len(files))
+    order = split_order(labels, seed)
     parts = dict(zip(("valid", "test", "train"), np.split(order, np.cumsum([n_valid, n_test]))))
     parts["train"] = parts["train"][:n_train]
     meta = {"source": str(folder), "source_kind": "image folder", "padding": padding, "line_width": line_width,

@@ -14,6 +14,7 @@ from sketchtool.build import (
     build_dataset,
     discover_svgs,
     parse_split,
+    split_order,
     split_sizes,
 )
 from sketchtool.errors import SketchtoolError
@@ -185,6 +186,20 @@ def test_folder_labels_become_classes(tmp_path):
     assert dataset.class_names == ["big", "cats"]
     assert sorted(dataset.labels_of("train").tolist()) == [0, 0, 0, 0, 1, 1, 1, 1]
     assert {r.label for r in report.files} == {"big", "cats"}
+
+
+def test_held_out_splits_take_every_class_in_proportion(tmp_path):
+    """A plain shuffle left a class of 20 out of valid in about a third of seeds, and put half of a class of 2
+    there; the split is now stratified, and a build without classes shuffles as before."""
+    distinct_drawings(tmp_path / "many", 60, "m")
+    distinct_drawings(tmp_path / "some", 20, "s", start=100)
+    distinct_drawings(tmp_path / "two", 2, "t", start=200)
+    for seed in range(5):
+        dataset, _ = build_dataset([tmp_path], BuildOptions(workers=1, labels="folder", seed=seed))
+        assert dataset.counts() == {"train": 74, "valid": 4, "test": 4}
+        for split in ("valid", "test"):
+            assert sorted(dataset.labels_of(split).tolist()) == [0, 0, 0, 1]  # 5% of 60, 5% of 20, none of 2
+    assert list(split_order([""] * 30, 7)) == list(np.random.default_rng(7).permutation(30))
 
 
 def test_a_linked_file_takes_the_folder_it_sits_in_as_its_class(tmp_path):

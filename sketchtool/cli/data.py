@@ -33,7 +33,8 @@ def _format_stats(stats: dict) -> str:
 @click.option("--adaptive", is_flag=True,
               help="Re-simplify drawings longer than --max-seq-len with a larger epsilon instead of dropping them.")
 @click.option("--split", "split_text", default="0.9,0.05,0.05", show_default=True,
-              help="train,valid,test as ratios (0.9,0.05,0.05 or 90%,5%,5%) or counts (10000,600,500).")
+              help="train,valid,test as ratios (0.9,0.05,0.05 or 90%,5%,5%) or counts (10000,600,500); with "
+                   "--labels folder each class is split in proportion.")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the train/valid/test shuffle.")
 @click.option("--labels", type=click.Choice(["none", "folder"]), default="none", show_default=True,
               help="'folder': each file's parent folder name is its class.")
