@@ -23,9 +23,9 @@ PAPER_SIZES = {  # portrait width x height in mm
     "a6": (105.0, 148.0), "a5": (148.0, 210.0), "a4": (210.0, 297.0), "a3": (297.0, 420.0),
     "letter": (215.9, 279.4), "legal": (215.9, 355.6),
 }
-_UNITS_MM = {"mm": 1.0, "cm": 10.0, "in": 25.4, "px": MM_PER_PX}
+_UNITS_MM = {"mm": 1.0, "cm": 10.0, "in": 25.4, "pt": 25.4 / 72, "pc": 25.4 / 6, "px": MM_PER_PX}
 _NUMBER = r"\d+(?:\.\d*)?|\.\d+"
-_LENGTH = re.compile(rf"^\s*(?P<value>{_NUMBER})\s*(?P<unit>mm|cm|in|px)?\s*$", re.IGNORECASE)
+_LENGTH = re.compile(rf"^\s*(?P<value>{_NUMBER})\s*(?P<unit>mm|cm|in|pt|pc|px)?\s*$", re.IGNORECASE)
 _SIZE = re.compile(rf"^\s*(?P<w>{_NUMBER})\s*(?P<wu>mm|cm|in)?\s*x\s*(?P<h>{_NUMBER})\s*(?P<hu>mm|cm|in)?\s*$",
                    re.IGNORECASE)
 MAX_PAPER_MM = 10_000.0  # a 10 m roll; the largest bed a machine profile may state (sketchtool.profiles)
@@ -128,12 +128,14 @@ class Paper:
 
 
 def parse_length(text: str | float, *, what: str = "length") -> float:
-    """"10mm", "1.5cm", "0.5in", "20px" or a bare number (mm) -> mm."""
+    """"10mm", "1.5cm", "0.5in", "12pt", "20px" or a bare number (mm) -> mm."""
     if isinstance(text, (int, float)):
         return float(text)
     m = _LENGTH.match(text)
     if not m:
-        raise SketchtoolError(f"{what} {text!r}: give a number with mm, cm, in or px (e.g. 10mm)")
+        if _LENGTH.match(text.replace("-", "", 1)):
+            raise SketchtoolError(f"{what} {text!r}: must not be negative")
+        raise SketchtoolError(f"{what} {text!r}: give a number with mm, cm, in, pt, pc or px (e.g. 10mm)")
     return float(m.group("value")) * _UNITS_MM[(m.group("unit") or "mm").lower()]
 
 
@@ -156,6 +158,8 @@ def parse_paper(spec: str = "A4", *, landscape: bool = False, margin: str | floa
     if landscape != (width > height) and (landscape or key in PAPER_SIZES):
         width, height = height, width
     name = name or f"{width:g}x{height:g} mm"
+    if min(width, height) <= 0:
+        raise SketchtoolError(f"paper {spec!r}: both sides must be more than 0")
     if max(width, height) > MAX_PAPER_MM:
         raise SketchtoolError(f"paper {spec!r}: {name} is larger than any plotter draws on; give sides of at most "
                               f"{MAX_PAPER_MM:,g} mm")

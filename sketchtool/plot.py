@@ -178,16 +178,26 @@ def _svg_in_px(path: Path) -> list[np.ndarray]:
     from sketchtool.formats.svg_reader import read_svg
 
     svg = read_svg(path)
-    px_per_unit = 1.0
-    if svg.width is not None and svg.viewbox[2] > 0:
-        width = svg.width.strip()
-        try:
-            width_px = float(width) if _BARE_NUMBER.match(width) else parse_length(width) / MM_PER_PX
-        except SketchtoolError:  # %, em, ...: no physical size, keep user units as px
-            width_px = svg.viewbox[2]
-        px_per_unit = width_px / svg.viewbox[2]
-    if not (math.isfinite(px_per_unit) and px_per_unit > 0):
-        raise SketchtoolError(f"{path}: width {svg.width!r} over a viewBox {svg.viewbox[2]:g} wide gives no usable "
-                              "size; fix the width or viewBox")
+    scales = [_px_per_unit(length, side) for length, side in ((svg.width, svg.viewbox[2]), (svg.height, svg.viewbox[3]))]
+    aspect = (svg.preserve_aspect_ratio or "").split()
+    if None in scales:  # one side without a physical size: the other decides, as a viewer draws it
+        scales = [next((s for s in scales if s is not None), 1.0)] * 2
+    elif "none" not in aspect:  # the viewBox fits width x height whole ("meet", the default) or covers it ("slice")
+        scales = [max(scales) if "slice" in aspect else min(scales)] * 2
+    if not all(math.isfinite(s) and s > 0 for s in scales):
+        raise SketchtoolError(f"{path}: width {svg.width!r} and height {svg.height!r} over a viewBox "
+                              f"{svg.viewbox[2]:g} x {svg.viewbox[3]:g} give no usable size; fix the size or viewBox")
     with np.errstate(over="ignore"):  # an overflow is refused by the layout, as not finite
-        return [p * px_per_unit for p in svg.polylines]
+        return [p * np.asarray(scales) for p in svg.polylines]
+
+
+def _px_per_unit(length: str | None, side: float) -> float | None:
+    """Pixels per user unit of one side: its width or height over the viewBox's; None when the length gives no
+    physical size (absent, %, em)."""
+    if length is None or not side > 0:
+        return None
+    length = length.strip()
+    try:
+        return (float(length) if _BARE_NUMBER.match(length) else parse_length(length) / MM_PER_PX) / side
+    except SketchtoolError:
+        return None

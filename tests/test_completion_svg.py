@@ -67,3 +67,13 @@ def test_unusable_stroke_width_is_refused():
 def test_only_a_real_length_of_the_input_reaches_the_output(width, kept):
     text = completion_svg(GIVEN, ENDINGS, viewbox=(0, 0, 100, 50), width=width, height=width, placement="overlay")
     assert _frame(text)[1:] == (kept, kept)  # parses: nothing of the input's markup came through
+
+
+def test_a_stretched_frame_stays_stretched_so_the_result_lies_over_the_input():
+    """complete dropped preserveAspectRatio="none": the given part no longer covered the original in a viewer."""
+    text = completion_svg(GIVEN, ENDINGS, viewbox=(0, 0, 100, 50), width="200mm", height="50mm",
+                          placement="overlay", preserve_aspect_ratio="none")
+    assert ET.fromstring(text).get("preserveAspectRatio") == "none"
+    hostile = completion_svg(GIVEN, ENDINGS, viewbox=(0, 0, 100, 50), width="200mm", height="50mm",
+                             placement="overlay", preserve_aspect_ratio='none" onload="alert(1)')
+    assert ET.fromstring(hostile).get("preserveAspectRatio") is None and "onload" not in hostile

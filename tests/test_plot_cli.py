@@ -37,6 +37,24 @@ def test_svg_at_scale_one_keeps_its_physical_size(tmp_path: Path):
     assert "1 drawing," in result.output and "mm per unit" in result.output
 
 
+@pytest.mark.parametrize("size, aspect, extent", [
+    ('width="72pt" height="36pt"', "", (25.4, 12.7)),  # points, as matplotlib writes: was read as 19.05 mm
+    ('width="6pc" height="3pc"', "", (25.4, 12.7)),
+    ('width="100mm" height="20mm"', "", (40.0, 20.0)),  # the viewBox fits the page whole ("meet"): was 100 wide
+    ('width="100mm" height="100mm"', ' preserveAspectRatio="none"', (100.0, 100.0)),  # stretched to it
+    ('width="100mm" height="100mm"', ' preserveAspectRatio="xMidYMid slice"', (200.0, 100.0)),  # covers it
+])
+def test_svg_at_scale_one_takes_its_page_size_as_a_viewer_does(size, aspect, extent, tmp_path: Path):
+    svg = tmp_path / "frame.svg"
+    svg.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" {size} viewBox="0 0 72 36"{aspect}>'
+                   '<path d="M0 0 H72 V36" stroke="black" fill="none"/></svg>')
+    out = tmp_path / "frame.gcode"
+    result = _plot(svg, "-o", out, "--scale", "1", "--profile", "grbl-z", "--paper", "250x250mm")
+    assert result.exit_code == 0, result.output
+    xy = _xy(out.read_text())
+    assert (np.ptp(xy[:, 0]), np.ptp(xy[:, 1])) == (pytest.approx(extent[0], abs=1e-3), pytest.approx(extent[1], abs=1e-3))
+
+
 @needs_rs274
 def test_sheep_grid_gcode_is_accepted_by_rs274_and_reports_travel(tmp_path: Path, sheep_path: Path):
     out = tmp_path / "sheep.ngc"

@@ -363,7 +363,8 @@ def _complete_in_place(run: _Run, input_ref: str, n: int, placement: str) -> int
     drawing = read_svg(input_ref, tolerance=run.svg_options().get("tolerance"))
     result = complete_polylines(drawing.polylines, run.model, run.info, n, run.options, _progress(), name=input_ref)
     write_completion_svg(run.out, result.given, result.endings, viewbox=drawing.viewbox, width=drawing.width,
-                         height=drawing.height, placement=placement, stroke_width=run.params["stroke_width"])
+                         height=drawing.height, placement=placement, stroke_width=run.params["stroke_width"],
+                         preserve_aspect_ratio=drawing.preserve_aspect_ratio)
     return sum(not any(len(p) for p in ending) for ending in result.endings)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import atomic_write
 from sketchtool.formats.svg import LAYER_COLOURS, _path_data
+from sketchtool.formats.svg_reader import PRESERVE_ASPECT_RATIO
 from sketchtool.strokes import polylines_bounds
 
 __all__ = ["PLACEMENTS", "SIDE_GAP", "completion_svg", "write_completion_svg"]
@@ -33,9 +34,11 @@ _UNITS = {"", "px", "pt", "pc", "mm", "cm", "in", "em", "ex", "%"}
 
 def completion_svg(given: Sequence[np.ndarray], variants: Sequence[Sequence[np.ndarray]], *,
                    viewbox: tuple[float, float, float, float], width: str | None, height: str | None,
-                   placement: str = "side", stroke_width: float | None = None) -> str:
+                   placement: str = "side", stroke_width: float | None = None,
+                   preserve_aspect_ratio: str | None = None) -> str:
     """`given`: the start's polylines; `variants[k]`: variant k's continuation polylines; all (n, 2) in the
-    input's user units. Side placement steps by the width of everything drawn (start and all endings)."""
+    input's user units. Side placement steps by the width of everything drawn (start and all endings). The
+    input's `preserve_aspect_ratio` is kept, so a stretched frame ("none") still lies over the original."""
     if placement not in PLACEMENTS:
         raise SketchtoolError(f"--placement {placement!r}: use one of {', '.join(PLACEMENTS)}")
     x0, y0, x1, y1 = polylines_bounds([*given, *(p for v in variants for p in v)])
@@ -51,7 +54,10 @@ def completion_svg(given: Sequence[np.ndarray], variants: Sequence[Sequence[np.n
     digits = min(MAX_DIGITS, max(3, 3 - math.floor(math.log10(extent)))) if extent > 0 else 3
     viewbox, width, height = _frame_holding(viewbox, _page_length(width), _page_length(height), drawn, digits + 1)
     vb = " ".join(_number(v, digits + 1) for v in viewbox)
-    size = "".join(f' {name}="{value}"' for name, value in (("width", width), ("height", height)) if value)
+    if preserve_aspect_ratio is not None and not PRESERVE_ASPECT_RATIO.match(preserve_aspect_ratio):
+        preserve_aspect_ratio = None  # nothing but the attribute's own grammar reaches the markup
+    size = "".join(f' {name}="{value}"' for name, value in (("width", width), ("height", height),
+                                                          ("preserveAspectRatio", preserve_aspect_ratio)) if value)
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg"{size} viewBox="{vb}">',

@@ -209,10 +209,13 @@ def save_dataset(path: str | os.PathLike, dataset: StrokeDataset) -> None:
 def save_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], settings: dict | None = None, *,
                   split: str = "train", labels: np.ndarray | None = None, class_names: Sequence[str] = ()) -> None:
     """Write drawings (stroke-3) as the `split` of a dataset file (with their class `labels` into `class_names`,
-    if given), rounded to int16; refuses what int16 cannot hold instead of wrapping it round."""
+    if given), rounded to int16 as `build-dataset` rounds: the absolute points, then their differences, so rounding
+    errors do not add up along a drawing; refuses what int16 cannot hold instead of wrapping it round."""
     rounded = []
     for d in drawings:
-        d = np.round(np.asarray(d, dtype=np.float64))
+        d = np.array(d, dtype=np.float64).reshape(-1, 3)
+        d[:, :2] = np.diff(np.round(np.cumsum(d[:, :2], axis=0)), axis=0, prepend=np.zeros((1, 2)))
+        d[:, 2] = np.round(d[:, 2])
         if not np.isfinite(d).all():
             raise SketchtoolError(f"{path}: a drawing holds NaN or infinite points; nothing written")
         if len(d) and np.abs(d[:, :2]).max() > INT16_MAX:

@@ -27,6 +27,7 @@ MAX_POINTS_PER_CURVE = 10_000
 
 NON_RENDERING = {"symbol", "marker", "mask", "clipPath", "pattern", "linearGradient", "radialGradient", "filter"}
 _NUMBER_LIST = re.compile(r"[\s,]+")
+PRESERVE_ASPECT_RATIO = re.compile(r"^(defer\s+)?(none|x(Min|Mid|Max)Y(Min|Mid|Max))(\s+(meet|slice))?$")
 _IMPORTANT = re.compile(r"\s*!\s*important", re.IGNORECASE)
 
 
@@ -34,8 +35,9 @@ _IMPORTANT = re.compile(r"\s*!\s*important", re.IGNORECASE)
 class SvgDrawing:
     """A parsed SVG: `polylines` are float64 (n, 2) absolute points in document order, in the root's user
     (viewBox) coordinates with y down; a 1-point polyline is a dot. `viewbox` is (x, y, w, h); `width` and
-    `height` are the root's attributes as written (units kept) or None. `warnings` name what a browser would
-    also leave out but the file may not mean to (a `<use>` of another file or a missing id)."""
+    `height` are the root's attributes as written (units kept) or None, `preserve_aspect_ratio` the root's
+    (None when absent or not the attribute's grammar). `warnings` name what a browser would also leave out but
+    the file may not mean to (a `<use>` of another file or a missing id)."""
 
     polylines: list[np.ndarray]
     viewbox: tuple[float, float, float, float]
@@ -43,6 +45,7 @@ class SvgDrawing:
     height: str | None
     text_elements: int = 0
     warnings: list[str] = field(default_factory=list)
+    preserve_aspect_ratio: str | None = None
 
 
 def read_svg(
@@ -66,6 +69,8 @@ def read_svg(
     warnings = drop_unresolved_uses(root)
     check_structure(root, name, max_points)
     width, height = root.get("width"), root.get("height")
+    aspect = root.get("preserveAspectRatio", "").strip()
+    aspect = aspect if PRESERVE_ASPECT_RATIO.match(aspect) else None
     viewbox = _prepare_root(root)
     try:
         with np.errstate(all="ignore"):  # overflow becomes inf, which the coordinate check refuses
@@ -80,7 +85,7 @@ def read_svg(
                               + (f"; {warnings[0]}" if warnings else ""), reason="empty")
     if viewbox is None:
         viewbox = _viewport_from_size(width, height, polylines)
-    return SvgDrawing(polylines, viewbox, width, height, text_elements, warnings)
+    return SvgDrawing(polylines, viewbox, width, height, text_elements, warnings, aspect)
 
 
 # --- adjusting the tree for svgelements ----------------------------------------------------------------------
