@@ -27,6 +27,7 @@ __all__ = [
 ADAPTIVE_GROWTH = 1.25  # --adaptive multiplies epsilon by this until the drawing fits
 ADAPTIVE_MAX_STEPS = 30  # 1.25**30 ~ 800x the starting epsilon: past that only dots would remain
 INT16_MAX = 32767
+DEFAULT_EPSILON = 2.0  # RDP epsilon of build-dataset and of reading an input as a model's data, unless recorded
 READING_SETTINGS = ("epsilon", "size", "keep_units", "tolerance")  # dataset build settings inputs must share
 
 
@@ -56,7 +57,7 @@ class NormalizedSvg:
 def read_normalized_svg(
     path: str | os.PathLike | bytes,
     *,
-    epsilon: float = 2.0,
+    epsilon: float = DEFAULT_EPSILON,
     size: float = 256.0,
     keep_units: bool = False,
     max_seq_len: int | None = None,
@@ -80,7 +81,7 @@ def read_normalized_svg(
 def prepare_polylines(
     polylines: Sequence[np.ndarray],
     *,
-    epsilon: float = 2.0,
+    epsilon: float = DEFAULT_EPSILON,
     size: float = 256.0,
     keep_units: bool = False,
     max_seq_len: int | None = None,

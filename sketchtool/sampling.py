@@ -337,6 +337,8 @@ def _to_model_units(drawings: Sequence[np.ndarray], info) -> list[np.ndarray]:
         s = np.array(d, dtype=np.float32).reshape(-1, 3)
         if len(s) == 0:
             raise SketchtoolError(f"input drawing {i + 1} is empty")
+        if not np.isfinite(s).all():
+            raise SketchtoolError(f"input drawing {i + 1} holds NaN or infinite points")
         if max_len is not None and len(s) > max_len:
             raise SketchtoolError(f"input drawing {i + 1} has {len(s)} points, more than the model takes ({max_len}); "
                                   "simplify it (a larger --epsilon) or draw it with fewer points")

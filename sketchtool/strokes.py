@@ -13,6 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from sketchtool.errors import SketchtoolError
+
 __all__ = [
     "polylines_to_stroke3",
     "stroke3_to_polylines",
@@ -29,9 +31,20 @@ __all__ = [
 ]
 
 
+def _rows(array, columns: int, what: str) -> np.ndarray:
+    """`array` as float64 (n, columns) rows; one row may come flat, nothing may come empty. Anything else is an
+    error naming its shape: reshaping it would silently read a stroke-3 drawing as polylines, or the reverse."""
+    a = np.asarray(array, dtype=np.float64)
+    if a.ndim == 2 and a.shape[1] == columns:
+        return a
+    if a.size == 0 or a.shape == (columns,):
+        return a.reshape(-1, columns)
+    raise SketchtoolError(f"{what} must be an (n, {columns}) array; got shape {a.shape}")
+
+
 def polylines_to_stroke3(polylines: Sequence[np.ndarray]) -> np.ndarray:
     """Absolute polylines -> (n, 3) float64 stroke-3. A one-point polyline is a dot and is kept."""
-    rows = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polylines]
+    rows = [_rows(p, 2, "a polyline") for p in polylines]
     rows = [p for p in rows if len(p)]
     if not rows:
         return np.zeros((0, 3), dtype=np.float64)
@@ -45,7 +58,7 @@ def polylines_to_stroke3(polylines: Sequence[np.ndarray]) -> np.ndarray:
 def stroke3_to_polylines(stroke3: np.ndarray, origin: tuple[float, float] = (0.0, 0.0)) -> list[np.ndarray]:
     """(n, 3) stroke-3 -> absolute float64 polylines, starting from `origin`. A trailing stroke without a
     pen lift (a drawing cut short) is still returned."""
-    s = np.asarray(stroke3, dtype=np.float64).reshape(-1, 3)
+    s = _rows(stroke3, 3, "a stroke-3 drawing")
     if len(s) == 0:
         return []
     points = np.cumsum(s[:, :2], axis=0) + np.asarray(origin, dtype=np.float64)
@@ -81,7 +94,7 @@ def stroke5_to_stroke3(stroke5: np.ndarray) -> np.ndarray:
 
 def polylines_bounds(polylines: Sequence[np.ndarray]) -> tuple[float, float, float, float]:
     """(min_x, min_y, max_x, max_y) of all points; raises ValueError when there are none."""
-    points = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polylines if len(p)]
+    points = [_rows(p, 2, "a polyline") for p in polylines if len(p)]
     if not points:
         raise ValueError("no points")
     allp = np.concatenate(points)
@@ -111,7 +124,7 @@ def normalize_polylines(polylines: Sequence[np.ndarray], size: float = 256.0) ->
 
 def num_strokes(stroke3: np.ndarray) -> int:
     """Number of pen-down strokes (a trailing unterminated stroke counts)."""
-    s = np.asarray(stroke3).reshape(-1, 3)
+    s = _rows(stroke3, 3, "a stroke-3 drawing")
     if len(s) == 0:
         return 0
     return int((s[:, 2] > 0.5).sum() + (s[-1, 2] <= 0.5))

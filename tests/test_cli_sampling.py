@@ -193,11 +193,15 @@ def test_reconstruct_of_a_whole_split_leaves_out_drawings_too_long_and_says_so(t
     limit = load_model(tiny_model)[1].spec.max_length
     sheep = load_dataset(sheep_path).splits["test"]
     short, long = [d for d in sheep if len(d) <= limit][:3], [d for d in sheep if len(d) > limit][:1]
-    save_dataset(tmp_path / "mixed.npz", StrokeDataset(splits={"test": short + long}))
+    empty = [np.zeros((0, 3), dtype=np.int16)]
+    save_dataset(tmp_path / "mixed.npz", StrokeDataset(splits={"test": short + long + empty}))
     result = ok("reconstruct", f"{tmp_path / 'mixed.npz'}:test", "--model", tiny_model, "--n", 2,
                 "--out", tmp_path / "r.npz")
-    assert f"left out 1 drawing of 4 in {tmp_path / 'mixed.npz'}:test, longer than the model takes" in result.output
+    assert (f"left out 2 of 5 drawings in {tmp_path / 'mixed.npz'}:test: 1 empty, 1 longer than the model takes "
+            f"({limit} points)") in result.output  # an empty drawing stopped the split as "input drawing 2 is empty"
     assert len(load_dataset(tmp_path / "r.npz").splits["train"]) == 6
+    result = run("reconstruct", f"{tmp_path / 'mixed.npz'}:test:4", "--model", tiny_model, "--out", tmp_path / "x.npz")
+    assert result.exit_code == 1 and f"{tmp_path / 'mixed.npz'}:test:4: the drawing is empty" in result.output
     result = run("reconstruct", f"{tmp_path / 'mixed.npz'}:test:3", "--model", tiny_model, "--out", tmp_path / "x.npz")
     assert result.exit_code == 1 and "longer than the model takes" in result.output  # the long one named alone
     save_dataset(tmp_path / "long.npz", StrokeDataset(splits={"test": long * 2}))
@@ -349,3 +353,19 @@ def test_dpi_scales_a_png_grid(tiny_model, tmp_path):
     with Image.open(tmp_path / "96.png") as small, Image.open(tmp_path / "192.png") as large:
         assert small.size == (256, 256) and large.size == (512, 512)
 
+
+
+def test_an_svg_simplified_further_to_fit_the_model_says_so(tmp_path):
+    """A 400-point zigzag was completed from a 2-point line without a word."""
+    points = " ".join(f"L{2 * i},{40 * (i % 2)}" for i in range(1, 400))
+    zigzag = tmp_path / "zig.svg"
+    zigzag.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="-5 -5 810 50"><path d="M0,0 {points}" '
+                      'stroke="black" fill="none"/></svg>')
+    for command in (["complete", zigzag, "--n", 1, "--seed", 0], ["reconstruct", zigzag, "--n", 1, "--seed", 0]):
+        result = ok(*command, "--out", tmp_path / f"{command[0]}.svg")
+        assert f"Warning: {zigzag}: simplified at epsilon" in result.output
+        assert "(the model's data: 2) to fit the 250 points the model takes" in result.output
+    plain = tmp_path / "corner.svg"
+    plain.write_text('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100"><path d="M10,10 L90,10 L90,90" '
+                     'stroke="black" fill="none"/></svg>')
+    assert "Warning" not in ok("complete", plain, "--n", 1, "--out", tmp_path / "c.svg").output

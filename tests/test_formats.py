@@ -9,7 +9,7 @@ import pytest
 from sketchtool.errors import SketchtoolError
 from sketchtool.formats import OutputOptions, parse_reference, read_drawings, write_drawings
 from sketchtool.formats.npz import load_dataset
-from sketchtool.strokes import polylines_to_stroke3
+from sketchtool.strokes import polylines_to_stroke3, stroke3_to_polylines
 
 SQUARE = polylines_to_stroke3([np.array([[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]]), np.array([[5, 5]])])
 ZIGZAG = polylines_to_stroke3([np.array([[0, 0], [4, 8], [8, 0], [12, 8]])])
@@ -66,3 +66,25 @@ def test_references_parse_and_out_of_range_is_a_clear_error(tmp_path: Path):
         read_drawings(tmp_path / "missing.svg")
     with pytest.raises(SketchtoolError, match="cannot read drawings"):
         read_drawings(tmp_path / "notes.txt")
+    with pytest.raises(SketchtoolError, match=r"train:0:1: not a dataset reference; give DATASET.npz:split or"):
+        read_drawings(f"{out}:train:0:1")  # was "cannot read drawings from .npz:train:0:1"
+
+
+@pytest.mark.parametrize("suffix", [".svg", ".png", ".gcode", ".hpgl", ".npz"])
+def test_writing_what_is_not_drawings_is_refused_and_writes_nothing(tmp_path: Path, suffix: str):
+    """NaN reached an SVG as "Mnan,64.00", a G-code file as a bare ValueError; one array given for a list of
+    drawings was drawn as one dot per row."""
+    out = tmp_path / f"x{suffix}"
+    with pytest.raises(SketchtoolError, match="drawing 1 holds NaN or infinite points; nothing written"):
+        write_drawings(out, [SQUARE, np.array([[0.0, 0.0, 0.0], [np.nan, 0.0, 1.0]])])
+    with pytest.raises(SketchtoolError, match=r"takes a list of drawings, not one \(6, 3\) array; give \[drawing\]"):
+        write_drawings(out, SQUARE)
+    assert not out.exists()
+
+
+def test_the_data_model_refuses_arrays_of_the_wrong_shape():
+    with pytest.raises(SketchtoolError, match=r"a polyline must be an \(n, 2\) array; got shape \(4, 3\)"):
+        polylines_to_stroke3([np.zeros((4, 3))])  # a stroke-3 drawing given as polylines made 6 points up
+    with pytest.raises(SketchtoolError, match=r"a stroke-3 drawing must be an \(n, 3\) array; got shape \(3, 2\)"):
+        stroke3_to_polylines(np.array([[0, 0], [10, 0], [10, 10]]))  # was two dots
+    assert stroke3_to_polylines(np.array([5.0, 5.0, 1.0]))[0].tolist() == [[5.0, 5.0]]  # one flat row is one point

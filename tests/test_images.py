@@ -451,3 +451,10 @@ def test_show_of_an_image_dataset_to_npz_keeps_the_classes(digits_npz, tmp_path)
     assert shown.class_names == source.class_names and list(shown.labels_of("train")) == [3] * 4
     threes = source.splits["train"][source.labels_of("train") == 3]
     assert all(any((image == t).all() for t in threes) for image in shown.splits["train"])
+    from PIL import Image
+
+    grid = tmp_path / "threes.png"
+    result = CliRunner().invoke(cli, ["show", str(digits_npz), "-o", str(grid), "--n", "4", "--dpi", "192"])
+    assert result.exit_code == 0, result.output
+    with Image.open(grid) as image:
+        assert image.info["dpi"] == pytest.approx((192, 192), abs=0.03)  # the resolution asked for is recorded

@@ -27,6 +27,11 @@ def test_the_size_written_is_the_size_predicted(tmp_path, page, width_px, dpi, e
     write_png(page, tmp_path / "p.png", width_px=width_px, dpi=dpi)
     with Image.open(tmp_path / "p.png") as image:
         assert image.size == expected
+        image.load()  # every chunk's CRC checked
+        if width_px is None:  # the resolution asked for is recorded, so it prints at the page's size
+            assert image.info["dpi"] == pytest.approx((dpi, dpi), abs=0.03)  # whole pixels per metre
+        else:
+            assert "dpi" not in image.info
 
 
 @pytest.mark.parametrize("page, width_px, dpi", [

@@ -100,19 +100,39 @@ class _Run:
         whole split, drawings longer than the model takes are left out with a warning (as `eval` does); one such
         drawing named on its own is refused."""
         from sketchtool.formats import read_drawings
+        from sketchtool.prepare import read_normalized_svg
 
-        drawings = read_drawings(ref, **self.svg_options())
+        if Path(ref).suffix.lower() in (".svg", ".svgz") and Path(ref).is_file():
+            prepared = read_normalized_svg(ref, **self.svg_options())
+            self.warn_if_simplified(ref, prepared.epsilon)
+            drawings = [prepared.stroke3]
+        else:
+            drawings = read_drawings(ref, **self.svg_options())
         limit = self.info.spec.max_length
-        fits = [d for d in drawings if limit is None or len(d) <= limit]
+        empty = sum(not len(d) for d in drawings)
+        fits = [d for d in drawings if len(d) and (limit is None or len(d) <= limit)]
         if len(fits) == len(drawings):
             return drawings
         if len(drawings) == 1 or not fits:
+            if empty == len(drawings):
+                raise SketchtoolError(f"{ref}: " + ("the drawing is empty" if empty == 1 else "every drawing is empty"))
             longest = max(len(d) for d in drawings)
             raise SketchtoolError(f"{ref}: a drawing of {longest} points is longer than the model takes ({limit}); "
                                   "pick a shorter one")
-        click.echo(f"Warning: left out {counted(len(drawings) - len(fits), 'drawing')} of {len(drawings):,} in {ref}, "
-                   f"longer than the model takes ({limit} points)", err=True)
+        long = len(drawings) - empty - len(fits)
+        reasons = [f"{empty:,} empty"] * bool(empty) + [f"{long:,} longer than the model takes ({limit} points)"] * bool(long)
+        click.echo(f"Warning: left out {len(drawings) - len(fits):,} of {len(drawings):,} drawings in {ref}: "
+                   + ", ".join(reasons), err=True)
         return fits
+
+    def warn_if_simplified(self, ref: str, epsilon: float) -> None:
+        """An SVG longer than the model takes is simplified further until it fits: say so, it may lose detail."""
+        from sketchtool.prepare import DEFAULT_EPSILON
+
+        wanted = self.svg_options().get("epsilon", DEFAULT_EPSILON)
+        if epsilon > wanted:
+            click.echo(f"Warning: {ref}: simplified at epsilon {epsilon:.3g} (the model's data: {wanted:g}) to fit the "
+                       f"{self.info.spec.max_length} points the model takes; its detail may be lost", err=True)
 
     def read_one(self, ref: str):
         drawings = self.read(ref)
@@ -362,6 +382,7 @@ def _complete_in_place(run: _Run, input_ref: str, n: int, placement: str) -> int
 
     drawing = read_svg(input_ref, tolerance=run.svg_options().get("tolerance"))
     result = complete_polylines(drawing.polylines, run.model, run.info, n, run.options, _progress(), name=input_ref)
+    run.warn_if_simplified(input_ref, result.prepared.epsilon)
     write_completion_svg(run.out, result.given, result.endings, viewbox=drawing.viewbox, width=drawing.width,
                          height=drawing.height, placement=placement, stroke_width=run.params["stroke_width"],
                          preserve_aspect_ratio=drawing.preserve_aspect_ratio)

@@ -124,9 +124,17 @@ def write_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], opti
     """Write stroke-3 drawings to `path` in the format its extension names (grid layout for pages)."""
     from sketchtool.layout import grid_page
 
+    import numpy as np
+
     path = Path(path)
     options = options or OutputOptions()
     writer = writer_for(path)
+    if isinstance(drawings, np.ndarray) and drawings.ndim == 2 and drawings.dtype != object:
+        raise SketchtoolError(f"{path}: write_drawings takes a list of drawings, not one {drawings.shape} array; "
+                              "give [drawing]")
+    for i, d in enumerate(drawings):
+        if not np.isfinite(np.asarray(d, dtype=np.float64)).all():
+            raise SketchtoolError(f"{path}: drawing {i} holds NaN or infinite points; nothing written")
     if accepts("dataset", path):
         writer(drawings, path, options)
         return
@@ -149,6 +157,8 @@ def parse_reference(ref: str) -> tuple[Path, str | None, int | None]:
 
     m = _REFERENCE.match(ref)
     if not m:
+        if re.search(r"\.npz:", ref, re.IGNORECASE):
+            raise SketchtoolError(f"{ref}: not a dataset reference; give DATASET.npz:split or DATASET.npz:split:index")
         return Path(ref), None, None
     split, index = m.group("split"), m.group("index")
     if split not in SPLITS:

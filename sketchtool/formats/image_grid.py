@@ -73,8 +73,9 @@ def check_grid_size(n: int, shape: tuple[int, int], options, path, frames: int =
 def write_png_grid(images, path: str | os.PathLike, options=None) -> None:
     """Format-dispatch entry point for `.png` (see `sketchtool.formats.IMAGE_WRITERS`)."""
     page = grid_picture(images, options, path)
+    dpi = getattr(options, "dpi", 96.0)
     with atomic_write(path) as f:
-        page.save(f, format="PNG")
+        page.save(f, format="PNG", **({} if getattr(options, "png_width", None) else {"dpi": (dpi, dpi)}))
 
 
 def grid_picture(images, options, path):

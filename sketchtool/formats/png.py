@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import math
 import os
+import struct
+import zlib
 
 from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import atomic_write
 from sketchtool.formats.svg import SvgStyle, page_to_svg
 from sketchtool.layout import Page
 
-__all__ = ["MAX_SIDE", "MAX_PIXELS", "check_png_size", "png_size", "png_too_large", "write_png", "write_page"]
+__all__ = ["MAX_SIDE", "MAX_PIXELS", "check_png_size", "png_size", "png_too_large", "with_dpi", "write_png",
+           "write_page"]
 
 MAX_SIDE = 32_767           # cairo's largest image surface side
 MAX_PIXELS = 100_000_000    # 400 MB of RGBA: a 10,000 x 10,000 px poster
@@ -52,11 +55,20 @@ def write_png(page: Page, path: str | os.PathLike, style: SvgStyle | None = None
     import cairosvg  # heavy: only when a PNG is asked for
 
     svg = page_to_svg(page, style).encode()
-    if width_px is None and page.unit != "mm":  # cairosvg applies dpi to physical units only
-        width_px = width
-    png = cairosvg.svg2png(bytestring=svg, output_width=width_px, dpi=dpi, unsafe=False)
+    png = cairosvg.svg2png(bytestring=svg, output_width=width_px or (width if page.unit != "mm" else None),
+                           dpi=dpi, unsafe=False)  # cairosvg applies dpi to physical units only
     with atomic_write(path) as f:
-        f.write(png)
+        f.write(png if width_px else with_dpi(png, dpi))
+
+
+def with_dpi(png: bytes, dpi: float) -> bytes:
+    """The PNG with a pHYs chunk after its header saying `dpi`, so a viewer or printer shows it at the size
+    --dpi asked for (cairosvg writes none)."""
+    per_metre = round(dpi / 0.0254)
+    body = b"pHYs" + struct.pack(">IIB", per_metre, per_metre, 1)
+    chunk = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body))
+    end_of_header = 8 + 8 + 13 + 4  # signature, IHDR's length and type, its 13 bytes, its CRC
+    return png[:end_of_header] + chunk + png[end_of_header:]
 
 
 def write_page(page: Page, path: str | os.PathLike, options) -> None:
