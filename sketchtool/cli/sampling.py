@@ -407,10 +407,12 @@ def interpolate_command(refs, steps, linear, with_inputs, **params):
     """
     from sketchtool.sampling import interpolate, require_encoder
 
+    if len(refs) < 2:
+        raise SketchtoolError("interpolate needs at least two drawings (A B [C ...])")
+    _check_total((len(refs) - 1) * steps, f"{len(refs) - 1} pair(s) x --steps {steps}")
     run = _Run(params, inputs=refs)
     require_encoder(run.model, run.info)
     drawings = [run.read_one(ref) for ref in refs]
-    _check_total((len(refs) - 1) * steps, f"{len(refs) - 1} pair(s) x --steps {steps}")
     rows = interpolate(run.model, run.info, drawings, steps, run.options, method="linear" if linear else "slerp",
                        on_progress=_progress())
     if with_inputs and not accepts("dataset", run.out):
@@ -468,6 +470,7 @@ def reconstruct_command(refs, n, with_inputs, **params):
     """
     from sketchtool.sampling import reconstruct, require_encoder
 
+    _check_total(len(refs) * n, f"{len(refs)} input(s) x --n {n}")  # before reading: each gives one drawing or more
     run = _Run(params, inputs=refs)
     require_encoder(run.model, run.info)
     drawings = [d for ref in refs for d in run.read(ref)]
