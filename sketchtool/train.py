@@ -433,6 +433,7 @@ class _Loop:
         from sketchtool.fileio import atomic_write
 
         options = {f.name: getattr(self.options, f.name) for f in dataclasses.fields(self.options) if f.name != "stop"}
+        options.update(steps=self.steps, save_every=self.save_every)  # as run, the defaults filled in
         before = _json_object(self.run_dir / "run.json").get("options")
         if options["init"] is None and isinstance(before, dict):  # resumed: still the run --init started
             options["init"] = before.get("init")
@@ -455,7 +456,8 @@ class _Loop:
             states = {k: portable_optimizer_state(state) for k, state in states.items()}
         training = {"optimizers": states,
                     "torch_rng": torch.get_rng_state(), "data_rng": self.sources["train"].get_state(),
-                    "best_valid": self.best_valid, "seed": self.options.seed}
+                    "best_valid": self.best_valid, "seed": self.options.seed,
+                    "run_length": [self.steps, self.save_every]}  # what --resume goes on to, unless told otherwise
         if torch.cuda.is_available():
             training["cuda_rng"] = torch.cuda.get_rng_state_all()
         save_checkpoint(self.run_dir / name, self.model, step=self.step, metrics={"valid": self.last_metrics},
@@ -481,9 +483,21 @@ class _Loop:
             self.best_valid = math.inf if reset_best else float(training["best_valid"])
             self.step = self.saved_step = int(payload["step"])
             self.last_metrics = dict(payload.get("metrics", {}).get("valid", {}))
+            self._resume_run_length(training.get("run_length"))
         except (KeyError, ValueError, TypeError, RuntimeError, AttributeError) as e:
             raise SketchtoolError(f"{self.run_dir}/latest.pt: its training state does not fit this model "
                                   f"({' '.join(str(e).split())[:120]}); start a new run") from None
+
+    def _resume_run_length(self, recorded) -> None:
+        """A resumed run goes on to the --steps and --save-every it was started with (recorded in its checkpoint, or
+        in an older run's run.json), unless given again: it went on to the model's default (10,000,000 steps)."""
+        if not recorded:
+            before = _json_object(self.run_dir / "run.json").get("options")
+            before = before if isinstance(before, dict) else {}
+            recorded = [before.get("steps"), before.get("save_every")]
+        for name, value in zip(("steps", "save_every"), recorded):
+            if getattr(self.options, name) is None and isinstance(value, int) and value >= 1:
+                setattr(self, name, value)
 
     def trim_metrics(self) -> None:
         """Drop records written after latest.pt (a crash or a full disk between them), so resume never repeats

@@ -316,6 +316,30 @@ def test_run_directory_is_never_overwritten(subset, tmp_path):
     assert (run / "notes.txt").read_text() == "mine"
 
 
+def test_resume_goes_on_to_the_steps_the_run_was_started_with(subset, tmp_path):
+    """`train ... --resume`, as the stop message says, went on to the model's default 10,000,000 steps, saving every
+    500: the run's own --steps and --save-every were forgotten."""
+
+    class StopAfter:  # a stop (Ctrl-C) seen once step 4 is done
+        def __init__(self, loop_steps):
+            self.calls = 0
+            self.loop_steps = loop_steps
+
+        def is_set(self):
+            self.calls += 1
+            return self.calls > self.loop_steps
+
+    run = tmp_path / "run"
+    stopped = train(subset, run, hps=_hps(), options=_options(9, save_every=3, stop=StopAfter(4)))
+    assert stopped.step == 4
+    result = train(subset, run, resume=True, options=TrainOptions(precision="fp32"))
+    assert result.step == 9
+    assert [r["step"] for r in read_metrics(run) if r["split"] == "valid"] == [3, 6, 9]  # every 3, as started
+    assert json.loads((run / "run.json").read_text())["options"]["steps"] == 9
+    longer = train(subset, run, resume=True, options=TrainOptions(steps=10, precision="fp32"))  # still overridable
+    assert longer.step == 10
+
+
 def test_a_run_killed_before_its_first_checkpoint_starts_again_in_place(subset, tmp_path):
     run = tmp_path / "run"
     proc = _cli_train(subset, run, "--steps", 100_000, "--save-every", 100_000, "--log-every", 1, wait=False)
