@@ -144,10 +144,12 @@ def requested_hparams(model: str, *, preset: str | None = None, config: str | os
     return values
 
 
-def resume_conflicts(run_dir: str | os.PathLike, model: str | None, **requested) -> list[str]:
+def resume_conflicts(run_dir: str | os.PathLike, model: str | None, dataset: str | os.PathLike | None = None,
+                     **requested) -> list[str]:
     """What `--resume` would silently not do: a `model`, or hparams of a preset, config or overrides (`requested`:
     `requested_hparams`'s arguments), that differ from the run's own. A resumed run keeps its own, so the same
-    command with --resume added is fine and a changed one must be refused."""
+    command with --resume added is fine and a changed one must be refused. The hparams asked for are fitted to
+    `dataset` as the run's were when it started (Sketch-RNN's max_seq_len shrinks to the longest drawing)."""
     from sketchtool.checkpoint import read_checkpoint
     from sketchtool.models import get_model_class
     from sketchtool.models.base import hparams_from_dict
@@ -164,6 +166,10 @@ def resume_conflicts(run_dir: str | os.PathLike, model: str | None, **requested)
         defaults = dataclasses.asdict(cls.HParams())  # `reference` (all defaults) on a `small` run is a change
         values = {**{k: defaults[k] for preset in cls.PRESETS.values() for k in preset if k in defaults}, **values}
     asked = hparams_from_dict(cls.HParams, values)  # typed as the run's are
+    if dataset is not None and Path(dataset).is_file():
+        data = read_dataset(Path(dataset))
+        if _kind_of(data) == cls.input_kind:
+            asked, _ = cls.fit_data(asked, data, _base_spec(data, Path(dataset)))
     conflicts = []
     for name in values:
         value, have = getattr(asked, name), payload["hparams"].get(name, "not set")

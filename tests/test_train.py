@@ -340,6 +340,21 @@ def test_resume_goes_on_to_the_steps_the_run_was_started_with(subset, tmp_path):
     assert longer.step == 10
 
 
+def test_the_same_command_with_resume_added_is_taken_when_max_seq_len_shrank_to_the_data(subset, tmp_path):
+    """max_seq_len=1000 shrinks to the longest drawing, and --resume compared 1000 with that and refused."""
+    run = tmp_path / "run"
+    longest = max(len(d) for d in load_dataset(subset).splits["train"])
+    cmd = [sys.executable, "-m", "sketchtool", "train", str(subset), "-o", str(run), "--hparams",
+           TINY + ",max_seq_len=1000", "--precision", "fp32", "--steps", "2", "--save-every", "2"]
+    for extra in ([], ["--resume", "--steps", "3"]):
+        done = subprocess.run(cmd + extra, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    assert read_checkpoint(run / "latest.pt")["hparams"]["max_seq_len"] == longest
+    changed = subprocess.run([*cmd[:8], TINY + f",max_seq_len={longest - 1}", "--resume"], capture_output=True,
+                             text=True, timeout=300)
+    assert changed.returncode == 1 and f"not max_seq_len={longest - 1} (the run has {longest})" in changed.stderr
+
+
 def test_a_run_killed_before_its_first_checkpoint_starts_again_in_place(subset, tmp_path):
     run = tmp_path / "run"
     proc = _cli_train(subset, run, "--steps", 100_000, "--save-every", 100_000, "--log-every", 1, wait=False)

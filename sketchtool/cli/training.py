@@ -97,7 +97,7 @@ def train_command(dataset, run_dir, model, preset, config, hparams, steps, save_
         if given_model not in (None, model):
             raise SketchtoolError(f"--init {init} is a {model} model, not --model {given_model}; drop --model")
     elif resume:  # the same command with --resume added is fine; a changed model or hparam is refused, not ignored
-        conflicts = resume_conflicts(run_dir, given_model, preset=preset, config=config,
+        conflicts = resume_conflicts(run_dir, given_model, dataset, preset=preset, config=config,
                                      overrides=parse_hparams(hparams))
         if conflicts:
             raise SketchtoolError(f"--resume continues with the run's own model and hparams, not "
