@@ -10,6 +10,7 @@ import hashlib
 import math
 import multiprocessing
 import os
+import signal
 import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -372,8 +373,15 @@ def _read_all(paths: list[str], options: BuildOptions) -> Iterator[tuple[FileRec
         yield from map(reader, paths)
         return
     chunk = max(1, min(64, len(paths) // (workers * 16)))
-    with multiprocessing.get_context(_start_method()).Pool(workers) as pool:
+    with multiprocessing.get_context(_start_method()).Pool(workers, initializer=_quiet_worker) as pool:
         yield from pool.imap(reader, paths, chunksize=chunk)
+
+
+def _quiet_worker() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them (leaving the pool terminates it), and die at once on
+    the SIGTERM that stop sends: they printed tracebacks (KeyboardInterrupt, BrokenPipeError) over the one line."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _usable_cores() -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 
 import click
@@ -47,9 +48,9 @@ class _Group(click.Group):
             if debug:
                 raise
             raise click.ClickException(_first_line(e) or type(e).__name__) from None
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as e:
+            click.echo("Terminated." if isinstance(e, Terminated) else "Interrupted.", err=True)
+            ctx.exit(143 if isinstance(e, Terminated) else 130)
         except (MemoryError, OSError) as e:
             if debug:
                 raise
@@ -100,7 +101,18 @@ for _name in COMMAND_MODULES:
         cli.add_command(_command)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a `kill`, a scheduler's stop), raised in the main thread as Ctrl-C is: open atomic writes remove
+    their temporary files and the command ends in one line, with the shell's 143. Without it Python died at once,
+    leaving a half-written temporary file beside the output."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)  # train and serve put their own in place while they run
     try:
         cli(prog_name="sketchtool")
     except SystemExit as done:
