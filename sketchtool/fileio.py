@@ -18,6 +18,9 @@ from sketchtool.errors import SketchtoolError
 
 __all__ = ["DAMAGED_ARCHIVE_ERRORS", "atomic_write", "check_output_path", "check_regular_file"]
 
+# outputs checked free by `check_output_path` without --force (absolute paths): written only if still free
+_NEW_FILES: set[str] = set()
+
 # what zipfile (under numpy's and torch's readers) raises for a truncated or damaged .npz/.pt, besides ValueError:
 # a bad header (struct.error), a bad deflate stream (zlib.error), a version or method it cannot read
 # (NotImplementedError), a cut-off member (EOFError) or a seek past the end (OSError)
@@ -41,6 +44,9 @@ def check_output_path(out: str | os.PathLike, *, inputs: Sequence[str | os.PathL
             continue
     if out.exists() and not force:
         raise SketchtoolError(f"{out} already exists; pass --force to overwrite it")
+    _NEW_FILES.discard(_key(out))
+    if not force:
+        _NEW_FILES.add(_key(out))  # atomic_write will not replace a file that appears there meanwhile
     if out.exists() and out.is_dir():
         raise SketchtoolError(f"{out} is a directory; give a file name")
     if not out.parent.exists():
@@ -56,7 +62,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
     one clear error, and whatever `path` held before stays as it was."""
     path = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{_short(path.name)}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
         raise _write_error(path, e) from None
     umask = os.umask(0)
@@ -67,13 +73,45 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _commit(tmp, path)
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(e, OSError) and e.errno in _FULL:
             raise _write_error(path, e) from None
         raise
+
+
+def _short(name: str, limit: int = 200) -> str:
+    """A file name cut to `limit` bytes for the temporary file's: the 14 bytes it adds made names of 242 to 255
+    bytes, which the file system takes, impossible to write."""
+    return name.encode()[:limit].decode(errors="ignore")
+
+
+def _key(path: Path) -> str:
+    return os.path.abspath(path)
+
+
+def _commit(tmp: str, path: Path) -> None:
+    """Rename the finished temporary file to `path`. An output `check_output_path` found free (no --force) is
+    linked into place instead, which fails if a file appeared there while the command ran (a user's file, another
+    run's output): it used to be replaced without a word."""
+    if _key(path) not in _NEW_FILES:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise SketchtoolError(f"{path} appeared while this ran, so it was left as it is; pass --force to overwrite "
+                              "it, or choose another path") from None
+    except OSError:  # a file system without hard links: check, then rename
+        if path.exists():
+            raise SketchtoolError(f"{path} appeared while this ran, so it was left as it is; pass --force to "
+                                  "overwrite it, or choose another path") from None
+        os.replace(tmp, path)
+    else:
+        os.unlink(tmp)
+    _NEW_FILES.discard(_key(path))
 
 
 def check_regular_file(path: str | os.PathLike, name: str | None = None) -> None:

@@ -4,11 +4,12 @@ the life of the run, so two trainers never write one directory (the refusal name
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from sketchtool.errors import SketchtoolError
 
-__all__ = ["LOCK_FILE", "RunLock", "prepare_run_dir"]
+__all__ = ["LOCK_FILE", "RunLock", "prepare_run_dir", "remove_stale_temporaries"]
 
 LOCK_FILE = ".lock"
 
@@ -84,3 +85,14 @@ def _never_saved(run_dir: Path) -> bool:
     """True for a run directory holding only the files a run writes before its first checkpoint."""
     names = {p.name for p in run_dir.iterdir()} if run_dir.is_dir() else set()
     return "run.json" in names and names <= {LOCK_FILE, "run.json", "metrics.jsonl"}
+
+
+_STALE_TEMPORARY = re.compile(r"^\.(latest\.pt|best\.pt|run\.json|metrics\.jsonl)\.\w{8}\.tmp$")
+
+
+def remove_stale_temporaries(run_dir: Path) -> None:
+    """Delete what a trainer killed while saving (kill -9, a power cut) left of its atomic writes: a 20 MB
+    `.latest.pt.XXXXXXXX.tmp` stayed for good. Only the lock's holder calls this, so no writer owns them."""
+    for path in run_dir.iterdir() if run_dir.is_dir() else ():
+        if _STALE_TEMPORARY.match(path.name):
+            path.unlink(missing_ok=True)

@@ -246,7 +246,7 @@ def _train(dataset: Path, run_dir: Path, model: str, hps, options: TrainOptions,
     import torch
 
     from sketchtool.device import resolve_device, resolve_precision
-    from sketchtool.rundir import LOCK_FILE, RunLock, prepare_run_dir
+    from sketchtool.rundir import LOCK_FILE, RunLock, prepare_run_dir, remove_stale_temporaries
 
     if dist.world_size > 1 and device.type == "cuda":
         device = resolve_device(f"cuda:{dist.local_rank}")
@@ -260,6 +260,7 @@ def _train(dataset: Path, run_dir: Path, model: str, hps, options: TrainOptions,
         try:
             if lock is not None:
                 prepare_run_dir(run_dir, resume)  # again under the lock: another trainer may have won the race
+                remove_stale_temporaries(run_dir)
                 if not resume:  # records of a run stopped before its first checkpoint, if this is one
                     (run_dir / "metrics.jsonl").unlink(missing_ok=True)
             loop = _setup(dataset, run_dir, model, hps, options, resume, device, precision, dist)
@@ -323,6 +324,7 @@ def _setup(dataset: Path, run_dir: Path, model_name: str, hps, options: TrainOpt
         check_capturable(model, device, dist.world_size)
     loop = _Loop(model.to(device), sources, dataset, run_dir, options, device, precision, dist)
     loop.split_sizes = data.counts()  # the summary says how many drawings were too long for the model
+    loop.empty_items = sum(not len(item) for split in sources for item in data.splits[split])
     if payload is not None:
         loop.load_state(payload, reset_best=changed)
         loop.trim_metrics()
@@ -419,6 +421,7 @@ class _Loop:
         self.tensorboard = None  # a SummaryWriter, False when TensorBoard is not installed, None before the first log
         self.captured = None  # a cuda_graph.CapturedStep under --cuda-graph
         self.split_sizes: dict[str, int] = {}  # items of each split in the dataset, before the model's limits
+        self.empty_items = 0  # empty drawings in the trained splits, which no model takes
 
     def summary(self) -> str:
         """What is trained on what, from where to where: e.g. the receptive field or cell a preset chose."""
@@ -427,7 +430,9 @@ class _Loop:
         counts = ", ".join(f"{len(source):,} {split}" + (f" of {self.split_sizes[split]:,}" if short[split] else "")
                            for split, source in self.sources.items())
         if any(short.values()):
-            counts += " (the rest are longer than the model takes)"
+            dropped = sum(self.split_sizes[split] - len(source) for split, source in self.sources.items())
+            why = ["empty"] * bool(self.empty_items) + ["longer than the model takes"] * (dropped > self.empty_items)
+            counts += f" (the rest are {' or '.join(why)})"
         start = f"from step {self.step} " if self.step else ""
         span = (f"{start}to step {self.steps}" if self.step < self.steps else
                 f"already at step {self.step}, so nothing to train (--steps {self.steps}; give more to go on)")

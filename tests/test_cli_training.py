@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -80,6 +81,13 @@ def test_train_says_how_many_drawings_are_too_long_for_the_model(small_dataset, 
     assert result.exit_code == 0, result.output
     summary = result.output.splitlines()[0]
     assert re.search(r"\d+ train of 24, \d+ valid of \d+ \(the rest are longer than the model takes\)", summary), summary
+    data = load_dataset(small_dataset)
+    with_empty = tmp_path / "with_empty.npz"  # an empty drawing was counted as too long
+    save_dataset(with_empty, StrokeDataset(splits={**data.splits, "train": [*data.splits["train"], np.zeros((0, 3))]}))
+    result = CliRunner().invoke(cli, ["train", str(with_empty), "-o", str(tmp_path / "e"), "--steps", "1",
+                                      "--threads", "1", "--hparams", TINY])
+    assert result.exit_code == 0, result.output
+    assert "24 train of 25, 5 valid (the rest are empty)" in result.output.splitlines()[0]
 
 
 def test_progress_lines_say_which_step_the_validation_figures_are_from(capsys):

@@ -178,3 +178,36 @@ def test_a_terminated_build_says_so_in_one_line(tmp_path: Path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 143 and err.strip() == "Terminated."
     assert sorted(p.name for p in tmp_path.iterdir()) == ["svgs"]
+
+
+def test_a_file_that_appears_while_a_command_runs_is_not_written_over(tmp_path: Path):
+    """Without --force an output is checked free at the start; a file written there meanwhile (the user's, another
+    run's) was replaced at the end without a word."""
+    out = tmp_path / "out.npz"
+    check_output_path(out)
+    out.write_text("precious")  # e.g. `echo ... > out.npz` while a long build-dataset runs
+    with pytest.raises(SketchtoolError, match="appeared while this ran, so it was left as it is; pass --force"):
+        with atomic_write(out) as f:
+            f.write(b"new")
+    assert out.read_text() == "precious" and sorted(p.name for p in tmp_path.iterdir()) == ["out.npz"]
+    check_output_path(out, force=True)  # asked to overwrite: it does
+    with atomic_write(out) as f:
+        f.write(b"new")
+    assert out.read_bytes() == b"new"
+    fresh = tmp_path / "fresh.svg"
+    check_output_path(fresh)
+    for text in (b"one", b"two"):  # still free at its first write; a command may then rewrite its own output
+        with atomic_write(fresh) as f:
+            f.write(text)
+    assert fresh.read_bytes() == b"two" and sorted(p.name for p in tmp_path.iterdir()) == ["fresh.svg", "out.npz"]
+
+
+def test_the_longest_file_name_the_file_system_takes_can_be_written(tmp_path: Path):
+    out = tmp_path / ("c" * 251 + ".svg")  # 255 bytes: "File name too long" from the temporary file's name
+    with atomic_write(out) as f:
+        f.write(b"ok")
+    assert out.read_bytes() == b"ok" and len(list(tmp_path.iterdir())) == 1
+    accented = tmp_path / ("é" * 125 + ".svg")  # 254 bytes, cut between characters' bytes for the temporary name
+    with atomic_write(accented) as f:
+        f.write(b"ok")
+    assert accented.read_bytes() == b"ok"

@@ -355,6 +355,18 @@ def test_the_same_command_with_resume_added_is_taken_when_max_seq_len_shrank_to_
     assert changed.returncode == 1 and f"not max_seq_len={longest - 1} (the run has {longest})" in changed.stderr
 
 
+def test_a_resumed_run_removes_what_a_killed_save_left(subset, tmp_path):
+    run = tmp_path / "run"
+    train(subset, run, hps=_hps(), options=_options(2, save_every=2))
+    stale = [run / ".latest.pt.k1l2m3n4.tmp", run / ".best.pt.a_b9c8d7.tmp"]  # as atomic_write names them
+    for path in stale:
+        path.write_bytes(b"half a checkpoint")
+    mine = run / ".notes.tmp"
+    mine.write_text("not the trainer's")
+    train(subset, run, resume=True, options=_options(3))
+    assert not any(path.exists() for path in stale) and mine.read_text() == "not the trainer's"
+
+
 def test_a_run_killed_before_its_first_checkpoint_starts_again_in_place(subset, tmp_path):
     run = tmp_path / "run"
     proc = _cli_train(subset, run, "--steps", 100_000, "--save-every", 100_000, "--log-every", 1, wait=False)
