@@ -41,12 +41,15 @@ def test_custom_sizes_keep_their_orientation_and_units():
 def test_lengths_accept_mm_cm_in_px_and_bare_mm():
     assert parse_length("10mm") == 10 and parse_length("1.5cm") == 15 and parse_length("0.5in") == 12.7
     assert parse_length("96px") == pytest.approx(25.4) and parse_length("7") == 7 and parse_length(3.0) == 3
+    assert parse_length("72pt") == pytest.approx(25.4) and parse_length("6pc") == pytest.approx(25.4)
 
 
 @pytest.mark.parametrize("spec, margin, message", [
     ("A9", "10mm", "paper 'A9'"), ("A4", "2 furlongs", "margin '2 furlongs'"), ("A6", "60mm", "leaves no room"),
     ("1.2.3x100", "10mm", "paper '1.2.3x100'"), (".x100", "10mm", "paper '.x100'"),  # were internal errors
     ("100000000000000x100", "10mm", "larger than any plotter"),  # HP-GL past its integer range, exit 0
+    ("0x10", "10mm", "paper '0x10': both sides must be more than 0"),  # was "margin 10 mm leaves no room"
+    ("A4", "-5mm", "margin '-5mm': must not be negative"),  # was "give a number with mm, ..."
 ])
 def test_bad_paper_or_margin_is_one_clear_error(spec, margin, message):
     with pytest.raises(SketchtoolError, match=message):
