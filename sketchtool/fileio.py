@@ -44,8 +44,9 @@ def check_output_path(out: str | os.PathLike, *, inputs: Sequence[str | os.PathL
             continue
     if out.exists() and not force:
         raise SketchtoolError(f"{out} already exists; pass --force to overwrite it")
-    _NEW_FILES.discard(_key(out))
-    if not force:
+    if force:
+        _NEW_FILES.discard(_key(out))
+    else:
         _NEW_FILES.add(_key(out))  # atomic_write will not replace a file that appears there meanwhile
     if out.exists() and out.is_dir():
         raise SketchtoolError(f"{out} is a directory; give a file name")
@@ -99,15 +100,15 @@ def _commit(tmp: str, path: Path) -> None:
     if _key(path) not in _NEW_FILES:
         os.replace(tmp, path)
         return
+    appeared = SketchtoolError(f"{path} appeared while this ran, so it was left as it is; pass --force to overwrite "
+                               "it, or choose another path")
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise SketchtoolError(f"{path} appeared while this ran, so it was left as it is; pass --force to overwrite "
-                              "it, or choose another path") from None
+        raise appeared from None
     except OSError:  # a file system without hard links: check, then rename
         if path.exists():
-            raise SketchtoolError(f"{path} appeared while this ran, so it was left as it is; pass --force to "
-                                  "overwrite it, or choose another path") from None
+            raise appeared from None
         os.replace(tmp, path)
     else:
         os.unlink(tmp)

@@ -178,7 +178,7 @@ def _svg_in_px(path: Path) -> list[np.ndarray]:
     from sketchtool.formats.svg_reader import read_svg
 
     svg = read_svg(path)
-    scales = [_px_per_unit(length, side) for length, side in ((svg.width, svg.viewbox[2]), (svg.height, svg.viewbox[3]))]
+    scales = [_px_per_unit(svg.width, svg.viewbox[2]), _px_per_unit(svg.height, svg.viewbox[3])]
     aspect = (svg.preserve_aspect_ratio or "").split()
     if None in scales:  # one side without a physical size: the other decides, as a viewer draws it
         scales = [next((s for s in scales if s is not None), 1.0)] * 2

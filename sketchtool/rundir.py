@@ -73,7 +73,8 @@ def prepare_run_dir(run_dir: Path, resume: bool) -> None:
                     else "drop --resume to start a new run")
             raise SketchtoolError(f"{run_dir}: nothing to resume (no latest.pt); {hint}")
         return
-    if not _never_saved(run_dir) and run_dir.exists() and (not run_dir.is_dir() or any(p.name != LOCK_FILE for p in run_dir.iterdir())):
+    in_use = run_dir.exists() and (not run_dir.is_dir() or any(p.name != LOCK_FILE for p in run_dir.iterdir()))
+    if in_use and not _never_saved(run_dir):
         raise SketchtoolError(f"{run_dir} already exists; pass --resume to continue it or choose another -o")
     try:
         run_dir.mkdir(parents=True, exist_ok=True)

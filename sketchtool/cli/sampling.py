@@ -120,7 +120,8 @@ class _Run:
             raise SketchtoolError(f"{ref}: a drawing of {longest} points is longer than the model takes ({limit}); "
                                   "pick a shorter one")
         long = len(drawings) - empty - len(fits)
-        reasons = [f"{empty:,} empty"] * bool(empty) + [f"{long:,} longer than the model takes ({limit} points)"] * bool(long)
+        reasons = [f"{empty:,} empty"] * bool(empty) + \
+            [f"{long:,} longer than the model takes ({limit} points)"] * bool(long)
         click.echo(f"Warning: left out {len(drawings) - len(fits):,} of {len(drawings):,} drawings in {ref}: "
                    + ", ".join(reasons), err=True)
         return fits

@@ -122,9 +122,9 @@ def writer_for(path: Path):
 
 def write_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], options: OutputOptions | None = None) -> None:
     """Write stroke-3 drawings to `path` in the format its extension names (grid layout for pages)."""
-    from sketchtool.layout import grid_page
-
     import numpy as np
+
+    from sketchtool.layout import grid_page
 
     path = Path(path)
     options = options or OutputOptions()
