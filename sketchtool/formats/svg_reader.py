@@ -28,7 +28,7 @@ MAX_POINTS_PER_CURVE = 10_000
 NON_RENDERING = {"symbol", "marker", "mask", "clipPath", "pattern", "linearGradient", "radialGradient", "filter"}
 _NUMBER_LIST = re.compile(r"[\s,]+")
 PRESERVE_ASPECT_RATIO = re.compile(r"^(defer\s+)?(none|x(Min|Mid|Max)Y(Min|Mid|Max))(\s+(meet|slice))?$")
-_IMPORTANT = re.compile(r"\s*!\s*important", re.IGNORECASE)
+_IMPORTANT = re.compile(r"!\s*important", re.IGNORECASE)  # from "!": a leading \s* made long spaces quadratic
 
 
 @dataclass

@@ -24,7 +24,7 @@ REASONS = {
     "bad-gzip": "corrupt or truncated gzip data",
     "malformed-xml": "not well-formed XML (truncated, mismatched tags, unknown encoding, ...)",
     "not-svg": "well-formed or binary content that is not an <svg> document",
-    "entity": "entity declarations that could expand, read files or reach the network",
+    "entity": "entity or attribute-list declarations that could expand, read files or reach the network",
     "use-loop": "a <use> that (indirectly) references itself",
     "bad-coordinates": "NaN, infinite or absurdly large coordinates",
     "invalid-svg": "path data, transforms or lengths that cannot be interpreted",
@@ -35,7 +35,7 @@ MAX_ELEMENTS = 200_000  # elements after <use> expansion
 MAX_PARSE_WORK = 10**8  # attribute and style-sheet characters svgelements reads, <use> expanded (~7 s at most)
 MAX_DEPTH = 200  # svgelements recurses once per level
 MAX_ENTITY_VALUE = 256  # simple internal entities (Adobe Illustrator's namespace names) are allowed up to this
-MAX_ENTITY_EXPANSION = 2**20  # bytes all entity references may add
+MAX_ENTITY_EXPANSION = 2**20  # bytes all entity references and declared attribute defaults may add
 MAX_LISTED_USES = 10  # unresolved <use> references named one by one in a file's warnings
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -77,7 +77,8 @@ def _gunzip(data: bytes, name: str, max_bytes: int) -> bytes:
 
 
 def parse_svg_xml(data: bytes, name: str) -> ET.Element:
-    """Parse with defusedxml: external, parameter and nested entities are refused, simple ones budgeted."""
+    """Parse with defusedxml: external, parameter and nested entities are refused; simple ones and the default
+    values of attribute-list declarations, which expat copies into every element they name, are budgeted."""
     from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import DefusedXMLParser
 
@@ -90,7 +91,16 @@ def parse_svg_xml(data: bytes, name: str) -> ET.Element:
                 raise SketchtoolError(f"{name}: entity references would expand past {MAX_ENTITY_EXPANSION} "
                                       "bytes (entity bomb?)", reason="entity")
 
+    def budget_attribute_default(element, attribute, kind, default, required):
+        """expat copies a declared default into every element it names (KanjiVG declares short ones): counted,
+        like entities, as its length times the elements that may take it (100 KB on every <g/>: gigabytes)."""
+        parser.expansion += len(default or "") * data.count(b"<" + element.encode())
+        if parser.expansion > MAX_ENTITY_EXPANSION:
+            raise SketchtoolError(f"{name}: attribute defaults (<!ATTLIST {element} {attribute}>) and entities "
+                                  f"would add more than {MAX_ENTITY_EXPANSION} bytes (a bomb?)", reason="entity")
+
     parser = _Parser(target=ET.TreeBuilder())
+    parser.parser.AttlistDeclHandler = budget_attribute_default
     try:
         parser.feed(data)
         root = parser.close()

@@ -45,6 +45,7 @@ __all__ = ["PRESETS", "SketchRNN", "SketchRNNHParams"]
 # sheep at T = 0.6 against the paper's 1 (10,000 samples): judge Fréchet distance 31.9 against 47.2, recognition
 # 96.6% against 90.9%, run-ons 0.35% against 4.3%, recall 0.825 against 0.871 (docs/BENCHMARKS.md, issue 12).
 Z_TEMPERATURE = 0.6
+MAX_SEQ_LEN = 10_000  # points a drawing may have: sampling noise and stroke-5 batches grow with it
 
 # `reference` is magenta's defaults. `small` learns recognisable sheep on one CPU thread: measured 1.1 steps/s on a
 # 2-core x86 host, so its 10,000 steps take about 2.5 hours (an hour gives rough sheep; see docs/BENCHMARKS.md)
@@ -103,6 +104,8 @@ class SketchRNNHParams:
                      "class_embedding_size", "hyper_num_units", "hyper_embedding_size"):
             if getattr(self, name) < 1:
                 raise SketchtoolError(f"hparam {name}={getattr(self, name)}: must be at least 1")
+        if self.max_seq_len > MAX_SEQ_LEN:  # a checkpoint's 1e9 allocated gigabytes of sampling noise, then failed
+            raise SketchtoolError(f"hparam max_seq_len={self.max_seq_len}: at most {MAX_SEQ_LEN:,} points")
         if self.lr_warmup_steps < 0:
             raise SketchtoolError(f"hparam lr_warmup_steps={self.lr_warmup_steps}: must be 0 or more")
         keep = ("recurrent_dropout_prob", "input_dropout_prob", "output_dropout_prob")  # magenta's keep probabilities
