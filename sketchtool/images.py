@@ -21,6 +21,7 @@ import numpy as np
 from sketchtool.dataset import SPLITS, length_stats
 from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import DAMAGED_ARCHIVE_ERRORS, atomic_write
+from sketchtool.formats.npz import check_compression
 
 __all__ = ["ImageDataset", "load_image_dataset", "save_image_dataset", "load_any_dataset", "dataset_kind",
            "describe_image_dataset", "MAX_TOTAL_BYTES", "MAX_IMAGE_PIXELS"]
@@ -205,6 +206,7 @@ def _read_arrays(path: Path, only: tuple[str, ...] | None = None) -> dict[str, n
             if sum(i.file_size for i in infos) > MAX_TOTAL_BYTES:
                 raise SketchtoolError(f"{path}: members unpack to more than {MAX_TOTAL_BYTES >> 30} GiB; not loaded",
                                       reason="corrupt")
+            check_compression(infos)  # as stroke datasets are checked: a 2 MB file unpacked to 2 GB
             arrays = {}
             for info in infos:
                 key = info.filename[:-4]

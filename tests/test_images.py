@@ -458,3 +458,14 @@ def test_show_of_an_image_dataset_to_npz_keeps_the_classes(digits_npz, tmp_path)
     assert result.exit_code == 0, result.output
     with Image.open(grid) as image:
         assert image.info["dpi"] == pytest.approx((192, 192), abs=0.03)  # the resolution asked for is recorded
+
+
+def test_an_image_dataset_zip_bomb_is_refused_before_inflating(tmp_path):
+    """Stroke datasets refused a member unpacking to 100x its size; image datasets did not (2 MB -> 2 GB)."""
+    from sketchtool.images import ImageDataset, save_image_dataset
+
+    path = tmp_path / "bomb.npz"
+    save_image_dataset(path, ImageDataset(splits={"train": np.zeros((5000, 64, 64), dtype=np.uint8)}))
+    assert path.stat().st_size < 200_000  # 20 MB of blank pictures
+    with pytest.raises(SketchtoolError, match="more than 100x\\); refusing a likely zip bomb"):
+        load_image_dataset(path)

@@ -383,3 +383,33 @@ def test_float_drawings_are_rounded_at_their_points_not_their_offsets(tmp_path):
     whole = np.array([[3, -2, 0], [5, 7, 1]], dtype=np.int16)  # integers are kept exactly
     save_drawings(path, [whole])
     assert np.array_equal(load_dataset(path).splits["train"][0], whole)
+
+
+def test_a_drawing_repeated_by_reference_is_counted_and_refused(tmp_path):
+    """A 12 KB file of 2 million pickle back-references to one 240-point drawing reached 2.9 GB before failing."""
+    drawing = np.tile(np.array([[1, 1, 0], [1, 1, 1]], dtype=np.int16), (120, 1))
+    many = np.empty(2_000_000, dtype=object)
+    many[:] = [drawing] * len(many)
+    path = tmp_path / "memo.npz"
+    np.savez_compressed(path, train=many)
+    assert path.stat().st_size < 100_000
+    with pytest.raises(SketchtoolError, match="train holds more than 268,435,456 points"):
+        load_dataset(path)
+    few = np.empty(1000, dtype=object)  # repeats within the budget load, checked once
+    few[:] = [drawing] * len(few)
+    np.savez_compressed(path, train=few)
+    assert len(load_dataset(path).splits["train"]) == 1000
+
+
+def test_a_huge_block_of_empty_drawings_is_refused_from_its_header(tmp_path):
+    path = tmp_path / "zero.npz"  # 466 bytes on disk: 30 million empty drawings, 2.8 GB of views
+    np.savez_compressed(path, train=np.empty((30_000_000, 0, 3), dtype=np.int16))
+    with pytest.raises(SketchtoolError, match="train holds 30,000,000 drawings, more than the 4,000,000 allowed"):
+        load_dataset(path)
+
+
+def test_pen_states_other_than_0_and_1_are_refused(tmp_path):
+    path = tmp_path / "pen.npz"
+    np.savez_compressed(path, train=np.array([[[3, 4, 0], [1, 1, 7]]], dtype=np.int16))
+    with pytest.raises(SketchtoolError, match=r"train\[0\] has a pen state other than 0 or 1"):
+        load_dataset(path)

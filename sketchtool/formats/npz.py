@@ -20,14 +20,17 @@ from sketchtool.dataset import SPLITS, StrokeDataset
 from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import DAMAGED_ARCHIVE_ERRORS, atomic_write
 
-__all__ = ["load_dataset", "save_dataset", "save_drawings", "write_drawings", "MAX_TOTAL_BYTES", "MAX_RATIO",
-           "RATIO_FLOOR", "MAX_OFFSET"]
+__all__ = ["load_dataset", "save_dataset", "save_drawings", "write_drawings", "check_compression", "MAX_TOTAL_BYTES",
+           "MAX_RATIO", "RATIO_FLOOR", "MAX_OFFSET", "MAX_DRAWINGS", "MAX_POINTS"]
 
 # Bounds checked on the zip directory before anything is decompressed. The largest QuickDraw class file unpacks to
 # well under 1 GiB; sketch-rnn data compresses 2-5x, while a deflate bomb of zeros reaches ~1000x.
 MAX_TOTAL_BYTES = 4 << 30  # decompressed bytes of the members read
 MAX_RATIO = 100  # decompressed / compressed, per member ...
 RATIO_FLOOR = 16 << 20  # ... once it unpacks to more than this (small files of repeated values compress better)
+MAX_DRAWINGS = 4_000_000  # per split: QuickDraw's largest class holds about 340,000
+MAX_POINTS = 1 << 28  # per split: 1.6 GB as int16; counted over references, so one drawing repeated 2M times by a
+# pickle's back-references (a 12 KB file) is refused, not expanded to gigabytes
 MAX_OFFSET = 1e9  # |dx|, |dy| beyond this overflow the float statistics; no drawing is that large
 INT16_MAX = int(np.iinfo(np.int16).max)  # the stroke-3 .npz stores offsets as int16
 _USED_MEMBERS = {*SPLITS, *(f"{k}_labels" for k in SPLITS), "class_names", "build_settings"}
@@ -70,9 +73,9 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
         return getattr(multiarray, name)
 
 
-def _check_sizes(members: list[zipfile.ZipInfo]) -> None:
-    """Refuse a zip bomb from its directory, before decompressing: zipfile never unpacks past `file_size`."""
-    total = 0
+def check_compression(members: Sequence[zipfile.ZipInfo]) -> None:
+    """Refuse a zip bomb from its directory, before decompressing (zipfile never unpacks past `file_size`): only
+    numpy's methods, and no member over RATIO_FLOOR unpacking to more than MAX_RATIO times its size. ValueError."""
     for info in members:
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
             raise ValueError(f"member {info.filename} uses compression {info.compress_type}; numpy writes only "
@@ -80,7 +83,11 @@ def _check_sizes(members: list[zipfile.ZipInfo]) -> None:
         if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
             raise ValueError(f"member {info.filename}: {info.compress_size} compressed bytes would unpack to "
                              f"{info.file_size} (more than {MAX_RATIO}x); refusing a likely zip bomb")
-        total += info.file_size
+
+
+def _check_sizes(members: list[zipfile.ZipInfo]) -> None:
+    check_compression(members)
+    total = sum(info.file_size for info in members)
     if total > MAX_TOTAL_BYTES:
         raise ValueError(f"members unpack to {total} bytes, more than the {MAX_TOTAL_BYTES} allowed")
 
@@ -119,10 +126,19 @@ def _read_plain(f, info: zipfile.ZipInfo, shape, fortran: bool, dtype: np.dtype)
 def _as_drawings(array: np.ndarray, key: str) -> list[np.ndarray]:
     if array.ndim == 0:
         raise ValueError(f"{key} is a single value, not a list of drawings")
+    if len(array) > MAX_DRAWINGS:  # from the header: a 466-byte (30,000,000, 0, 3) block made 30M views
+        raise ValueError(f"{key} holds {len(array):,} drawings, more than the {MAX_DRAWINGS:,} allowed")
     if array.ndim == 3:  # all drawings of equal length, saved as one block (`np.array(drawings, dtype=object)` too)
         array = list(array)
-    drawings = []
+    drawings, points, seen = [], 0, {}
     for i, d in enumerate(array):
+        points += len(d) if hasattr(d, "__len__") else 1
+        if points > MAX_POINTS:
+            raise ValueError(f"{key} holds more than {MAX_POINTS:,} points")
+        if id(d) in seen:  # a pickle's back-reference to a drawing already checked
+            drawings.append(seen[id(d)])
+            continue
+        original = d
         d = np.asarray(d)
         if d.dtype == object and d.ndim == 2:  # a drawing of an object block: its numbers as Python objects
             d = np.array(d.tolist())
@@ -135,7 +151,10 @@ def _as_drawings(array: np.ndarray, key: str) -> list[np.ndarray]:
         if len(d) and np.abs(d[:, :2].astype(np.float64)).max() > MAX_OFFSET:  # sums and squares would overflow
             # (in float64: abs(int64 min) is negative, and 1e9 is beyond float16)
             raise ValueError(f"{key}[{i}] holds offsets beyond {MAX_OFFSET:g}")
+        if len(d) and not np.isin(d[:, 2], (0, 1)).all():
+            raise ValueError(f"{key}[{i}] has a pen state other than 0 or 1")
         drawings.append(d)
+        seen[id(original)] = d
     return drawings
 
 
