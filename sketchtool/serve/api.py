@@ -30,6 +30,7 @@ EXPORTS = {  # format -> (suffix, media type); the page offers exactly these
     "npz": (".npz", "application/octet-stream"),
 }
 EXPORT_MARGIN = 10.0  # px around the drawing in SVG/PNG downloads
+EXPORT_PNG_SIDE = 4096  # px: larger drawings are scaled down to fit (a 10,000 px one took 7 s and 790 MB)
 
 
 @dataclass(frozen=True)
@@ -348,9 +349,9 @@ def export(payload: dict, limits: Limits) -> tuple[bytes, str, str]:
         else:
             page = Page(width=x1 - x0 + 2 * EXPORT_MARGIN, height=y1 - y0 + 2 * EXPORT_MARGIN,
                         strokes=[PageStroke(p, 0, i) for i, p in enumerate(shifted)])
-            if fmt == "png":  # the writer's refusal names the server's temporary file and CLI options
-                _check_png_export(page)
-            write_page(path, page, OutputOptions(profile=profile, paper=paper, stroke_width=2.0))
+            side = max(page.width, page.height)
+            png_width = round(page.width * EXPORT_PNG_SIDE / side) if fmt == "png" and side > EXPORT_PNG_SIDE else None
+            write_page(path, page, OutputOptions(profile=profile, paper=paper, stroke_width=2.0, png_width=png_width))
         return path.read_bytes(), media, path.name
 
 
@@ -408,15 +409,6 @@ def _vectorizer(catalog: Catalog, payload: dict) -> ServedModel:
         raise ApiError(422, "method agent: no model served here can vectorize; use skeleton, or start the server "
                             "with a strokenet-agent run (--runs)")
     return agents[0]
-
-
-def _check_png_export(page) -> None:
-    from sketchtool.formats.png import MAX_PIXELS, MAX_SIDE, png_size, png_too_large
-
-    width, height = png_size(page)
-    if png_too_large(width, height):
-        raise ApiError(422, f"the drawing is too large for a PNG ({width:,} x {height:,} px; at most {MAX_SIDE:,} px a "
-                            f"side and {MAX_PIXELS // 10**6:,} million pixels); download it as SVG")
 
 
 def _polylines(stroke3: np.ndarray) -> list[np.ndarray]:
