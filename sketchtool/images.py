@@ -206,7 +206,6 @@ def _read_arrays(path: Path, only: tuple[str, ...] | None = None) -> dict[str, n
             if sum(i.file_size for i in infos) > MAX_TOTAL_BYTES:
                 raise SketchtoolError(f"{path}: members unpack to more than {MAX_TOTAL_BYTES >> 30} GiB; not loaded",
                                       reason="corrupt")
-            check_compression(infos)  # as stroke datasets are checked: a 2 MB file unpacked to 2 GB
             arrays = {}
             for info in infos:
                 key = info.filename[:-4]
@@ -218,6 +217,7 @@ def _read_arrays(path: Path, only: tuple[str, ...] | None = None) -> dict[str, n
                     shape = _npy_shape(zf, info)
                     if len(shape) == 3:
                         _check_image_shape(shape[1:], f"split {key}", path)
+                check_compression([info])  # as stroke datasets are checked: a 2 MB file unpacked to 2 GB
                 with zf.open(info) as f:
                     arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
             return arrays

@@ -407,9 +407,3 @@ def test_a_huge_block_of_empty_drawings_is_refused_from_its_header(tmp_path):
     with pytest.raises(SketchtoolError, match="train holds 30,000,000 drawings, more than the 4,000,000 allowed"):
         load_dataset(path)
 
-
-def test_pen_states_other_than_0_and_1_are_refused(tmp_path):
-    path = tmp_path / "pen.npz"
-    np.savez_compressed(path, train=np.array([[[3, 4, 0], [1, 1, 7]]], dtype=np.int16))
-    with pytest.raises(SketchtoolError, match=r"train\[0\] has a pen state other than 0 or 1"):
-        load_dataset(path)

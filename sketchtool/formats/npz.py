@@ -151,8 +151,6 @@ def _as_drawings(array: np.ndarray, key: str) -> list[np.ndarray]:
         if len(d) and np.abs(d[:, :2].astype(np.float64)).max() > MAX_OFFSET:  # sums and squares would overflow
             # (in float64: abs(int64 min) is negative, and 1e9 is beyond float16)
             raise ValueError(f"{key}[{i}] holds offsets beyond {MAX_OFFSET:g}")
-        if len(d) and not np.isin(d[:, 2], (0, 1)).all():
-            raise ValueError(f"{key}[{i}] has a pen state other than 0 or 1")
         drawings.append(d)
         seen[id(original)] = d
     return drawings
