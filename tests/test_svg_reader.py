@@ -460,3 +460,15 @@ def test_long_runs_of_spaces_in_styles_read_in_linear_time(tmp_path):
     path.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><style>path {{{spaces}}}</style>'
                     f'<path d="M0 0L5 5" style="stroke:black{spaces};fill:none !important"/></svg>')
     assert len(read_svg(path).polylines) == 1
+
+
+def test_attribute_defaults_for_many_elements_are_refused_before_counting_them_all(tmp_path):
+    """Each element given a default costs a count over the whole file; 500,000 of them in 16 MB would take hours."""
+    declarations = "".join(f'<!ATTLIST e{i} a CDATA "x">\n' for i in range(101))
+    path = tmp_path / "many.svg"
+    path.write_text(f'<?xml version="1.0"?>\n<!DOCTYPE svg [\n{declarations}]>\n'
+                    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><path d="M0 0L5 5" stroke="black"/>'
+                    '</svg>')
+    with pytest.raises(SketchtoolError, match="attribute defaults declared for more than 100 elements") as info:
+        read_svg(path)
+    assert info.value.reason == "entity"

@@ -36,6 +36,7 @@ MAX_PARSE_WORK = 10**8  # attribute and style-sheet characters svgelements reads
 MAX_DEPTH = 200  # svgelements recurses once per level
 MAX_ENTITY_VALUE = 256  # simple internal entities (Adobe Illustrator's namespace names) are allowed up to this
 MAX_ENTITY_EXPANSION = 2**20  # bytes all entity references and declared attribute defaults may add
+MAX_DEFAULTED_ELEMENTS = 100  # elements given attribute defaults by <!ATTLIST> (KanjiVG: 1)
 MAX_LISTED_USES = 10  # unresolved <use> references named one by one in a file's warnings
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -91,10 +92,21 @@ def parse_svg_xml(data: bytes, name: str) -> ET.Element:
                 raise SketchtoolError(f"{name}: entity references would expand past {MAX_ENTITY_EXPANSION} "
                                       "bytes (entity bomb?)", reason="entity")
 
+    defaults: dict[str, int] = {}  # element name -> its start tags in the raw bytes
+
     def budget_attribute_default(element, attribute, kind, default, required):
         """expat copies a declared default into every element it names (KanjiVG declares short ones): counted,
-        like entities, as its length times the elements that may take it (100 KB on every <g/>: gigabytes)."""
-        parser.expansion += len(default or "") * data.count(b"<" + element.encode())
+        like entities, as its length times the elements that may take it (100 KB on every <g/>: gigabytes).
+        Each element's tags are counted once, and only so many elements may get defaults: every count reads the
+        whole file."""
+        if not default:
+            return
+        if element not in defaults:
+            if len(defaults) >= MAX_DEFAULTED_ELEMENTS:
+                raise SketchtoolError(f"{name}: attribute defaults declared for more than {MAX_DEFAULTED_ELEMENTS} "
+                                      "elements; SVG files do not need them", reason="entity")
+            defaults[element] = data.count(b"<" + element.encode())
+        parser.expansion += len(default) * defaults[element]
         if parser.expansion > MAX_ENTITY_EXPANSION:
             raise SketchtoolError(f"{name}: attribute defaults (<!ATTLIST {element} {attribute}>) and entities "
                                   f"would add more than {MAX_ENTITY_EXPANSION} bytes (a bomb?)", reason="entity")
