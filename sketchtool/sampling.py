@@ -38,6 +38,7 @@ __all__ = [
     "complete_image",
     "lower_half_missing",
     "interpolate",
+    "check_interpolation",
     "analogy",
     "reconstruct",
     "slerp",
@@ -262,10 +263,7 @@ def interpolate(model, info, drawings: Sequence[np.ndarray], steps: int, options
                 method: str = "slerp", on_progress: ProgressFn | None = None) -> list[list[np.ndarray]]:
     """One row of `steps` drawings per consecutive pair of `drawings`, decoded from latents interpolated from
     z(A) to z(B) (spherically by default, "linear" on request; t = 0 and 1 included)."""
-    if len(drawings) < 2:
-        raise SketchtoolError("interpolate needs at least two drawings (A B [C ...])")
-    if steps < 2:
-        raise SketchtoolError(f"--steps {steps}: must be at least 2 (the two ends)")
+    check_interpolation(len(drawings), steps)
     mix = {"slerp": slerp, "linear": lerp}.get(method)
     if mix is None:
         raise SketchtoolError(f"interpolation method {method!r}: use 'slerp' or 'linear'")
@@ -274,6 +272,14 @@ def interpolate(model, info, drawings: Sequence[np.ndarray], steps: int, options
     path = np.stack([mix(z[i], z[i + 1], t) for i in range(len(z) - 1) for t in ts])  # (pairs * steps, z_size)
     flat = _decode(model, info, len(path), options, z=path, on_progress=on_progress)
     return [flat[i:i + steps] for i in range(0, len(flat), steps)]
+
+
+def check_interpolation(count: int, steps: int) -> None:
+    """Refuse an interpolation of fewer than two drawings or steps (a command checks before reading its inputs)."""
+    if count < 2:
+        raise SketchtoolError("interpolate needs at least two drawings (A B [C ...])")
+    if steps < 2:
+        raise SketchtoolError(f"--steps {steps}: must be at least 2 (the two ends)")
 
 
 def analogy(model, info, a: np.ndarray, b: np.ndarray, c: np.ndarray, n: int, options: SampleOptions,

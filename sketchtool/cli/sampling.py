@@ -102,7 +102,7 @@ class _Run:
         from sketchtool.formats import read_drawings
         from sketchtool.prepare import read_normalized_svg
 
-        if Path(ref).suffix.lower() in (".svg", ".svgz") and Path(ref).is_file():
+        if accepts("svg", Path(ref)) and Path(ref).is_file():  # read here to learn the epsilon it took
             prepared = read_normalized_svg(ref, **self.svg_options())
             self.warn_if_simplified(ref, prepared.epsilon)
             drawings = [prepared.stroke3]
@@ -406,10 +406,9 @@ def interpolate_command(refs, steps, linear, with_inputs, **params):
     Example:
       sketchtool interpolate a.svg b.svg --steps 10 --out morph.svg
     """
-    from sketchtool.sampling import interpolate, require_encoder
+    from sketchtool.sampling import check_interpolation, interpolate, require_encoder
 
-    if len(refs) < 2:
-        raise SketchtoolError("interpolate needs at least two drawings (A B [C ...])")
+    check_interpolation(len(refs), steps)
     _check_total((len(refs) - 1) * steps, f"{len(refs) - 1} pair(s) x --steps {steps}")
     run = _Run(params, inputs=refs)
     require_encoder(run.model, run.info)

@@ -109,6 +109,11 @@ class OutputOptions:
     labels: Sequence[int] | None = None  # dataset outputs (.npz): each drawing's class index into class_names
     class_names: Sequence[str] = ()
 
+    @property
+    def labelled(self) -> bool:
+        """The drawings' classes are given (labels and the names they index): a dataset output keeps them."""
+        return self.labels is not None and len(self.class_names) > 0
+
 
 def writer_for(path: Path):
     """The writer for `path`'s extension; a clear error listing the supported ones otherwise."""

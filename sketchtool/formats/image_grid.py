@@ -104,7 +104,7 @@ def write_images_npz(images, path: str | os.PathLike, options=None) -> None:
 
     a = check_images(images)
     uint8 = np.round(a * 255).astype(np.uint8)
-    labelled = options is not None and options.labels is not None and len(options.class_names)
+    labelled = options is not None and options.labelled
     save_image_dataset(path, ImageDataset(splits={"train": uint8}, meta={"source": "written images"},
                                           labels={"train": np.asarray(options.labels)} if labelled else {},
                                           class_names=list(options.class_names) if labelled else []))

@@ -246,6 +246,6 @@ def save_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], setti
 
 def write_drawings(drawings: Sequence[np.ndarray], path: str | os.PathLike, options=None) -> None:
     """Format-dispatch entry point (see `sketchtool.formats.WRITERS`); keeps the drawings' classes if given."""
-    labelled = options is not None and options.labels is not None and len(options.class_names)
+    labelled = options is not None and options.labelled
     save_drawings(path, drawings, labels=options.labels if labelled else None,
                   class_names=options.class_names if labelled else ())
