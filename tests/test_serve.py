@@ -811,6 +811,64 @@ def test_allow_remote_binds_the_address_and_warns():
     assert "Warning: listening on 0.0.0.0" in err and proc.returncode == 0
 
 
+def test_a_request_head_that_trickles_in_is_cut_off_and_a_prompt_one_is_answered():
+    """Slowloris: a client sending its headers a byte at a time must not hold a connection (and a file descriptor)
+    for ever. The real server's protocol, on a real socket, with a half-second head timeout."""
+    import uvicorn
+
+    from sketchtool.cli.serve import _protocol_class, _server_class
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    ready = threading.Event()
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", http=_protocol_class(0.5))
+    server = _server_class(uvicorn, ready.set)(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(10)
+        address = sock.getsockname()
+
+        def closed_after(conn: socket.socket, trickle: bytes) -> float:
+            """Seconds until the server closes `conn` while it sends `trickle` a byte every 0.1 s."""
+            start = time.monotonic()
+            conn.setblocking(False)
+            for i in range(60):
+                try:
+                    if conn.recv(100) == b"":
+                        return time.monotonic() - start
+                except BlockingIOError:
+                    pass
+                except ConnectionResetError:
+                    return time.monotonic() - start
+                try:
+                    conn.send(trickle[i % len(trickle):][:1])
+                except (BrokenPipeError, ConnectionResetError):
+                    return time.monotonic() - start
+                time.sleep(0.1)
+            return float("inf")
+
+        with socket.create_connection(address) as slow:
+            assert closed_after(slow, b"GET / HTTP/1.1\r\nX-Padding: " + b"a" * 100) < 2.0
+        with socket.create_connection(address, timeout=5) as prompt:  # answered, then held to the same rule
+            for _ in range(2):  # keep-alive: the second request on the same connection is answered too
+                prompt.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                answer = b""
+                while not answer.endswith(b"ok") and (part := prompt.recv(1000)):
+                    answer += part
+                assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"ok")
+            assert closed_after(prompt, b"GET / HTTP/1.1\r\nX-Padding: " + b"a" * 100) < 2.0
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
 # --- a real browser ----------------------------------------------------------------------------------------------
 def _chromium() -> tuple[str, str] | None:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -16,6 +16,7 @@ from sketchtool.errors import SketchtoolError
 __all__ = ["COMMANDS"]
 
 DEFAULT_PORT = 8765
+HEAD_TIMEOUT = 10.0  # seconds for a request's line and headers to arrive, from connecting or the previous answer
 
 
 @click.command("serve")
@@ -74,7 +75,8 @@ def serve_command(model_ref, runs, host, port, allow_remote, allowed_hosts, conc
                        f"can use your models and CPU{names}.", err=True)
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else f"[{host}]" if ":" in host else host
         ready = f"Serving {len(catalog.models)} model(s) at http://{shown}:{bound}/ (Ctrl-C to stop)"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5)
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=5,
+                                http=_protocol_class(HEAD_TIMEOUT))
         _server_class(uvicorn, lambda: click.echo(ready))(config).run(sockets=[sock])
     finally:
         sock.close()
@@ -105,6 +107,54 @@ def _server_class(uvicorn, on_ready):
                     signal.signal(sig, handler)
 
     return Server
+
+
+def _protocol_class(head_timeout: float):
+    """uvicorn's HTTP/1.1 protocol, but a connection that has not sent a whole request head within `head_timeout`
+    seconds (of connecting, or of its previous answer) is closed. uvicorn has no such limit (its keep-alive timer
+    stops at the first byte), so clients that trickle headers a byte at a time could hold every file descriptor
+    (slowloris). Bodies have their own limit (`Limits.body_timeout`)."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Protocol(H11Protocol):
+        _head_timer = None
+
+        def connection_made(self, transport):
+            super().connection_made(transport)
+            self._await_head()
+
+        def handle_events(self):
+            super().handle_events()
+            if self._head_timer is not None and self._in_request():
+                self._stop_head_timer()
+
+        def on_response_complete(self):
+            super().on_response_complete()
+            if not self.transport.is_closing() and not self._in_request():
+                self._await_head()
+
+        def connection_lost(self, exc):
+            self._stop_head_timer()
+            super().connection_lost(exc)
+
+        def _in_request(self) -> bool:
+            return self.cycle is not None and not self.cycle.response_complete
+
+        def _await_head(self):
+            self._stop_head_timer()
+            self._head_timer = self.loop.call_later(head_timeout, self._head_overdue)
+
+        def _stop_head_timer(self):
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_overdue(self):
+            self._head_timer = None
+            if not self._in_request() and not self.transport.is_closing():
+                self.transport.close()
+
+    return Protocol
 
 
 def _is_loopback(host: str) -> bool:
