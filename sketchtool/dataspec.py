@@ -22,10 +22,13 @@ class DataSpec:
     """`kind` "strokes": drawings in dataset units are divided by `scale_factor` for the model, and the model takes
     drawings of at most `max_length` points. `kind` "images": (H, W) = `image_shape`, values in [0, 1].
     `conditions` names the extra vectors a model is conditioned on and their sizes (e.g. {"view": 2}); `settings`
-    are the dataset's build settings (so an SVG or image given to a trained model is read as its data was)."""
+    are the dataset's build settings (so an SVG or image given to a trained model is read as its data was).
+    `class_counts`: drawings or images of each class in the train split, so samples without a chosen class come
+    in the data's proportions (empty in checkpoints made before it was recorded: uniform then)."""
 
     kind: str = "strokes"
     class_names: list[str] = field(default_factory=list)
+    class_counts: list[int] = field(default_factory=list)
     scale_factor: float | None = None
     max_length: int | None = None
     image_shape: tuple[int, int] | None = None
@@ -41,6 +44,10 @@ class DataSpec:
         """Refuse a spec that would make outputs meaningless (NaN, zero or negative scale; unknown kind)."""
         if self.kind not in KINDS:
             raise SketchtoolError(f"{where}: unknown data kind {self.kind!r}; expected one of {', '.join(KINDS)}")
+        counts = self.class_counts
+        if counts and (len(counts) != len(self.class_names) or min(counts) < 0 or sum(counts) == 0):
+            raise SketchtoolError(f"{where}: its {len(counts)} class counts do not fit its {len(self.class_names)} "
+                                  "class names (one count each, none negative, not all 0); the file is corrupt")
         if self.kind == "strokes":
             s = self.scale_factor
             if not isinstance(s, (int, float)) or isinstance(s, bool) or not math.isfinite(s) or s <= 0:
@@ -62,6 +69,7 @@ class DataSpec:
             spec = cls(
                 kind=str(values.get("kind", "strokes")),
                 class_names=[str(c) for c in values.get("class_names") or []],
+                class_counts=[int(c) for c in values.get("class_counts") or []],
                 scale_factor=None if values.get("scale_factor") is None else float(values["scale_factor"]),
                 max_length=None if values.get("max_length") is None else int(values["max_length"]),
                 image_shape=None if values.get("image_shape") is None else tuple(int(v) for v in values["image_shape"]),

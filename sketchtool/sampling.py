@@ -170,15 +170,21 @@ def generate(model, info, n: int, options: SampleOptions, on_progress: ProgressF
 
 def sample_labels(model, info, n: int, options: SampleOptions) -> np.ndarray | None:
     """The class index of each of n new samples: `--class`'s for all; for a class-conditional model without
-    one, a class drawn uniformly per sample from the seed (sample i's is the same for any n, as its drawing is);
-    None for a model without classes. What `generate` draws, so a caller can record which class each sample is."""
+    one, a class drawn per sample from the seed in the proportions of the train split (sample i's is the same
+    for any n, as its drawing is; uniform for a checkpoint that recorded no counts); None for a model without
+    classes. What `generate` draws, so a caller can record which class each sample is. In the data's
+    proportions, samples are comparable with the data as a whole (`score`'s reference is a mixture too)."""
     given = _labels(model, info, options, n)
     if given is not None:
         return given.numpy()
     if not getattr(model, "use_classes", False):
         return None
-    seed = _seed_or_fresh(options.seed)
-    return np.random.default_rng([seed, _LABEL_STREAM]).integers(model.num_classes, size=n)
+    rng = np.random.default_rng([_seed_or_fresh(options.seed), _LABEL_STREAM])
+    counts = np.asarray(info.spec.class_counts, dtype=np.float64)
+    if len(counts) != model.num_classes:
+        return rng.integers(model.num_classes, size=n)
+    cumulative = np.cumsum(counts) / counts.sum()
+    return np.minimum(np.searchsorted(cumulative, rng.random(n), side="right"), model.num_classes - 1)
 
 
 def complete(model, info, prefix: np.ndarray, n: int, options: SampleOptions,

@@ -136,8 +136,12 @@ def _set_weight(value):
     (lambda p: p.__setitem__("version", 99), "newer than this sketchtool"),
     (lambda p: p["state_dict"].__setitem__("output.weight", torch.zeros(2, 2)), "do not fit model"),
     (lambda p: p["hparams"].__setitem__("dec_rnn_size", 10**30), "cannot build model 'sketch-rnn'"),  # internal
+    (lambda p: p["spec"].__setitem__("class_counts", [3, 1]), "its 2 class counts do not fit its 1 class names"),
+    (lambda p: p["spec"].update(class_names=["a", "b"], class_counts=[0, 0]),
+     "its 2 class counts do not fit its 2 class names"),
 ], ids=["nan-weight", "inf-weight", "string-weight", "zero-scale", "nan-scale", "no-state-dict", "no-hparams",
-        "string-version", "future-version", "wrong-shape", "unbuildable-size"])
+        "string-version", "future-version", "wrong-shape", "unbuildable-size", "counts-without-classes",
+        "no-counted-drawing"])
 def test_checkpoints_that_would_draw_nonsense_are_refused_at_load(saved, tmp_path, change, message):
     path = _tampered(saved, tmp_path, change)
     with pytest.raises(SketchtoolError, match=message) as err:

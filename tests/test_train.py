@@ -305,6 +305,30 @@ def test_several_classes_train_a_class_conditional_decoder(subset, tmp_path):
             assert np.array_equal(one.splits["train"][i], mixed.splits["train"][i])
 
 
+def test_random_classes_come_in_the_train_split_s_proportions(subset, tmp_path):
+    """Without --class, a class-conditional model's samples are a mixture like the data (what `score` compares
+    them with): 24, 8 and 0 train drawings of three classes give about 3:1 and never the third. A checkpoint
+    made before the counts were recorded draws uniformly, as it did."""
+    from sketchtool.sampling import SampleOptions, sample_labels
+
+    full = load_dataset(subset)
+    splits = {"train": full.splits["train"][:32], "valid": full.splits["valid"][:6], "test": full.splits["test"][:6]}
+    labels = {"train": np.repeat([0, 1], [24, 8]), "valid": np.arange(6) % 3, "test": np.arange(6) % 3}
+    path = tmp_path / "three.npz"
+    save_dataset(path, StrokeDataset(splits=splits, class_names=["a", "b", "c"], labels=labels))
+    train(path, tmp_path / "run", hps=_hps(), options=_options(1, save_every=1))
+    model, info = load_model(tmp_path / "run")
+    assert info.spec.class_counts == [24, 8, 0]
+
+    drawn = sample_labels(model, info, 4000, SampleOptions(seed=3))
+    assert np.bincount(drawn, minlength=3)[2] == 0
+    assert abs(np.mean(drawn == 0) - 0.75) < 0.03
+    assert np.array_equal(sample_labels(model, info, 10, SampleOptions(seed=3)), drawn[:10])  # same for any n
+
+    info.spec.class_counts = []  # as an older checkpoint
+    assert set(sample_labels(model, info, 300, SampleOptions(seed=3))) == {0, 1, 2}
+
+
 def test_run_directory_is_never_overwritten(subset, tmp_path):
     run = tmp_path / "run"
     run.mkdir()

@@ -41,7 +41,8 @@ def _sampling_options(command):
                      help="Take the most likely next point instead of sampling one (generate and complete still draw "
                           "z at random)."),
         click.option("--class", "--label", "class_name", default=None, metavar="NAME",
-                     help="Class to draw (class-conditional models only): a class name, or its index K."),
+                     help="Class to draw (class-conditional models only): a class name, or its index K; without "
+                          "it, a random class per drawing, in the proportions of the training data."),
         click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
                      help="Output file; its extension picks the format (.svg, .png, .npz, .gcode, .hpgl)."),
         click.option("--cols", type=click.IntRange(min=1), default=None,
