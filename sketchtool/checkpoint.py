@@ -20,6 +20,7 @@ from typing import Any
 from sketchtool.dataspec import DataSpec
 from sketchtool.errors import SketchtoolError
 from sketchtool.fileio import DAMAGED_ARCHIVE_ERRORS, atomic_write
+from sketchtool.pretrained import EMBEDDED, resolve_model
 
 __all__ = [
     "FORMAT",
@@ -98,8 +99,9 @@ def _write(path: str | os.PathLike, payload: dict[str, Any]) -> None:
 
 
 def resolve_checkpoint(ref: str | os.PathLike) -> Path:
-    """A run directory -> its best checkpoint (else latest); a file -> itself."""
-    path = Path(ref)
+    """A run directory -> its best checkpoint (else latest); a file -> itself; an embedded model's name ("sheep")
+    -> its file, unless a run or checkpoint of that name exists (as `--model` resolves it)."""
+    path = resolve_model(ref, "model") if str(ref) in EMBEDDED else Path(ref)
     if path.is_dir():
         for name in ("best.pt", "latest.pt"):
             if (path / name).is_file():
@@ -235,7 +237,8 @@ def load_weights(model, state: dict[str, Any]) -> None:
 
 
 def load_model(ref: str | os.PathLike, device: str = "cpu"):
-    """(model in eval mode on `device`, ModelInfo) from a run directory (best, else latest) or a checkpoint file."""
+    """(model in eval mode on `device`, ModelInfo) from a run directory (best, else latest), a checkpoint file or
+    an embedded model's name."""
     path = resolve_checkpoint(ref)
     payload = read_checkpoint(path)
     model = build_model(payload).to(device).eval()

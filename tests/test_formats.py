@@ -79,6 +79,11 @@ def test_writing_what_is_not_drawings_is_refused_and_writes_nothing(tmp_path: Pa
         write_drawings(out, [SQUARE, np.array([[0.0, 0.0, 0.0], [np.nan, 0.0, 1.0]])])
     with pytest.raises(SketchtoolError, match=r"takes a list of drawings, not one \(6, 3\) array; give \[drawing\]"):
         write_drawings(out, SQUARE)
+    rows = [[SQUARE, SQUARE[:3]], [SQUARE, SQUARE]]  # interpolate's rows: the first was an internal ValueError
+    for given, shape in [(rows, ""), ([SQUARE, SQUARE[:, :2]], r" of shape \(6, 2\)")]:
+        with pytest.raises(SketchtoolError, match=rf"drawing [01] is not an \(n, 3\) stroke-3 array{shape}; give one "
+                                                  r"flat list of drawings \(rows of them, as interpolate returns"):
+            write_drawings(out, given)
     assert not out.exists()
 
 

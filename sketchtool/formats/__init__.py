@@ -138,7 +138,15 @@ def write_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], opti
         raise SketchtoolError(f"{path}: write_drawings takes a list of drawings, not one {drawings.shape} array; "
                               "give [drawing]")
     for i, d in enumerate(drawings):
-        if not np.isfinite(np.asarray(d, dtype=np.float64)).all():
+        try:
+            points = np.asarray(d, dtype=np.float64)
+        except (ValueError, TypeError):  # ragged: a list of drawings (interpolate's rows), or not numbers
+            points = None
+        if points is None or (points.size and (points.ndim != 2 or points.shape[1] != 3)):
+            shape = "" if points is None else f" of shape {points.shape}"
+            raise SketchtoolError(f"{path}: drawing {i} is not an (n, 3) stroke-3 array{shape}; give one flat list "
+                                  "of drawings (rows of them, as interpolate returns: [d for row in rows for d in row])")
+        if not np.isfinite(points).all():
             raise SketchtoolError(f"{path}: drawing {i} holds NaN or infinite points; nothing written")
     if accepts("dataset", path):
         writer(drawings, path, options)
