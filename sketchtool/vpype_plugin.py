@@ -10,10 +10,14 @@ command runs. vpype's lines are complex arrays in CSS pixels, y down, as sketcht
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 import numpy as np
 import vpype
 import vpype_cli
+
+from sketchtool.errors import SketchtoolError
 
 __all__ = ["skgenerate", "skcomplete"]
 
@@ -97,15 +101,10 @@ def _to_complex(points: np.ndarray) -> np.ndarray:
     return points[:, 0] + 1j * points[:, 1]
 
 
-class _user_errors:
+@contextlib.contextmanager
+def _user_errors():
     """sketchtool's one-line refusals become vpype's (click's) one-line errors, not tracebacks."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        from sketchtool.errors import SketchtoolError
-
-        if isinstance(error, SketchtoolError):
-            raise click.ClickException(str(error)) from None
-        return False
+    try:
+        yield
+    except SketchtoolError as e:
+        raise click.ClickException(str(e)) from None
