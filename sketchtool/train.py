@@ -204,9 +204,9 @@ def fingerprint(path: Path) -> str:
 def _base_spec(dataset, path: Path):
     from sketchtool.dataspec import DataSpec
 
-    counts = np.bincount(dataset.labels_of("train"), minlength=len(dataset.class_names)) if dataset.class_names else []
-    return DataSpec(kind=_kind_of(dataset), class_names=list(dataset.class_names),
-                    class_counts=[int(c) for c in counts],
+    names = list(dataset.class_names)
+    counts = np.bincount(dataset.labels_of("train"), minlength=len(names)) if names else []
+    return DataSpec(kind=_kind_of(dataset), class_names=names, class_counts=[int(c) for c in counts],
                     conditions=dict(getattr(dataset, "conditions", None) or {}),
                     settings=dict(getattr(dataset, "settings", None) or getattr(dataset, "meta", None) or {}),
                     dataset={"name": path.stem, "path": str(path), "sha256": fingerprint(path)})
