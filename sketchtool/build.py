@@ -425,9 +425,23 @@ def _split_dataset(drawings: list[np.ndarray], records: list[FileRecord], option
     class_names = sorted({r.label for r in records if r.split and r.label is not None})
     labels = {}
     if options.labels == "folder":
+        _warn_of_merged_classes(records, report)
         lookup = {name: i for i, name in enumerate(class_names)}
         labels = {k: np.array([lookup[v] for v in split_labels[k]], dtype=np.int64) for k in SPLITS}
     settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(options).items() if k != "workers"}
     settings.update(sketchtool_version=__version__, files=len(report.files))
     return StrokeDataset(splits=splits, class_names=class_names if options.labels == "folder" else [],
                          labels=labels, settings=settings)
+
+
+def _warn_of_merged_classes(records: list[FileRecord], report: BuildReport) -> None:
+    """A class is a folder's name, so two folders of one name (cats/big, dogs/big) make one class: say so."""
+    folders: dict[str, set[str]] = {}
+    for record in records:
+        if record.label is not None:
+            folders.setdefault(record.label, set()).add(os.path.dirname(os.path.abspath(record.path)))
+    for name, places in sorted(folders.items()):
+        if len(places) > 1:
+            shown = ", ".join(sorted(places)[:3]) + (", ..." if len(places) > 3 else "")
+            report.warnings.append(f"class {name!r} gathers the drawings of {len(places)} folders of that name "
+                                   f"({shown}); rename the folders to keep them apart")

@@ -188,6 +188,20 @@ def test_folder_labels_become_classes(tmp_path):
     assert {r.label for r in report.files} == {"big", "cats"}
 
 
+def test_two_folders_of_one_name_make_one_class_and_the_build_says_so(tmp_path):
+    """cats/big and dogs/big were merged into the class "big" without a word."""
+    distinct_drawings(tmp_path / "cats" / "big", 2, "c")
+    distinct_drawings(tmp_path / "dogs" / "big", 2, "d", start=50)
+    distinct_drawings(tmp_path / "dogs" / "small", 2, "s", start=100)
+    dataset, report = build_dataset([tmp_path], BuildOptions(workers=1, labels="folder", split=(1.0, 0.0, 0.0)))
+    assert dataset.class_names == ["big", "small"]
+    merged = [w for w in report.warnings if "gathers" in w]
+    assert merged == [f"class 'big' gathers the drawings of 2 folders of that name ({tmp_path / 'cats' / 'big'}, "
+                      f"{tmp_path / 'dogs' / 'big'}); rename the folders to keep them apart"]
+    _, plain = build_dataset([tmp_path / "dogs"], BuildOptions(workers=1, labels="folder", split=(1.0, 0.0, 0.0)))
+    assert not [w for w in plain.warnings if "gathers" in w]
+
+
 def test_held_out_splits_take_every_class_in_proportion(tmp_path):
     """A plain shuffle left a class of 20 out of valid in about a third of seeds, and put half of a class of 2
     there; the split is now stratified, and a build without classes shuffles as before."""
