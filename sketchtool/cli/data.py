@@ -37,7 +37,8 @@ def _format_stats(stats: dict) -> str:
                    "--labels folder each class is split in proportion.")
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the train/valid/test shuffle.")
 @click.option("--labels", type=click.Choice(["none", "folder"]), default="none", show_default=True,
-              help="'folder': each file's parent folder name is its class.")
+              help="'folder': each file's parent folder name is its class (two folders of one name make one class; "
+                   "the build warns).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Parallel parsers [default: all cores].")
 @click.option("--tolerance", type=float, default=None,
               help="Curve flattening tolerance in SVG user units [default: relative to each drawing's size].")
