@@ -62,13 +62,16 @@ def stroke5_batch(drawings: Sequence[np.ndarray], max_seq_len: int, labels: Sequ
 
 
 class BatchSource:
-    """Normalised drawings of one split and their labels; random training batches from a numpy Generator
-    whose state is saved with checkpoints (`get_state`/`set_state`) so a resumed run draws the same batches."""
+    """Drawings of one split, normalised by `scale_factor` as batches are made, and their labels; random training
+    batches from a numpy Generator whose state is saved with checkpoints (`get_state`/`set_state`) so a resumed run
+    draws the same batches. Holds the drawings as one float32 array: `prepare_drawings`' own (not copied; a
+    QuickDraw-size split is gigabytes) or a packed copy of any other sequence."""
 
     def __init__(self, drawings: Sequence[np.ndarray], labels: np.ndarray, *, scale_factor: float, max_seq_len: int,
                  batch_size: int, random_scale_factor: float = 0.0, augment_stroke_prob: float = 0.0, seed: int = 0):
-        self.drawings = PackedDrawings.pack(drawings, np.float32)  # one array: no million small ones
-        self.drawings.points[:, :2] /= scale_factor
+        packed = isinstance(drawings, PackedDrawings) and drawings.points.dtype == np.float32
+        self.drawings = drawings if packed else PackedDrawings.pack(drawings, np.float32)
+        self.scale_factor = scale_factor
         self.labels = np.asarray(labels, dtype=np.int64)
         self.max_seq_len = max_seq_len
         self.batch_size = batch_size
@@ -85,7 +88,7 @@ class BatchSource:
         idx = self.rng.permutation(len(self.drawings))[: self.batch_size]
         batch = []
         for i in idx:
-            s = self.drawings[i]
+            s = self._normalised(self.drawings[i])
             if self.random_scale_factor > 0:
                 s = random_scale(s, self.random_scale_factor, self.rng)
             if self.augment_stroke_prob > 0:
@@ -97,7 +100,14 @@ class BatchSource:
         """Every drawing once, in order, unaugmented (evaluation); the last batch may be smaller."""
         for start in range(0, len(self.drawings), self.batch_size):
             stop = start + self.batch_size
-            yield stroke5_batch(self.drawings[start:stop], self.max_seq_len, self.labels[start:stop])
+            part = self.drawings[start:stop]
+            yield stroke5_batch(PackedDrawings(self._normalised(part.points), part.starts), self.max_seq_len,
+                                self.labels[start:stop])
+
+    def _normalised(self, points: np.ndarray) -> np.ndarray:
+        out = points.copy()
+        out[:, :2] /= self.scale_factor
+        return out
 
     def get_state(self) -> str:
         return json.dumps(self.rng.bit_generator.state)

@@ -8,11 +8,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from sketchtool.batching import OFFSET_LIMIT, BatchSource, fit_spec, prepare_drawings
+from sketchtool.batching import OFFSET_LIMIT, BatchSource, fit_spec, prepare_drawings, stroke5_batch
 from sketchtool.dataset import StrokeDataset
 from sketchtool.dataspec import DataSpec
 from sketchtool.formats.npz import load_dataset
-from sketchtool.strokes import PackedDrawings, scale_factor
+from sketchtool.strokes import PackedDrawings, augment_strokes, random_scale, scale_factor
 
 
 def _per_drawing(drawings, max_seq_len, factor=None):
@@ -55,14 +55,20 @@ def test_batch_source_draws_the_batches_of_unpacked_drawings(sheep_path):
     options = dict(scale_factor=factor, max_seq_len=250, batch_size=16, random_scale_factor=0.15,
                    augment_stroke_prob=0.1, seed=3)
     source = BatchSource(kept, np.arange(len(kept)), **options)
-    assert all(np.array_equal(a, b) for a, b in zip(source.drawings, expected))
-    listed = BatchSource(list(kept), np.arange(len(kept)), **options)  # separate arrays in, same arrays held
+    listed = BatchSource(list(kept), np.arange(len(kept)), **options)  # separate arrays in, one packed copy held
+    assert source.drawings is kept and listed.drawings is not kept
+    rng = np.random.default_rng(3)  # magenta's random_batch on the per-drawing arrays
     for _ in range(3):
-        a, b = source.random_batch(), listed.random_batch()
-        assert all(np.array_equal(x, y) for x, y in zip((a.strokes5, a.lengths, a.labels),
-                                                       (b.strokes5, b.lengths, b.labels)))
-    ordered = [b.lengths.tolist() for b in source.batches()]
-    assert sum(ordered, []) == [len(d) for d in expected]
+        idx = rng.permutation(len(expected))[:16]
+        augmented = [augment_strokes(random_scale(expected[i], 0.15, rng), 0.1, rng) for i in idx]
+        want = stroke5_batch(augmented, 250, idx)
+        for got in (source.random_batch(), listed.random_batch()):
+            assert all(np.array_equal(x, y) for x, y in zip((got.strokes5, got.lengths, got.labels),
+                                                           (want.strokes5, want.lengths, want.labels)))
+    ordered = [b.strokes5[i, 1:1 + n, :2] for b in source.batches() for i, n in enumerate(b.lengths.tolist())]
+    assert len(ordered) == len(expected)
+    assert all(np.array_equal(got.numpy(), want[:, :2]) for got, want in zip(ordered, expected))
+    assert np.array_equal(kept.points, np.concatenate(_per_drawing(drawings, 250)[0]))  # batches left it as it was
 
 
 def test_fit_spec_matches_the_per_drawing_recipe(sheep_path):
