@@ -31,6 +31,22 @@ def _npz_with_members(path: Path, members: dict[str, np.ndarray]) -> None:
     np.savez(path, **members)
 
 
+def test_only_the_named_splits_are_read(tmp_path: Path):
+    """show, eval and score read the splits they use: a bad (or a 2M-drawing) train member is never unpickled."""
+    path = tmp_path / "mixed.npz"
+    test = np.empty(1, dtype=object)
+    test[0] = A
+    _npz_with_members(path, {"test": test, "test_labels": np.zeros(1, dtype=np.int64), "class_names": np.array(["cat"])})
+    with zipfile.ZipFile(path, "a") as zf:  # a train member that cannot be read at all
+        zf.writestr("train.npy", b"\x93NUMPY garbage")
+    with pytest.raises(SketchtoolError, match="unreadable dataset"):
+        load_dataset(path)
+    ds = load_dataset(path, splits=("test",))
+    assert ds.counts() == {"train": 0, "valid": 0, "test": 1} and ds.class_names == ["cat"]
+    np.testing.assert_array_equal(ds.splits["test"][0], A)
+    assert ds.labels_of("test").tolist() == [0]
+
+
 def test_hostile_pickle_is_refused_and_never_runs(tmp_path: Path):
     marker = tmp_path / "pwned"
     payload = np.empty(2, dtype=object)

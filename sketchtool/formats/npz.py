@@ -158,11 +158,14 @@ def _as_drawings(array: np.ndarray, key: str) -> list[np.ndarray]:
     return drawings
 
 
-def load_dataset(path: str | os.PathLike) -> StrokeDataset:
-    """Read a sketch-rnn / QuickDraw / sketchtool `.npz`; never executes code from the file."""
+def load_dataset(path: str | os.PathLike, splits: Sequence[str] = SPLITS) -> StrokeDataset:
+    """Read a sketch-rnn / QuickDraw / sketchtool `.npz`; never executes code from the file. Only the named `splits`
+    are read (the others come back empty): a command that uses the 2,500 test drawings of a QuickDraw file need not
+    unpickle its 70,000 train drawings."""
     path = Path(path)
     if not path.is_file():
         raise SketchtoolError(f"{path}: no such dataset file")
+    wanted = {*splits, *(f"{k}_labels" for k in splits), "class_names", "build_settings"}
     try:
         with zipfile.ZipFile(path) as zf:
             members = {i.filename[:-4]: i for i in zf.infolist() if i.filename[:-4] in _USED_MEMBERS
@@ -171,6 +174,7 @@ def load_dataset(path: str | os.PathLike) -> StrokeDataset:
                 raise SketchtoolError(
                     f"{path}: not a stroke-3 dataset (no train/valid/test arrays); build one with `sketchtool build-dataset`"
                 )
+            members = {k: info for k, info in members.items() if k in wanted}
             _check_sizes(list(members.values()))
             arrays = {k: _read_member(zf, info) for k, info in members.items()}
     except SketchtoolError:
