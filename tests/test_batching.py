@@ -106,3 +106,28 @@ def test_packed_drawings_index_like_a_list(key):
         assert [d.tolist() for d in got] == [d.astype(np.float32).tolist() for d in want]
     else:
         assert got.tolist() == want.astype(np.float32).tolist()
+
+
+def _binarized_at_once(images):
+    grey = images.astype(np.float32) / 255.0
+    noise = np.random.default_rng(0).random(grey.shape, dtype=np.float32)
+    return ((noise < grey) * 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("count", [0, 1, 1023, 20_000])
+def test_fixed_binarisation_is_the_same_pixels_in_chunks_without_noise_for_the_whole_split(count):
+    """Evaluation binarises once with a fixed seed; it drew float32 noise and grey levels for the whole split at
+    once (8 bytes a pixel beside the 1-byte images)."""
+    from sketchtool.batching import EVAL_BINARIZE_SEED, ImageBatchSource
+
+    assert EVAL_BINARIZE_SEED == 0
+    images = np.random.default_rng(count).integers(0, 256, (count, 9, 7), dtype=np.uint8)
+    tracemalloc.start()
+    try:
+        source = ImageBatchSource(images, np.zeros(count), batch_size=8, binarize="fixed")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(source.images, _binarized_at_once(images))
+    if count > 10_000:
+        assert peak < 3 * images.nbytes
