@@ -298,7 +298,8 @@ class _OffsetReader:
 
 def _pairwise_sum(n: int, reader: _OffsetReader) -> np.float64:
     """The sum of the next n values as `np.add.reduce` forms it over one array of them: halves (the first a
-    multiple of 8) summed recursively (numpy's pairwise_sum); a part that fits in a chunk is summed by numpy."""
+    multiple of 8) summed recursively (numpy's pairwise_sum); a part of at most CHUNK_ROWS values is summed by
+    numpy itself, which splits it the same way."""
     if n <= CHUNK_ROWS:
         return np.add.reduce(reader.take(n))
     half = n // 2

@@ -36,7 +36,8 @@ def test_only_the_named_splits_are_read(tmp_path: Path):
     path = tmp_path / "mixed.npz"
     test = np.empty(1, dtype=object)
     test[0] = A
-    _npz_with_members(path, {"test": test, "test_labels": np.zeros(1, dtype=np.int64), "class_names": np.array(["cat"])})
+    _npz_with_members(path, {"test": test, "test_labels": np.zeros(1, dtype=np.int64),
+                             "class_names": np.array(["cat"])})
     with zipfile.ZipFile(path, "a") as zf:  # a train member that cannot be read at all
         zf.writestr("train.npy", b"\x93NUMPY garbage")
     with pytest.raises(SketchtoolError, match="unreadable dataset"):
