@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sketchtool.strokes import augment_strokes, random_scale, stroke3_to_stroke5
+from sketchtool.strokes import PackedDrawings, augment_strokes, random_scale, stroke3_to_stroke5
 
 __all__ = ["OFFSET_LIMIT", "ArrayBatches", "BatchSource", "ImageBatch", "ImageBatchSource", "StrokeBatch", "default_batch_source",
            "fit_spec", "prepare_drawings", "stroke5_batch"]
@@ -39,17 +39,18 @@ class StrokeBatch:
         return int(self.lengths.shape[0])
 
 
-def prepare_drawings(drawings: Sequence[np.ndarray], max_seq_len: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """Keep drawings of 1..max_seq_len points, offsets clamped to ±1000, as float32; also returns the
-    indices kept (to select labels)."""
-    kept, index = [], []
-    for i, d in enumerate(drawings):
-        if 0 < len(d) <= max_seq_len:
-            s = np.array(d, dtype=np.float32)
-            s[:, :2] = np.clip(s[:, :2], -OFFSET_LIMIT, OFFSET_LIMIT)
-            kept.append(s)
-            index.append(i)
-    return kept, np.asarray(index, dtype=np.int64)
+def prepare_drawings(drawings: Sequence[np.ndarray], max_seq_len: int) -> tuple[PackedDrawings, np.ndarray]:
+    """Keep drawings of 1..max_seq_len points, offsets clamped to ±1000, as float32 (packed end to end); also
+    returns the indices kept (to select labels)."""
+    lengths = _lengths(drawings)
+    index = np.flatnonzero((lengths > 0) & (lengths <= max_seq_len))
+    kept = PackedDrawings.pack([drawings[i] for i in index], np.float32)
+    np.clip(kept.points[:, :2], -OFFSET_LIMIT, OFFSET_LIMIT, out=kept.points[:, :2])
+    return kept, index
+
+
+def _lengths(drawings: Sequence[np.ndarray]) -> np.ndarray:
+    return np.fromiter(map(len, drawings), dtype=np.int64, count=len(drawings))
 
 
 def stroke5_batch(drawings: Sequence[np.ndarray], max_seq_len: int, labels: Sequence[int] | None = None) -> StrokeBatch:
@@ -61,16 +62,16 @@ def stroke5_batch(drawings: Sequence[np.ndarray], max_seq_len: int, labels: Sequ
 
 
 class BatchSource:
-    """Normalised drawings of one split and their labels; random training batches from a numpy Generator
-    whose state is saved with checkpoints (`get_state`/`set_state`) so a resumed run draws the same batches."""
+    """Drawings of one split, normalised by `scale_factor` as batches are made, and their labels; random training
+    batches from a numpy Generator whose state is saved with checkpoints (`get_state`/`set_state`) so a resumed run
+    draws the same batches. Holds the drawings as one float32 array: `prepare_drawings`' own (not copied; a
+    QuickDraw-size split is gigabytes) or a packed copy of any other sequence."""
 
     def __init__(self, drawings: Sequence[np.ndarray], labels: np.ndarray, *, scale_factor: float, max_seq_len: int,
                  batch_size: int, random_scale_factor: float = 0.0, augment_stroke_prob: float = 0.0, seed: int = 0):
-        self.drawings = []
-        for d in drawings:
-            s = np.array(d, dtype=np.float32)
-            s[:, :2] /= scale_factor
-            self.drawings.append(s)
+        packed = isinstance(drawings, PackedDrawings) and drawings.points.dtype == np.float32
+        self.drawings = drawings if packed else PackedDrawings.pack(drawings, np.float32)
+        self.scale_factor = scale_factor
         self.labels = np.asarray(labels, dtype=np.int64)
         self.max_seq_len = max_seq_len
         self.batch_size = batch_size
@@ -87,7 +88,7 @@ class BatchSource:
         idx = self.rng.permutation(len(self.drawings))[: self.batch_size]
         batch = []
         for i in idx:
-            s = self.drawings[i]
+            s = self._normalised(self.drawings[i])
             if self.random_scale_factor > 0:
                 s = random_scale(s, self.random_scale_factor, self.rng)
             if self.augment_stroke_prob > 0:
@@ -99,7 +100,14 @@ class BatchSource:
         """Every drawing once, in order, unaugmented (evaluation); the last batch may be smaller."""
         for start in range(0, len(self.drawings), self.batch_size):
             stop = start + self.batch_size
-            yield stroke5_batch(self.drawings[start:stop], self.max_seq_len, self.labels[start:stop])
+            part = self.drawings[start:stop]
+            yield stroke5_batch(PackedDrawings(self._normalised(part.points), part.starts), self.max_seq_len,
+                                self.labels[start:stop])
+
+    def _normalised(self, points: np.ndarray) -> np.ndarray:
+        out = points.copy()
+        out[:, :2] /= self.scale_factor
+        return out
 
     def get_state(self) -> str:
         return json.dumps(self.rng.bit_generator.state)
@@ -118,16 +126,18 @@ def fit_spec(dataset, spec, max_length: int | None = None):
 
     if spec.kind == "images":
         return replace(spec, image_shape=tuple(int(v) for v in dataset.image_shape))
-    limit = max_length or max((len(d) for split in dataset.splits.values() for d in split), default=1)
-    kept = {split: prepare_drawings(dataset.splits[split], limit)[0] for split in dataset.splits}
+    lengths = {split: _lengths(drawings) for split, drawings in dataset.splits.items()}
+    limit = max_length or max((int(v.max()) for v in lengths.values() if len(v)), default=1)
+    kept = {split: v[(v > 0) & (v <= limit)] for split, v in lengths.items()}
     if not dataset.splits["train"]:
         raise SketchtoolError("no training drawings: the train split is empty; build the dataset with a train share "
                               "(build-dataset --split)")
-    if not kept["train"]:
+    if not len(kept["train"]):
         raise SketchtoolError(f"no training drawings: all {len(dataset.splits['train'])} have more than {limit} "
                               "points; raise the model's length limit or simplify the drawings")
-    longest = max(len(d) for drawings in kept.values() for d in drawings)
-    return replace(spec, scale_factor=scale_factor(kept["train"]), max_length=min(limit, longest))
+    longest = max(int(v.max()) for v in kept.values() if len(v))
+    train = prepare_drawings(dataset.splits["train"], limit)[0]
+    return replace(spec, scale_factor=scale_factor(train), max_length=min(limit, longest))
 
 
 def default_batch_source(spec, dataset, split: str, *, batch_size: int, binarize: str = "stochastic", seed: int = 0):
@@ -200,12 +210,21 @@ class ImageBatchSource(ArrayBatches):
         self.binarize = binarize
         self.rng = np.random.default_rng(seed)
         if binarize == "fixed":
-            grey = self.images.astype(np.float32) / 255.0
-            noise = np.random.default_rng(EVAL_BINARIZE_SEED).random(grey.shape, dtype=np.float32)
-            self.images = ((noise < grey) * 255).astype(np.uint8)
+            self.images = _binarized(self.images, np.random.default_rng(EVAL_BINARIZE_SEED))
 
     def _batch(self, idx: np.ndarray) -> ImageBatch:
         grey = self.images[idx].astype(np.float32) / 255.0  # (B, H, W)
         if self.binarize == "stochastic":
             grey = (self.rng.random(grey.shape, dtype=np.float32) < grey).astype(np.float32)
         return ImageBatch(torch.from_numpy(grey[:, None]), torch.from_numpy(self.labels[idx]))
+
+
+def _binarized(images: np.ndarray, rng: np.random.Generator, rows: int = 1024) -> np.ndarray:
+    """(N, H, W) uint8: each pixel ink (255) with probability grey / 255, drawn `rows` images at a time (the noise
+    of the whole split at once was 8 bytes a pixel: 10 GB for 300,000 images of 64 x 64). The generator fills
+    chunks in the order it fills one array, so the pixels are the same either way."""
+    out = np.empty(images.shape, dtype=np.uint8)
+    for first in range(0, len(images), rows):
+        grey = images[first:first + rows].astype(np.float32) / 255.0
+        out[first:first + rows] = (rng.random(grey.shape, dtype=np.float32) < grey) * 255
+    return out

@@ -199,16 +199,16 @@ def split_order(classes: Sequence, seed: int) -> np.ndarray:
     there are classes. Each item is placed by its rank within its class, (k + 0.5) / class size, so any leading
     share of the order holds about that share of every class (a class of 20 gives the 5% valid split one drawing),
     and a class too small for a held-out drawing stays in train."""
-    classes = np.asarray(classes)
+    names, inverse = np.unique(np.asarray(classes), return_inverse=True)
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(classes))
-    if len(np.unique(classes)) < 2:
+    order = rng.permutation(len(inverse))
+    if len(names) < 2:
         return order
-    place = np.empty(len(classes))
-    for c in np.unique(classes):
-        members = order[classes[order] == c]
-        place[members] = (np.arange(len(members)) + 0.5) / len(members)
-    return order[np.argsort(place[order], kind="stable")]
+    ordered = inverse.ravel()[order]  # class of each item, in shuffled order
+    sizes = np.bincount(ordered)
+    rank = np.empty(len(ordered), dtype=np.int64)  # place of each item among its class, all classes at once
+    rank[np.argsort(ordered, kind="stable")] = np.arange(len(ordered)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return order[np.argsort((rank + 0.5) / sizes[ordered], kind="stable")]
 
 
 def discover_svgs(sources: Sequence[str | os.PathLike], *, pictures: bool = False) -> list[Path]:

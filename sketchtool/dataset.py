@@ -53,7 +53,7 @@ def length_stats(values: Sequence[int]) -> dict[str, float]:
 def describe_dataset(ds: StrokeDataset) -> dict[str, Any]:
     """What `sketchtool info` shows, JSON-able: split sizes, per-class counts, points and strokes per
     drawing, the scale factor of train (all splits when train is empty), build settings."""
-    from sketchtool.strokes import num_strokes, scale_factor
+    from sketchtool.strokes import scale_factor, stroke_counts
 
     names = ds.class_names or ["(single class)"]
     classes = {split: {names[i]: int(c) for i, c in enumerate(np.bincount(ds.labels_of(split), minlength=len(names)))}
@@ -63,8 +63,8 @@ def describe_dataset(ds: StrokeDataset) -> dict[str, Any]:
         "splits": ds.counts(),
         "classes": classes,
         "points": {k: length_stats([len(d) for d in v]) for k, v in ds.splits.items()},
-        "strokes": {k: length_stats([num_strokes(d) for d in v]) for k, v in ds.splits.items()},
-        "dtype": sorted({str(d.dtype) for drawings in ds.splits.values() for d in drawings}),
+        "strokes": {k: length_stats(stroke_counts(v)) for k, v in ds.splits.items()},
+        "dtype": sorted({str(t) for t in {d.dtype for drawings in ds.splits.values() for d in drawings}}),
         "scale_factor": float(f"{scale_factor(reference):.6g}") if any(len(d) for d in reference) else None,
         "settings": ds.settings,
     }

@@ -14,7 +14,7 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -170,13 +170,14 @@ def dataset_kind(path: str | os.PathLike) -> str:
     return "images" if isinstance(meta, dict) and meta.get("kind") == "images" else "strokes"
 
 
-def load_any_dataset(path: str | os.PathLike):
-    """A `StrokeDataset` or an `ImageDataset`, whichever `path` holds: the one entry for info, show and train."""
+def load_any_dataset(path: str | os.PathLike, splits: Sequence[str] = SPLITS):
+    """A `StrokeDataset` or an `ImageDataset`, whichever `path` holds: the one entry for info, show and train. Of a
+    stroke dataset only `splits` are read (see `load_dataset`); an image dataset is read whole."""
     if dataset_kind(path) == "images":
         return load_image_dataset(path)
     from sketchtool.formats.npz import load_dataset
 
-    return load_dataset(path)
+    return load_dataset(path, splits)
 
 
 def describe_image_dataset(ds: ImageDataset) -> dict[str, Any]:

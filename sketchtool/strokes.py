@@ -9,13 +9,15 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+import operator
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from sketchtool.errors import SketchtoolError
 
 __all__ = [
+    "PackedDrawings",
     "polylines_to_stroke3",
     "stroke3_to_polylines",
     "stroke3_to_stroke5",
@@ -28,7 +30,10 @@ __all__ = [
     "random_scale",
     "augment_strokes",
     "num_strokes",
+    "stroke_counts",
 ]
+
+CHUNK_ROWS = 1 << 16  # rows gathered at a time by whole-set statistics: a few MB, whatever the set's size
 
 
 def _rows(array, columns: int, what: str) -> np.ndarray:
@@ -130,13 +135,32 @@ def num_strokes(stroke3: np.ndarray) -> int:
     return int((s[:, 2] > 0.5).sum() + (s[-1, 2] <= 0.5))
 
 
+def stroke_counts(drawings: Sequence[np.ndarray]) -> np.ndarray:
+    """`num_strokes` of every drawing, as (N,) int64, computed a chunk of drawings at a time."""
+    counts = []
+    for rows, lengths in _row_chunks(drawings):
+        lifted = np.concatenate([[0], np.cumsum(rows[:, 2] > 0.5)])  # lifts before each row
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        tail = np.zeros(len(lengths), dtype=bool)  # a trailing stroke without a pen lift counts too
+        tail[lengths > 0] = rows[ends[lengths > 0] - 1, 2] <= 0.5
+        counts.append(lifted[ends] - lifted[starts] + tail)
+    return np.concatenate(counts).astype(np.int64) if counts else np.zeros(0, dtype=np.int64)
+
+
 def scale_factor(drawings: Sequence[np.ndarray]) -> float:
     """Standard deviation of all dx and dy values together (magenta's
-    `calculate_normalizing_scale_factor`); dividing offsets by it gives them unit variance."""
-    offsets = [np.asarray(d, dtype=np.float64)[:, :2].ravel() for d in drawings if len(d)]
-    if not offsets:
+    `calculate_normalizing_scale_factor`); dividing offsets by it gives them unit variance.
+
+    Read a chunk at a time, never as one float64 copy of every offset (a 2M-drawing set made 48 bytes a point);
+    numpy's two-pass `std` and its pairwise summation tree are followed step by step, so the result is the one
+    `np.concatenate(offsets).std()` gives, to the bit."""
+    n = 2 * int(_starts(drawings)[-1])
+    if not n:
         raise ValueError("no drawings to compute a scale factor from")
-    std = float(np.concatenate(offsets).std())
+    mean = _pairwise_sum(n, _OffsetReader(drawings)) / n
+    squares = _OffsetReader(drawings, lambda values: np.square(values - mean))
+    std = float(np.sqrt(_pairwise_sum(n, squares) / n))
     return std if std > 0 else 1.0
 
 
@@ -174,3 +198,110 @@ def augment_strokes(stroke3: np.ndarray, prob: float, rng: np.random.Generator) 
             prev = stroke
             result.append(stroke)
     return np.array(result, dtype=np.float64).reshape(-1, 3)
+
+
+class PackedDrawings(Sequence):
+    """Drawings stored end to end in one array: `points` (P, 3), drawing i is `points[starts[i]:starts[i + 1]]`
+    (a view). Holds a million drawings in one allocation instead of a million small arrays."""
+
+    def __init__(self, points: np.ndarray, starts: np.ndarray):
+        self.points, self.starts = points, starts  # (P, 3); (N + 1,) int64, starts[0] == 0, starts[-1] == P
+
+    @classmethod
+    def pack(cls, drawings: Sequence[np.ndarray], dtype) -> PackedDrawings:
+        """A copy of `drawings` as `dtype` (each converted as `np.array(d, dtype)` converts), a chunk at a time."""
+        if isinstance(drawings, PackedDrawings):
+            return cls(drawings.points.astype(dtype), drawings.starts.copy())
+        starts = _starts(drawings)
+        points = np.empty((int(starts[-1]), 3), dtype=dtype)
+        for first, last in _chunk_bounds(starts):
+            group = [d for d in drawings[first:last] if len(d)]
+            if group:
+                np.concatenate(group, out=points[starts[first]:starts[last]], casting="unsafe")
+        return cls(points, starts)
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.starts)
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1
+
+    def __getitem__(self, key):
+        if isinstance(key, slice):
+            first, last, step = key.indices(len(self))
+            if step != 1:
+                return [self[i] for i in range(first, last, step)]
+            last = max(first, last)
+            return PackedDrawings(self.points[self.starts[first]:self.starts[last]],
+                                  self.starts[first:last + 1] - self.starts[first])
+        i = operator.index(key)
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"drawing {i} of {len(self)}")
+        i %= len(self)
+        return self.points[self.starts[i]:self.starts[i + 1]]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        starts = self.starts.tolist()
+        return (self.points[a:b] for a, b in zip(starts, starts[1:]))
+
+
+def _starts(drawings: Sequence[np.ndarray]) -> np.ndarray:
+    """(N + 1,) int64 row index where each drawing starts, then the total."""
+    if isinstance(drawings, PackedDrawings):
+        return drawings.starts
+    starts = np.zeros(len(drawings) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, drawings), dtype=np.int64, count=len(drawings)), out=starts[1:])
+    return starts
+
+
+def _chunk_bounds(starts: np.ndarray) -> Iterator[tuple[int, int]]:
+    """(first, last) drawing ranges of about CHUNK_ROWS rows each (at least one drawing)."""
+    first, n = 0, len(starts) - 1
+    while first < n:
+        last = int(np.searchsorted(starts, starts[first] + CHUNK_ROWS, side="right")) - 1
+        last = min(max(last, first + 1), n)
+        yield first, last
+        first = last
+
+
+def _row_chunks(drawings: Sequence[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Consecutive groups of drawings as (the rows of their non-empty drawings end to end, their (k,) lengths)."""
+    starts = _starts(drawings)
+    lengths = np.diff(starts)
+    for first, last in _chunk_bounds(starts):
+        if isinstance(drawings, PackedDrawings):
+            rows = drawings.points[starts[first]:starts[last]]
+        else:
+            group = [np.asarray(d) for d in drawings[first:last] if len(d)]
+            rows = np.concatenate(group) if group else np.zeros((0, 3))
+        yield rows, lengths[first:last]
+
+
+class _OffsetReader:
+    """dx, dy of every drawing, row by row (x0, y0, x1, y1, ...), as float64, handed out in consecutive runs, each
+    mapped by `transform` first."""
+
+    def __init__(self, drawings: Sequence[np.ndarray], transform=lambda values: values):
+        self._chunks = (rows[:, :2].astype(np.float64).ravel() for rows, _ in _row_chunks(drawings))
+        self._rest = np.zeros(0)
+        self._transform = transform
+
+    def take(self, n: int) -> np.ndarray:
+        parts, have = [self._rest], len(self._rest)
+        while have < n:
+            parts.append(next(self._chunks))
+            have += len(parts[-1])
+        values = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        self._rest = values[n:]
+        return self._transform(values[:n])
+
+
+def _pairwise_sum(n: int, reader: _OffsetReader) -> np.float64:
+    """The sum of the next n values as `np.add.reduce` forms it over one array of them: halves (the first a
+    multiple of 8) summed recursively (numpy's pairwise_sum); a part of at most CHUNK_ROWS values is summed by
+    numpy itself, which splits it the same way."""
+    if n <= CHUNK_ROWS:
+        return np.add.reduce(reader.take(n))
+    half = n // 2
+    half -= half % 8
+    return _pairwise_sum(half, reader) + _pairwise_sum(n - half, reader)

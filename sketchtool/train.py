@@ -179,11 +179,11 @@ def resume_conflicts(run_dir: str | os.PathLike, model: str | None, dataset: str
 
 
 # --- data -------------------------------------------------------------------------------------------------------
-def read_dataset(path: Path):
-    """A stroke or image dataset, by what the file holds."""
+def read_dataset(path: Path, splits: Sequence[str] = ("train", "valid", "test")):
+    """A stroke or image dataset, by what the file holds (of strokes only `splits`)."""
     from sketchtool.images import load_any_dataset
 
-    return load_any_dataset(path)
+    return load_any_dataset(path, splits)
 
 
 def _kind_of(dataset) -> str:
@@ -685,7 +685,7 @@ def evaluate(run: str | os.PathLike, *, split: str = "test", dataset: str | os.P
             raise SketchtoolError(f"--dataset {path}: no such dataset file")
     else:
         path = _trained_dataset(info.dataset, model_path)
-    data = read_dataset(path)
+    data = read_dataset(path, splits=(split,))
     _check_kind(type(model), data, path)
     _check_fits(info.spec, data, path)
     source = type(model).batch_source(model.hps, info.spec, data, split, train=False, seed=seed)

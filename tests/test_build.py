@@ -432,3 +432,24 @@ def test_bad_pictures_are_skipped_with_a_reason(tmp_path):
     reasons = {Path(r.path).name: (r.status, r.reason) for r in report.files}
     assert reasons["good.png"] == ("kept", None) and reasons["broken.png"] == ("skipped", "corrupt")
     assert reasons["blank.png"][0] == "skipped"
+
+
+def _split_order_class_by_class(classes, seed):
+    """split_order as it was written first, one pass over every item per class (15 s for 1M files of 345 classes)."""
+    classes = np.asarray(classes)
+    order = np.random.default_rng(seed).permutation(len(classes))
+    if len(np.unique(classes)) < 2:
+        return order
+    place = np.empty(len(classes))
+    for c in np.unique(classes):
+        members = order[classes[order] == c]
+        place[members] = (np.arange(len(members)) + 0.5) / len(members)
+    return order[np.argsort(place[order], kind="stable")]
+
+
+@pytest.mark.parametrize("count, classes", [(0, 3), (1, 1), (7, 3), (500, 1), (5000, 345), (20_000, 40)])
+def test_split_order_ranks_every_class_at_once_with_the_same_order(count, classes):
+    rng = np.random.default_rng(count)
+    labels = [f"class {i}" for i in rng.integers(0, classes, count)]
+    for seed in (0, 7):
+        np.testing.assert_array_equal(split_order(labels, seed), _split_order_class_by_class(labels, seed))

@@ -248,7 +248,8 @@ def test_show_writes_png(sheep_path, tmp_path):
 def test_show_refuses_empty_splits_unknown_classes_and_formats(tmp_path):
     path = tmp_path / "tiny.npz"
     save_dataset(path, StrokeDataset(splits={"train": [np.array([[1, 2, 1]], dtype=np.int16)]}))
-    assert "no drawings in split 'test'" in one_line_error(run("show", path, "-o", tmp_path / "p.svg", "--split", "test"))
+    assert "no drawings in split 'test'; splits: train 1, valid 0, test 0" in one_line_error(
+        run("show", path, "-o", tmp_path / "p.svg", "--split", "test"))  # counts of the splits show did not read too
     assert "--class 'cat'" in one_line_error(run("show", path, "-o", tmp_path / "p.svg", "--class", "cat"))
     assert "unknown output format" in one_line_error(run("show", path, "-o", tmp_path / "p.jpg"))
     assert "overwrite an input" in one_line_error(run("show", path, "-o", path))

@@ -93,3 +93,19 @@ def test_the_data_model_refuses_arrays_of_the_wrong_shape():
     with pytest.raises(SketchtoolError, match=r"a stroke-3 drawing must be an \(n, 3\) array; got shape \(3, 2\)"):
         stroke3_to_polylines(np.array([[0, 0], [10, 0], [10, 10]]))  # was two dots
     assert stroke3_to_polylines(np.array([5.0, 5.0, 1.0]))[0].tolist() == [[5.0, 5.0]]  # one flat row is one point
+
+
+def test_a_dataset_reference_reads_only_its_split(tmp_path: Path):
+    """DATASET.npz:test:3 unpickles the test split only, not a QuickDraw file's 70,000 train drawings."""
+    import zipfile
+
+    path = tmp_path / "big.npz"
+    test = np.empty(2, dtype=object)
+    test[0], test[1] = ZIGZAG.astype(np.int16), ZIGZAG[:2].astype(np.int16)
+    np.savez(path, test=test)
+    with zipfile.ZipFile(path, "a") as zf:  # a train member that cannot be read at all
+        zf.writestr("train.npy", b"\x93NUMPY garbage")
+    assert read_drawings(f"{path}:test:1")[0].tolist() == ZIGZAG[:2].tolist()
+    assert len(read_drawings(f"{path}:test")) == 2
+    with pytest.raises(SketchtoolError, match="unreadable dataset"):
+        read_drawings(path)  # the whole file: every split

@@ -31,6 +31,23 @@ def _npz_with_members(path: Path, members: dict[str, np.ndarray]) -> None:
     np.savez(path, **members)
 
 
+def test_only_the_named_splits_are_read(tmp_path: Path):
+    """show, eval and score read the splits they use: a bad (or a 2M-drawing) train member is never unpickled."""
+    path = tmp_path / "mixed.npz"
+    test = np.empty(1, dtype=object)
+    test[0] = A
+    _npz_with_members(path, {"test": test, "test_labels": np.zeros(1, dtype=np.int64),
+                             "class_names": np.array(["cat"])})
+    with zipfile.ZipFile(path, "a") as zf:  # a train member that cannot be read at all
+        zf.writestr("train.npy", b"\x93NUMPY garbage")
+    with pytest.raises(SketchtoolError, match="unreadable dataset"):
+        load_dataset(path)
+    ds = load_dataset(path, splits=("test",))
+    assert ds.counts() == {"train": 0, "valid": 0, "test": 1} and ds.class_names == ["cat"]
+    np.testing.assert_array_equal(ds.splits["test"][0], A)
+    assert ds.labels_of("test").tolist() == [0]
+
+
 def test_hostile_pickle_is_refused_and_never_runs(tmp_path: Path):
     marker = tmp_path / "pwned"
     payload = np.empty(2, dtype=object)
@@ -342,6 +359,22 @@ def test_offsets_that_overflow_float_statistics_are_refused(tmp_path: Path):
     _npz_with_members(path, {"train": arr})
     with pytest.raises(SketchtoolError, match=r"huge\.npz: invalid dataset: train\[1\] holds offsets beyond 1e\+09"):
         load_dataset(path)
+
+
+@pytest.mark.parametrize("dtype, value, refused", [(np.int16, -32768, False), (np.uint16, 65535, False),
+                                                   (np.int32, 2_000_000_000, True), (np.int64, -2**62, True)])
+def test_only_integer_types_that_can_exceed_the_offset_limit_are_checked(tmp_path: Path, dtype, value, refused):
+    """int16 (QuickDraw's type) cannot pass MAX_OFFSET, so its drawings skip the per-drawing check that took most of
+    the load time of a large set; wider types are still read value by value."""
+    path = tmp_path / "extreme.npz"
+    arr = np.empty(2, dtype=object)
+    arr[0], arr[1] = A.astype(dtype), np.array([[value, 0, 0], [1, 1, 1]], dtype=dtype)
+    _npz_with_members(path, {"train": arr})
+    if refused:
+        with pytest.raises(SketchtoolError, match=r"train\[1\] holds offsets beyond 1e\+09"):
+            load_dataset(path)
+    else:
+        assert load_dataset(path).splits["train"][1][0, 0] == value
 
 
 @pytest.mark.parametrize("block", [np.arange(2 * 4 * 3, dtype=np.int16).reshape(2, 4, 3) % 2,

@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from sketchtool.strokes import (
+    CHUNK_ROWS,
+    PackedDrawings,
     augment_strokes,
     normalization_transform,
     normalize_polylines,
@@ -19,6 +21,7 @@ from sketchtool.strokes import (
     stroke3_to_polylines,
     stroke3_to_stroke5,
     stroke5_to_stroke3,
+    stroke_counts,
 )
 
 coordinate = st.integers(min_value=-1000, max_value=1000)
@@ -137,6 +140,73 @@ def test_scale_factor_of_the_real_sheep_set_is_stable(sheep_path):
     normalised = [np.column_stack([d[:, :2] / factor, d[:, 2]]) for d in train]
     assert 5 < factor < 100
     assert scale_factor(normalised) == pytest.approx(1.0)
+
+
+def _numpy_scale_factor(drawings) -> float:
+    """The scale factor as one numpy call over every offset: what `scale_factor` must equal to the bit."""
+    return float(np.concatenate([np.asarray(d, dtype=np.float64)[:, :2].ravel() for d in drawings if len(d)]).std())
+
+
+def _many_drawings(count: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    drawings = []
+    for _ in range(count):
+        d = rng.normal(0, 40, (int(rng.integers(0, 200)), 3)).astype(rng.choice([np.float32, np.float64, np.int16]))
+        d[:, 2] = rng.random(len(d)) < 0.1
+        drawings.append(d)
+    return drawings
+
+
+def test_scale_factor_equals_numpys_std_to_the_bit_beyond_one_chunk(sheep_path):
+    from sketchtool.formats.npz import load_dataset
+
+    sheep = load_dataset(sheep_path).splits
+    mixed = _many_drawings(3000)  # ~300,000 rows of mixed dtypes and empty drawings: several chunks
+    assert sum(map(len, mixed)) > 4 * CHUNK_ROWS
+    for drawings in (sheep["train"], sheep["valid"], mixed, mixed[:7]):
+        expected = _numpy_scale_factor(drawings)
+        assert scale_factor(drawings) == expected
+        assert scale_factor(PackedDrawings.pack(drawings, np.float64)) == expected
+
+
+def test_scale_factor_of_a_large_set_never_copies_every_offset():
+    """A QuickDraw-size set made float64 copies of every offset three times over (48 bytes a point)."""
+    import tracemalloc
+
+    rows = 2_000_000
+    drawings = list(np.random.default_rng(0).integers(-50, 50, (rows, 3), dtype=np.int16).reshape(-1, 100, 3))
+    tracemalloc.start()
+    try:
+        scale_factor(drawings)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < rows * 2 * 8 / 4  # a quarter of one float64 copy of the offsets
+
+
+def test_stroke_counts_are_num_strokes_of_each_drawing(sheep_path):
+    from sketchtool.formats.npz import load_dataset
+
+    edge = [np.zeros((0, 3)), np.array([[1, 2, 0]]), np.array([[1, 2, 1]]), np.array([[1, 1, 1], [2, 2, 0]])]
+    for drawings in (load_dataset(sheep_path).splits["test"], edge, _many_drawings(1500)):
+        expected = [num_strokes(d) for d in drawings]
+        assert stroke_counts(drawings).tolist() == expected
+        assert stroke_counts(PackedDrawings.pack(drawings, np.float32)).tolist() == expected
+    assert stroke_counts([]).tolist() == []
+
+
+def test_packed_drawings_hold_the_same_drawings_as_views():
+    drawings = _many_drawings(2000, seed=1)
+    packed = PackedDrawings.pack(drawings, np.float32)
+    assert len(packed) == len(drawings) and packed.points.dtype == np.float32
+    for i in (0, 1, 999, -1, np.int64(5)):
+        np.testing.assert_array_equal(packed[i], np.array(drawings[i], dtype=np.float32).reshape(-1, 3))
+        assert packed[i].base is not None  # a view into the one array
+    part = packed[10:20]
+    assert isinstance(part, PackedDrawings) and [len(d) for d in part] == [len(d) for d in drawings[10:20]]
+    assert [len(d) for d in packed] == [len(d) for d in drawings]
+    with pytest.raises(IndexError):
+        packed[len(drawings)]
 
 
 @settings(max_examples=50)

@@ -210,7 +210,7 @@ def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_o
     from sketchtool.images import ImageDataset, load_any_dataset
 
     check_output_path(out, inputs=[dataset], force=force)
-    ds = load_any_dataset(dataset)
+    ds = load_any_dataset(dataset, splits=(split,))
     require_output("images" if isinstance(ds, ImageDataset) else "drawings", out)
     refuse_unseen_look(out, images=isinstance(ds, ImageDataset))
     indices = np.arange(len(ds.splits[split]))
@@ -220,8 +220,9 @@ def show_command(dataset, out, count, split, seed, cols, class_name, colour_by_o
             raise SketchtoolError(f"--class {class_name!r}: not in {dataset}; classes: {known}")
         indices = np.flatnonzero(ds.labels_of(split) == ds.class_names.index(class_name))
     if len(indices) == 0:
+        counts = load_any_dataset(dataset).counts()  # all splits, to say where the drawings are
         raise SketchtoolError(f"{dataset}: no drawings in split {split!r}" + (f" of class {class_name!r}" if class_name else "")
-                              + f"; splits: {', '.join(f'{k} {v}' for k, v in ds.counts().items())}")
+                              + f"; splits: {', '.join(f'{k} {v}' for k, v in counts.items())}")
     picked = np.sort(np.random.default_rng(seed).choice(indices, size=min(count, len(indices)), replace=False))
     look = picture_look(stroke_width=stroke_width, png_width=png_width, dpi=dpi, cols=cols,
                         colour_by_order=colour_by_order, common_scale=common_scale,

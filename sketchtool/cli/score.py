@@ -141,7 +141,7 @@ def _reference(path: Path, split: str):
     """(reference split, train split): lists of stroke-3 drawings, or float image arrays."""
     from sketchtool.images import ImageDataset, load_any_dataset
 
-    ds = load_any_dataset(path)
+    ds = load_any_dataset(path, splits=(split, "train"))
     if isinstance(ds, ImageDataset):
         reference, train = ds.images(split), ds.images("train")
     else:
@@ -166,8 +166,8 @@ def _read_samples(ref: str):
         raise SketchtoolError(f"{ref}: samples must be an .npz (write them with `sketchtool generate --out X.npz`)")
     if index is not None:
         raise SketchtoolError(f"{ref}: give a whole file or split of samples, not one drawing")
-    ds = load_any_dataset(path)
     names = [split] if split else ["train", "valid", "test"]
+    ds = load_any_dataset(path, splits=names)
     if isinstance(ds, ImageDataset):
         return np.concatenate([ds.images(s) for s in names])
     return [d for s in names for d in ds.splits[s]]

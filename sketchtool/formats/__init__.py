@@ -199,7 +199,7 @@ def read_drawings(ref: str | os.PathLike, **svg_options) -> list[np.ndarray]:
 
         if dataset_kind(path) == "images":
             raise SketchtoolError(f"{path}: an image dataset; this reads drawings (a stroke-3 dataset or an SVG)")
-        ds = load_dataset(path)
+        ds = load_dataset(path, splits=(split,)) if split else load_dataset(path)  # one drawing: its split only
         drawings = ds.splits[split] if split else [d for name in ds.splits for d in ds.splits[name]]
         if index is None:
             if split and not len(drawings):
