@@ -51,6 +51,9 @@ def skgenerate(model_ref, count, seed, temperature, class_name, cols, cell) -> v
         if not cell > 0:
             raise click.BadParameter(f"{cell}: must be > 0", param_hint="--cell")
         model, info = _load(model_ref)
+        if model.output_kind != "strokes":  # an image model's pixels are no lines to plot
+            raise SketchtoolError(f"model {info.path} ({model.name}) draws {model.output_kind}, not lines; "
+                                  "skgenerate needs a model that draws strokes, such as sketch-rnn")
         drawings = generate(model, info, count, _options(seed, temperature, class_name))
         page = grid_page(drawings, cols=cols, cell=cell)
     return vpype.LineCollection([_to_complex(stroke.points) for stroke in page.strokes])
@@ -72,7 +75,7 @@ def skcomplete(lines: vpype.LineCollection, model_ref, seed, temperature) -> vpy
         model, info = _load(model_ref)
         start = [np.column_stack([line.real, line.imag]) for line in lines]
         completion = complete_polylines(start, model, info, 1, _options(seed, temperature, None))
-    finished = vpype.LineCollection(lines)
+    finished = lines.clone(lines)  # the layer's pen colour, width and name stay
     finished.extend([_to_complex(points) for points in completion.endings[0]])
     return finished
 
@@ -82,10 +85,18 @@ for _command in (skgenerate, skcomplete):
 
 
 def _load(model_ref):
+    """(model, info), loaded once per vpype run: skcomplete runs once per layer and a `begin grid ... end` block
+    once per cell, and reading the weights every time would cost more than drawing. The cache lives in the run's
+    click context, so nothing outlives the run."""
     from sketchtool.checkpoint import load_model
     from sketchtool.pretrained import resolve_model
 
-    return load_model(resolve_model(model_ref))
+    path = resolve_model(model_ref)
+    context = click.get_current_context(silent=True)
+    loaded = {} if context is None else context.meta.setdefault("sketchtool.models", {})
+    if path not in loaded:
+        loaded[path] = load_model(path)
+    return loaded[path]
 
 
 def _options(seed, temperature, class_name):
