@@ -22,6 +22,7 @@ from sketchtool.batching import OFFSET_LIMIT
 from sketchtool.device import PRECISIONS, normalize_precision
 from sketchtool.errors import SketchtoolError
 from sketchtool.models.base import Condition, ImageSamples
+from sketchtool.strokes import as_stroke3
 
 __all__ = [
     "DEFAULT_TEMPERATURE",
@@ -205,7 +206,9 @@ def complete_many(model, info, prefixes: Sequence[np.ndarray], n: int, options: 
     _check_count(n, "--n")
     model.require("complete", "complete")
     _require_strokes(model, info)
-    prefixes = [np.asarray(p, dtype=np.float64).reshape(-1, 3) for p in prefixes]
+    if isinstance(prefixes, np.ndarray) and prefixes.ndim == 2:
+        raise SketchtoolError("complete_many takes a list of drawing starts, not one (n, 3) array; give [start]")
+    prefixes = [as_stroke3(p, "the drawing to complete") for p in prefixes]
     if not prefixes or any(len(p) == 0 for p in prefixes):
         raise SketchtoolError("the drawing to complete is empty; give a drawing with at least one stroke")
     seeds = [options.seed] * len(prefixes) if seeds is None else list(seeds)
@@ -343,10 +346,12 @@ def _require_strokes(model, info) -> None:
 
 def _to_model_units(drawings: Sequence[np.ndarray], info) -> list[np.ndarray]:
     """Dataset units -> the model's (offsets clamped as in training, divided by the scale factor), float32."""
+    if isinstance(drawings, np.ndarray) and drawings.ndim == 2:  # its rows would be taken for one-point drawings
+        raise SketchtoolError(f"give a list of drawings, not one {drawings.shape} array: [drawing]")
     max_len = info.spec.max_length
     out = []
     for i, d in enumerate(drawings):
-        s = np.array(d, dtype=np.float32).reshape(-1, 3)
+        s = as_stroke3(d, f"input drawing {i + 1}").astype(np.float32)
         if len(s) == 0:
             raise SketchtoolError(f"input drawing {i + 1} is empty")
         if not np.isfinite(s).all():
