@@ -418,3 +418,14 @@ def test_bad_pictures_are_skipped_with_a_reason(tmp_path):
     reasons = {Path(r.path).name: (r.status, r.reason) for r in report.files}
     assert reasons["good.png"] == ("kept", None) and reasons["broken.png"] == ("skipped", "corrupt")
     assert reasons["blank.png"][0] == "skipped"
+
+
+def test_one_folder_may_come_alone_and_the_options_default(tmp_path):
+    """build_dataset("my_svgs") read each character as a source ("m: no such file or folder")."""
+    distinct_drawings(tmp_path / "my_svgs", 6)
+    expected, _ = build_dataset([tmp_path / "my_svgs"], BuildOptions(workers=1))
+    for alone in (str(tmp_path / "my_svgs"), tmp_path / "my_svgs"):
+        dataset, report = build_dataset(alone, BuildOptions(workers=1))
+        assert len(report.kept) == 6
+        assert all(np.array_equal(a, b) for k in dataset.splits for a, b in zip(dataset.splits[k], expected.splits[k]))
+    assert len(build_dataset(tmp_path / "my_svgs")[1].kept) == 6

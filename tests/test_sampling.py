@@ -278,6 +278,34 @@ def test_class_picks_the_label(tiny):
         generate(*tiny, 1, SampleOptions(class_name="pig"))
 
 
+def test_a_class_index_given_as_an_int_is_that_class():
+    """Was an AttributeError ('int' object has no attribute 'isdigit')."""
+    model, info = _fresh_model(classes=["cat", "pig"])
+    assert _same(generate(model, info, 3, SampleOptions(seed=5, class_name=1)),
+                 generate(model, info, 3, SampleOptions(seed=5, class_name="pig")))
+
+
+def test_options_default_to_sample_options(tiny, sheep_test):
+    """A notebook's `st.generate(model, info, 8)`; a seed cannot be given without options, so compare shapes."""
+    assert len(generate(*tiny, 3)) == 3
+    assert len(complete(*tiny, sheep_test[0][:5], 2)) == 2
+    assert [len(row) for row in interpolate(*tiny, sheep_test[:3], 4)] == [4, 4]
+    assert len(reconstruct(*tiny, sheep_test[:2], 1)) == 2 and len(analogy(*tiny, *sheep_test[:3], 2)) == 2
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m, i: generate(m, i, 2.0, SampleOptions()), "2.0: must be a whole number"),
+    (lambda m, i: generate(m, i, "2", SampleOptions()), "'2': must be a whole number"),
+    (lambda m, i: generate(m, i, 2, SampleOptions(seed=1.5)), "seed 1.5: must be a whole number"),  # was seed 1
+    (lambda m, i: generate(m, i, 2, SampleOptions(seed="3")), "seed '3': must be a whole number"),  # was seed 3
+    (lambda m, i: generate(m, i, 2, SampleOptions(temperature="0.3")), "temperature '0.3': must be a number"),
+    (lambda m, i: complete(m, i, np.zeros((2, 3)), 1, SampleOptions(pen_temperature="1")), "pen_temperature '1'"),
+])
+def test_values_of_the_wrong_type_are_one_line_not_a_type_error_or_a_silent_cast(tiny, call, message):
+    with pytest.raises(SketchtoolError, match=message):
+        call(*tiny)
+
+
 def test_unconditional_model_cannot_encode_but_generates_and_completes(sheep_test):
     model, info = _fresh_model(conditional=False)
     assert len(generate(model, info, 2, SampleOptions(seed=0))) == 2
