@@ -23,22 +23,24 @@ __all__ = ["skgenerate", "skcomplete"]
 
 HELP_GROUP = "sketchtool"
 
-_model_option = click.option("-m", "--model", "model_ref", default=None, metavar="MODEL",
+# vpype's own types: they evaluate `%...%` expressions when the command runs, so `begin grid ... skgenerate
+# --seed %_i% end` draws another sheep in each cell and `skcomplete --seed %lid%` another ending in each layer
+_model_option = click.option("-m", "--model", "model_ref", type=vpype_cli.TextType(), default=None, metavar="MODEL",
                              help="Run directory, checkpoint or embedded model name [default: sheep].")
-_seed_option = click.option("-s", "--seed", type=click.IntRange(0, 2**64 - 1), default=None,
+_seed_option = click.option("-s", "--seed", type=vpype_cli.IntRangeType(0, 2**64 - 1), default=None,
                             help="Seed: the same seed draws the same lines [default: a fresh one].")
-_temperature_option = click.option("-t", "--temperature", type=float, default=None,
+_temperature_option = click.option("-t", "--temperature", type=vpype_cli.FloatType(), default=None,
                                    help="Sampling temperature: lower is tidier [default: 0.4].")
 
 
 @click.command("skgenerate")
 @_model_option
-@click.option("-n", "--n", "count", type=click.IntRange(1, 10_000), default=1, show_default=True,
+@click.option("-n", "--n", "count", type=vpype_cli.IntRangeType(1, 10_000), default=1, show_default=True,
               help="How many drawings.")
 @_seed_option
 @_temperature_option
-@click.option("--class", "class_name", default=None, metavar="NAME", help="Class to draw (class-conditional models).")
-@click.option("--cols", type=click.IntRange(min=1), default=None, help="Grid columns [default: about square].")
+@click.option("--class", "class_name", type=vpype_cli.TextType(), default=None, metavar="NAME", help="Class to draw (class-conditional models).")
+@click.option("--cols", type=vpype_cli.IntRangeType(min=1), default=None, help="Grid columns [default: about square].")
 @click.option("--cell", type=vpype_cli.LengthType(), default="3cm", show_default=True,
               help="Side of each drawing's square cell (vpype units: 3cm, 1in, 100px ...).")
 @vpype_cli.generator

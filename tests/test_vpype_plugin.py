@@ -100,6 +100,17 @@ def test_a_pipeline_reads_a_model_once_however_many_layers_and_commands_use_it(p
         np.testing.assert_array_equal(got, expected)
 
 
+def test_options_take_vpype_expressions_so_each_grid_cell_draws_its_own(pipeline, sheep):
+    """`--seed %_i%` was refused when the pipeline was parsed ("'%_i%' is not a valid integer range")."""
+    document = pipeline("begin grid -o 4cm 4cm 2 1 skgenerate --seed %_i% --cell 3cm end")
+    expected = [stroke.points + [i * 4 * CM, 0] for i in range(2)
+                for stroke in grid_page(generate(*sheep, 1, SampleOptions(seed=i)), cell=3 * CM).strokes]
+    lines = list(document.layers[1])
+    assert len(lines) == len(expected)
+    for line, points in zip(lines, expected):
+        np.testing.assert_allclose(_points(line), points, atol=1e-9)
+
+
 @pytest.fixture(scope="module")
 def draw_run(digits_npz, tmp_path_factory):
     """A tiny DRAW run: a model that draws images, not lines."""
