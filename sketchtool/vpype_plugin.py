@@ -39,7 +39,8 @@ _temperature_option = click.option("-t", "--temperature", type=vpype_cli.FloatTy
               help="How many drawings.")
 @_seed_option
 @_temperature_option
-@click.option("--class", "class_name", type=vpype_cli.TextType(), default=None, metavar="NAME", help="Class to draw (class-conditional models).")
+@click.option("--class", "class_name", type=vpype_cli.TextType(), default=None, metavar="NAME",
+              help="Class to draw (class-conditional models).")
 @click.option("--cols", type=vpype_cli.IntRangeType(min=1), default=None, help="Grid columns [default: about square].")
 @click.option("--cell", type=vpype_cli.LengthType(), default="3cm", show_default=True,
               help="Side of each drawing's square cell (vpype units: 3cm, 1in, 100px ...).")

@@ -412,7 +412,8 @@ def test_a_huge_block_of_empty_drawings_is_refused_from_its_header(tmp_path):
 @pytest.mark.parametrize("dataset, message", [
     (StrokeDataset(splits={"train": [np.zeros((6, 2))]}), r"train\[0\] is not an \(n, 3\) stroke-3 array"),
     (StrokeDataset(splits={"train": [[np.zeros((3, 2)), np.zeros((4, 2))]]}), r"polylines\? polylines_to_stroke3"),
-    (StrokeDataset(splits={"train": [np.zeros((2, 3))], "validation": [np.zeros((2, 3))]}), "unknown split 'validation'"),
+    (StrokeDataset(splits={"train": [np.zeros((2, 3))], "validation": [np.zeros((2, 3))]}),
+     "unknown split 'validation'"),
     (StrokeDataset(splits={"train": [np.zeros((2, 3))] * 3}, class_names=["a", "b"], labels={"train": [0, 1]}),
      "labels of split 'train' must be one class index"),
     (StrokeDataset(splits={"train": [np.zeros((2, 3))]}, class_names=["a", "b"], labels={"train": [2]}), "0 to 1"),
