@@ -242,13 +242,17 @@ def discover_svgs(sources: Sequence[str | os.PathLike], *, pictures: bool = Fals
 
 
 def build_dataset(
-    sources: Sequence[str | os.PathLike],
-    options: BuildOptions,
+    sources: str | os.PathLike | Sequence[str | os.PathLike],
+    options: BuildOptions | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> tuple[StrokeDataset, BuildReport]:
-    """Build a dataset from SVG sources. Bad files are skipped with a reason in the report, never raised;
-    an empty dataset (report.kept == []) means nothing was usable. Raises only for bad sources or options.
-    `on_progress(done, total)` is called after each file."""
+    """Build a dataset from SVG sources (folders, files, glob patterns; one may come alone). Bad files are skipped
+    with a reason in the report, never raised; an empty dataset (report.kept == []) means nothing was usable.
+    Raises only for bad sources or options (default: `BuildOptions()`). `on_progress(done, total)` is called after
+    each file."""
+    if isinstance(sources, (str, os.PathLike)):  # one source: its characters are not sources
+        sources = [sources]
+    options = options or BuildOptions()
     options.validate()
     paths = [str(p) for p in discover_svgs(sources, pictures=options.pictures is not None)]  # plain strings: small
     if not paths:

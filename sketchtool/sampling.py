@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import inspect
 import math
+import numbers
 import secrets
 from typing import Callable, Sequence
 
@@ -22,6 +23,7 @@ from sketchtool.batching import OFFSET_LIMIT
 from sketchtool.device import PRECISIONS, normalize_precision
 from sketchtool.errors import SketchtoolError
 from sketchtool.models.base import Condition, ImageSamples
+from sketchtool.strokes import as_stroke3
 
 __all__ = [
     "DEFAULT_TEMPERATURE",
@@ -74,6 +76,13 @@ class SampleOptions:
     z_temperature: float | None = None  # Sketch-RNN's random latents z ~ N(0, T²I); None: the model's default
 
     def validate(self) -> None:
+        for name in ("temperature", "pen_temperature", "z_temperature"):  # a str or None would be a TypeError below
+            value = getattr(self, name)
+            if (value is not None or name == "temperature") and (isinstance(value, bool)
+                                                                 or not isinstance(value, numbers.Real)):
+                raise SketchtoolError(f"{name} {value!r}: must be a number")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral)):
+            raise SketchtoolError(f"seed {self.seed!r}: must be a whole number (None: a fresh one each call)")
         if not 0 < self.temperature <= MAX_TEMPERATURE:  # false for NaN
             raise SketchtoolError(f"--temperature {self.temperature}: must be a number > 0 and at most "
                                   f"{MAX_TEMPERATURE:g} (0.1-1 is typical)")
@@ -140,13 +149,14 @@ def require_encoder(model, info) -> None:
     model.require("encode", "encoding drawings (interpolate, analogy, reconstruct)")
 
 
-def generate(model, info, n: int, options: SampleOptions, on_progress: ProgressFn | None = None, *,
+def generate(model, info, n: int, options: SampleOptions | None = None, on_progress: ProgressFn | None = None, *,
              frames: bool = False, labels: np.ndarray | None = None) -> list[np.ndarray] | ImageSamples:
     """n new samples: stroke-3 drawings in dataset units (random latents z: `SampleOptions.z_temperature`), or
     `ImageSamples` (with the canvas over time when `frames` and the model draws in steps, and each image's class).
     Drawing i of a seed is the same for any n (`drawing_generators`). A drawing that draws no line (some latents
     decode to nothing, or to one lone point) is drawn again from its next stream, so a seed still fixes the output.
     A class-conditional stroke model draws the classes `labels` (default: `sample_labels`, which says which)."""
+    options = _checked(options)
     _check_count(n, "--n")
     model.require("generate", "generate")
     if model.output_kind == "images":
@@ -187,7 +197,7 @@ def sample_labels(model, info, n: int, options: SampleOptions) -> np.ndarray | N
     return np.minimum(np.searchsorted(cumulative, rng.random(n), side="right"), model.num_classes - 1)
 
 
-def complete(model, info, prefix: np.ndarray, n: int, options: SampleOptions,
+def complete(model, info, prefix: np.ndarray, n: int, options: SampleOptions | None = None,
              on_progress: ProgressFn | None = None) -> list[np.ndarray]:
     """n different endings of the drawing start `prefix` (stroke-3, dataset units): each returned drawing is
     `prefix` itself followed by the model's continuation (rows from len(prefix) on), which may be empty.
@@ -196,16 +206,19 @@ def complete(model, info, prefix: np.ndarray, n: int, options: SampleOptions,
     return complete_many(model, info, [prefix], n, options, on_progress=on_progress)[0]
 
 
-def complete_many(model, info, prefixes: Sequence[np.ndarray], n: int, options: SampleOptions,
+def complete_many(model, info, prefixes: Sequence[np.ndarray], n: int, options: SampleOptions | None = None,
                   on_progress: ProgressFn | None = None, *,
                   seeds: Sequence[int | None] | None = None) -> list[list[np.ndarray]]:
     """`complete` for several starts decoded in one batch (n endings each): what a server does with concurrent
     requests. Each start has its own seed (`seeds`; default `options.seed` for all), and its endings are exactly
     what `complete` gives it alone with that seed."""
+    options = _checked(options)
     _check_count(n, "--n")
     model.require("complete", "complete")
     _require_strokes(model, info)
-    prefixes = [np.asarray(p, dtype=np.float64).reshape(-1, 3) for p in prefixes]
+    if isinstance(prefixes, np.ndarray) and prefixes.ndim == 2:
+        raise SketchtoolError("complete_many takes a list of drawing starts, not one (n, 3) array; give [start]")
+    prefixes = [as_stroke3(p, "the drawing to complete") for p in prefixes]
     if not prefixes or any(len(p) == 0 for p in prefixes):
         raise SketchtoolError("the drawing to complete is empty; give a drawing with at least one stroke")
     seeds = [options.seed] * len(prefixes) if seeds is None else list(seeds)
@@ -265,10 +278,11 @@ def lower_half_missing(shape: tuple[int, int]) -> np.ndarray:
     return mask
 
 
-def interpolate(model, info, drawings: Sequence[np.ndarray], steps: int, options: SampleOptions, *,
+def interpolate(model, info, drawings: Sequence[np.ndarray], steps: int, options: SampleOptions | None = None, *,
                 method: str = "slerp", on_progress: ProgressFn | None = None) -> list[list[np.ndarray]]:
     """One row of `steps` drawings per consecutive pair of `drawings`, decoded from latents interpolated from
     z(A) to z(B) (spherically by default, "linear" on request; t = 0 and 1 included)."""
+    options = _checked(options)
     check_interpolation(len(drawings), steps)
     mix = {"slerp": slerp, "linear": lerp}.get(method)
     if mix is None:
@@ -288,18 +302,20 @@ def check_interpolation(count: int, steps: int) -> None:
         raise SketchtoolError(f"--steps {steps}: must be at least 2 (the two ends)")
 
 
-def analogy(model, info, a: np.ndarray, b: np.ndarray, c: np.ndarray, n: int, options: SampleOptions,
+def analogy(model, info, a: np.ndarray, b: np.ndarray, c: np.ndarray, n: int, options: SampleOptions | None = None,
             on_progress: ProgressFn | None = None) -> list[np.ndarray]:
     """n decodings of z(A) - z(B) + z(C), the paper's "sketch drawing analogies" (A is to B as ? is to C)."""
+    options = _checked(options)
     _check_count(n, "--n")
     za, zb, zc = encode(model, info, [a, b, c]).cpu().numpy()
     target = np.repeat((za - zb + zc)[None], n, axis=0)
     return _decode(model, info, n, options, z=target, on_progress=on_progress)
 
 
-def reconstruct(model, info, drawings: Sequence[np.ndarray], n: int, options: SampleOptions,
+def reconstruct(model, info, drawings: Sequence[np.ndarray], n: int, options: SampleOptions | None = None,
                 on_progress: ProgressFn | None = None) -> list[list[np.ndarray]]:
     """n decodings of each drawing's latent mean (conditional reconstruction): one list per input drawing."""
+    options = _checked(options)
     _check_count(n, "--n")
     if not len(drawings):
         raise SketchtoolError("nothing to reconstruct: no input drawings")
@@ -327,7 +343,16 @@ def lerp(z0: np.ndarray, z1: np.ndarray, t: float) -> np.ndarray:
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
+def _checked(options: SampleOptions | None) -> SampleOptions:
+    """`options` (None: the defaults), validated before any of its fields is used."""
+    options = SampleOptions() if options is None else options
+    options.validate()
+    return options
+
+
 def _check_count(n: int, what: str) -> None:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):  # 2.0 or "2" were TypeErrors deep inside
+        raise SketchtoolError(f"{what} {n!r}: must be a whole number")
     if n < 1:
         raise SketchtoolError(f"{what} {n}: must be at least 1")
 
@@ -343,10 +368,12 @@ def _require_strokes(model, info) -> None:
 
 def _to_model_units(drawings: Sequence[np.ndarray], info) -> list[np.ndarray]:
     """Dataset units -> the model's (offsets clamped as in training, divided by the scale factor), float32."""
+    if isinstance(drawings, np.ndarray) and drawings.ndim == 2:  # its rows would be taken for one-point drawings
+        raise SketchtoolError(f"give a list of drawings, not one {drawings.shape} array: [drawing]")
     max_len = info.spec.max_length
     out = []
     for i, d in enumerate(drawings):
-        s = np.array(d, dtype=np.float32).reshape(-1, 3)
+        s = as_stroke3(d, f"input drawing {i + 1}").astype(np.float32)
         if len(s) == 0:
             raise SketchtoolError(f"input drawing {i + 1} is empty")
         if not np.isfinite(s).all():
@@ -363,6 +390,8 @@ def _labels(model, info, options: SampleOptions, n: int) -> torch.Tensor | None:
     """Class indices for `--class`, or None (the model then picks a random class per drawing, if it has classes)."""
     if options.class_name is None:
         return None
+    if isinstance(options.class_name, numbers.Integral) and not isinstance(options.class_name, bool):
+        options = dataclasses.replace(options, class_name=str(options.class_name))  # a label index, as --class K
     if not getattr(model, "use_classes", model.num_classes > 1):
         raise SketchtoolError(f"--class {options.class_name}: model {info.path} was not trained with classes; "
                               "drop --class or train on a dataset built with --labels folder")

@@ -18,6 +18,7 @@ from sketchtool.errors import SketchtoolError
 
 __all__ = [
     "PackedDrawings",
+    "as_stroke3",
     "polylines_to_stroke3",
     "stroke3_to_polylines",
     "stroke3_to_stroke5",
@@ -36,19 +37,38 @@ __all__ = [
 CHUNK_ROWS = 1 << 16  # rows gathered at a time by whole-set statistics: a few MB, whatever the set's size
 
 
-def _rows(array, columns: int, what: str) -> np.ndarray:
-    """`array` as float64 (n, columns) rows; one row may come flat, nothing may come empty. Anything else is an
-    error naming its shape: reshaping it would silently read a stroke-3 drawing as polylines, or the reverse."""
-    a = np.asarray(array, dtype=np.float64)
+def as_stroke3(drawing, what: str = "a stroke-3 drawing") -> np.ndarray:
+    """`drawing` (any numeric array-like) as a float64 (n, 3) stroke-3 array, or an error saying what it is instead
+    (polylines, a list of drawings, one flat row): reading those as stroke-3 would draw something else."""
+    return _rows(drawing, 3, what, flat_row=False)
+
+
+def _rows(array, columns: int, what: str, *, flat_row: bool = True) -> np.ndarray:
+    """`array` as float64 (n, columns) rows; one row may come flat (`flat_row`), nothing may come empty. Anything
+    else is an error naming its shape: reshaping it would silently read a stroke-3 drawing as polylines, or the
+    reverse."""
+    try:
+        a = np.asarray(array, dtype=np.float64)
+    except (ValueError, TypeError):  # ragged: several polylines or drawings, or not numbers at all
+        got = f"a list of {len(array)} arrays of different lengths" if isinstance(array, (list, tuple)) else \
+            f"a {type(array).__name__}"
+        hint = " (polylines? polylines_to_stroke3 joins them into one drawing)" if columns == 3 and \
+            isinstance(array, (list, tuple)) else ""
+        raise SketchtoolError(f"{what} must be an (n, {columns}) array of numbers; got {got}{hint}") from None
     if a.ndim == 2 and a.shape[1] == columns:
         return a
-    if a.size == 0 or a.shape == (columns,):
+    if a.size == 0 or (flat_row and a.shape == (columns,)):
         return a.reshape(-1, columns)
-    raise SketchtoolError(f"{what} must be an (n, {columns}) array; got shape {a.shape}")
+    hint = "; a polyline is (n, 2): turn polylines into stroke-3 with polylines_to_stroke3" if columns == 3 and \
+        a.ndim in (2, 3) and a.shape[-1] == 2 else ""
+    raise SketchtoolError(f"{what} must be an (n, {columns}) array; got shape {a.shape}{hint}")
 
 
 def polylines_to_stroke3(polylines: Sequence[np.ndarray]) -> np.ndarray:
     """Absolute polylines -> (n, 3) float64 stroke-3. A one-point polyline is a dot and is kept."""
+    if isinstance(polylines, np.ndarray) and polylines.ndim == 2:  # its rows would become one dot each
+        raise SketchtoolError(f"polylines_to_stroke3 takes a list of polylines, not one {polylines.shape} array; "
+                              "give [polyline]")
     rows = [_rows(p, 2, "a polyline") for p in polylines]
     rows = [p for p in rows if len(p)]
     if not rows:

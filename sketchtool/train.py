@@ -288,6 +288,10 @@ def _setup(dataset: Path, run_dir: Path, model_name: str, hps, options: TrainOpt
     if payload is not None or source is not None:
         model_name = (payload or source)["model"]
     cls = get_model_class(model_name)
+    if hps is not None and payload is None and not isinstance(hps, cls.HParams):
+        owner = _hparams_owner(hps)
+        raise SketchtoolError(f"hps are {owner}'s hparams, but the model is {model_name!r}; pass model={owner!r} "
+                              f"with them (or hps=resolve_hparams({model_name!r}))")
     data = read_dataset(dataset)
     _check_kind(cls, data, dataset)
     spec = _base_spec(data, dataset)
@@ -337,6 +341,17 @@ def _setup(dataset: Path, run_dir: Path, model_name: str, hps, options: TrainOpt
 
         loop.captured = CapturedStep(model, loop.optimizers["model"], precision)
     return loop
+
+
+def _hparams_owner(hps) -> str:
+    """The name of the registered model whose HParams `hps` is (its class name when none is)."""
+    from sketchtool.models import available_models, get_model_class
+
+    for name in available_models():
+        with contextlib.suppress(SketchtoolError):
+            if isinstance(hps, get_model_class(name).HParams):
+                return name
+    return type(hps).__name__
 
 
 def _json_object(path: Path) -> dict:

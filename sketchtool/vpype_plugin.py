@@ -23,22 +23,25 @@ __all__ = ["skgenerate", "skcomplete"]
 
 HELP_GROUP = "sketchtool"
 
-_model_option = click.option("-m", "--model", "model_ref", default=None, metavar="MODEL",
+# vpype's own types: they evaluate `%...%` expressions when the command runs, so `begin grid ... skgenerate
+# --seed %_i% end` draws another sheep in each cell and `skcomplete --seed %lid%` another ending in each layer
+_model_option = click.option("-m", "--model", "model_ref", type=vpype_cli.TextType(), default=None, metavar="MODEL",
                              help="Run directory, checkpoint or embedded model name [default: sheep].")
-_seed_option = click.option("-s", "--seed", type=click.IntRange(0, 2**64 - 1), default=None,
+_seed_option = click.option("-s", "--seed", type=vpype_cli.IntRangeType(0, 2**64 - 1), default=None,
                             help="Seed: the same seed draws the same lines [default: a fresh one].")
-_temperature_option = click.option("-t", "--temperature", type=float, default=None,
+_temperature_option = click.option("-t", "--temperature", type=vpype_cli.FloatType(), default=None,
                                    help="Sampling temperature: lower is tidier [default: 0.4].")
 
 
 @click.command("skgenerate")
 @_model_option
-@click.option("-n", "--n", "count", type=click.IntRange(1, 10_000), default=1, show_default=True,
+@click.option("-n", "--n", "count", type=vpype_cli.IntRangeType(1, 10_000), default=1, show_default=True,
               help="How many drawings.")
 @_seed_option
 @_temperature_option
-@click.option("--class", "class_name", default=None, metavar="NAME", help="Class to draw (class-conditional models).")
-@click.option("--cols", type=click.IntRange(min=1), default=None, help="Grid columns [default: about square].")
+@click.option("--class", "class_name", type=vpype_cli.TextType(), default=None, metavar="NAME",
+              help="Class to draw (class-conditional models).")
+@click.option("--cols", type=vpype_cli.IntRangeType(min=1), default=None, help="Grid columns [default: about square].")
 @click.option("--cell", type=vpype_cli.LengthType(), default="3cm", show_default=True,
               help="Side of each drawing's square cell (vpype units: 3cm, 1in, 100px ...).")
 @vpype_cli.generator
@@ -51,6 +54,9 @@ def skgenerate(model_ref, count, seed, temperature, class_name, cols, cell) -> v
         if not cell > 0:
             raise click.BadParameter(f"{cell}: must be > 0", param_hint="--cell")
         model, info = _load(model_ref)
+        if model.output_kind != "strokes":  # an image model's pixels are no lines to plot
+            raise SketchtoolError(f"model {info.path} ({model.name}) draws {model.output_kind}, not lines; "
+                                  "skgenerate needs a model that draws strokes, such as sketch-rnn")
         drawings = generate(model, info, count, _options(seed, temperature, class_name))
         page = grid_page(drawings, cols=cols, cell=cell)
     return vpype.LineCollection([_to_complex(stroke.points) for stroke in page.strokes])
@@ -72,7 +78,7 @@ def skcomplete(lines: vpype.LineCollection, model_ref, seed, temperature) -> vpy
         model, info = _load(model_ref)
         start = [np.column_stack([line.real, line.imag]) for line in lines]
         completion = complete_polylines(start, model, info, 1, _options(seed, temperature, None))
-    finished = vpype.LineCollection(lines)
+    finished = lines.clone(lines)  # the layer's pen colour, width and name stay
     finished.extend([_to_complex(points) for points in completion.endings[0]])
     return finished
 
@@ -82,10 +88,18 @@ for _command in (skgenerate, skcomplete):
 
 
 def _load(model_ref):
+    """(model, info), loaded once per vpype run: skcomplete runs once per layer and a `begin grid ... end` block
+    once per cell, and reading the weights every time would cost more than drawing. The cache lives in the run's
+    click context, so nothing outlives the run."""
     from sketchtool.checkpoint import load_model
     from sketchtool.pretrained import resolve_model
 
-    return load_model(resolve_model(model_ref))
+    path = resolve_model(model_ref)
+    context = click.get_current_context(silent=True)
+    loaded = {} if context is None else context.meta.setdefault("sketchtool.models", {})
+    if path not in loaded:
+        loaded[path] = load_model(path)
+    return loaded[path]
 
 
 def _options(seed, temperature, class_name):

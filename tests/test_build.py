@@ -453,3 +453,14 @@ def test_split_order_ranks_every_class_at_once_with_the_same_order(count, classe
     labels = [f"class {i}" for i in rng.integers(0, classes, count)]
     for seed in (0, 7):
         np.testing.assert_array_equal(split_order(labels, seed), _split_order_class_by_class(labels, seed))
+
+
+def test_one_folder_may_come_alone_and_the_options_default(tmp_path):
+    """build_dataset("my_svgs") read each character as a source ("m: no such file or folder")."""
+    distinct_drawings(tmp_path / "my_svgs", 6)
+    expected, _ = build_dataset([tmp_path / "my_svgs"], BuildOptions(workers=1))
+    for alone in (str(tmp_path / "my_svgs"), tmp_path / "my_svgs"):
+        dataset, report = build_dataset(alone, BuildOptions(workers=1))
+        assert len(report.kept) == 6
+        assert all(np.array_equal(a, b) for k in dataset.splits for a, b in zip(dataset.splits[k], expected.splits[k]))
+    assert len(build_dataset(tmp_path / "my_svgs")[1].kept) == 6

@@ -275,3 +275,18 @@ def test_presets_build_and_take_a_step(preset):
     assert torch.isfinite(terms["loss"]) and terms["L_x"] > 0
     if hps.kl_warmup_steps:
         assert model.kl_weight_at(0) < 1 and model.log_scalars(0)["kl_weight"] == model.kl_weight_at(0)
+
+
+def test_generate_s_image_samples_go_to_write_images_and_not_to_write_drawings(digits_run, tmp_path):
+    """What a notebook does with `st.generate` of an image model: write_images took only the bare array (a
+    TypeError for the ImageSamples), write_drawings iterated it (a TypeError)."""
+    import sketchtool as st
+
+    samples = st.generate(*st.load_model(digits_run), 4, st.SampleOptions(seed=0))
+    st.write_images(tmp_path / "grid.png", samples)
+    st.write_images(tmp_path / "bare.png", samples.images)
+    assert (tmp_path / "grid.png").read_bytes() == (tmp_path / "bare.png").read_bytes()
+    with pytest.raises(st.SketchtoolError, match="an image model's samples, not drawings; write them with "
+                                                 "write_images as .png or .npz"):
+        st.write_drawings(tmp_path / "grid.svg", samples)
+    assert not (tmp_path / "grid.svg").exists()

@@ -440,3 +440,19 @@ def test_a_huge_block_of_empty_drawings_is_refused_from_its_header(tmp_path):
     with pytest.raises(SketchtoolError, match="train holds 30,000,000 drawings, more than the 4,000,000 allowed"):
         load_dataset(path)
 
+
+
+@pytest.mark.parametrize("dataset, message", [
+    (StrokeDataset(splits={"train": [np.zeros((6, 2))]}), r"train\[0\] is not an \(n, 3\) stroke-3 array"),
+    (StrokeDataset(splits={"train": [[np.zeros((3, 2)), np.zeros((4, 2))]]}), r"polylines\? polylines_to_stroke3"),
+    (StrokeDataset(splits={"train": [np.zeros((2, 3))], "validation": [np.zeros((2, 3))]}),
+     "unknown split 'validation'"),
+    (StrokeDataset(splits={"train": [np.zeros((2, 3))] * 3}, class_names=["a", "b"], labels={"train": [0, 1]}),
+     "labels of split 'train' must be one class index"),
+    (StrokeDataset(splits={"train": [np.zeros((2, 3))]}, class_names=["a", "b"], labels={"train": [2]}), "0 to 1"),
+])
+def test_save_dataset_refuses_what_load_dataset_could_not_read_back(tmp_path: Path, dataset, message):
+    """Were written without a word: a file load_dataset then called invalid, a split dropped, labels read as 0."""
+    with pytest.raises(SketchtoolError, match=message):
+        save_dataset(tmp_path / "d.npz", dataset)
+    assert not (tmp_path / "d.npz").exists()

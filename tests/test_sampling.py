@@ -16,6 +16,7 @@ from sketchtool.device import cpu_has_bf16
 from sketchtool.errors import SketchtoolError
 from sketchtool.formats.npz import load_dataset
 from sketchtool.models.sketch_rnn import SketchRNN, SketchRNNHParams
+from sketchtool.strokes import stroke3_to_polylines
 from sketchtool.sampling import _draws_no_line  # noqa: E402 (the rule generate redraws by)
 from sketchtool.sampling import (
     SampleOptions,
@@ -277,6 +278,34 @@ def test_class_picks_the_label(tiny):
         generate(*tiny, 1, SampleOptions(class_name="pig"))
 
 
+def test_a_class_index_given_as_an_int_is_that_class():
+    """Was an AttributeError ('int' object has no attribute 'isdigit')."""
+    model, info = _fresh_model(classes=["cat", "pig"])
+    assert _same(generate(model, info, 3, SampleOptions(seed=5, class_name=1)),
+                 generate(model, info, 3, SampleOptions(seed=5, class_name="pig")))
+
+
+def test_options_default_to_sample_options(tiny, sheep_test):
+    """A notebook's `st.generate(model, info, 8)`; a seed cannot be given without options, so compare shapes."""
+    assert len(generate(*tiny, 3)) == 3
+    assert len(complete(*tiny, sheep_test[0][:5], 2)) == 2
+    assert [len(row) for row in interpolate(*tiny, sheep_test[:3], 4)] == [4, 4]
+    assert len(reconstruct(*tiny, sheep_test[:2], 1)) == 2 and len(analogy(*tiny, *sheep_test[:3], 2)) == 2
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m, i: generate(m, i, 2.0, SampleOptions()), "2.0: must be a whole number"),
+    (lambda m, i: generate(m, i, "2", SampleOptions()), "'2': must be a whole number"),
+    (lambda m, i: generate(m, i, 2, SampleOptions(seed=1.5)), "seed 1.5: must be a whole number"),  # was seed 1
+    (lambda m, i: generate(m, i, 2, SampleOptions(seed="3")), "seed '3': must be a whole number"),  # was seed 3
+    (lambda m, i: generate(m, i, 2, SampleOptions(temperature="0.3")), "temperature '0.3': must be a number"),
+    (lambda m, i: complete(m, i, np.zeros((2, 3)), 1, SampleOptions(pen_temperature="1")), "pen_temperature '1'"),
+])
+def test_values_of_the_wrong_type_are_one_line_not_a_type_error_or_a_silent_cast(tiny, call, message):
+    with pytest.raises(SketchtoolError, match=message):
+        call(*tiny)
+
+
 def test_unconditional_model_cannot_encode_but_generates_and_completes(sheep_test):
     model, info = _fresh_model(conditional=False)
     assert len(generate(model, info, 2, SampleOptions(seed=0))) == 2
@@ -301,6 +330,29 @@ def test_unconditional_model_cannot_encode_but_generates_and_completes(sheep_tes
 def test_invalid_requests_are_clear_errors(tiny, sheep_test, call, message):
     with pytest.raises(SketchtoolError, match=message):
         call(*tiny, sheep_test)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda m, i, d: complete(m, i, d[0][:, :2], 2, SampleOptions(seed=0)), "got shape \\(\\d+, 2\\); a polyline"),
+    (lambda m, i, d: complete(m, i, d[0][:6, :2], 2, SampleOptions(seed=0)), "got shape \\(6, 2\\)"),  # 12 numbers
+    (lambda m, i, d: complete(m, i, stroke3_to_polylines(d[0]), 2, SampleOptions(seed=0)), "polylines_to_stroke3"),
+    (lambda m, i, d: interpolate(m, i, [stroke3_to_polylines(x) for x in d[:2]], 3, SampleOptions()), "drawing 1"),
+    (lambda m, i, d: interpolate(m, i, d[0], 3, SampleOptions()), "give a list of drawings"),  # its rows, 1 point each
+    (lambda m, i, d: reconstruct(m, i, d[0], 1, SampleOptions()), "give a list of drawings"),
+    (lambda m, i, d: encode(m, i, d[0]), "give a list of drawings"),
+])
+def test_polylines_or_a_lone_drawing_where_stroke3_drawings_belong_are_refused(tiny, sheep_test, call, message):
+    """Were read as something else: (n, 2) points reshaped into three columns of offsets, a drawing's rows taken for
+    one-point drawings; a list of polylines was a numpy traceback."""
+    with pytest.raises(SketchtoolError, match=message):
+        call(*tiny, sheep_test)
+
+
+def test_integer_and_float32_drawings_are_the_same_drawings(tiny, sheep_test):
+    start = sheep_test[0][:8]
+    expected = complete(*tiny, start.astype(np.float64), 2, SampleOptions(seed=4))
+    for same in (start.astype(np.int16), start.astype(np.float32), start.tolist()):
+        assert _same(complete(*tiny, same, 2, SampleOptions(seed=4)), expected)
 
 
 @pytest.mark.parametrize("text", ["identity=3,angle=1e308", "angle=-1e308:1e308", "width=1e39", "shift_x=-1e39",

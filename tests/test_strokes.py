@@ -6,9 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from sketchtool.errors import SketchtoolError
 from sketchtool.strokes import (
     CHUNK_ROWS,
     PackedDrawings,
+    as_stroke3,
     augment_strokes,
     normalization_transform,
     normalize_polylines,
@@ -230,3 +232,20 @@ def test_augment_strokes_keeps_the_end_point_of_every_stroke(polylines, prob, se
     original_ends = [p[-1] for p in stroke3_to_polylines(s3)]
     augmented_ends = [p[-1] for p in stroke3_to_polylines(out)]
     np.testing.assert_allclose(augmented_ends, original_ends)
+
+
+def test_one_polyline_array_is_refused_rather_than_read_as_dots():
+    line = np.array([[0, 0], [40, -10], [80, 0]], dtype=float)  # was three one-point strokes
+    with pytest.raises(SketchtoolError, match="give \\[polyline\\]"):
+        polylines_to_stroke3(line)
+    np.testing.assert_array_equal(polylines_to_stroke3([line]), [[0, 0, 0], [40, -10, 0], [40, 10, 1]])
+
+
+def test_a_list_of_drawings_given_as_one_is_a_clear_error():
+    drawings = [np.zeros((3, 3)), np.zeros((5, 3))]  # was a numpy ValueError about an inhomogeneous shape
+    with pytest.raises(SketchtoolError, match="a list of 2 arrays of different lengths"):
+        stroke3_to_polylines(drawings)
+    with pytest.raises(SketchtoolError, match="got shape \\(4, 2\\); a polyline is"):
+        as_stroke3(np.zeros((4, 2)))
+    with pytest.raises(SketchtoolError, match="got shape \\(3,\\)"):
+        as_stroke3(np.zeros(3))  # one row of a drawing, not a drawing

@@ -614,3 +614,11 @@ def test_init_or_resume_on_images_of_another_size_is_one_clear_error(digits_npz,
     assert not (tmp_path / "tuned").exists()
     with pytest.raises(SketchtoolError, match="holds 16x16 images; the model reads 8x8"):
         train(big, tmp_path / "run", resume=True, options=_options(2, new_dataset=True))
+
+
+def test_hparams_of_another_model_are_one_line_naming_the_model_they_fit(subset, tmp_path):
+    """train(data, run, hps=resolve_hparams("draw")) left model at sketch-rnn: an AttributeError deep in fit_data."""
+    with pytest.raises(SketchtoolError, match="hps are draw's hparams, but the model is 'sketch-rnn'; pass "
+                                              "model='draw'"):
+        train(subset, tmp_path / "run", hps=resolve_hparams("draw"), options=TrainOptions(steps=1, save_every=1))
+    assert not (tmp_path / "run").exists()  # a run that never started leaves nothing behind

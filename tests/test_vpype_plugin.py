@@ -71,6 +71,66 @@ def test_skcomplete_keeps_each_layer_s_lines_and_adds_the_model_s_ending(pipelin
     assert abs(complex(np.mean(np.concatenate(list(finished.layers[2]))) - (400 + 420j))) < 200  # drawn near it
 
 
+def test_skcomplete_keeps_each_layer_s_pen_and_name(pipeline, fixtures_dir):
+    svg = fixtures_dir / "sampling" / "sheep_layers.svg"
+    before = pipeline(f"read '{svg}'")
+    after = pipeline(f"read '{svg}' skcomplete --seed 1")
+    assert sorted(after.layers) == sorted(before.layers) == [1, 2]  # vpype's read drops the empty third layer
+    for layer in (1, 2):
+        assert len(after.layers[layer]) > len(before.layers[layer])
+        assert after.layers[layer].property("vp_color") == before.layers[layer].property("vp_color")
+        assert after.layers[layer].property("vp_name") == before.layers[layer].property("vp_name")
+        assert after.layers[layer].property("vp_pen_width") == before.layers[layer].property("vp_pen_width")
+    assert after.layers[1].property("vp_color") != after.layers[2].property("vp_color")
+
+
+def test_a_pipeline_reads_a_model_once_however_many_layers_and_commands_use_it(pipeline, fixtures_dir, monkeypatch):
+    from sketchtool import checkpoint
+
+    loads = []
+    real_load = checkpoint.load_model
+    monkeypatch.setattr(checkpoint, "load_model", lambda ref: loads.append(ref) or real_load(ref))
+    svg = fixtures_dir / "sampling" / "sheep_layers.svg"
+    document = pipeline(f"read '{svg}' skcomplete --seed 1 skgenerate -n 2 --seed 0 -l new skcomplete -l 1 --seed 2")
+    assert len(loads) == 1
+    assert len(document.layers) == 3
+    alone = list(pipeline(f"read '{svg}' skcomplete --seed 1").layers[2])  # the same lines as a fresh load draws
+    assert len(alone) == len(document.layers[2])
+    for got, expected in zip(document.layers[2], alone):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_options_take_vpype_expressions_so_each_grid_cell_draws_its_own(pipeline, sheep):
+    """`--seed %_i%` was refused when the pipeline was parsed ("'%_i%' is not a valid integer range")."""
+    document = pipeline("begin grid -o 4cm 4cm 2 1 skgenerate --seed %_i% --cell 3cm end")
+    expected = [stroke.points + [i * 4 * CM, 0] for i in range(2)
+                for stroke in grid_page(generate(*sheep, 1, SampleOptions(seed=i)), cell=3 * CM).strokes]
+    lines = list(document.layers[1])
+    assert len(lines) == len(expected)
+    for line, points in zip(lines, expected):
+        np.testing.assert_allclose(_points(line), points, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def draw_run(digits_npz, tmp_path_factory):
+    """A tiny DRAW run: a model that draws images, not lines."""
+    from sketchtool.train import TrainOptions, resolve_hparams, train
+
+    run = tmp_path_factory.mktemp("draw") / "run"
+    hps = resolve_hparams("draw", overrides={"T": 2, "enc_size": 8, "dec_size": 8, "z_size": 2, "read_n": 2,
+                                              "write_n": 2, "batch_size": 16})
+    train(digits_npz, run, model="draw", hps=hps, options=TrainOptions(steps=1, save_every=1))
+    return run
+
+
+def test_skgenerate_refuses_an_image_model_in_one_line(pipeline, draw_run):
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(vpype_cli.cli, ["skgenerate", "--model", str(draw_run), "-n", "2"])
+    assert result.exit_code != 0 and isinstance(result.exception, SystemExit), result.output
+    assert "draws images, not lines" in result.output and "Traceback" not in result.output
+
+
 @pytest.mark.parametrize("command, message", [
     ("skgenerate --model no-such-run", "no such run directory or checkpoint file"),
     ("skgenerate -t 0", "--temperature 0.0: must be a number > 0"),

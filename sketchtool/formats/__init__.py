@@ -134,6 +134,9 @@ def write_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], opti
     path = Path(path)
     options = options or OutputOptions()
     writer = writer_for(path)
+    if hasattr(drawings, "frames") and hasattr(drawings, "images"):  # an image model's `ImageSamples`
+        raise SketchtoolError(f"{path}: these are an image model's samples, not drawings; write them with "
+                              f"write_images as {describe('images')}")
     if isinstance(drawings, np.ndarray) and drawings.ndim == 2 and drawings.dtype != object:
         raise SketchtoolError(f"{path}: write_drawings takes a list of drawings, not one {drawings.shape} array; "
                               "give [drawing]")
@@ -219,9 +222,10 @@ def _table_writer(path: Path, table: dict[str, str], role: str):
 
 
 def write_images(path: str | os.PathLike, images: np.ndarray, options: OutputOptions | None = None) -> None:
-    """Write images, (N, H, W) float in [0, 1] with 1.0 = ink, in the format `path`'s extension names
-    (`IMAGE_WRITERS`: a .png grid, an image-dataset .npz)."""
+    """Write images, (N, H, W) float in [0, 1] with 1.0 = ink, or the `ImageSamples` an image model's `generate`
+    returns, in the format `path`'s extension names (`IMAGE_WRITERS`: a .png grid, an image-dataset .npz)."""
     path = Path(path)
+    images = getattr(images, "images", images)  # ImageSamples: its images (importing its class would import torch)
     _table_writer(path, IMAGE_WRITERS, "images")(images, path, options or OutputOptions())
 
 

@@ -218,7 +218,10 @@ def _object_array(drawings: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def save_dataset(path: str | os.PathLike, dataset: StrokeDataset) -> None:
-    """Write atomically in sketch-rnn's layout (train/valid/test object arrays) plus our extra keys."""
+    """Write atomically in sketch-rnn's layout (train/valid/test object arrays) plus our extra keys; refuses, writing
+    nothing, what `load_dataset` would refuse to read back (other splits, drawings that are not (n, 3) stroke-3,
+    labels that are not one class index per drawing)."""
+    _check_savable(path, dataset)
     arrays = {k: _object_array(dataset.splits.get(k, [])) for k in SPLITS}
     if dataset.class_names:
         arrays["class_names"] = np.array(dataset.class_names, dtype=str)
@@ -227,6 +230,29 @@ def save_dataset(path: str | os.PathLike, dataset: StrokeDataset) -> None:
     arrays["build_settings"] = np.array(json.dumps(dataset.settings, sort_keys=True))
     with atomic_write(path) as f:
         np.savez_compressed(f, **arrays)
+
+
+def _check_savable(path, dataset: StrokeDataset) -> None:
+    unknown = [name for name in dataset.splits if name not in SPLITS]
+    if unknown:
+        raise SketchtoolError(f"{path}: unknown split {unknown[0]!r}; a dataset's splits are {', '.join(SPLITS)}; "
+                              "nothing written")
+    for name in SPLITS:
+        for i, d in enumerate(dataset.splits[name]):
+            try:
+                a = np.asarray(d)
+            except ValueError:  # ragged: the polylines of a drawing
+                a = np.empty(0, dtype=object)
+            if a.ndim != 2 or a.shape[1] != 3 or a.dtype.kind not in "iuf":
+                raise SketchtoolError(f"{path}: {name}[{i}] is not an (n, 3) stroke-3 array of numbers (polylines? "
+                                      "polylines_to_stroke3 turns them into one); nothing written")
+        labels = dataset.labels.get(name)
+        if dataset.class_names and labels is not None:
+            labels = np.asarray(labels)
+            if labels.shape != (len(dataset.splits[name]),) or labels.dtype.kind not in "iu" or \
+                    (len(labels) and not 0 <= labels.min() <= labels.max() < len(dataset.class_names)):
+                raise SketchtoolError(f"{path}: labels of split {name!r} must be one class index (0 to "
+                                      f"{len(dataset.class_names) - 1}) per drawing; nothing written")
 
 
 def save_drawings(path: str | os.PathLike, drawings: Sequence[np.ndarray], settings: dict | None = None, *,
